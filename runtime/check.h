@@ -1,0 +1,46 @@
+// check.h: Weft's two levels of invariant checks.
+//
+// WEFT_CHECK(cond, "weft: message") is always on, in every build: when `cond` is false
+// it writes the constant message with the source location to stderr, runs the fatal
+// hook (the runtime installs one that dumps every green thread), and aborts. The
+// message must be a string literal: nothing is allocated or formatted while the
+// process is in a broken state.
+//
+// WEFT_DCHECK(cond, "weft: message") guards hot paths. It is compiled in only under
+// `--config=checked` (WEFT_CHECKED) and otherwise compiles to nothing, but its
+// condition is still type-checked.
+#ifndef WEFT_RUNTIME_CHECK_H_
+#define WEFT_RUNTIME_CHECK_H_
+
+namespace weft {
+
+// FatalHook runs once, after the message is written and before abort(). It must
+// not allocate from the managed heap. Installing nullptr removes it.
+using FatalHook = void (*)(const char* message);
+void SetFatalHook(FatalHook hook);
+
+// Fatal writes "file:line: message" to stderr, runs the hook, and aborts.
+[[noreturn]] void Fatal(const char* file, int line, const char* message);
+
+}  // namespace weft
+
+#define WEFT_CHECK(cond, message)                     \
+  do {                                                \
+    if (__builtin_expect(!(cond), 0)) {               \
+      ::weft::Fatal(__FILE__, __LINE__, "" message);  \
+    }                                                 \
+  } while (0)
+
+#ifdef WEFT_CHECKED
+#define WEFT_DCHECK(cond, message) WEFT_CHECK(cond, message)
+#define WEFT_CHECKED_BUILD 1
+#else
+#define WEFT_DCHECK(cond, message) \
+  do {                             \
+    if (false && (cond)) {         \
+    }                              \
+  } while (0)
+#define WEFT_CHECKED_BUILD 0
+#endif
+
+#endif  // WEFT_RUNTIME_CHECK_H_

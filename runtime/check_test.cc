@@ -1,0 +1,39 @@
+#include "runtime/check.h"
+
+#include <cstdio>
+
+#include <gtest/gtest.h>
+
+namespace weft {
+namespace {
+
+TEST(CheckDeathTest, FailingCheckPrintsMessageAndAborts) {
+  EXPECT_DEATH(WEFT_CHECK(1 + 1 == 3, "weft: arithmetic is broken"),
+               "check_test.cc:[0-9]+: weft: arithmetic is broken");
+}
+
+TEST(CheckTest, PassingCheckDoesNothing) {
+  int evaluated = 0;
+  WEFT_CHECK(++evaluated == 1, "weft: evaluated once");
+  EXPECT_EQ(evaluated, 1);
+}
+
+void Hook(const char* message) { std::fprintf(stderr, "hook saw <%s>\n", message); }
+
+TEST(CheckDeathTest, FatalHookRunsBeforeAbort) {
+  EXPECT_DEATH(
+      {
+        SetFatalHook(&Hook);
+        WEFT_CHECK(false, "weft: with hook");
+      },
+      "hook saw <weft: with hook>");
+}
+
+TEST(CheckTest, DcheckFollowsBuildConfig) {
+  int evaluated = 0;
+  WEFT_DCHECK(++evaluated == 1, "weft: dcheck");
+  EXPECT_EQ(evaluated, WEFT_CHECKED_BUILD ? 1 : 0);
+}
+
+}  // namespace
+}  // namespace weft
