@@ -635,8 +635,6 @@ def summarize(cases, records, skipped):
             if row["system"].startswith("weft") and c.goals:
                 row["goal"] = "; ".join(g.check(row) if "figure" in row else f"{g.text}: not measured"
                                         for g in c.goals)
-                if "skip" in row:
-                    row["skip"] += " (goal " + "; ".join(g.text for g in c.goals) + ")"
         rows += crow
     return rows
 
