@@ -512,7 +512,8 @@ def run_once(case, system, rep, rawdir, timeout):
     rec["keys"], rec["results"] = keys, results
     rec["pause_ms"] = keys.get("max-pause-ms")
     if rc != 0:
-        rec["error"] = f"exit {rc}: " + (stderr.strip().splitlines() or [""])[-1][:120]
+        last = (stderr.strip().splitlines() or [""])[-1].replace(argv[0], os.path.basename(argv[0]))
+        rec["error"] = f"exit {rc}: " + last[:90]
     elif not case.expected(text, keys):
         rec["error"] = "wrong output (checksum mismatch)"
     if case.metric == "wall":
@@ -574,7 +575,26 @@ def run_figures(label, path, rep, rawdir, timeout):
     _, keys, results = parse_output(open(base + ".out").read(), open(base + ".err").read())
     if rc != 0:
         return [{"label": label, "bench": "(all)", "rep": rep, "error": f"exit {rc}"}]
-    return [{"label": label, "bench": k, "rep": rep, "value": v} for k, v in results.items()]
+    units = {}
+    for line in open(base + ".out").read().splitlines():
+        m = RESULT_LINE.match(line)
+        if m:
+            units[m.group(1)] = m.group(3)
+    rows = []
+    for k, v in results.items():
+        unit = units.get(k, "")
+        scale = next((f for u, f in (("ns", 1.0), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9))
+                      if unit == u or unit.startswith(u + "/")), None)
+        row = {"label": label, "bench": k, "rep": rep, "value": v, "unit": unit}
+        if scale is not None:
+            row["real_ns"] = v * scale
+            row["counters"] = {}
+        elif unit.startswith("B") and re.search(r"byte|mem|rss", k, re.I):
+            row["counters"] = {"bytes_per_thread": v}
+        elif unit.startswith("%") and re.search(r"idle", k, re.I):
+            row["counters"] = {"idle_cpu_percent": v}
+        rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------------------------
@@ -671,9 +691,15 @@ def summarize_extra(extra, skipped_notes):
                          "figure": statistics.median(cv), "lo": min(cv), "hi": max(cv)}
                     x["goal"] = cg.check(x)
                     rows_extra.append(x)
+        elif rs[0].get("counters"):  # a figure that is not a time: bytes or CPU %
+            (cname, _), = rs[0]["counters"].items()
+            cunit, goal = COUNTER_GOALS[cname]
+            vals = [r["counters"][cname] for r in rs]
+            row.update(figure=statistics.median(vals), lo=min(vals), hi=max(vals), unit=cunit)
+            rows_extra = []
         else:
             vals = [r["value"] for r in rs]
-            row.update(figure=statistics.median(vals), lo=min(vals), hi=max(vals), unit="")
+            row.update(figure=statistics.median(vals), lo=min(vals), hi=max(vals), unit=rs[0].get("unit", ""))
             rows_extra = []
         if goal:
             row["goal"] = goal.check(row)
@@ -706,7 +732,7 @@ def table_lines(rows):
             cells = [title, r["system"], med, f"{fmt(r['lo'], unit)}-{fmt(r['hi'], unit)}",
                      fmt(r.get("wall"), "s"), fmt(r.get("cpu"), "s"),
                      fmt(r.get("rss_mib")), fmt(r.get("pause_ms")), ratio, r.get("goal", "")]
-        out.append("| " + " | ".join(str(x) for x in cells) + " |")
+        out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in cells) + " |")
     return out
 
 
@@ -847,10 +873,13 @@ def main():
     skipped = {}
     for c in cases:
         keep = []
+        wanted = [s.name for s in c.systems if not only or only.search(f"{c.id}/{s.name}")]
+        if wanted and c.baseline and c.baseline not in wanted:
+            wanted.append(c.baseline)  # a ratio needs its baseline
         for s in c.systems:
-            if only and not only.search(f"{c.id}/{s.name}"):
+            if s.name not in wanted:
                 continue
-            if args.no_peers and not s.name.startswith("weft"):
+            if args.no_peers and not s.name.startswith("weft") and s.name != c.baseline:
                 continue
             why = None
             for need in s.needs:
