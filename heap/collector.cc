@@ -1,0 +1,477 @@
+#include "heap/collector.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "heap/filler.h"
+#include "runtime/check.h"
+#include "runtime/log.h"
+
+namespace weft::heap {
+namespace {
+
+// Objects above this go to an old generation's overflow region (a fresh block), not
+// into holes of free lines, which are mostly a line or two long (Immix's medium
+// objects).
+constexpr size_t kMediumObjectBytes = 2 * kLineSize;
+// An old block less full than this is evacuated by a collection of its generation.
+constexpr size_t kEvacuateBelowBytes = kBlockSize / 4;
+
+bool AnyCardDirty(const BlockInfo& info) {
+  uint64_t words[kCardsPerBlock / 8];
+  std::memcpy(words, info.cards, sizeof(words));
+  uint64_t any = 0;
+  for (uint64_t w : words) any |= w;
+  return any != 0;
+}
+
+bool HasFreeLine(const BlockInfo& info) {
+  for (uint64_t w : info.line_marks) {
+    if (w != ~uint64_t{0}) return true;
+  }
+  return false;
+}
+
+class CollectingVisitor final : public RootVisitor {
+ public:
+  explicit CollectingVisitor(Collector& c) : c_(c) {}
+  void Visit(Value* slot) override { c_.Process(slot); }
+  void VisitRange(Value* begin, Value* end) override {
+    for (Value* p = begin; p < end; ++p) c_.Process(p);
+  }
+
+ private:
+  Collector& c_;
+};
+
+}  // namespace
+
+void Heap::Collect(int generation, RootSource& roots, bool compact) {
+  generation = std::clamp(generation, 0, oldest_generation());
+  absl::MutexLock lock(&mu_);
+  WEFT_CHECK(!in_collection_, "weft: Collect called during a collection");
+  if (WEFT_CHECKED_BUILD) {
+    CloseMutatorRegions();
+    VerifyLocked(&roots);
+  }
+  in_collection_ = true;
+  Collector collector(*this, generation, compact);
+  collector.Run(roots);
+  in_collection_ = false;
+  if (WEFT_CHECKED_BUILD) VerifyLocked(&roots);
+}
+
+Collector::Collector(Heap& heap, int generation, bool compact)
+    : heap_(heap),
+      arena_(*heap.arena_),
+      generation_(generation),
+      compact_(compact),
+      oldest_(heap.oldest_generation()) {}
+
+void Collector::Run(RootSource& roots) {
+  auto start = std::chrono::steady_clock::now();
+  size_t before = heap_.heap_bytes_;
+  Prepare();
+  ScanRoots(roots);
+  for (char* b : dirty_blocks_) ScanDirtyBlock(b);
+  for (char* r : dirty_large_) ScanDirtyLarge(r);
+  Drain();
+  Finish();
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                  .count();
+  HeapStats& s = heap_.stats_;
+  ++s.collections[generation_];
+  s.promoted_bytes += promoted_bytes_;
+  s.evacuated_bytes += evacuated_bytes_;
+  s.total_pause_ms += ms;
+  s.max_pause_ms = std::max(s.max_pause_ms, ms);
+  s.last_pause_ms = ms;
+  s.pauses.Add(ms);
+  weft::Log().debug(
+      "gc #{} gen {}{}: {}->{} KiB heap, {} KiB copied, {} KiB marked, {} KiB promoted, "
+      "{} KiB evacuated, {:.3f} ms",
+      s.collections[generation_], generation_, compact_ ? " compact" : "", before >> 10,
+      heap_.heap_bytes_ >> 10, copied_bytes_ >> 10, marked_bytes_ >> 10, promoted_bytes_ >> 10,
+      evacuated_bytes_ >> 10, ms);
+}
+
+void Collector::Prepare() {
+  heap_.CloseMutatorRegions();
+  from_young_.swap(heap_.young_blocks_);
+  young_reserve_ = from_young_.size() * kBlockSize + from_young_.size() * kBlockSize / 3 +
+                   8 * kBlockSize;
+  size_t hard = heap_.options_.hard_limit_bytes;
+  size_t budget = hard > heap_.heap_bytes_ + young_reserve_
+                      ? hard - heap_.heap_bytes_ - young_reserve_
+                      : 0;
+  for (char* b : heap_.old_blocks_) {
+    BlockInfo& info = arena_.InfoFor(b);
+    int space = (info.flags & kBlockUnboxed) ? 1 : 0;
+    if (info.generation <= generation_) {
+      std::memset(info.cards, 0, sizeof(info.cards));  // rebuilt by the trace
+      bool candidate = compact_ || info.bytes_used < kEvacuateBelowBytes;
+      size_t cost = info.bytes_used + info.bytes_used / 3;
+      if (candidate && cost <= budget) {
+        info.flags |= kBlockEvacuate;
+        budget -= cost;
+      } else if (HasFreeLine(info)) {
+        holes_[info.generation][space].blocks.push_back(b);
+      }
+    } else if (space == 0 && AnyCardDirty(info)) {
+      dirty_blocks_.push_back(b);  // never a hole target: it is walked
+    } else if (HasFreeLine(info)) {
+      holes_[info.generation][space].blocks.push_back(b);
+    }
+  }
+  for (char* run : heap_.large_runs_) {
+    BlockInfo& head = arena_.InfoFor(run);
+    if (head.flags & kBlockUnboxed) continue;
+    if (head.generation <= generation_) {
+      for (size_t i = 0; i < head.run_blocks; ++i) {
+        std::memset(arena_.InfoFor(run + i * kBlockSize).cards, 0, kCardsPerBlock);
+      }
+    } else {
+      for (size_t i = 0; i < head.run_blocks; ++i) {
+        if (AnyCardDirty(arena_.InfoFor(run + i * kBlockSize))) {
+          dirty_large_.push_back(run);
+          break;
+        }
+      }
+    }
+  }
+}
+
+void Collector::ScanRoots(RootSource& roots) {
+  CollectingVisitor v(*this);
+  roots.VisitRoots(v);
+  for (Value* slot : heap_.global_roots_) Process(slot);
+  for (Mutator* m : heap_.mutators_) {
+    for (Value& s : m->scratch_) Process(&s);
+  }
+}
+
+void Collector::Process(Value* slot) {
+  Value v = *slot;
+  if (!v.IsPointer()) return;
+  Object* o = v.AsObject();
+  if (o->IsForwarded()) {
+    *slot = Value::FromObject(o->forwarding_address());
+    return;
+  }
+  BlockInfo& info = arena_.InfoFor(o);
+  if (info.generation > generation_ || (info.flags & kBlockToSpace) || o->marked()) return;
+  WEFT_DCHECK(o->HasHeader(), "weft: reference to something that is not an object");
+  switch (info.type) {
+    case BlockType::kYoung: {
+      int age = o->age() + 1;
+      Object* n = age >= heap_.options_.promotion_age[0] ? Copy(o, 1, 0, true)
+                                                         : Copy(o, 0, age, true);
+      // [heap.limits.reserve] guarantees room for every nursery survivor.
+      WEFT_CHECK(n != nullptr, "weft: heap: out of memory copying nursery survivors");
+      *slot = Value::FromObject(n);
+      return;
+    }
+    case BlockType::kOld:
+      if (info.flags & kBlockEvacuate) {
+        if (Object* n = Copy(o, info.generation, 0, false); n != nullptr) {
+          *slot = Value::FromObject(n);
+          return;
+        }
+        info.flags |= kBlockEvacFailed;  // no room: this block is swept instead
+      }
+      Mark(o);
+      return;
+    case BlockType::kLarge:
+    case BlockType::kPinned:
+      Mark(o);
+      return;
+    default:
+      WEFT_CHECK(false, "weft: heap reference into a block that is not a heap block");
+  }
+}
+
+void Collector::Mark(Object* o) {
+  o->SetMarked(true);
+  marked_bytes_ += ObjectSize(o);
+  if (KindHasReferences(o->kind())) work_.push_back(o);
+}
+
+Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) {
+  size_t size = ObjectSize(o);
+  bool boxed = KindHasReferences(o->kind());
+  char* p = AllocateTo(to_generation, boxed, size, from_young);
+  if (p == nullptr) return nullptr;
+  std::memcpy(p, o, size);
+  Object* n = reinterpret_cast<Object*>(p);
+  n->SetAge(age);
+  // A copy into a hole of a block this collection sweeps must survive the sweep.
+  const BlockInfo& dest = arena_.InfoFor(p);
+  n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
+  o->Forward(n);
+  if (boxed) work_.push_back(n);
+  copied_bytes_ += size;
+  if (from_young && to_generation > 0) promoted_bytes_ += size;
+  if (!from_young) evacuated_bytes_ += size;
+  return n;
+}
+
+bool Collector::NextHole(HoleCursor& c, Region& r) {
+  while (c.block < c.blocks.size()) {
+    char* b = c.blocks[c.block];
+    BlockInfo& info = arena_.InfoFor(b);
+    size_t l = c.line;
+    while (l < kLinesPerBlock && LineMarked(info, l)) ++l;
+    if (l == kLinesPerBlock) {
+      ++c.block;
+      c.line = 0;
+      continue;
+    }
+    size_t e = l;
+    while (e < kLinesPerBlock && !LineMarked(info, e)) ++e;
+    c.line = e;
+    // The hole starts with its own filler ([heap.inv.parseable]); reuse it.
+    heap_.OpenRegion(r, b + l * kLineSize, b + e * kLineSize, false);
+    return true;
+  }
+  return false;
+}
+
+char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) {
+  int space = boxed ? 0 : 1;
+  bool medium = gen >= 1 && bytes > kMediumObjectBytes;
+  Region& r = medium ? overflow_[gen][space] : to_[gen][space];
+  if (char* p = r.Bump(bytes); p != nullptr) return p;
+  heap_.CloseRegion(r, false);
+  if (gen >= 1 && !medium) {
+    while (NextHole(holes_[gen][space], r)) {
+      if (char* p = r.Bump(bytes); p != nullptr) return p;
+      heap_.CloseRegion(r, false);
+    }
+  }
+  // [heap.limits.reserve]: evacuation never eats into the nursery's copy reserve.
+  size_t need = heap_.heap_bytes_ + kBlockSize + (from_young ? 0 : young_reserve_);
+  if (need > heap_.options_.hard_limit_bytes) return nullptr;
+  char* block = static_cast<char*>(
+      arena_.AllocateBlocks(1, gen == 0 ? BlockType::kYoung : BlockType::kOld));
+  if (block == nullptr) return nullptr;
+  BlockInfo& info = arena_.InfoFor(block);
+  info.generation = static_cast<uint8_t>(gen);
+  info.flags = kBlockToSpace | (boxed ? 0 : kBlockUnboxed);
+  (gen == 0 ? heap_.young_blocks_ : heap_.old_blocks_).push_back(block);
+  heap_.heap_bytes_ += kBlockSize;
+  heap_.OpenRegion(r, block, block + kBlockSize, false);
+  return r.Bump(bytes);
+}
+
+void Collector::RecordCard(Value* slot, int holder_generation) {
+  Value v = *slot;
+  if (!v.IsPointer()) return;
+  if (arena_.InfoFor(v.AsObject()).generation < holder_generation) {
+    DirtyCard(arena_.InfoFor(slot), slot);  // [heap.inv.old-to-young]
+  }
+}
+
+void Collector::ScanObject(Object* o) {
+  int gen = arena_.InfoFor(o).generation;
+  Value* s = o->slots();
+  size_t n = ReferenceCount(o);
+  for (size_t i = 0; i < n; ++i) {
+    Process(&s[i]);
+    if (gen > 0) RecordCard(&s[i], gen);
+  }
+}
+
+void Collector::Drain() {
+  while (!work_.empty()) {
+    Object* o = work_.back();
+    work_.pop_back();
+    ScanObject(o);
+  }
+}
+
+void Collector::ScanDirtyBlock(char* block) {
+  BlockInfo& info = arena_.InfoFor(block);
+  uint8_t cards[kCardsPerBlock];
+  std::memcpy(cards, info.cards, kCardsPerBlock);
+  std::memset(info.cards, 0, kCardsPerBlock);
+  int gen = info.generation;
+  char* end = block + kBlockSize;
+  for (char* p = block; p < end;) {
+    Object* o = reinterpret_cast<Object*>(p);
+    size_t size = ObjectSize(o);
+    WEFT_DCHECK(size > 0 && o->HasHeader(), "weft: old block not parseable");
+    size_t first = (p - block) >> kCardShift;
+    size_t last = (p + size - 1 - block) >> kCardShift;
+    bool dirty = false;
+    for (size_t c = first; c <= last && !dirty; ++c) dirty = cards[c] != 0;
+    if (dirty && KindHasReferences(o->kind())) {
+      Value* s = o->slots();
+      size_t n = ReferenceCount(o);
+      for (size_t i = 0; i < n; ++i) {
+        size_t c = (reinterpret_cast<char*>(&s[i]) - block) >> kCardShift;
+        if (cards[c] == 0) continue;
+        Process(&s[i]);
+        RecordCard(&s[i], gen);
+      }
+    }
+    p += size;
+  }
+  Drain();
+}
+
+void Collector::ScanDirtyLarge(char* run) {
+  BlockInfo& head = arena_.InfoFor(run);
+  Object* o = reinterpret_cast<Object*>(run);
+  Value* slots = o->slots();
+  Value* slots_end = slots + ReferenceCount(o);
+  int gen = head.generation;
+  for (size_t b = 0; b < head.run_blocks; ++b) {
+    char* block = run + b * kBlockSize;
+    BlockInfo& info = arena_.InfoFor(block);
+    uint8_t cards[kCardsPerBlock];
+    std::memcpy(cards, info.cards, kCardsPerBlock);
+    std::memset(info.cards, 0, kCardsPerBlock);
+    for (size_t c = 0; c < kCardsPerBlock; ++c) {
+      if (cards[c] == 0) continue;
+      Value* lo = std::max(slots, reinterpret_cast<Value*>(block + c * kCardSize));
+      Value* hi = std::min(slots_end, reinterpret_cast<Value*>(block + (c + 1) * kCardSize));
+      for (Value* s = lo; s < hi; ++s) {
+        Process(s);
+        RecordCard(s, gen);
+      }
+    }
+  }
+  Drain();
+}
+
+size_t Collector::Sweep(char* block, BlockInfo& info) {
+  std::memset(info.line_marks, 0, sizeof(info.line_marks));
+  size_t live = 0;
+  char* dead = nullptr;
+  char* end = block + kBlockSize;
+  for (char* p = block; p < end;) {
+    Object* o = reinterpret_cast<Object*>(p);
+    size_t size;
+    if (o->IsForwarded()) {
+      size = ObjectSize(o->forwarding_address());  // evacuated before a fallback
+      if (dead == nullptr) dead = p;
+    } else {
+      size = ObjectSize(o);
+      WEFT_CHECK(size > 0 && o->HasHeader(), "weft: heap block not parseable in sweep");
+      if (o->marked()) {
+        if (dead != nullptr) FillGap(dead, p);
+        dead = nullptr;
+        o->SetMarked(false);
+        live += size;
+        MarkLines(info, block, p, p + size);  // [heap.inv.lines]
+      } else if (dead == nullptr) {
+        dead = p;
+      }
+    }
+    p += size;
+  }
+  if (dead != nullptr) FillGap(dead, end);
+  info.bytes_used = static_cast<uint32_t>(live);
+  return live;
+}
+
+void Collector::Age(char* head, BlockInfo& info, size_t blocks) {
+  int gen = info.generation;
+  if (gen >= oldest_) return;
+  if (++info.reserved < heap_.options_.promotion_age[gen]) return;
+  info.reserved = 0;
+  bool boxed = !(info.flags & kBlockUnboxed);
+  for (size_t i = 0; i < blocks; ++i) {
+    BlockInfo& b = arena_.InfoFor(head + i * kBlockSize);
+    b.generation = static_cast<uint8_t>(gen + 1);
+    // Its references into generation gen are now old-to-young: conservatively
+    // dirty every card; the next scan cleans them ([heap.inv.old-to-young]).
+    if (boxed) std::memset(b.cards, 1, kCardsPerBlock);
+  }
+  if (gen == 0) promoted_bytes_ += info.bytes_used;
+}
+
+void Collector::Finish() {
+  for (int g = 0; g < kMaxGenerations; ++g) {
+    for (int s = 0; s < 2; ++s) {
+      heap_.CloseRegion(to_[g][s], false);
+      heap_.CloseRegion(overflow_[g][s], false);
+    }
+  }
+  // The nursery's from-space is empty now (poisoned under WEFT_CHECKED).
+  for (char* b : from_young_) heap_.FreeRun(b, 1, /*poison=*/true);
+  for (char* b : heap_.young_blocks_) arena_.InfoFor(b).flags &= ~kBlockToSpace;
+
+  std::vector<char*> keep;
+  for (char* b : heap_.old_blocks_) {
+    BlockInfo& info = arena_.InfoFor(b);
+    if (info.flags & kBlockToSpace) {
+      info.flags &= ~kBlockToSpace;
+      keep.push_back(b);
+      continue;
+    }
+    if (info.generation > generation_) {
+      keep.push_back(b);
+      continue;
+    }
+    bool evacuated = (info.flags & kBlockEvacuate) && !(info.flags & kBlockEvacFailed);
+    info.flags &= ~(kBlockEvacuate | kBlockEvacFailed);
+    if (evacuated || Sweep(b, info) == 0) {
+      heap_.FreeRun(b, 1, /*poison=*/true);
+      continue;
+    }
+    Age(b, info, 1);
+    keep.push_back(b);
+  }
+  heap_.old_blocks_.swap(keep);
+
+  keep.clear();
+  for (char* run : heap_.large_runs_) {
+    BlockInfo& info = arena_.InfoFor(run);
+    if (info.generation > generation_) {
+      keep.push_back(run);
+      continue;
+    }
+    Object* o = reinterpret_cast<Object*>(run);
+    if (!o->marked()) {
+      heap_.FreeRun(run, info.run_blocks, /*poison=*/true);
+      continue;
+    }
+    o->SetMarked(false);
+    Age(run, info, info.run_blocks);
+    keep.push_back(run);
+  }
+  heap_.large_runs_.swap(keep);
+
+  keep.clear();
+  for (char* b : heap_.pinned_blocks_) {
+    BlockInfo& info = arena_.InfoFor(b);
+    if (info.generation > generation_) {
+      keep.push_back(b);
+      continue;
+    }
+    if (Sweep(b, info) == 0) {
+      heap_.FreeRun(b, 1, /*poison=*/true);
+      continue;
+    }
+    Age(b, info, 1);
+    keep.push_back(b);
+  }
+  heap_.pinned_blocks_.swap(keep);
+
+  heap_.young_since_gc_ = 0;
+  std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();
+  for (int g = 1; g <= generation_; ++g) {
+    heap_.trigger_bytes_[g] =
+        std::max({heap_.options_.initial_bytes, heap_.options_.nursery_bytes, 2 * bytes[g]});
+  }
+  if (generation_ == oldest_) {
+    // [heap.limits.futile]
+    heap_.full_gc_futile_ =
+        heap_.heap_bytes_ + heap_.options_.nursery_bytes > heap_.soft_limit_;
+    heap_.futile_promoted_mark_ = heap_.stats_.promoted_bytes + promoted_bytes_;
+  }
+}
+
+}  // namespace weft::heap

@@ -1,0 +1,76 @@
+// collector.h: one collection (internal to //heap:heap).
+//
+// A Collector runs one stop-the-world collection of generation g and every younger
+// one, with the heap's mutex held, in the phases DESIGN.md lists: prepare, roots,
+// dirty cards, transitive closure (an explicit work list: no native recursion, as
+// the collector runs on a green thread's small native stack), sweep and free.
+// Nursery objects are copied (to young survivor blocks, or promoted to generation 1
+// once old enough); old objects are marked in place, except in blocks chosen for
+// evacuation, whose objects are copied into holes or fresh blocks of their own
+// generation; large and pinned objects are marked in place.
+#ifndef WEFT_HEAP_COLLECTOR_H_
+#define WEFT_HEAP_COLLECTOR_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "heap/heap.h"
+
+namespace weft::heap {
+
+class Collector {
+ public:
+  Collector(Heap& heap, int generation, bool compact);
+  // Run performs the collection. Requires heap.mu_ held and the world stopped.
+  void Run(RootSource& roots);
+
+  // Process: the slot's referent survives; the slot is updated if it moved.
+  void Process(Value* slot);
+
+ private:
+  struct HoleCursor {
+    std::vector<char*> blocks;
+    size_t block = 0;
+    size_t line = 0;
+  };
+
+  void Prepare();
+  void ScanRoots(RootSource& roots);
+  void ScanDirtyBlock(char* block);
+  void ScanDirtyLarge(char* run);
+  void Drain();
+  void ScanObject(Object* o);
+  void RecordCard(Value* slot, int holder_generation);
+  void Mark(Object* o);
+  Object* Copy(Object* o, int to_generation, int age, bool from_young);
+  char* AllocateTo(int generation, bool boxed, size_t bytes, bool from_young);
+  bool NextHole(HoleCursor& cursor, Region& r);
+  void Finish();
+  // Sweep turns dead objects into fillers, recomputes line marks and bytes_used,
+  // clears marks. Returns the live bytes.
+  size_t Sweep(char* block, BlockInfo& info);
+  // Age counts one more survived collection and promotes the run when due.
+  void Age(char* head, BlockInfo& info, size_t blocks);
+
+  Heap& heap_;
+  Arena& arena_;
+  const int generation_;
+  const bool compact_;
+  const int oldest_;
+  std::vector<Object*> work_;
+  std::vector<char*> from_young_;
+  std::vector<char*> dirty_blocks_;
+  std::vector<char*> dirty_large_;
+  Region to_[kMaxGenerations][2];        // small objects, by generation and Space
+  Region overflow_[kMaxGenerations][2];  // medium objects into old generations
+  HoleCursor holes_[kMaxGenerations][2];
+  size_t young_reserve_ = 0;
+  uint64_t promoted_bytes_ = 0;
+  uint64_t evacuated_bytes_ = 0;
+  uint64_t copied_bytes_ = 0;
+  uint64_t marked_bytes_ = 0;
+};
+
+}  // namespace weft::heap
+
+#endif  // WEFT_HEAP_COLLECTOR_H_

@@ -1,0 +1,403 @@
+// heap.cc: heap creation, the allocation slow paths, limits, roots and stats. The
+// collector is in collector.cc, Verify in heap_verifier.cc.
+#include "heap/heap.h"
+
+#include <algorithm>
+#include <cerrno>
+
+#include "heap/filler.h"
+#include "runtime/check.h"
+
+namespace weft::heap {
+
+absl::StatusOr<std::unique_ptr<Heap>> Heap::Create(const HeapOptions& options, Arena* arena) {
+  if (arena == nullptr) return absl::InvalidArgumentError("heap: arena must not be null");
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  return std::unique_ptr<Heap>(new Heap(options, arena));
+}
+
+namespace {
+
+HeapOptions Normalized(HeapOptions o) {
+  o.nursery_bytes = (o.nursery_bytes + kBlockSize - 1) / kBlockSize * kBlockSize;
+  return o;
+}
+
+}  // namespace
+
+Heap::Heap(const HeapOptions& options, Arena* arena)
+    : options_(Normalized(options)), arena_(arena) {
+  absl::MutexLock lock(&mu_);
+  soft_limit_ = options_.soft_limit_bytes;
+  for (size_t& t : trigger_bytes_) t = std::max(options_.initial_bytes, options_.nursery_bytes);
+}
+
+Heap::~Heap() {
+  absl::MutexLock lock(&mu_);
+  WEFT_CHECK(mutators_.empty(), "weft: heap destroyed while mutators remain");
+  if (pinned_region_.open()) CloseRegion(pinned_region_, true);
+  for (char* b : young_blocks_) arena_->FreeBlocks(b);
+  for (char* b : old_blocks_) arena_->FreeBlocks(b);
+  for (char* b : large_runs_) arena_->FreeBlocks(b);
+  for (char* b : pinned_blocks_) arena_->FreeBlocks(b);
+}
+
+Mutator* Heap::CreateMutator() {
+  Mutator* m = new Mutator(this);
+  absl::MutexLock lock(&mu_);
+  mutators_.push_back(m);
+  return m;
+}
+
+void Heap::DestroyMutator(Mutator* m) {
+  absl::MutexLock lock(&mu_);
+  auto it = std::find(mutators_.begin(), mutators_.end(), m);
+  WEFT_CHECK(it != mutators_.end(), "weft: DestroyMutator of an unknown mutator");
+  for (Region& r : m->regions_) CloseRegion(r, true);
+  mutators_.erase(it);
+  delete m;
+}
+
+void Heap::SetHost(CollectionHost* host) {
+  absl::MutexLock lock(&mu_);
+  host_ = host;
+}
+
+void Heap::OpenRegion(Region& r, char* start, char* end, bool stress) {
+  r.start = r.cursor = start;
+  r.end = end;
+  r.limit = stress ? start : end;
+  arena_->InfoFor(start).owner = &r;
+}
+
+void Heap::CloseRegion(Region& r, bool mutator) {
+  if (!r.open()) return;
+  size_t used = r.cursor - r.start;
+  FillGap(r.cursor, r.end);  // [heap.inv.parseable]
+  BlockInfo& info = arena_->InfoFor(r.start);
+  WEFT_DCHECK(info.owner == &r, "weft: region closed in a block it does not own");
+  info.bytes_used += static_cast<uint32_t>(used);
+  info.owner = nullptr;
+  if (info.type != BlockType::kYoung) {
+    char* block = arena_->BlockAddress(arena_->BlockIndex(r.start));
+    MarkLines(info, block, r.start, r.cursor);  // [heap.inv.lines]
+  }
+  if (mutator) stats_.bytes_allocated += used;
+  r = Region{};
+}
+
+void Heap::CloseMutatorRegions() {
+  for (Mutator* m : mutators_) {
+    for (Region& r : m->regions_) CloseRegion(r, true);
+  }
+  CloseRegion(pinned_region_, true);
+}
+
+void Heap::FreeRun(char* run, size_t blocks, bool poison) {
+  if (poison && WEFT_CHECKED_BUILD) PoisonWords(run, blocks * kBlockSize);
+  arena_->FreeBlocks(run);
+  heap_bytes_ -= blocks * kBlockSize;
+}
+
+size_t Heap::YoungReserve(size_t extra_young_bytes) const {
+  // [heap.limits.reserve]: copying the nursery needs at most its bytes plus the
+  // tail waste of each to-space block (objects up to a quarter block) plus one
+  // partly filled block per to-space region.
+  size_t young = young_blocks_.size() * kBlockSize + extra_young_bytes;
+  return young + young / 3 + 8 * kBlockSize;
+}
+
+Heap::Admission Heap::Admit(size_t block_bytes, bool young_block, const Request& req) {
+  if (host_ != nullptr && !req.collected_young &&
+      young_since_gc_ + block_bytes > options_.nursery_bytes) {
+    return Admission::kNeedYoung;
+  }
+  size_t after = heap_bytes_ + block_bytes;
+  if (after + YoungReserve(young_block ? block_bytes : 0) > options_.hard_limit_bytes) {
+    return Admission::kOverHard;
+  }
+  if (after > soft_limit_) return Admission::kOverSoft;
+  return Admission::kOk;
+}
+
+bool Heap::HandleAdmission(Admission a, Request& req) {
+  CollectionHost* host;
+  bool futile;
+  {
+    absl::MutexLock lock(&mu_);
+    host = host_;
+    futile = full_gc_futile_ &&
+             stats_.promoted_bytes - futile_promoted_mark_ < options_.nursery_bytes;
+  }
+  switch (a) {
+    case Admission::kOk:
+      return true;
+    case Admission::kNeedYoung: {
+      req.collected_young = true;
+      int gen = ChooseGeneration();
+      if (gen == oldest_generation()) req.collected_full = true;
+      host->RequestCollection(gen);
+      return true;
+    }
+    case Admission::kOverSoft:
+      // [heap.limits.futile]: one full collection per failing request, none while
+      // the last one showed the live data does not fit.
+      if (host == nullptr || req.collected_full || futile) return false;
+      break;
+    case Admission::kOverHard:
+    case Admission::kOsRefused:
+      if (host == nullptr || req.collected_full) return false;
+      break;
+  }
+  req.collected_full = req.collected_young = true;
+  host->RequestCollection(oldest_generation());
+  return true;
+}
+
+char* Heap::Fail(Mutator* m, Admission a, const Request& req) {
+  absl::MutexLock lock(&mu_);
+  AllocationFailure f;
+  switch (a) {
+    case Admission::kOverSoft: f.reason = AllocationFailure::Reason::kSoftLimit; break;
+    case Admission::kOsRefused: f.reason = AllocationFailure::Reason::kOsRefused; break;
+    default: f.reason = AllocationFailure::Reason::kHardLimit; break;
+  }
+  f.request_bytes = req.bytes;
+  f.heap_bytes = heap_bytes_;
+  f.soft_limit_bytes = soft_limit_;
+  f.hard_limit_bytes = options_.hard_limit_bytes;
+  f.os_errno = req.os_errno;
+  m->failure_ = f;
+  ++stats_.allocation_failures;
+  return nullptr;
+}
+
+void Heap::StressTick(Mutator* m) {
+  uint64_t n = options_.gc_stress_every_n_allocations;
+  if (n == 0) return;
+  uint64_t c;
+  CollectionHost* host;
+  {
+    absl::MutexLock lock(&mu_);
+    c = ++stress_counter_;
+    host = host_;
+  }
+  if (host == nullptr || c % n != 0) return;
+  uint64_t k = c / n;
+  int gen = k % 16 == 15 ? oldest_generation() : (k % 4 == 3 ? 1 : 0);
+  host->RequestCollection(gen);
+}
+
+int Heap::ChooseGeneration() {
+  absl::MutexLock lock(&mu_);
+  std::array<size_t, kMaxGenerations> bytes = GenerationBytesLocked();
+  for (int g = oldest_generation(); g >= 1; --g) {
+    if (bytes[g] > trigger_bytes_[g]) return g;
+  }
+  return 0;
+}
+
+char* Heap::AllocateSmall(Mutator* m, size_t bytes, Space space) {
+  Region& r = m->regions_[static_cast<int>(space)];
+  bool stress = options_.gc_stress_every_n_allocations > 0;
+  if (stress) {
+    StressTick(m);
+    r.limit = r.end;
+    char* p = r.Bump(bytes);
+    r.limit = r.cursor;
+    if (p != nullptr) return p;
+  }
+  Request req;
+  req.bytes = bytes;
+  for (;;) {
+    Admission a;
+    {
+      absl::MutexLock lock(&mu_);
+      WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
+      CloseRegion(r, true);
+      a = Admit(kBlockSize, true, req);
+      if (a == Admission::kOk) {
+        char* block = static_cast<char*>(arena_->AllocateBlocks(1, BlockType::kYoung));
+        if (block != nullptr) {
+          BlockInfo& info = arena_->InfoFor(block);
+          info.generation = 0;
+          info.flags = space == Space::kUnboxed ? kBlockUnboxed : 0;
+          young_blocks_.push_back(block);
+          heap_bytes_ += kBlockSize;
+          young_since_gc_ += kBlockSize;
+          OpenRegion(r, block, block + kBlockSize, stress);
+          r.limit = r.end;
+          char* p = r.Bump(bytes);
+          if (stress) r.limit = r.cursor;
+          return p;
+        }
+        a = Admission::kOsRefused;
+        req.os_errno = errno;
+      }
+    }
+    if (!HandleAdmission(a, req)) return Fail(m, a, req);
+  }
+}
+
+char* Heap::AllocateLarge(Mutator* m, size_t bytes, Space space) {
+  StressTick(m);
+  Request req;
+  req.bytes = bytes;
+  size_t blocks = (bytes + kBlockSize - 1) / kBlockSize;
+  for (;;) {
+    Admission a;
+    {
+      absl::MutexLock lock(&mu_);
+      WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
+      a = Admit(blocks * kBlockSize, false, req);
+      if (a == Admission::kOk) {
+        char* run = static_cast<char*>(arena_->AllocateBlocks(blocks, BlockType::kLarge));
+        if (run != nullptr) {
+          for (size_t i = 0; i < blocks; ++i) {
+            BlockInfo& info = arena_->InfoFor(run + i * kBlockSize);
+            info.generation = 0;
+            info.flags = space == Space::kUnboxed ? kBlockUnboxed : 0;
+          }
+          arena_->InfoFor(run).bytes_used = static_cast<uint32_t>(bytes);
+          large_runs_.push_back(run);
+          heap_bytes_ += blocks * kBlockSize;
+          young_since_gc_ += blocks * kBlockSize;
+          stats_.bytes_allocated += bytes;
+          ++stats_.objects_allocated_large;
+          return run;
+        }
+        a = Admission::kOsRefused;
+        req.os_errno = errno;
+      }
+    }
+    if (!HandleAdmission(a, req)) return Fail(m, a, req);
+  }
+}
+
+char* Heap::AllocatePinned(Mutator* m, size_t bytes) {
+  StressTick(m);
+  Request req;
+  req.bytes = bytes;
+  for (;;) {
+    Admission a;
+    {
+      absl::MutexLock lock(&mu_);
+      WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
+      if (char* p = pinned_region_.Bump(bytes); p != nullptr) return p;
+      CloseRegion(pinned_region_, true);
+      a = Admit(kBlockSize, false, req);
+      if (a == Admission::kOk) {
+        char* block = static_cast<char*>(arena_->AllocateBlocks(1, BlockType::kPinned));
+        if (block != nullptr) {
+          BlockInfo& info = arena_->InfoFor(block);
+          info.generation = 0;
+          info.flags = kBlockUnboxed;
+          pinned_blocks_.push_back(block);
+          heap_bytes_ += kBlockSize;
+          young_since_gc_ += kBlockSize;
+          OpenRegion(pinned_region_, block, block + kBlockSize, false);
+          return pinned_region_.Bump(bytes);
+        }
+        a = Admission::kOsRefused;
+        req.os_errno = errno;
+      }
+    }
+    if (!HandleAdmission(a, req)) return Fail(m, a, req);
+  }
+}
+
+void Heap::SetSoftLimit(size_t bytes) {
+  absl::MutexLock lock(&mu_);
+  soft_limit_ = std::clamp(bytes, options_.nursery_bytes, options_.hard_limit_bytes);
+  full_gc_futile_ = false;
+}
+
+size_t Heap::soft_limit() const {
+  absl::MutexLock lock(&mu_);
+  return soft_limit_;
+}
+
+void Heap::AddGlobalRoot(Value* slot) {
+  absl::MutexLock lock(&mu_);
+  global_roots_.push_back(slot);
+}
+
+void Heap::RemoveGlobalRoot(Value* slot) {
+  absl::MutexLock lock(&mu_);
+  auto it = std::find(global_roots_.begin(), global_roots_.end(), slot);
+  WEFT_CHECK(it != global_roots_.end(), "weft: RemoveGlobalRoot of an unknown slot");
+  global_roots_.erase(it);
+}
+
+bool Heap::NeverMoves(const Object* o) const {
+  BlockType t = arena_->InfoFor(o).type;
+  return t == BlockType::kLarge || t == BlockType::kPinned;
+}
+
+std::array<size_t, kMaxGenerations> Heap::GenerationBytesLocked() const {
+  std::array<size_t, kMaxGenerations> bytes = {};
+  for (const auto* list : {&young_blocks_, &old_blocks_, &large_runs_, &pinned_blocks_}) {
+    for (char* b : *list) {
+      const BlockInfo& info = arena_->InfoFor(b);
+      bytes[info.generation] += info.bytes_used;
+    }
+  }
+  return bytes;
+}
+
+HeapStats Heap::Stats() const {
+  absl::MutexLock lock(&mu_);
+  HeapStats s = stats_;
+  s.heap_bytes = heap_bytes_;
+  s.soft_limit_bytes = soft_limit_;
+  s.hard_limit_bytes = options_.hard_limit_bytes;
+  s.generation_bytes = GenerationBytesLocked();
+  for (const auto* list : {&young_blocks_, &old_blocks_, &large_runs_, &pinned_blocks_}) {
+    for (char* b : *list) {
+      const BlockInfo& info = arena_->InfoFor(b);
+      s.generation_blocks[info.generation] += info.run_blocks;
+    }
+  }
+  return s;
+}
+
+void Heap::ForEachObject(absl::FunctionRef<void(Object*, int)> fn) {
+  absl::MutexLock lock(&mu_);
+  ForEachObjectLocked(fn);
+}
+
+void Heap::ForEachObjectLocked(absl::FunctionRef<void(Object*, int)> fn) {
+  for (const auto* list : {&young_blocks_, &old_blocks_, &pinned_blocks_}) {
+    for (char* block : *list) {
+      BlockInfo& info = arena_->InfoFor(block);
+      const Region* r = static_cast<const Region*>(info.owner);
+      char* end = block + kBlockSize;
+      for (char* p = block; p < end;) {
+        if (r != nullptr && p == r->cursor) {
+          p = r->end;
+          continue;
+        }
+        Object* o = reinterpret_cast<Object*>(p);
+        size_t size = ObjectSize(o);
+        WEFT_CHECK(size > 0, "weft: heap walk found an object of size zero");
+        if (o->kind() != ObjectKind::kFiller) fn(o, info.generation);
+        p += size;
+      }
+    }
+  }
+  for (char* run : large_runs_) {
+    fn(reinterpret_cast<Object*>(run), arena_->InfoFor(run).generation);
+  }
+}
+
+Census Heap::TakeCensus() {
+  Census c;
+  ForEachObject([&](Object* o, int gen) {
+    int k = static_cast<int>(o->kind());
+    ++c.objects[gen][k];
+    c.bytes[gen][k] += ObjectSize(o);
+  });
+  return c;
+}
+
+}  // namespace weft::heap

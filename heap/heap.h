@@ -1,0 +1,198 @@
+// heap.h: the garbage-collected heap.
+//
+// A Heap allocates objects (heap/object.h) in blocks of a caller-owned Arena, through
+// per-worker Mutators (heap/mutator.h), and collects them when the caller says so:
+// precisely (roots come from a RootSource), stopping the world (the caller stops it),
+// generationally (a copying nursery plus 1..6 older Immix-style generations, marked in
+// place and defragmented by evacuation) and moving. DESIGN.md has the phases and the
+// invariants cited in the code as [heap.inv.*].
+//
+// The heap knows nothing about threads. It is driven like this:
+//  - Heap::Create(options, arena); SetHost(host) with a CollectionHost;
+//  - each worker: m = CreateMutator(); m->Allocate...(); DestroyMutator(m) at exit;
+//  - every store of a Value into an existing object: WriteBarrier (or StoreValue);
+//  - when an allocation slow path needs a collection it calls
+//    host->RequestCollection(gen) with no heap lock held; the host stops every
+//    worker at a safepoint and calls Collect(gen, roots) (or CollectFull), then
+//    returns; the slow path retries. Without a host the heap simply grows, and the
+//    caller calls Collect itself;
+//  - an allocation that fails returns nullptr with Mutator::last_failure().
+// Thread-safety: Mutators may allocate concurrently from different threads (the slow
+// path takes the heap's mutex). Collect, Verify, ForEachObject and TakeCensus require
+// the world to be stopped: no Mutator may be allocating or storing meanwhile.
+#ifndef WEFT_HEAP_HEAP_H_
+#define WEFT_HEAP_HEAP_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "heap/allocation_failure.h"
+#include "heap/arena.h"
+#include "heap/heap_options.h"
+#include "heap/heap_stats.h"
+#include "heap/layout_registry.h"
+#include "heap/mutator.h"
+#include "heap/object.h"
+#include "heap/region.h"
+#include "heap/roots.h"
+#include "heap/value.h"
+#include "heap/write_barrier.h"
+
+namespace weft::heap {
+
+class CollectionHost {
+ public:
+  virtual ~CollectionHost() = default;
+  // RequestCollection: called from an allocating thread's slow path, holding no heap
+  // lock. The host should stop the world and call Heap::Collect(generation or older,
+  // roots) before returning. It may also return without collecting; the slow path
+  // then grows the heap if the limits allow, or fails.
+  virtual void RequestCollection(int generation) = 0;
+};
+
+class Heap {
+ public:
+  // Create: InvalidArgument when the options do not Validate or arena is null.
+  static absl::StatusOr<std::unique_ptr<Heap>> Create(const HeapOptions& options, Arena* arena);
+  // ~Heap returns every block to the arena. Every Mutator must be destroyed first.
+  ~Heap();
+  Heap(const Heap&) = delete;
+  Heap& operator=(const Heap&) = delete;
+
+  Mutator* CreateMutator();
+  // DestroyMutator: closes its regions; `m` must not be used afterwards.
+  void DestroyMutator(Mutator* m);
+  void SetHost(CollectionHost* host);
+
+  LayoutRegistry& layouts() { return layouts_; }
+  const HeapOptions& options() const { return options_; }
+  Arena& arena() const { return *arena_; }
+  int oldest_generation() const { return options_.generations; }
+
+  // WriteBarrier: *slot = v, where `slot` lies inside `holder`.
+  void WriteBarrier(Object* holder, Value* slot, Value v) {
+    WEFT_DCHECK(reinterpret_cast<char*>(slot) > reinterpret_cast<char*>(holder) &&
+                    reinterpret_cast<char*>(slot) <
+                        reinterpret_cast<char*>(holder) + ObjectSize(holder),
+                "weft: write barrier slot is not inside its holder");
+    StoreValue(*arena_, slot, v);
+  }
+
+  // Collect collects `generation` and every younger one (clamped to
+  // [0, oldest_generation()]). compact: evacuate every condemned old block (with
+  // generation == oldest, a compacting full collection; the image writer needs it).
+  // Requires the world stopped. Under WEFT_CHECKED, Verify runs before and after.
+  void Collect(int generation, RootSource& roots, bool compact = false);
+  void CollectFull(RootSource& roots, bool compact = true) {
+    Collect(oldest_generation(), roots, compact);
+  }
+
+  // SetSoftLimit: clamped to [nursery_bytes, hard_limit_bytes]. Raising it lets a
+  // failed allocation be retried.
+  void SetSoftLimit(size_t bytes);
+  size_t soft_limit() const;
+
+  // Global roots: `slot` is visited by every collection until removed.
+  void AddGlobalRoot(Value* slot);
+  void RemoveGlobalRoot(Value* slot);
+
+  // Verify checks every heap invariant (DESIGN.md) and aborts on the first broken
+  // one. `roots` (optional) are checked too. Requires the world stopped.
+  void Verify(RootSource* roots = nullptr);
+
+  HeapStats Stats() const;
+  // ForEachObject calls fn(object, generation) for every object (fillers excluded;
+  // objects not yet found dead included). Requires the world stopped; fn must not
+  // allocate.
+  void ForEachObject(absl::FunctionRef<void(Object*, int)> fn);
+  Census TakeCensus();
+  // GenerationOf: the generation of a heap object.
+  int GenerationOf(const Object* o) const { return arena_->InfoFor(o).generation; }
+  // IsPinned: whether `o` never moves (pinned or large).
+  bool NeverMoves(const Object* o) const;
+
+ private:
+  friend class Mutator;
+  friend class Collector;
+  friend class HeapVerifier;
+
+  enum class Admission { kOk, kNeedYoung, kOverSoft, kOverHard, kOsRefused };
+  struct Request {
+    size_t bytes = 0;
+    bool collected_young = false;
+    bool collected_full = false;
+    int os_errno = 0;
+  };
+
+  Heap(const HeapOptions& options, Arena* arena);
+
+  // The slow paths, called by Mutator.
+  char* AllocateSmall(Mutator* m, size_t bytes, Space space);
+  char* AllocateLarge(Mutator* m, size_t bytes, Space space);
+  char* AllocatePinned(Mutator* m, size_t bytes);
+  // StressTick counts a slow-path allocation and maybe requests a collection.
+  void StressTick(Mutator* m);
+  Admission Admit(size_t block_bytes, bool young_block, const Request& req)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // HandleAdmission runs collections as the admission asks, without the lock.
+  // Returns false when the request must fail.
+  bool HandleAdmission(Admission a, Request& req) ABSL_LOCKS_EXCLUDED(mu_);
+  char* Fail(Mutator* m, Admission a, const Request& req);
+  int ChooseGeneration() ABSL_LOCKS_EXCLUDED(mu_);
+  size_t YoungReserve(size_t extra_young_bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // CloseRegion writes fillers over the unused end of `r` and accounts its bytes.
+  void CloseRegion(Region& r, bool mutator) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CloseMutatorRegions() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OpenRegion(Region& r, char* start, char* end, bool stress);
+  void FreeRun(char* run, size_t blocks, bool poison) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void VerifyLocked(RootSource* roots) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForEachObjectLocked(absl::FunctionRef<void(Object*, int)> fn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::array<size_t, kMaxGenerations> GenerationBytesLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const HeapOptions options_;
+  Arena* const arena_;
+  LayoutRegistry layouts_;
+  CollectionHost* host_ = nullptr;  // set before mutators run
+
+  mutable absl::Mutex mu_;
+  std::vector<Mutator*> mutators_ ABSL_GUARDED_BY(mu_);
+  // The blocks the heap holds, by type. Large runs are listed by their head.
+  std::vector<char*> young_blocks_ ABSL_GUARDED_BY(mu_);
+  std::vector<char*> old_blocks_ ABSL_GUARDED_BY(mu_);
+  std::vector<char*> large_runs_ ABSL_GUARDED_BY(mu_);
+  std::vector<char*> pinned_blocks_ ABSL_GUARDED_BY(mu_);
+  Region pinned_region_ ABSL_GUARDED_BY(mu_);
+  size_t heap_bytes_ ABSL_GUARDED_BY(mu_) = 0;       // blocks held, in bytes
+  size_t young_since_gc_ ABSL_GUARDED_BY(mu_) = 0;   // allocated since the last GC
+  size_t soft_limit_ ABSL_GUARDED_BY(mu_);
+  // After a full collection that left the heap over the soft limit, skip further
+  // full collections until this much more has been promoted ([heap.limits.futile]).
+  bool full_gc_futile_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t futile_promoted_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  std::array<size_t, kMaxGenerations> trigger_bytes_ ABSL_GUARDED_BY(mu_) = {};
+  std::vector<Value*> global_roots_ ABSL_GUARDED_BY(mu_);
+  HeapStats stats_ ABSL_GUARDED_BY(mu_);
+  bool in_collection_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t stress_counter_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Block flags the heap keeps in BlockInfo::flags of its blocks.
+inline constexpr uint8_t kBlockUnboxed = 1;      // holds no objects with references
+inline constexpr uint8_t kBlockEvacuate = 2;     // being evacuated by this collection
+inline constexpr uint8_t kBlockEvacFailed = 4;   // evacuation fell back to marking
+inline constexpr uint8_t kBlockToSpace = 8;      // filled by this collection
+// BlockInfo::reserved of a heap block: collections of its generation it survived.
+
+}  // namespace weft::heap
+
+#endif  // WEFT_HEAP_HEAP_H_

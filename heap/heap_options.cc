@@ -1,0 +1,46 @@
+#include "heap/heap_options.h"
+
+#include "absl/strings/str_format.h"
+
+namespace weft::heap {
+namespace {
+
+absl::Status OutOfRange(const char* option, uint64_t value, uint64_t lo, uint64_t hi) {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "HeapOptions.%s = %d is out of range [%d, %d]", option, value, lo, hi));
+}
+
+}  // namespace
+
+absl::Status HeapOptions::Validate() const {
+  constexpr uint64_t kMaxBytes = uint64_t{1} << 46;
+  if (nursery_bytes < (size_t{64} << 10) || nursery_bytes > (size_t{1} << 30)) {
+    return OutOfRange("nursery_bytes", nursery_bytes, size_t{64} << 10, size_t{1} << 30);
+  }
+  if (generations < 1 || generations > kMaxOlderGenerations) {
+    return OutOfRange("generations", generations, 1, kMaxOlderGenerations);
+  }
+  for (int g = 0; g < generations; ++g) {
+    if (promotion_age[g] < 1 || promotion_age[g] > 7) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "HeapOptions.promotion_age[%d] = %d is out of range [1, 7]", g, promotion_age[g]));
+    }
+  }
+  uint64_t min_hard = 3 * uint64_t{nursery_bytes} + (uint64_t{1} << 20);
+  if (hard_limit_bytes < min_hard || hard_limit_bytes > kMaxBytes) {
+    return OutOfRange("hard_limit_bytes", hard_limit_bytes, min_hard, kMaxBytes);
+  }
+  if (soft_limit_bytes < nursery_bytes || soft_limit_bytes > hard_limit_bytes) {
+    return OutOfRange("soft_limit_bytes", soft_limit_bytes, nursery_bytes, hard_limit_bytes);
+  }
+  if (initial_bytes > soft_limit_bytes) {
+    return OutOfRange("initial_bytes", initial_bytes, 0, soft_limit_bytes);
+  }
+  if (gc_stress_every_n_allocations > (uint64_t{1} << 31)) {
+    return OutOfRange("gc_stress_every_n_allocations", gc_stress_every_n_allocations, 0,
+                      uint64_t{1} << 31);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace weft::heap

@@ -1,0 +1,47 @@
+// heap_options.h: the heap's tunables and their allowed ranges.
+#ifndef WEFT_HEAP_HEAP_OPTIONS_H_
+#define WEFT_HEAP_HEAP_OPTIONS_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+namespace weft::heap {
+
+// Generation 0 is the nursery; 1..generations are the older generations.
+inline constexpr int kMaxOlderGenerations = 6;
+inline constexpr int kMaxGenerations = kMaxOlderGenerations + 1;
+
+struct HeapOptions {
+  // Bytes mutators may allocate (small objects, large objects, pinned objects)
+  // between young collections. [64 KiB, 1 GiB]; rounded up to whole blocks.
+  size_t nursery_bytes = size_t{4} << 20;
+  // Number of older generations. [1, 6].
+  int generations = 2;
+  // promotion_age[g]: collections of generation g an object (nursery) or block
+  // (older generations, large and pinned objects) survives before it is promoted to
+  // g + 1. Entries 0..generations-1 are used. [1, 7].
+  std::array<int, kMaxOlderGenerations> promotion_age = {2, 2, 2, 2, 2, 2};
+  // An older generation is collected when it has grown past
+  // max(initial_bytes, 2 x its size after its last collection). [0, soft_limit_bytes].
+  size_t initial_bytes = size_t{16} << 20;
+  // Allocation that would take the heap past the soft limit first runs a full
+  // collection, then fails with AllocationFailure::kSoftLimit; SetSoftLimit can raise
+  // it. [nursery_bytes, hard_limit_bytes].
+  size_t soft_limit_bytes = size_t{1} << 30;
+  // Never exceeded, collections included (a reserve for copying the nursery is kept
+  // free). [3 x nursery_bytes + 1 MiB, 2^46].
+  size_t hard_limit_bytes = size_t{2} << 30;
+  // Testing: request a collection every n slow-path allocations (0 = off). With n > 0
+  // every allocation takes the slow path. [0, 2^31].
+  uint64_t gc_stress_every_n_allocations = 0;
+
+  // Validate returns InvalidArgument naming the first option out of range.
+  absl::Status Validate() const;
+};
+
+}  // namespace weft::heap
+
+#endif  // WEFT_HEAP_HEAP_OPTIONS_H_

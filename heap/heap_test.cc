@@ -1,0 +1,229 @@
+#include "heap/heap.h"
+
+#include <atomic>
+#include <cstring>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "heap/heap_testing.h"
+
+namespace weft::heap {
+namespace {
+
+using testing::TestHeap;
+using testing::TestHost;
+using testing::V;
+using testing::VectorRoots;
+
+TEST(HeapTest, CreateRejectsBadOptionsAndNullArena) {
+  TestHeap t;
+  HeapOptions bad;
+  bad.generations = 0;
+  auto h = Heap::Create(bad, t.arena.get());
+  EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Heap::Create(HeapOptions{}, nullptr).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(HeapTest, AllocatesEveryKindInitialised) {
+  TestHeap t;
+  Mutator* m = t.heap->CreateMutator();
+  Object* p = m->AllocatePair(Value::Fixnum(1), Value::Nil());
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->kind(), ObjectKind::kPair);
+  EXPECT_EQ(p->car().FixnumValue(), 1);
+  EXPECT_TRUE(p->cdr().IsNil());
+  Object* v = m->AllocateVector(5, Value::True());
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->length(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(v->at(i).IsTrue());
+  Object* s = m->AllocateString("hello");
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->string_view(), "hello");
+  Object* b = m->AllocateBytes(13);
+  ASSERT_NE(b, nullptr);
+  for (int i = 0; i < 13; ++i) EXPECT_EQ(b->bytes()[i], 0);
+  const RecordLayout* layout = *t.heap->layouts().RegisterLayout("point", 2, 12);
+  Object* r = m->AllocateRecord(*layout);
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->aux(), layout->id);
+  EXPECT_EQ(ObjectSize(r), 8u + 16u + 16u);
+  EXPECT_TRUE(r->slots()[1].IsNil());
+  // Boxed and unboxed objects come from different blocks.
+  EXPECT_NE(t.arena->BlockIndex(p), t.arena->BlockIndex(s));
+  EXPECT_EQ(t.heap->GenerationOf(p), 0);
+  t.heap->Verify();
+  Census c = t.heap->TakeCensus();
+  EXPECT_EQ(c.objects[0][static_cast<int>(ObjectKind::kPair)], 1u);
+  EXPECT_EQ(c.objects[0][static_cast<int>(ObjectKind::kString)], 1u);
+  EXPECT_EQ(c.total_objects(), 5u);
+  t.heap->DestroyMutator(m);
+  t.heap->Verify();
+}
+
+TEST(HeapTest, LargeObjectsGetTheirOwnRunAndPinnedBytesTheirBlocks) {
+  TestHeap t;
+  Mutator* m = t.heap->CreateMutator();
+  Object* big = m->AllocateVector(5000, Value::Fixnum(7));  // 40 KiB: two blocks
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(t.arena->InfoFor(big).type, BlockType::kLarge);
+  EXPECT_EQ(t.arena->Info(t.arena->BlockIndex(big)).run_blocks, 2u);
+  EXPECT_TRUE(t.heap->NeverMoves(big));
+  Object* pin = m->AllocatePinnedBytes(100);
+  ASSERT_NE(pin, nullptr);
+  EXPECT_EQ(t.arena->InfoFor(pin).type, BlockType::kPinned);
+  Object* bigpin = m->AllocatePinnedBytes(100000);
+  EXPECT_EQ(t.arena->InfoFor(bigpin).type, BlockType::kLarge);
+  EXPECT_EQ(t.heap->Stats().objects_allocated_large, 2u);
+  t.heap->Verify();
+  t.heap->DestroyMutator(m);
+}
+
+TEST(HeapTest, TooLargeRequestFailsCleanly) {
+  TestHeap t;
+  Mutator* m = t.heap->CreateMutator();
+  EXPECT_EQ(m->AllocateVector(size_t{1} << 33, Value::Nil()), nullptr);
+  EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kTooLarge);
+  EXPECT_EQ(m->last_failure().ToStatus().code(), absl::StatusCode::kInvalidArgument);
+  t.heap->Verify();
+  t.heap->DestroyMutator(m);
+}
+
+TEST(HeapTest, WriteBarrierDirtiesOnlyOldBlocksForPointers) {
+  TestHeap t;
+  VectorRoots roots;
+  Mutator* m = t.heap->CreateMutator();
+  roots.roots.push_back(V(m->AllocateVector(4, Value::Nil())));
+  // Promotion age 2: two collections move the vector to generation 1.
+  t.heap->Collect(0, roots);
+  t.heap->Collect(0, roots);
+  Object* old = roots.roots[0].AsObject();
+  ASSERT_EQ(t.heap->GenerationOf(old), 1);
+  BlockInfo& info = t.arena->InfoFor(old);
+  std::memset(info.cards, 0, sizeof(info.cards));
+  t.heap->WriteBarrier(old, &old->at(0), Value::Fixnum(3));
+  size_t card = (reinterpret_cast<uintptr_t>(&old->at(0)) >> kCardShift) % kCardsPerBlock;
+  EXPECT_EQ(info.cards[card], 0);  // not a pointer: no card
+  Object* young = m->AllocatePair(Value::Nil(), Value::Nil());
+  t.heap->WriteBarrier(old, &old->at(1), V(young));
+  EXPECT_NE(info.cards[card], 0);
+  t.heap->Verify(&roots);
+  t.heap->Collect(0, roots);
+  t.heap->Verify(&roots);
+  old = roots.roots[0].AsObject();
+  EXPECT_EQ(old->at(1).AsObject()->kind(), ObjectKind::kPair);
+  EXPECT_EQ(old->at(0).FixnumValue(), 3);
+  t.heap->DestroyMutator(m);
+}
+
+TEST(HeapTest, GlobalRootsAreUpdated) {
+  TestHeap t;
+  VectorRoots none;
+  Mutator* m = t.heap->CreateMutator();
+  Value g = V(m->AllocateString("global"));
+  t.heap->AddGlobalRoot(&g);
+  Value before = g;
+  t.heap->Collect(0, none);
+  t.heap->Verify(&none);
+  EXPECT_NE(g.raw, before.raw);  // nursery objects always move
+  EXPECT_EQ(g.AsObject()->string_view(), "global");
+  t.heap->RemoveGlobalRoot(&g);
+  t.heap->Collect(0, none);
+  EXPECT_EQ(t.heap->TakeCensus().total_objects(), 0u);
+  t.heap->DestroyMutator(m);
+}
+
+TEST(HeapTest, HostIsAskedWhenTheNurseryFills) {
+  TestHeap t;
+  VectorRoots roots;
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  roots.roots.push_back(Value::Nil());
+  for (int i = 0; i < 200000; ++i) {
+    Object* p = m->AllocatePair(Value::Fixnum(i), roots.roots[0]);
+    ASSERT_NE(p, nullptr);
+    if (i % 100 == 0) roots.roots[0] = Value::Nil();  // keep lists short
+    else roots.roots[0] = V(p);
+  }
+  EXPECT_GT(host.requests[0], 5);
+  t.heap->DestroyMutator(m);  // closes its regions, which counts their bytes
+  HeapStats s = t.heap->Stats();
+  EXPECT_GT(s.collections[0], 5u);
+  EXPECT_GE(s.bytes_allocated, 200000u * 24);
+  EXPECT_LE(s.heap_bytes, size_t{4} << 20);  // garbage was reclaimed
+  t.heap->SetHost(nullptr);
+}
+
+TEST(HeapTest, StressModeCollectsInsideAllocationAndKeepsArguments) {
+  HeapOptions o = testing::SmallHeapOptions();
+  o.gc_stress_every_n_allocations = 3;
+  TestHeap t(o);
+  VectorRoots roots;
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  roots.roots.push_back(Value::Nil());
+  for (int i = 0; i < 300; ++i) {
+    // The car is a fresh object only the Mutator's scratch slot keeps alive.
+    Value s = V(m->AllocateString("x"));
+    Object* p = m->AllocatePair(s, roots.roots[0]);
+    ASSERT_NE(p, nullptr);
+    roots.roots[0] = V(p);
+  }
+  int n = 0;
+  for (Value v = roots.roots[0]; !v.IsNil(); v = v.AsObject()->cdr()) {
+    ASSERT_EQ(v.AsObject()->car().AsObject()->string_view(), "x");
+    ++n;
+  }
+  EXPECT_EQ(n, 300);
+  EXPECT_GT(host.requests[0], 50);
+  t.heap->DestroyMutator(m);
+  t.heap->SetHost(nullptr);
+}
+
+TEST(HeapTest, MutatorsAllocateConcurrently) {
+  TestHeap t;
+  constexpr int kThreads = 2;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&] {
+      Mutator* m = t.heap->CreateMutator();
+      Value list = Value::Nil();
+      for (int j = 0; j < 20000; ++j) {
+        Object* p = m->AllocatePair(Value::Fixnum(j), list);
+        if (p == nullptr) {
+          ++failures;
+          break;
+        }
+        list = V(p);
+        if (j % 1000 == 0) m->AllocateString("some text");
+      }
+      t.heap->DestroyMutator(m);
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  t.heap->Verify();
+  EXPECT_EQ(t.heap->TakeCensus().objects[0][static_cast<int>(ObjectKind::kPair)],
+            size_t{kThreads} * 20000);
+}
+
+TEST(HeapTest, ForEachObjectSeesEveryObjectOnce) {
+  TestHeap t;
+  Mutator* m = t.heap->CreateMutator();
+  for (int i = 0; i < 1000; ++i) m->AllocateVector(i % 7, Value::Nil());
+  size_t n = 0;
+  t.heap->ForEachObject([&](Object* o, int gen) {
+    EXPECT_EQ(o->kind(), ObjectKind::kVector);
+    EXPECT_EQ(gen, 0);
+    ++n;
+  });
+  EXPECT_EQ(n, 1000u);
+  t.heap->DestroyMutator(m);
+}
+
+}  // namespace
+}  // namespace weft::heap

@@ -1,0 +1,154 @@
+// object.h: the layout of every heap object, and how the collector reads it.
+//
+// Every object is a whole number of 8-byte words and starts with a one-word header:
+//   bits 0..2   0b111 (kHeaderTag). A forwarded object's header is instead the new
+//               address | 0b101 (kForwardTag); only the collector sees those.
+//   bits 3..7   ObjectKind
+//   bit  8      mark (set only during a collection)
+//   bits 9..11  age: collections survived in the nursery
+//   bits 16..31 aux: a record's layout id
+//   bits 32..63 length: vector slots, string/byte-array bytes, filler words, or a
+//               record's ref slots (low 16 bits) and raw words (high 16 bits)
+// References are always the first ReferenceCount(obj) words after the header, so
+// ForEachReference is a loop over a contiguous range; everything after them is raw.
+// Fillers cover unused space so that every block can be walked object by object
+// ([heap.inv.parseable]).
+#ifndef WEFT_HEAP_OBJECT_H_
+#define WEFT_HEAP_OBJECT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "heap/value.h"
+
+namespace weft::heap {
+
+enum class ObjectKind : uint8_t {
+  kInvalid = 0,
+  kFiller = 1,  // unused space; length = size in words (>= 1)
+  kPair = 2,    // car, cdr
+  kVector = 3,  // `length` Values
+  kString = 4,  // `length` bytes of UTF-8, never scanned
+  kBytes = 5,   // `length` raw bytes, never scanned
+  kRecord = 6,  // a registered layout: ref slots, then raw bytes
+};
+inline constexpr int kObjectKindCount = 7;
+const char* ObjectKindName(ObjectKind kind);
+
+inline constexpr size_t kWordSize = 8;
+// Objects above this size get their own kLarge block run and never move.
+inline constexpr size_t kMaxSmallObjectBytes = size_t{8} << 10;
+inline constexpr uint32_t kMaxRecordRefSlots = 0xffff;
+inline constexpr uint32_t kMaxRecordRawWords = 0xffff;
+
+inline constexpr uint64_t kHeaderTag = 7;
+inline constexpr uint64_t kForwardTag = 5;
+inline constexpr int kKindShift = 3;
+inline constexpr uint64_t kMarkBit = uint64_t{1} << 8;
+inline constexpr int kAgeShift = 9;
+inline constexpr uint64_t kAgeMask = 7;
+inline constexpr int kAuxShift = 16;
+inline constexpr int kLengthShift = 32;
+
+constexpr uint64_t MakeHeader(ObjectKind kind, uint32_t length, uint16_t aux = 0) {
+  return (uint64_t{length} << kLengthShift) | (uint64_t{aux} << kAuxShift) |
+         (static_cast<uint64_t>(kind) << kKindShift) | kHeaderTag;
+}
+
+constexpr size_t WordsForBytes(size_t bytes) { return (bytes + kWordSize - 1) / kWordSize; }
+
+struct Object {
+  uint64_t header;
+
+  ObjectKind kind() const { return static_cast<ObjectKind>((header >> kKindShift) & 31); }
+  uint32_t length() const { return static_cast<uint32_t>(header >> kLengthShift); }
+  uint16_t aux() const { return static_cast<uint16_t>(header >> kAuxShift); }
+  bool HasHeader() const {
+    return (header & 7) == kHeaderTag && kind() != ObjectKind::kInvalid &&
+           static_cast<int>(kind()) < kObjectKindCount;
+  }
+
+  bool IsForwarded() const { return (header & 7) == kForwardTag; }
+  Object* forwarding_address() const { return reinterpret_cast<Object*>(header & ~uint64_t{7}); }
+  void Forward(Object* to) { header = reinterpret_cast<uint64_t>(to) | kForwardTag; }
+
+  bool marked() const { return (header & kMarkBit) != 0; }
+  void SetMarked(bool m) { header = m ? (header | kMarkBit) : (header & ~kMarkBit); }
+  int age() const { return static_cast<int>((header >> kAgeShift) & kAgeMask); }
+  void SetAge(int age) {
+    header = (header & ~(kAgeMask << kAgeShift)) | (static_cast<uint64_t>(age) << kAgeShift);
+  }
+
+  Value* slots() { return reinterpret_cast<Value*>(this + 1); }
+  const Value* slots() const { return reinterpret_cast<const Value*>(this + 1); }
+  char* bytes() { return reinterpret_cast<char*>(this + 1); }
+  const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
+
+  // Kind-specific accessors. Stores into an object that may be old must go through
+  // the write barrier (heap/write_barrier.h); these are for reads and initialisation.
+  Value& car() { return slots()[0]; }
+  Value& cdr() { return slots()[1]; }
+  Value& at(size_t i) { return slots()[i]; }
+  std::string_view string_view() const { return {bytes(), length()}; }
+  uint32_t record_ref_slots() const { return length() & 0xffff; }
+  uint32_t record_raw_words() const { return length() >> 16; }
+  char* record_raw() { return reinterpret_cast<char*>(slots() + record_ref_slots()); }
+};
+
+static_assert(sizeof(Object) == kWordSize);
+
+inline bool KindHasReferences(ObjectKind kind) {
+  return kind == ObjectKind::kPair || kind == ObjectKind::kVector ||
+         kind == ObjectKind::kRecord;
+}
+
+// ObjectSizeInWords: the whole object, header included. `o` must have a header.
+inline size_t ObjectSizeInWords(const Object* o) {
+  switch (o->kind()) {
+    case ObjectKind::kFiller: return o->length();
+    case ObjectKind::kPair: return 3;
+    case ObjectKind::kVector: return 1 + size_t{o->length()};
+    case ObjectKind::kString:
+    case ObjectKind::kBytes: return 1 + WordsForBytes(o->length());
+    case ObjectKind::kRecord: return 1 + size_t{o->record_ref_slots()} + o->record_raw_words();
+    case ObjectKind::kInvalid: break;
+  }
+  return 0;
+}
+inline size_t ObjectSize(const Object* o) { return ObjectSizeInWords(o) * kWordSize; }
+
+// ReferenceCount: how many words after the header are Values the collector scans.
+inline size_t ReferenceCount(const Object* o) {
+  switch (o->kind()) {
+    case ObjectKind::kPair: return 2;
+    case ObjectKind::kVector: return o->length();
+    case ObjectKind::kRecord: return o->record_ref_slots();
+    default: return 0;
+  }
+}
+
+// ForEachReference calls fn(Value* slot) for every reference slot of `o`, in address
+// order. Slots may hold any Value; only IsPointer() ones refer to objects.
+template <typename Fn>
+inline void ForEachReference(Object* o, Fn&& fn) {
+  Value* s = o->slots();
+  size_t n = ReferenceCount(o);
+  for (size_t i = 0; i < n; ++i) fn(&s[i]);
+}
+
+// Sizes, in bytes, of objects about to be allocated.
+constexpr size_t PairBytes() { return 3 * kWordSize; }
+constexpr size_t VectorBytes(size_t length) { return (1 + length) * kWordSize; }
+constexpr size_t ByteObjectBytes(size_t length) { return (1 + WordsForBytes(length)) * kWordSize; }
+
+// WriteFiller makes [start, start + bytes) one filler object (bytes a multiple of 8).
+inline void WriteFiller(void* start, size_t bytes) {
+  if (bytes == 0) return;
+  static_cast<Object*>(start)->header =
+      MakeHeader(ObjectKind::kFiller, static_cast<uint32_t>(bytes / kWordSize));
+}
+
+}  // namespace weft::heap
+
+#endif  // WEFT_HEAP_OBJECT_H_
