@@ -105,12 +105,23 @@ void Collector::Prepare() {
   size_t budget = hard > heap_.heap_bytes_ + young_reserve_
                       ? hard - heap_.heap_bytes_ - young_reserve_
                       : 0;
+  // Evacuation candidates: sparse blocks (by their last sweep), when a generation
+  // has at least two of them, so that evacuating packs them; every condemned block
+  // when compacting.
+  int sparse[kMaxGenerations][2] = {};
+  for (char* b : heap_.old_blocks_) {
+    const BlockInfo& info = arena_.InfoFor(b);
+    if (info.generation <= generation_ && info.bytes_used < kEvacuateBelowBytes) {
+      ++sparse[info.generation][(info.flags & kBlockUnboxed) ? 1 : 0];
+    }
+  }
   for (char* b : heap_.old_blocks_) {
     BlockInfo& info = arena_.InfoFor(b);
     int space = (info.flags & kBlockUnboxed) ? 1 : 0;
     if (info.generation <= generation_) {
       std::memset(info.cards, 0, sizeof(info.cards));  // rebuilt by the trace
-      bool candidate = compact_ || info.bytes_used < kEvacuateBelowBytes;
+      bool candidate = compact_ || (info.bytes_used < kEvacuateBelowBytes &&
+                                    sparse[info.generation][space] >= 2);
       size_t cost = info.bytes_used + info.bytes_used / 3;
       if (candidate && cost <= budget) {
         info.flags |= kBlockEvacuate;
@@ -208,6 +219,11 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   // A copy into a hole of a block this collection sweeps must survive the sweep.
   const BlockInfo& dest = arena_.InfoFor(p);
   n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
+  if (!from_young) {
+    // The copy keeps its block's age, so evacuation does not delay promotion.
+    BlockInfo& dest_info = arena_.InfoFor(p);
+    dest_info.reserved = std::max(dest_info.reserved, arena_.InfoFor(o).reserved);
+  }
   o->Forward(n);
   if (boxed) work_.push_back(n);
   copied_bytes_ += size;
@@ -408,6 +424,9 @@ void Collector::Finish() {
     BlockInfo& info = arena_.InfoFor(b);
     if (info.flags & kBlockToSpace) {
       info.flags &= ~kBlockToSpace;
+      // Filled by this collection: with evacuated objects of a condemned generation
+      // (which survived it, so they age), or with promoted nursery objects.
+      if (info.generation <= generation_) Age(b, info, 1);
       keep.push_back(b);
       continue;
     }

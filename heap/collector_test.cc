@@ -1,0 +1,331 @@
+#include "heap/collector.h"
+
+#include <memory>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "heap/heap.h"
+#include "heap/heap_testing.h"
+#include "runtime/log.h"
+
+namespace weft::heap {
+namespace {
+
+using testing::TestHeap;
+using testing::TestHost;
+using testing::V;
+using testing::VectorRoots;
+
+// A list of n pairs (i . rest), built from n-1 down to 0.
+Value MakeList(Mutator* m, VectorRoots& roots, int n) {
+  roots.roots.push_back(Value::Nil());
+  size_t slot = roots.roots.size() - 1;
+  for (int i = n - 1; i >= 0; --i) {
+    Object* p = m->AllocatePair(Value::Fixnum(i), roots.roots[slot]);
+    EXPECT_NE(p, nullptr);
+    roots.roots[slot] = V(p);
+  }
+  Value list = roots.roots[slot];
+  roots.roots.pop_back();
+  return list;
+}
+
+void ExpectList(Value list, int n) {
+  int i = 0;
+  for (Value v = list; !v.IsNil(); v = v.AsObject()->cdr(), ++i) {
+    ASSERT_EQ(v.AsObject()->kind(), ObjectKind::kPair);
+    ASSERT_EQ(v.AsObject()->car().FixnumValue(), i);
+  }
+  EXPECT_EQ(i, n);
+}
+
+class CollectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override { m_ = t_.heap->CreateMutator(); }
+  void TearDown() override { t_.heap->DestroyMutator(m_); }
+  void Collect(int gen, bool compact = false) {
+    t_.heap->Collect(gen, roots_, compact);
+    t_.heap->Verify(&roots_);
+  }
+  TestHeap t_;
+  VectorRoots roots_;
+  Mutator* m_ = nullptr;
+};
+
+TEST_F(CollectorTest, YoungCollectionKeepsReachableAndFreesTheRest) {
+  roots_.roots.push_back(MakeList(m_, roots_, 1000));
+  MakeList(m_, roots_, 5000);  // garbage
+  EXPECT_EQ(t_.heap->TakeCensus().total_objects(), 6000u);
+  Collect(0);
+  ExpectList(roots_.roots[0], 1000);
+  EXPECT_EQ(t_.heap->TakeCensus().total_objects(), 1000u);
+  EXPECT_EQ(t_.heap->Stats().collections[0], 1u);
+}
+
+TEST_F(CollectorTest, SharedStructureAndCyclesKeepIdentity) {
+  Object* a = m_->AllocateVector(2, Value::Nil());
+  roots_.roots.push_back(V(a));
+  Object* b = m_->AllocateVector(2, Value::Nil());
+  a = roots_.roots[0].AsObject();
+  a->at(0) = V(b);
+  b->at(0) = V(a);  // cycle
+  b->at(1) = V(b);  // self loop
+  roots_.roots.push_back(V(b));
+  for (int i = 0; i < 4; ++i) Collect(i % 3);
+  Object* a2 = roots_.roots[0].AsObject();
+  Object* b2 = roots_.roots[1].AsObject();
+  EXPECT_EQ(a2->at(0).AsObject(), b2);
+  EXPECT_EQ(b2->at(0).AsObject(), a2);
+  EXPECT_EQ(b2->at(1).AsObject(), b2);
+  EXPECT_TRUE(a2->at(1).IsNil());
+}
+
+TEST_F(CollectorTest, ObjectsArePromotedAfterTheirAgeAndBlocksAfterTheirs) {
+  roots_.roots.push_back(MakeList(m_, roots_, 100));
+  Collect(0);
+  EXPECT_EQ(t_.heap->GenerationOf(roots_.roots[0].AsObject()), 0);
+  Collect(0);  // promotion_age[0] = 2
+  EXPECT_EQ(t_.heap->GenerationOf(roots_.roots[0].AsObject()), 1);
+  Collect(1);
+  EXPECT_EQ(t_.heap->GenerationOf(roots_.roots[0].AsObject()), 1);
+  Collect(1);  // promotion_age[1] = 2: the block moves to generation 2
+  EXPECT_EQ(t_.heap->GenerationOf(roots_.roots[0].AsObject()), 2);
+  Collect(2);
+  Collect(2);
+  EXPECT_EQ(t_.heap->GenerationOf(roots_.roots[0].AsObject()), 2);  // the oldest
+  ExpectList(roots_.roots[0], 100);
+  HeapStats s = t_.heap->Stats();
+  EXPECT_EQ(s.promoted_bytes, 100u * 24);
+  EXPECT_EQ(s.generation_bytes[2], 100u * 24);
+  EXPECT_EQ(s.collections[1], 2u);
+}
+
+TEST_F(CollectorTest, OldToYoungStoresSurviveMinorCollections) {
+  roots_.roots.push_back(V(m_->AllocateVector(300, Value::Nil())));
+  Collect(0);
+  Collect(0);
+  Object* old = roots_.roots[0].AsObject();
+  ASSERT_EQ(t_.heap->GenerationOf(old), 1);
+  for (int round = 0; round < 5; ++round) {
+    for (int i = 0; i < 300; i += 37) {
+      Object* s = m_->AllocateString(std::to_string(round * 1000 + i));
+      old = roots_.roots[0].AsObject();
+      t_.heap->WriteBarrier(old, &old->at(i), V(s));
+    }
+    Collect(0);
+  }
+  old = roots_.roots[0].AsObject();
+  for (int i = 0; i < 300; i += 37) {
+    EXPECT_EQ(old->at(i).AsObject()->string_view(), std::to_string(4000 + i));
+  }
+  // Survivors promoted to generation 1 no longer need their cards; the next minor
+  // collection cleans them.
+  Collect(0);
+  Collect(0);
+  BlockInfo& info = t_.arena->InfoFor(old);
+  int dirty = 0;
+  for (uint8_t c : info.cards) dirty += c != 0;
+  EXPECT_EQ(dirty, 0);
+}
+
+TEST_F(CollectorTest, VerifyCatchesAMissingWriteBarrier) {
+  roots_.roots.push_back(V(m_->AllocateVector(4, Value::Nil())));
+  Collect(0);
+  Collect(0);
+  Object* young = m_->AllocatePair(Value::Nil(), Value::Nil());
+  roots_.roots[0].AsObject()->at(2) = V(young);  // no barrier
+  EXPECT_DEATH(t_.heap->Verify(&roots_), "weft: heap verify: old-to-young reference in a clean card");
+  roots_.roots[0].AsObject()->at(2) = Value::Nil();
+}
+
+TEST_F(CollectorTest, VerifyCatchesAnInteriorRoot) {
+  Object* v = m_->AllocateVector(4, Value::Nil());
+  roots_.roots.push_back(Value::FromRaw(V(v).raw + 8));
+  EXPECT_DEATH(t_.heap->Verify(&roots_),
+               "weft: heap verify: reference to something that is not a live object");
+  roots_.roots.clear();
+}
+
+TEST_F(CollectorTest, LargeAndPinnedObjectsNeverMoveAndAreFreedWhenDead) {
+  Object* big = m_->AllocateVector(3000, Value::Fixnum(1));
+  roots_.roots.push_back(V(big));
+  Object* pinned = m_->AllocatePinnedBytes(64);
+  std::memcpy(pinned->bytes(), "native buffer", 14);
+  roots_.roots.push_back(V(pinned));
+  Object* big_bytes = m_->AllocatePinnedBytes(50000);
+  roots_.roots.push_back(V(big_bytes));
+  m_->AllocateVector(2000, Value::Nil());  // large garbage
+  m_->AllocatePinnedBytes(10);             // pinned garbage
+  Object* s = m_->AllocateString("child");
+  big = roots_.roots[0].AsObject();
+  t_.heap->WriteBarrier(big, &big->at(2999), V(s));
+  size_t before = t_.heap->Stats().heap_bytes;
+  for (int i = 0; i < 6; ++i) {
+    Collect(i % 3, i == 5);
+    EXPECT_EQ(roots_.roots[0].AsObject(), big);
+    EXPECT_EQ(roots_.roots[1].AsObject(), pinned);
+    EXPECT_EQ(roots_.roots[2].AsObject(), big_bytes);
+  }
+  EXPECT_STREQ(pinned->bytes(), "native buffer");
+  EXPECT_EQ(big->at(2999).AsObject()->string_view(), "child");
+  EXPECT_EQ(t_.heap->GenerationOf(big), 2);
+  EXPECT_LT(t_.heap->Stats().heap_bytes, before);
+  // Old large object to young: the card of the slot in the run's second block.
+  s = m_->AllocateString("late");
+  t_.heap->WriteBarrier(big, &big->at(2000), V(s));
+  Collect(0);
+  EXPECT_EQ(big->at(2000).AsObject()->string_view(), "late");
+  roots_.roots.clear();
+  Collect(2);
+  EXPECT_EQ(t_.heap->TakeCensus().total_objects(), 0u);
+  EXPECT_EQ(t_.heap->Stats().heap_bytes, 0u);
+}
+
+TEST_F(CollectorTest, RecordsKeepRawBytesAndUpdateReferences) {
+  const RecordLayout* layout = *t_.heap->layouts().RegisterLayout("node", 2, 20);
+  Object* r = m_->AllocateRecord(*layout);
+  roots_.roots.push_back(V(r));
+  std::memcpy(r->record_raw(), "0123456789abcdefghi", 20);
+  Object* s = m_->AllocateString("ref");
+  r = roots_.roots[0].AsObject();
+  r->slots()[1] = V(s);
+  for (int i = 0; i < 5; ++i) Collect(i % 3);
+  r = roots_.roots[0].AsObject();
+  EXPECT_EQ(r->aux(), layout->id);
+  EXPECT_STREQ(r->record_raw(), "0123456789abcdefghi");
+  EXPECT_TRUE(r->slots()[0].IsNil());
+  EXPECT_EQ(r->slots()[1].AsObject()->string_view(), "ref");
+}
+
+TEST_F(CollectorTest, DeepListsAreCollectedWithoutRecursion) {
+  roots_.roots.push_back(MakeList(m_, roots_, 300000));
+  Collect(0);
+  Collect(0);
+  Collect(2, true);
+  ExpectList(roots_.roots[0], 300000);
+}
+
+TEST_F(CollectorTest, CompactingFullCollectionMovesAndPacksOldObjects) {
+  // Promote 2000 small vectors, then keep every 10th.
+  roots_.roots.push_back(V(m_->AllocateVector(2000, Value::Nil())));
+  for (int i = 0; i < 2000; ++i) {
+    Object* v = m_->AllocateVector(3, Value::Fixnum(i));
+    Object* holder = roots_.roots[0].AsObject();
+    holder->at(i) = V(v);
+  }
+  Collect(0);
+  Collect(0);
+  Object* holder = roots_.roots[0].AsObject();
+  for (int i = 0; i < 2000; ++i) {
+    if (i % 10 != 0) {
+      t_.heap->WriteBarrier(holder, &holder->at(i), Value::Nil());
+    }
+  }
+  size_t blocks_before = t_.heap->Stats().generation_blocks[1];
+  Object* first = holder->at(0).AsObject();
+  Collect(2, /*compact=*/true);
+  holder = roots_.roots[0].AsObject();
+  EXPECT_NE(holder->at(0).AsObject(), first);  // moved
+  for (int i = 0; i < 2000; i += 10) EXPECT_EQ(holder->at(i).AsObject()->at(2).FixnumValue(), i);
+  HeapStats s = t_.heap->Stats();
+  EXPECT_GT(s.evacuated_bytes, 0u);
+  EXPECT_LT(s.generation_blocks[1], blocks_before);
+}
+
+TEST_F(CollectorTest, SparseBlocksAreEvacuatedAndHolesReused) {
+  roots_.roots.push_back(V(m_->AllocateVector(4000, Value::Nil())));
+  for (int i = 0; i < 4000; ++i) {
+    Object* v = m_->AllocateVector(2, Value::Fixnum(i));
+    Object* holder = roots_.roots[0].AsObject();
+    holder->at(i) = V(v);
+  }
+  Collect(0);
+  Collect(0);  // all in generation 1: 4000 x 24 B = 3 blocks
+  Object* holder = roots_.roots[0].AsObject();
+  // Keep one object in 64: blocks fall below a quarter full and are evacuated.
+  for (int i = 0; i < 4000; ++i) {
+    if (i % 64 != 0) {
+      t_.heap->WriteBarrier(holder, &holder->at(i), Value::Nil());
+    }
+  }
+  Collect(1);  // sweeps: the blocks are now known to be sparse
+  EXPECT_EQ(t_.heap->Stats().evacuated_bytes, 0u);
+  Collect(1);  // evacuates them
+  HeapStats s = t_.heap->Stats();
+  EXPECT_GT(s.evacuated_bytes, 0u);
+  holder = roots_.roots[0].AsObject();
+  for (int i = 0; i < 4000; i += 64) EXPECT_EQ(holder->at(i).AsObject()->at(1).FixnumValue(), i);
+  // Keep one object in 4, in runs, so lines free up but blocks stay over a quarter
+  // full: the next promotions fill the holes instead of taking new blocks.
+  Collect(2, true);
+  roots_.roots.push_back(V(m_->AllocateVector(4000, Value::Nil())));
+  for (int i = 0; i < 4000; ++i) {
+    Object* v = m_->AllocateVector(2, Value::Fixnum(i));
+    Object* h = roots_.roots[1].AsObject();
+    h->at(i) = V(v);
+  }
+  Collect(0);
+  Collect(0);
+  Object* h = roots_.roots[1].AsObject();
+  for (int i = 0; i < 4000; ++i) {
+    if ((i / 32) % 2 == 1) {
+      t_.heap->WriteBarrier(h, &h->at(i), Value::Nil());
+    }
+  }
+  Collect(1);
+  size_t blocks = t_.heap->Stats().generation_blocks[1] + t_.heap->Stats().generation_blocks[2];
+  roots_.roots.push_back(MakeList(m_, roots_, 1500));  // 36 KiB of pairs
+  Collect(0);
+  Collect(0);
+  size_t after = t_.heap->Stats().generation_blocks[1] + t_.heap->Stats().generation_blocks[2];
+  EXPECT_LE(after, blocks + 1);  // mostly into holes
+  ExpectList(roots_.roots[2], 1500);
+  for (int i = 0; i < 4000; ++i) {
+    if ((i / 32) % 2 == 0) {
+      EXPECT_EQ(h->at(i).AsObject()->at(1).FixnumValue(), i);
+    }
+  }
+}
+
+TEST_F(CollectorTest, OlderGenerationsAreCollectedWhenTheyGrow) {
+  TestHost host(t_.heap.get(), &roots_);
+  t_.heap->SetHost(&host);
+  roots_.roots.push_back(Value::Nil());
+  for (int i = 0; i < 400000; ++i) {
+    Object* v = m_->AllocateVector(4, Value::Fixnum(i));
+    ASSERT_NE(v, nullptr);
+    if (i % 20000 == 0) roots_.roots[0] = Value::Nil();
+    v->at(0) = roots_.roots[0];
+    roots_.roots[0] = V(v);
+  }
+  EXPECT_GT(host.requests[0], 10);
+  EXPECT_GT(host.requests[1] + host.requests[2], 0);
+  t_.heap->SetHost(nullptr);
+}
+
+TEST_F(CollectorTest, EachCollectionLogsOneDebugLine) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  weft::Log().sinks().push_back(sink);
+  auto level = weft::Log().level();
+  weft::Log().set_level(spdlog::level::debug);
+  roots_.roots.push_back(MakeList(m_, roots_, 10));
+  Collect(0);
+  Collect(2, true);
+  weft::Log().set_level(level);
+  weft::Log().sinks().pop_back();
+  std::string log = out.str();
+  EXPECT_NE(log.find("gen 0: "), std::string::npos) << log;
+  EXPECT_NE(log.find("gen 2 compact: "), std::string::npos) << log;
+  EXPECT_NE(log.find(" ms"), std::string::npos) << log;
+  HeapStats s = t_.heap->Stats();
+  EXPECT_GT(s.total_pause_ms, 0);
+  uint64_t n = 0;
+  for (uint64_t c : s.pauses.counts) n += c;
+  EXPECT_EQ(n, 2u);
+}
+
+}  // namespace
+}  // namespace weft::heap
