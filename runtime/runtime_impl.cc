@@ -1,0 +1,184 @@
+#include "runtime/runtime_impl.h"
+
+#include <cstdio>
+#include <exception>
+
+#include "absl/strings/str_format.h"
+#include "heap/allocation_failure.h"
+#include "runtime/log.h"
+#include "runtime/options.h"
+#include "threads/managed_stack.h"
+#include "threads/this_thread.h"
+
+namespace weft {
+
+std::atomic<RuntimeImpl*> RuntimeImpl::current_{nullptr};
+
+absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+  std::unique_ptr<RuntimeImpl> r(new RuntimeImpl());
+  r->options_ = options;
+  absl::StatusOr<heap::Arena*> arena = heap::Arena::Create(heap::ArenaOptions{});
+  if (!arena.ok()) return arena.status();
+  r->arena_.reset(*arena);
+  absl::StatusOr<std::unique_ptr<heap::Heap>> h =
+      heap::Heap::Create(ToHeapOptions(options), r->arena_.get());
+  if (!h.ok()) return h.status();
+  r->heap_ = std::move(*h);
+  r->heap_->SetHost(r.get());
+
+  threads::SchedulerOptions so = ToSchedulerOptions(options);
+  RuntimeImpl* self = r.get();
+  // Each worker allocates through its own Mutator ([runtime.inv.mutator-per-worker]).
+  so.on_worker_start = [self](int worker) {
+    self->mutators_[worker] = self->heap_->CreateMutator();
+  };
+  so.on_worker_stop = [self](int worker) {
+    self->heap_->DestroyMutator(self->mutators_[worker]);
+    self->mutators_[worker] = nullptr;
+  };
+  absl::StatusOr<std::unique_ptr<threads::Scheduler>> s =
+      threads::Scheduler::Create(r->arena_.get(), so);
+  if (!s.ok()) return s.status();
+  r->scheduler_ = std::move(*s);
+  r->mutators_.assign(r->scheduler_->worker_count(), nullptr);
+  return r;
+}
+
+RuntimeImpl::~RuntimeImpl() {
+  WEFT_CHECK(current_.load() != this, "weft: a runtime was destroyed while running");
+  // The scheduler frees the stacks, the heap its blocks; the arena unmaps the rest.
+  scheduler_.reset();
+  heap_.reset();
+  arena_.reset();
+}
+
+absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
+  RuntimeImpl* expected = nullptr;
+  if (!current_.compare_exchange_strong(expected, this)) {
+    return absl::FailedPreconditionError(
+        "weft: another runtime is already running in this process");
+  }
+  std::string escaped;
+  absl::Status status = scheduler_->Run([&]() -> int64_t {
+    Scope scope("main");
+    return main();
+  });
+  current_.store(nullptr, std::memory_order_release);
+  if (!status.ok()) return status;
+  threads::ThreadResult result = scheduler_->main_result();
+  if (!result.ok()) {
+    try {
+      std::rethrow_exception(result.exception);
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("weft: main ended with an exception: ", e.what()));
+    } catch (...) {
+      return absl::InternalError("weft: main ended with a non-standard exception");
+    }
+  }
+  return static_cast<int>(result.value);
+}
+
+heap::Mutator& RuntimeImpl::mutator() {
+  int w = threads::this_thread::WorkerIndex();
+  WEFT_CHECK(w >= 0 && w < static_cast<int>(mutators_.size()) && mutators_[w] != nullptr,
+             "weft: allocation outside a green thread");
+  return *mutators_[w];
+}
+
+void RuntimeImpl::WithWorldStopped(const std::function<void()>& fn) {
+  scheduler_->StopTheWorld();
+  fn();
+  scheduler_->ResumeTheWorld();
+}
+
+void RuntimeImpl::Collect(int generation, bool compact) {
+  int g = generation < 0 ? heap_->oldest_generation() : generation;
+  WithWorldStopped([&] { heap_->Collect(g, *this, compact); });
+}
+
+void RuntimeImpl::RequestCollection(int generation) {
+  WithWorldStopped([&] { heap_->Collect(generation, *this); });
+}
+
+void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
+  // [runtime.roots]: every managed stack and the global slots (which hold channel
+  // contents and thread results).
+  scheduler_->ForEachThread([&](const threads::ThreadInfo& t) {
+    if (t.managed_stack == nullptr) return;
+    t.managed_stack->ForEachSegment([&](uint64_t* begin, uint64_t* end) {
+      v.VisitRange(reinterpret_cast<heap::Value*>(begin), reinterpret_cast<heap::Value*>(end));
+    });
+  });
+  {
+    absl::MutexLock lock(&globals_mu_);
+    for (auto& chunk : global_chunks_) v.VisitRange(chunk.data(), chunk.data() + chunk.size());
+  }
+}
+
+heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
+  absl::MutexLock lock(&globals_mu_);
+  if (free_globals_.empty()) {
+    auto& chunk = global_chunks_.emplace_back();
+    for (size_t i = kGlobalChunk; i-- > 0;) {
+      chunk[i] = heap::Value::Nil();
+      free_globals_.push_back(&chunk[i]);
+    }
+  }
+  heap::Value* slot = free_globals_.back();
+  free_globals_.pop_back();
+  *slot = initial;
+  ++globals_in_use_;
+  return slot;
+}
+
+void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
+  absl::MutexLock lock(&globals_mu_);
+  *slot = heap::Value::Nil();
+  free_globals_.push_back(slot);
+  --globals_in_use_;
+}
+
+void RuntimeImpl::ThrowAllocationFailure(const heap::AllocationFailure& f) {
+  using Reason = heap::AllocationFailure::Reason;
+  if (f.reason == Reason::kTooLarge) {
+    throw TypeError(absl::StrFormat("weft: cannot allocate an object of %d bytes (too large)",
+                                    f.request_bytes));
+  }
+  if (f.reason == Reason::kOsRefused) {
+    Log().error("the OS refused memory: {} bytes requested, heap {} bytes, errno {}",
+                f.request_bytes, f.heap_bytes, f.os_errno);
+  }
+  size_t soft = f.reason == Reason::kSoftLimit ? f.soft_limit_bytes : f.hard_limit_bytes;
+  throw HeapExhausted(f.request_bytes, soft, f.hard_limit_bytes);
+}
+
+Stats RuntimeImpl::GetStats() const {
+  Stats s;
+  heap::HeapStats h = heap_->Stats();
+  s.bytes_allocated = h.bytes_allocated;
+  int gens = heap_->oldest_generation() + 1;
+  s.generation_bytes.assign(h.generation_bytes.begin(), h.generation_bytes.begin() + gens);
+  s.collections.assign(h.collections.begin(), h.collections.begin() + gens);
+  s.promoted_bytes = h.promoted_bytes;
+  s.total_pause = absl::Microseconds(h.total_pause_ms * 1000);
+  s.max_pause = absl::Microseconds(h.max_pause_ms * 1000);
+  s.pause_histogram.assign(h.pauses.counts.begin(), h.pauses.counts.end());
+  s.heap_committed_bytes = h.heap_bytes;
+  s.soft_limit_bytes = h.soft_limit_bytes;
+  threads::SchedulerStats ts = scheduler_->Stats();
+  s.threads_total_spawned = ts.spawned;
+  s.steals = ts.steals;
+  scheduler_->ForEachThread([&](const threads::ThreadInfo& t) {
+    switch (t.state) {
+      case threads::ThreadState::kRunnable: ++s.threads_runnable; break;
+      case threads::ThreadState::kRunning: ++s.threads_running; break;
+      case threads::ThreadState::kBlocked: ++s.threads_blocked; break;
+      case threads::ThreadState::kSleeping: ++s.threads_sleeping; break;
+      case threads::ThreadState::kDone: break;
+    }
+  });
+  return s;
+}
+
+}  // namespace weft

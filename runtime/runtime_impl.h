@@ -1,0 +1,101 @@
+// runtime_impl.h: RuntimeImpl, the object behind weft::Runtime that wires the heap
+// and the scheduler together. Private to //runtime.
+//
+// RuntimeImpl owns, in construction order, the arena (every block of memory), the
+// heap and the scheduler. It is the heap's CollectionHost (an allocation slow path
+// asks it to stop the world and collect) and its RootSource (the managed stacks of
+// every green thread and the global slots, which also hold every value in flight
+// through a channel and every thread result). One runtime
+// runs at a time in a process ([runtime.inv.one-running]); the running one is
+// RuntimeImpl::Current().
+#ifndef WEFT_RUNTIME_RUNTIME_IMPL_H_
+#define WEFT_RUNTIME_RUNTIME_IMPL_H_
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "heap/arena.h"
+#include "heap/heap.h"
+#include "runtime/check.h"
+#include "runtime/weft.h"
+#include "threads/scheduler.h"
+
+namespace weft {
+
+class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<RuntimeImpl>> Create(const Options& options);
+  ~RuntimeImpl() override;
+
+  absl::StatusOr<int> Run(std::function<int()> main);
+
+  // Current: the running runtime. Aborts when called with none running.
+  static RuntimeImpl& Current() {
+    RuntimeImpl* r = current_.load(std::memory_order_acquire);
+    WEFT_CHECK(r != nullptr, "weft: no runtime is running (call from a green thread)");
+    return *r;
+  }
+  static RuntimeImpl* CurrentOrNull() { return current_.load(std::memory_order_acquire); }
+
+  heap::Heap& heap() { return *heap_; }
+  threads::Scheduler& scheduler() { return *scheduler_; }
+  heap::Arena& arena() { return *arena_; }
+  const Options& options() const { return options_; }
+  // mutator: the allocation context of the worker running the caller.
+  heap::Mutator& mutator();
+
+  // Collect stops the world, collects `generation` (-1: all) and resumes.
+  void Collect(int generation, bool compact);
+  // WithWorldStopped runs fn with every other worker stopped at a safepoint.
+  void WithWorldStopped(const std::function<void()>& fn);
+
+  // heap::CollectionHost.
+  void RequestCollection(int generation) override;
+  // heap::RootSource: managed stacks, global slots, channel contents.
+  void VisitRoots(heap::RootVisitor& v) override;
+
+  // Global slots: stable addresses visited by every collection.
+  heap::Value* NewGlobalSlot(heap::Value initial);
+  void FreeGlobalSlot(heap::Value* slot);
+
+  // ThrowAllocationFailure turns the mutator's last failure into the public
+  // exception (HeapExhausted, or TypeError for a request too large to represent).
+  [[noreturn]] void ThrowAllocationFailure(const heap::AllocationFailure& f);
+
+  Stats GetStats() const;
+
+  // Throws StackOverflow for the current green thread's managed stack.
+  [[noreturn]] void ThrowStackOverflow();
+
+ private:
+
+  RuntimeImpl() = default;
+
+  static std::atomic<RuntimeImpl*> current_;
+
+  Options options_;
+  std::unique_ptr<heap::Arena> arena_;
+  std::unique_ptr<heap::Heap> heap_;
+  std::unique_ptr<threads::Scheduler> scheduler_;
+  std::vector<heap::Mutator*> mutators_;  // one per worker, set while it runs
+
+  static constexpr size_t kGlobalChunk = 256;
+  mutable absl::Mutex globals_mu_;
+  std::deque<std::array<heap::Value, kGlobalChunk>> global_chunks_ ABSL_GUARDED_BY(globals_mu_);
+  std::vector<heap::Value*> free_globals_ ABSL_GUARDED_BY(globals_mu_);
+  size_t globals_in_use_ ABSL_GUARDED_BY(globals_mu_) = 0;
+};
+
+// Value conversions between the public and the heap's representation (same bits).
+inline heap::Value ToHeap(Value v) { return heap::Value{v.raw}; }
+inline Value FromHeap(heap::Value v) { return Value{v.raw}; }
+
+}  // namespace weft
+
+#endif  // WEFT_RUNTIME_RUNTIME_IMPL_H_

@@ -1,0 +1,447 @@
+// End-to-end tests of the public API, parameterised over 1, 2 and 4 workers.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "runtime/weft.h"
+
+namespace weft {
+namespace {
+
+uint32_t Seed() {
+  const char* env = std::getenv("WEFT_SEED");
+  uint32_t seed = env != nullptr ? static_cast<uint32_t>(std::strtoul(env, nullptr, 10))
+                                 : std::random_device{}();
+  std::printf("seed %u (replay with WEFT_SEED=%u)\n", seed, seed);
+  return seed;
+}
+
+#if defined(WEFT_ASAN) || defined(WEFT_TSAN)
+constexpr int kScale = 4;
+#else
+constexpr int kScale = 1;
+#endif
+
+class RuntimeTest : public ::testing::TestWithParam<int> {
+ protected:
+  std::unique_ptr<Runtime> Make(Options o = {}) {
+    o.workers = GetParam();
+    auto rt = Runtime::Create(o);
+    EXPECT_TRUE(rt.ok()) << rt.status();
+    return std::move(*rt);
+  }
+};
+
+// Builds the list (n-1 ... 0) of fixnums.
+Local BuildList(int n) {
+  Scope scope("BuildList");
+  Local list = Local::Nil();
+  for (int i = 0; i < n; ++i) {
+    Scope inner("cons");
+    list.Set(Cons(Fixnum(i), list));
+  }
+  return scope.Escape(list);
+}
+
+int64_t SumList(Local list) {
+  Scope scope("SumList");
+  int64_t sum = 0;
+  Local p = Local::New(list.get());
+  while (!p.IsNil()) {
+    Scope inner("step");
+    sum += FixnumValue(Car(p));
+    p.Set(Cdr(p));
+  }
+  return sum;
+}
+
+TEST_P(RuntimeTest, RunReturnsMainsExitCode) {
+  auto rt = Make();
+  auto r = rt->Run([] { return 7; });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 7);
+}
+
+TEST_P(RuntimeTest, ValuesSurviveCollectionsThroughHandles) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("test");
+    Local list = BuildList(10000);
+    Local s = MakeString("hello");
+    Local v = MakeVector(100, Fixnum(3));
+    for (int g = 0; g < 3; ++g) {
+      Collect(0);
+      Collect(-1);
+    }
+    EXPECT_EQ(SumList(list), 10000LL * 9999 / 2);
+    EXPECT_EQ(StringView(s), "hello");
+    EXPECT_EQ(FixnumValue(VectorRef(v, 99)), 3);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  Stats stats = rt->GetStats();
+  uint64_t total = 0;
+  for (uint64_t c : stats.collections) total += c;
+  EXPECT_GE(total, 6u);
+  EXPECT_GE(stats.collections.at(0), 3u);
+}
+
+TEST_P(RuntimeTest, OldToYoungStoresSurviveMinorCollections) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("test");
+    Local v = MakeVector(1000, Local::Nil());
+    Collect(-1);  // v is old now
+    Collect(-1);
+    for (int i = 0; i < 1000; ++i) {
+      Scope inner("store");
+      VectorSet(v, i, Cons(Fixnum(i), Local::Nil()));  // old -> young
+    }
+    Collect(0);
+    Collect(0);
+    for (int i = 0; i < 1000; ++i) {
+      Scope inner("check");
+      EXPECT_EQ(FixnumValue(Car(VectorRef(v, i))), i);
+    }
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, ChannelsPassManagedListsExactlyOnceUnderGcStress) {
+  uint32_t seed = Seed();
+  Options o;
+  o.gc_stress_every = 200;
+  auto rt = Make(o);
+  auto r = rt->Run([seed] {
+    Scope scope("main");
+    std::mt19937 rng(seed);
+    const int producers = 4, per_producer = 200 / kScale;
+    Channel ch = Channel::Make(rng() % 2 == 0 ? 0 : 8);
+    std::vector<Thread> threads;
+    for (int p = 0; p < producers; ++p) {
+      threads.push_back(Spawn(
+          [ch, p, per_producer]() mutable {
+            Scope s("producer");
+            for (int i = 0; i < per_producer; ++i) {
+              Scope m("message");
+              // (id . list-of-length-10): id identifies the message.
+              Local msg = Cons(Fixnum(p * 100000 + i), BuildList(10));
+              ch.Send(msg);
+            }
+            return Fixnum(p);
+          },
+          {.name = "producer"}));
+    }
+    std::set<int64_t> seen;
+    for (int k = 0; k < producers * per_producer; ++k) {
+      Scope m("receive");
+      std::optional<Local> msg = ch.Recv();
+      EXPECT_TRUE(msg.has_value());
+      int64_t id = FixnumValue(Car(*msg));
+      EXPECT_TRUE(seen.insert(id).second) << "duplicate message " << id;
+      EXPECT_EQ(SumList(Cdr(*msg)), 45);
+    }
+    for (int p = 0; p < producers; ++p) {
+      Scope j("join");
+      EXPECT_EQ(FixnumValue(threads[p].Join()), p);
+    }
+    EXPECT_EQ(seen.size(), static_cast<size_t>(producers * per_producer));
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(rt->GetStats().collections.at(0), 0u);
+}
+
+TEST_P(RuntimeTest, SelectWithTimeout) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Channel a = Channel::Make(), b = Channel::Make(1);
+    SelectCase cases[] = {{SelectCase::kRecv, a, {}}, {SelectCase::kRecv, b, {}}};
+    std::optional<Local> got;
+    EXPECT_EQ(Select(cases, &got, absl::Milliseconds(5)), -1);
+    b.Send(MakeString("x"));
+    EXPECT_EQ(Select(cases, &got, absl::Milliseconds(5)), 1);
+    EXPECT_TRUE(got.has_value());
+    EXPECT_EQ(StringView(*got), "x");
+    SelectCase send[] = {{SelectCase::kSend, b, Fixnum(5)}};
+    EXPECT_EQ(Select(send, nullptr, absl::Milliseconds(5)), 0);
+    EXPECT_EQ(FixnumValue(*b.Recv()), 5);
+    b.Close();
+    EXPECT_FALSE(b.Recv().has_value());
+    EXPECT_THROW(b.Send(Fixnum(1)), ChannelClosed);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, HeapExhaustionIsRecoverable) {
+  Options o;
+  o.nursery_bytes = 1 << 20;
+  o.heap_soft_limit_bytes = 16 << 20;
+  o.heap_initial_bytes = 4 << 20;
+  auto rt = Make(o);
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Local keep = MakeVector(0, Local::Nil());
+    Local chunks = Local::Nil();
+    int caught = 0;
+    int made = 0;
+    for (int i = 0; i < 400; ++i) {
+      Scope inner("grow");
+      try {
+        chunks.Set(Cons(MakeVector(16 << 10, Fixnum(i)), chunks));  // 128 KiB each
+        ++made;
+      } catch (const HeapExhausted& e) {
+        ++caught;
+        EXPECT_GT(e.request_bytes(), 0u);
+        EXPECT_NE(std::string(e.what()).find("soft limit"), std::string::npos);
+        SetSoftHeapLimit(SoftHeapLimit() + (32 << 20));
+      }
+    }
+    EXPECT_GE(caught, 1);
+    EXPECT_EQ(made + caught, 400);
+    // Nothing kept was lost.
+    int n = 0;
+    for (Local p = Local::New(chunks.get()); !p.IsNil(); p.Set(Cdr(p))) {
+      Scope inner("check");
+      Local v = Car(p);
+      EXPECT_EQ(VectorLength(v), size_t{16} << 10);
+      ++n;
+    }
+    EXPECT_EQ(n, made);
+    (void)keep;
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, ManagedStackOverflowIsRecoverable) {
+  Options o;
+  o.managed_stack_max_bytes = 64 << 10;
+  auto rt = Make(o);
+  auto r = rt->Run([] {
+    Scope scope("main");
+    bool caught = false;
+    try {
+      Scope deep("deep");
+      for (int i = 0; i < 1000000; ++i) Fixnum(i);
+    } catch (const StackOverflow& e) {
+      caught = true;
+      EXPECT_NE(std::string(e.what()).find("65536"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(caught);
+    // The stack is usable again.
+    Local l = BuildList(100);
+    EXPECT_EQ(SumList(l), 4950);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, UncaughtExceptionEndsOnlyItsThreadAndJoinRethrows) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Thread t = Spawn([]() -> Local { throw TypeError("boom"); }, {.name = "thrower"});
+    Thread ok = Spawn([] { return Fixnum(1); });
+    EXPECT_EQ(FixnumValue(ok.Join()), 1);
+    try {
+      t.Join();
+      ADD_FAILURE() << "Join did not rethrow";
+    } catch (const TypeError& e) {
+      EXPECT_STREQ(e.what(), "boom");
+    }
+    return 3;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 3);
+}
+
+TEST_P(RuntimeTest, ExceptionEscapingMainFailsRun) {
+  auto rt = Make();
+  auto r = rt->Run([]() -> int { throw TypeError("main failed"); });
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("main failed"), std::string::npos);
+}
+
+TEST_P(RuntimeTest, DeadlockFailsRunWithTheThreads) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Channel ch = Channel::Make();
+    ch.Recv();  // nobody sends
+    return 0;
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition) << r.status();
+}
+
+TEST_P(RuntimeTest, TypeErrorsNameTheFunction) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    try {
+      Car(Fixnum(3));
+      ADD_FAILURE();
+    } catch (const TypeError& e) {
+      EXPECT_STREQ(e.what(), "weft: car: expected a pair, got a fixnum");
+    }
+    EXPECT_THROW(Fixnum(kFixnumMax + 1), TypeError);
+    EXPECT_THROW(VectorRef(MakeVector(2, Local::Nil()), 2), TypeError);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, RecordsAndPinnedBytes) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    RecordType point = RegisterRecordType("Point", 2, 8);
+    EXPECT_EQ(RegisterRecordType("Point", 2, 8).id, point.id);
+    EXPECT_THROW(RegisterRecordType("Point", 3, 8), TypeError);
+    Local p = MakeRecord(point);
+    RecordSet(p, 0, MakeString("x"));
+    RecordSet(p, 1, Fixnum(2));
+    *reinterpret_cast<uint64_t*>(RecordRaw(p)) = 0xfeed;
+    Local pinned = MakeBytes(100, /*pinned=*/true);
+    uint8_t* data = BytesData(pinned);
+    data[5] = 42;
+    Collect(-1);
+    Collect(0);
+    EXPECT_EQ(BytesData(pinned), data);
+    EXPECT_EQ(data[5], 42);
+    EXPECT_EQ(RecordTypeName(RecordTypeOf(p)), "Point");
+    EXPECT_EQ(StringView(RecordRef(p, 0)), "x");
+    EXPECT_EQ(*reinterpret_cast<uint64_t*>(RecordRaw(p)), 0xfeedu);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, GlobalsAreRoots) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Global g;
+    {
+      Scope scope("make");
+      g.Set(BuildList(50));
+    }
+    Collect(0);
+    Collect(-1);
+    Scope scope("check");
+    EXPECT_EQ(SumList(g.Get()), 1225);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("dump-main");
+    scope.SetInfo(17);
+    Local a = Fixnum(42);
+    Local s = MakeString("abc");
+    Local v = MakeVector(3, Local::Nil());
+    Channel ch = Channel::Make();
+    Thread t = Spawn(
+        [ch]() mutable {
+          Scope s("waiter-frame");
+          ch.Recv();
+          return Local::Nil();
+        },
+        {.name = "waiter"});
+    Yield();
+    weft::SleepFor(absl::Milliseconds(20));
+    std::string text = DumpStacks();
+    EXPECT_NE(text.find("frame dump-main (info 17)"), std::string::npos) << text;
+    EXPECT_NE(text.find("fixnum 42"), std::string::npos) << text;
+    EXPECT_NE(text.find("string \"abc\""), std::string::npos) << text;
+    EXPECT_NE(text.find("vector[3]"), std::string::npos) << text;
+    EXPECT_NE(text.find("\"waiter\" blocked waiting on"), std::string::npos) << text;
+    EXPECT_NE(text.find("frame waiter-frame"), std::string::npos) << text;
+    DumpOptions json;
+    json.json = true;
+    json.thread_filter = "waiter";
+    std::string j = DumpStacks(json);
+    EXPECT_EQ(j.rfind("{\"threads\":[{", 0), 0u) << j;
+    EXPECT_NE(j.find("\"name\":\"waiter\""), std::string::npos) << j;
+    EXPECT_EQ(j.find("dump-main"), std::string::npos) << j;
+    ch.Send(Fixnum(1));
+    t.Join();
+    (void)a, (void)s, (void)v;
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, RuntimeTest, ::testing::Values(1, 2, 4),
+                         [](const auto& info) { return absl::StrCat(info.param, "w"); });
+
+TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
+  Options o;
+  o.workers = 300;
+  auto rt = Runtime::Create(o);
+  ASSERT_FALSE(rt.ok());
+  EXPECT_EQ(rt.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(rt.status().message(),
+            "weft: option workers must be in [1, 256], or 0 for one per core; got 300");
+  o = Options{};
+  o.nursery_bytes = 1;
+  rt = Runtime::Create(o);
+  ASSERT_FALSE(rt.ok());
+  EXPECT_NE(rt.status().message().find("nursery_bytes"), std::string::npos);
+  o = Options{};
+  o.generations = 9;
+  EXPECT_NE(Runtime::Create(o).status().message().find("generations must be in [1, 6]"),
+            std::string::npos);
+}
+
+long RssKiB() {
+  std::ifstream f("/proc/self/statm");
+  long size = 0, resident = 0;
+  f >> size >> resident;
+  return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+TEST(RuntimeLifetimeTest, RuntimesInSequenceReturnTheirMemory) {
+  long after_first = 0;
+  for (int round = 0; round < 5; ++round) {
+    Options o;
+    o.workers = 2;
+    auto rt = Runtime::Create(o);
+    ASSERT_TRUE(rt.ok());
+    auto r = (*rt)->Run([] {
+      Scope scope("main");
+      Local keep = Local::Nil();
+      for (int i = 0; i < 2000; ++i) {
+        Scope inner("alloc");
+        keep.Set(Cons(MakeVector(100, Fixnum(i)), keep));
+      }
+      std::vector<Thread> ts;
+      for (int i = 0; i < 100; ++i) ts.push_back(Spawn([] { return BuildList(100); }));
+      for (auto& t : ts) t.Join();
+      return 0;
+    });
+    ASSERT_TRUE(r.ok());
+    rt->reset();
+    if (round == 0) after_first = RssKiB();
+  }
+  // Later rounds must not keep growing: allow 8 MiB of noise.
+  EXPECT_LT(RssKiB(), after_first + 8 * 1024) << "RSS grew across runtimes";
+}
+
+}  // namespace
+}  // namespace weft

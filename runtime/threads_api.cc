@@ -1,0 +1,110 @@
+// Green threads, sleeping, mutexes, wait groups, I/O waits and blocking calls of
+// weft.h, on top of threads/.
+#include <exception>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/runtime_impl.h"
+#include "threads/blocking.h"
+#include "threads/io.h"
+#include "threads/mutex.h"
+#include "threads/scheduler.h"
+#include "threads/this_thread.h"
+#include "threads/wait_group.h"
+
+namespace weft {
+namespace {
+
+// ResultSlot: a global slot holding a thread's result, so the collector sees (and
+// updates) it ([runtime.roots]). Shared by the thread's body and its ThreadRecord and
+// freed when both are gone, so a detached thread never writes a freed slot.
+struct ResultSlot {
+  RuntimeImpl* runtime;
+  heap::Value* slot;
+  explicit ResultSlot(RuntimeImpl* rt) : runtime(rt), slot(rt->NewGlobalSlot(heap::Value::Nil())) {}
+  ~ResultSlot() { runtime->FreeGlobalSlot(slot); }
+};
+
+// ThreadRecord: what copies of a weft::Thread share.
+struct ThreadRecord {
+  threads::Thread handle;
+  std::shared_ptr<ResultSlot> result;
+  uint64_t id = 0;
+  std::string name;
+
+  ~ThreadRecord() {
+    if (handle.joinable()) handle.Detach();
+  }
+};
+
+ThreadRecord* RecordOf(const std::shared_ptr<void>& state) {
+  WEFT_CHECK(state != nullptr, "weft: use of an empty weft::Thread");
+  return static_cast<ThreadRecord*>(state.get());
+}
+
+}  // namespace
+
+Thread Spawn(std::function<Local()> body, SpawnOptions options) {
+  RuntimeImpl& rt = RuntimeImpl::Current();
+  auto record = std::make_shared<ThreadRecord>();
+  record->result = std::make_shared<ResultSlot>(&rt);
+  threads::SpawnOptions so;
+  so.name = options.name;
+  so.native_stack_bytes = options.native_stack_bytes;
+  so.managed_stack_max_bytes = options.managed_stack_max_bytes;
+  record->handle = threads::Spawn(
+      [body = std::move(body), result = record->result]() -> int64_t {
+        Scope scope("thread");
+        Local r = body();
+        *result->slot = ToHeap(r.get());
+        return 0;
+      },
+      so);
+  record->id = record->handle.id();
+  record->name = options.name.empty() ? absl::StrCat("thread-", record->id) : options.name;
+  Thread t;
+  t.state_ = std::shared_ptr<void>(record, record.get());
+  return t;
+}
+
+int64_t Thread::id() const { return static_cast<int64_t>(RecordOf(state_)->id); }
+
+std::string Thread::name() const { return RecordOf(state_)->name; }
+
+Local Thread::Join() {
+  ThreadRecord* r = RecordOf(state_);
+  if (!r->handle.joinable()) {
+    throw TypeError("weft: join of a thread that was already joined or detached");
+  }
+  threads::ThreadResult result = r->handle.Join();
+  if (!result.ok()) std::rethrow_exception(result.exception);
+  return Local::New(FromHeap(*r->result->slot));
+}
+
+void Thread::Detach() {
+  ThreadRecord* r = RecordOf(state_);
+  if (r->handle.joinable()) r->handle.Detach();
+}
+
+void Yield() { threads::this_thread::Yield(); }
+void SleepFor(absl::Duration d) { threads::this_thread::SleepFor(d); }
+void SleepUntil(absl::Time t) { threads::this_thread::SleepUntil(t); }
+int64_t CurrentThreadId() { return static_cast<int64_t>(threads::this_thread::Id()); }
+std::string CurrentThreadName() { return std::string(threads::this_thread::Name()); }
+
+Mutex::Mutex() : state_(std::make_shared<threads::Mutex>()) {}
+void Mutex::Lock() { static_cast<threads::Mutex*>(state_.get())->Lock(); }
+void Mutex::Unlock() { static_cast<threads::Mutex*>(state_.get())->Unlock(); }
+bool Mutex::TryLock() { return static_cast<threads::Mutex*>(state_.get())->TryLock(); }
+
+WaitGroup::WaitGroup() : state_(std::make_shared<threads::WaitGroup>()) {}
+void WaitGroup::Add(int64_t n) { static_cast<threads::WaitGroup*>(state_.get())->Add(n); }
+void WaitGroup::Done() { static_cast<threads::WaitGroup*>(state_.get())->Done(); }
+void WaitGroup::Wait() { static_cast<threads::WaitGroup*>(state_.get())->Wait(); }
+
+bool WaitReadable(int fd, absl::Time deadline) { return threads::WaitReadable(fd, deadline); }
+bool WaitWritable(int fd, absl::Time deadline) { return threads::WaitWritable(fd, deadline); }
+
+void RunBlocking(std::function<void()> fn) { threads::RunBlocking(fn); }
+
+}  // namespace weft

@@ -1,0 +1,393 @@
+// weft.h: the whole public embedding API of Weft.
+//
+// A Runtime owns a block arena, a generational moving heap and a scheduler of green
+// threads on N workers. Run(main) runs `main` as the first green thread.
+//
+// Handle discipline (see runtime/DESIGN.md [runtime.handles]): native code holds
+// managed values only in slots of the current green thread's managed stack. A Scope
+// pushes a named frame; every Local created while it is the innermost scope lives in
+// that frame and dies when the scope ends. A Local is a pointer to a slot, so it stays
+// valid across collections (the collector updates the slot when the object moves).
+// Raw addresses obtained from a value (StringData, BytesData of a non-pinned buffer)
+// are valid only until the next safepoint: any allocation, Collect, channel
+// operation, Yield, Sleep, Spawn, Join or lock may move the object.
+//
+// Everything below except Runtime::Create/Run/GetStats must be called from a green
+// thread of a running runtime.
+#ifndef WEFT_RUNTIME_WEFT_H_
+#define WEFT_RUNTIME_WEFT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace weft {
+
+class RuntimeImpl;
+
+// ---------------------------------------------------------------------------------
+// Options and the runtime.
+
+struct Options {
+  int workers = 0;                           // 0: one per core; 1..256
+  size_t native_stack_bytes = 64 << 10;      // per green thread; 16 KiB..64 MiB
+  size_t managed_stack_max_bytes = 1 << 20;  // per green thread; 4 KiB..1 GiB
+  size_t nursery_bytes = 4 << 20;            // 256 KiB..1 GiB
+  int generations = 3;                       // older generations, 1..6
+  int promotion_age = 1;                     // survived collections before promotion, 1..15
+  size_t heap_initial_bytes = 16 << 20;
+  size_t heap_soft_limit_bytes = 0;          // 0: none
+  size_t heap_hard_limit_bytes = 0;          // 0: the arena's reservation
+  uint64_t gc_stress_every = 0;              // collect every N allocations (also WEFT_GC_STRESS)
+  bool dump_stacks_on_sigquit = true;
+  absl::Duration safepoint_watchdog = absl::Seconds(5);
+};
+
+struct Stats {
+  // Heap.
+  uint64_t bytes_allocated = 0;
+  std::vector<uint64_t> generation_bytes;   // [0] is the nursery
+  std::vector<uint64_t> collections;        // per generation collected
+  uint64_t promoted_bytes = 0;
+  absl::Duration total_pause;
+  absl::Duration max_pause;
+  // Pauses per bucket, upper bounds in ms: 0.1, 0.25, 0.5, 1, 2, 5, 10, 50, 100, inf.
+  std::vector<uint64_t> pause_histogram;
+  uint64_t heap_committed_bytes = 0;
+  uint64_t soft_limit_bytes = 0;
+  // Threads.
+  uint64_t threads_runnable = 0, threads_running = 0, threads_blocked = 0,
+           threads_sleeping = 0, threads_total_spawned = 0;
+  uint64_t context_switches = 0;
+  uint64_t steals = 0;
+};
+
+class Runtime {
+ public:
+  // Create validates `options`: a bad option gives InvalidArgument naming the option
+  // and its allowed range.
+  static absl::StatusOr<std::unique_ptr<Runtime>> Create(const Options& options);
+  ~Runtime();  // returns every block to the OS
+
+  // Run runs main as the first green thread and returns main's exit code once it and
+  // every non-detached thread have finished. A deadlock (every green thread blocked
+  // with nothing to wake one) returns FailedPrecondition listing the threads. An
+  // exception escaping main returns Internal with its message.
+  absl::StatusOr<int> Run(std::function<int()> main);
+
+  Stats GetStats() const;
+  RuntimeImpl* impl() const { return impl_.get(); }
+
+ private:
+  explicit Runtime(std::unique_ptr<RuntimeImpl> impl);
+  std::unique_ptr<RuntimeImpl> impl_;
+};
+
+// ---------------------------------------------------------------------------------
+// Values and handles.
+
+// Value: a tagged word. Fixnums and immediates need no allocation. Treat a Value as a
+// raw value: never keep one holding a heap reference across a safepoint; keep a Local.
+struct Value {
+  uint64_t raw;
+};
+
+enum class Kind {
+  kFixnum, kNil, kBoolean, kChar, kUnbound,
+  kPair, kVector, kString, kBytes, kRecord,
+};
+const char* KindName(Kind kind);
+
+inline constexpr int64_t kFixnumMax = (int64_t{1} << 62) - 1;
+inline constexpr int64_t kFixnumMin = -(int64_t{1} << 62);
+
+// Local: a slot of the current green thread's managed stack. Copying a Local copies
+// the slot's address, not the value: both name the same slot.
+class Local {
+ public:
+  Local() : slot_(nullptr) {}
+  // New pushes a slot holding v in the innermost scope.
+  static Local New(Value v);
+  static Local Nil();
+
+  Value get() const { return *slot_; }
+  void Set(Local other) const { *slot_ = *other.slot_; }  // stack slots need no barrier
+  void SetValue(Value v) const { *slot_ = v; }
+  bool empty() const { return slot_ == nullptr; }
+
+  Kind kind() const;
+  bool IsFixnum() const { return (slot_->raw & 1) == 0; }
+  bool IsNil() const;
+  bool IsTrue() const;  // everything but #f is true
+  bool Is(Kind k) const { return kind() == k; }
+  bool Eq(Local other) const { return slot_->raw == other.slot_->raw; }
+
+ private:
+  friend class Scope;
+  friend class RuntimeImpl;
+  explicit Local(Value* slot) : slot_(slot) {}
+  Value* slot_;
+};
+
+// Scope: a frame of the managed stack with a name (shown by DumpStacks and used by
+// backtraces). Scopes nest strictly (RAII). Escape copies a value into a slot
+// reserved just below the frame; that slot stays, in the enclosing frame, only when
+// Escape was called, so a scope that does not escape leaves the stack as it found it.
+class Scope {
+ public:
+  explicit Scope(const char* name);  // `name` must outlive the scope (a literal)
+  ~Scope();
+  Scope(const Scope&) = delete;
+  Scope& operator=(const Scope&) = delete;
+
+  Local Escape(Local v);
+  // SetInfo attaches a small integer to the frame (an interpreter's source line);
+  // DumpStacks prints it.
+  void SetInfo(int64_t info);
+
+ private:
+  Value* escape_slot_;
+  Value* frame_;
+  bool escaped_ = false;
+  void* mark_[4];  // the stack before and after the escape slot
+};
+
+// Global: a root held by a long-lived native structure. Must be destroyed on a green
+// thread or after Run returns.
+class Global {
+ public:
+  Global();
+  explicit Global(Local v);
+  ~Global();
+  Global(const Global&) = delete;
+  Global& operator=(const Global&) = delete;
+  Global(Global&&) noexcept;
+  Global& operator=(Global&&) noexcept;
+  Local Get() const;  // a new Local in the innermost scope
+  void Set(Local v);
+
+ private:
+  Value* slot_;
+};
+
+// ---------------------------------------------------------------------------------
+// Objects. Constructors return a new Local in the innermost scope. Type errors
+// (Car of a fixnum, an index out of range) throw weft::TypeError.
+
+Local Fixnum(int64_t v);  // throws TypeError outside [kFixnumMin, kFixnumMax]
+Local Boolean(bool v);
+Local Char(char32_t c);
+Local Unbound();
+int64_t FixnumValue(Local v);
+char32_t CharValue(Local v);
+
+Local Cons(Local car, Local cdr);
+Local Car(Local pair);
+Local Cdr(Local pair);
+void SetCar(Local pair, Local v);  // write barrier applied
+void SetCdr(Local pair, Local v);
+
+Local MakeVector(size_t length, Local fill);
+size_t VectorLength(Local vector);
+Local VectorRef(Local vector, size_t i);
+void VectorSet(Local vector, size_t i, Local v);
+
+Local MakeString(std::string_view utf8);
+std::string_view StringView(Local string);  // valid until the next safepoint
+size_t StringLength(Local string);          // in bytes
+
+// Byte arrays. Pinned buffers never move: their data pointer stays valid for native
+// I/O as long as the buffer is reachable.
+Local MakeBytes(size_t length, bool pinned = false);
+size_t BytesLength(Local bytes);
+uint8_t* BytesData(Local bytes);  // pinned: stable; otherwise until the next safepoint
+
+// User record types: `ref_slots` managed references and `raw_bytes` of raw data.
+// Registering a name twice with the same layout returns the same type; with a
+// different layout throws TypeError.
+struct RecordType {
+  uint32_t id;
+};
+RecordType RegisterRecordType(std::string_view name, uint32_t ref_slots,
+                              uint32_t raw_bytes);
+Local MakeRecord(RecordType type);  // slots start as nil, raw bytes as zero
+RecordType RecordTypeOf(Local record);
+std::string_view RecordTypeName(RecordType type);
+Local RecordRef(Local record, uint32_t slot);
+void RecordSet(Local record, uint32_t slot, Local v);
+uint8_t* RecordRaw(Local record);  // valid until the next safepoint
+
+// ---------------------------------------------------------------------------------
+// Errors.
+
+// HeapExhausted: an allocation would pass the soft limit even after a full
+// collection. The thread may raise the limit (SetSoftHeapLimit) and retry.
+class HeapExhausted : public std::exception {
+ public:
+  HeapExhausted(size_t request, size_t soft_limit, size_t hard_limit);
+  const char* what() const noexcept override { return message_.c_str(); }
+  size_t request_bytes() const { return request_; }
+  size_t soft_limit_bytes() const { return soft_; }
+  size_t hard_limit_bytes() const { return hard_; }
+
+ private:
+  size_t request_, soft_, hard_;
+  std::string message_;
+};
+
+// StackOverflow: the managed stack reached managed_stack_max_bytes.
+class StackOverflow : public std::exception {
+ public:
+  explicit StackOverflow(size_t max_bytes);
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// TypeError: a wrong-kind argument, an index out of range, a fixnum overflow.
+class TypeError : public std::exception {
+ public:
+  explicit TypeError(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
+// ---------------------------------------------------------------------------------
+// Heap control.
+
+// Collect collects `generation` and every younger one; -1 collects everything.
+void Collect(int generation = -1);
+void SetSoftHeapLimit(size_t bytes);  // 0 removes it
+size_t SoftHeapLimit();
+Stats GetStats();
+
+// ---------------------------------------------------------------------------------
+// Green threads. A thread's body returns a value (its result); an exception escaping
+// it ends that thread only, is logged once, and is rethrown by Join.
+
+struct SpawnOptions {
+  std::string name;
+  size_t native_stack_bytes = 0;       // 0: the runtime's default
+  size_t managed_stack_max_bytes = 0;  // 0: the runtime's default
+};
+
+class Thread {
+ public:
+  Thread() = default;
+  int64_t id() const;
+  std::string name() const;
+  // Join waits for the thread and returns its result, or rethrows its exception.
+  Local Join();
+  void Detach();
+  bool valid() const { return state_ != nullptr; }
+
+ private:
+  friend Thread Spawn(std::function<Local()> body, SpawnOptions options);
+  std::shared_ptr<void> state_;
+};
+
+Thread Spawn(std::function<Local()> body, SpawnOptions options = {});
+void Yield();
+void SleepFor(absl::Duration d);
+void SleepUntil(absl::Time t);
+int64_t CurrentThreadId();
+std::string CurrentThreadName();
+
+// Channels of managed values. Copies share one channel.
+class ChannelClosed : public std::exception {
+ public:
+  const char* what() const noexcept override { return "weft: send on a closed channel"; }
+};
+
+struct SelectCase;
+
+class Channel {
+ public:
+  Channel() = default;
+  static Channel Make(size_t capacity = 0);  // 0: unbuffered
+  void Send(Local v);            // blocks; throws ChannelClosed
+  // Recv blocks; returns the value, or nullopt once the channel is closed and empty.
+  std::optional<Local> Recv();
+  void Close();
+  size_t capacity() const;
+  bool valid() const { return state_ != nullptr; }
+  const void* id() const { return state_.get(); }
+
+ private:
+  friend int Select(std::span<SelectCase> cases, std::optional<Local>* received,
+                    std::optional<absl::Duration> timeout);
+  std::shared_ptr<void> state_;
+};
+
+// Select waits for the first ready case. Returns its index, or -1 on timeout. For a
+// receive, *received is set (nullopt when the channel was closed).
+struct SelectCase {
+  enum Op { kRecv, kSend } op;
+  Channel channel;
+  Local value;  // kSend: the value to send
+};
+int Select(std::span<SelectCase> cases, std::optional<Local>* received,
+           std::optional<absl::Duration> timeout = std::nullopt);
+
+class Mutex {
+ public:
+  Mutex();
+  void Lock();
+  void Unlock();
+  bool TryLock();
+
+ private:
+  std::shared_ptr<void> state_;
+};
+
+class WaitGroup {
+ public:
+  WaitGroup();
+  void Add(int64_t n);
+  void Done();
+  void Wait();
+
+ private:
+  std::shared_ptr<void> state_;
+};
+
+// I/O readiness: block this green thread (not the worker) until fd is readable or
+// writable, or the deadline passes (returns false).
+bool WaitReadable(int fd, absl::Time deadline = absl::InfiniteFuture());
+bool WaitWritable(int fd, absl::Time deadline = absl::InfiniteFuture());
+
+// RunBlocking runs a blocking native call on a helper thread; the calling green
+// thread waits, the others keep running. fn must not touch managed values.
+void RunBlocking(std::function<void()> fn);
+
+// ---------------------------------------------------------------------------------
+// Observability.
+
+struct DumpOptions {
+  bool json = false;
+  bool native_backtraces = true;
+  bool roots = false;           // per managed slot: bytes it keeps alive
+  std::string thread_filter;    // id or name; empty: all
+  std::string state_filter;     // e.g. "blocked"; empty: all
+};
+// DumpStacks returns the dump of every green thread (see runtime/DESIGN.md). It
+// allocates nothing in the managed heap; callable from a green thread.
+std::string DumpStacks(const DumpOptions& options = {});
+
+}  // namespace weft
+
+#endif  // WEFT_RUNTIME_WEFT_H_
