@@ -1,0 +1,194 @@
+// channel.h: Go-style channels between green threads.
+//
+// Channel<T>(capacity): capacity 0 is unbuffered (a send waits for a receiver and
+// hands the value over directly); otherwise up to `capacity` values wait in a FIFO
+// buffer. Send returns false when the channel is (or becomes, while waiting) closed;
+// Receive returns nullopt once it is closed and drained. Closing twice is fatal.
+// Blocked senders and receivers are served FIFO. Select (select.h) waits on several
+// channels at once.
+//
+// For the garbage collector: every channel registers itself; while the world is
+// stopped, ForEachChannel visits each one and Channel<T>::ForEachValue visits every
+// value the channel holds (buffered values and the values of blocked senders) by
+// reference, so they can be updated in place. ChannelCast<T> recovers the typed
+// channel.
+#ifndef WEFT_THREADS_CHANNEL_H_
+#define WEFT_THREADS_CHANNEL_H_
+
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <typeinfo>
+#include <utility>
+
+#include "absl/functional/function_ref.h"
+#include "runtime/check.h"
+#include "threads/spin_lock.h"
+#include "threads/wait_queue.h"
+
+namespace weft::threads {
+
+struct SelectCase;
+int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only);
+
+class ChannelBase {
+ public:
+  explicit ChannelBase(size_t capacity);
+  virtual ~ChannelBase();
+  ChannelBase(const ChannelBase&) = delete;
+  ChannelBase& operator=(const ChannelBase&) = delete;
+
+  // Close wakes every blocked sender (their Send returns false) and receiver.
+  void Close();
+  bool closed() const;
+  size_t capacity() const { return capacity_; }
+
+  virtual const std::type_info& value_type() const = 0;
+  // ForEachValuePtr calls fn(T*) for every value held; takes the channel's lock.
+  virtual void ForEachValuePtr(absl::FunctionRef<void(void*)> fn) = 0;
+
+ protected:
+  friend int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only);
+  friend void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
+
+  // Under lock_: complete a send of *value (moved from) or a receive into *out
+  // (std::optional<T>*) if possible now; *ok is false when it completed because the
+  // channel is closed.
+  virtual bool TrySendLocked(void* value, bool* ok) = 0;
+  virtual bool TryReceiveLocked(void* out, bool* ok) = 0;
+  // Blocks the calling green thread on one queue; returns the node's ok.
+  bool Block(internal::WaitQueue* q, void* value, bool send);
+  static void Complete(internal::WaitNode* n, bool ok);
+
+  mutable SpinLock lock_;
+  internal::WaitQueue recvq_ ABSL_GUARDED_BY(lock_);
+  internal::WaitQueue sendq_ ABSL_GUARDED_BY(lock_);
+  bool closed_ ABSL_GUARDED_BY(lock_) = false;
+  const size_t capacity_;
+
+ private:
+  ChannelBase* reg_prev_ = nullptr;
+  ChannelBase* reg_next_ = nullptr;
+};
+
+// ForEachChannel visits every live channel (while the world is stopped, for exact
+// results). fn must not create or destroy channels.
+void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
+
+template <typename T>
+class Channel final : public ChannelBase {
+ public:
+  explicit Channel(size_t capacity = 0) : ChannelBase(capacity) {}
+
+  bool Send(T value) {
+    lock_.Lock();
+    bool ok;
+    if (TrySendLocked(&value, &ok)) {
+      lock_.Unlock();
+      return ok;
+    }
+    return Block(&sendq_, &value, true);
+  }
+  std::optional<T> Receive() {
+    std::optional<T> out;
+    lock_.Lock();
+    bool ok;
+    if (TryReceiveLocked(&out, &ok)) {
+      lock_.Unlock();
+      return out;
+    }
+    Block(&recvq_, &out, false);
+    return out;
+  }
+  // TrySend: sends only if it can without blocking; the value is moved from only on
+  // success. False when it would block or the channel is closed.
+  bool TrySend(T& value) {
+    SpinLockHolder h(&lock_);
+    bool ok;
+    return TrySendLocked(&value, &ok) && ok;
+  }
+  std::optional<T> TryReceive() {
+    std::optional<T> out;
+    SpinLockHolder h(&lock_);
+    bool ok;
+    TryReceiveLocked(&out, &ok);
+    return out;
+  }
+  size_t size() const {
+    SpinLockHolder h(&lock_);
+    return buf_.size();
+  }
+
+  // ForEachValue calls fn(T&) for every buffered value (oldest first), then for the
+  // value of every blocked sender. Takes the channel's lock.
+  template <typename Fn>
+  void ForEachValue(Fn&& fn) {
+    SpinLockHolder h(&lock_);
+    for (T& v : buf_) fn(v);
+    sendq_.ForEach([&](internal::WaitNode* n) { fn(*static_cast<T*>(n->value)); });
+  }
+
+  const std::type_info& value_type() const override { return typeid(T); }
+  void ForEachValuePtr(absl::FunctionRef<void(void*)> fn) override {
+    ForEachValue([&](T& v) { fn(&v); });
+  }
+
+ private:
+  bool TrySendLocked(void* v, bool* ok) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
+    T& value = *static_cast<T*>(v);
+    if (closed_) {
+      *ok = false;
+      return true;
+    }
+    if (internal::WaitNode* n = recvq_.PopClaimed()) {
+      static_cast<std::optional<T>*>(n->value)->emplace(std::move(value));
+      Complete(n, true);
+      *ok = true;
+      return true;
+    }
+    if (buf_.size() < capacity_) {
+      buf_.push_back(std::move(value));
+      *ok = true;
+      return true;
+    }
+    return false;
+  }
+  bool TryReceiveLocked(void* o, bool* ok) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
+    auto& out = *static_cast<std::optional<T>*>(o);
+    if (!buf_.empty()) {
+      out.emplace(std::move(buf_.front()));
+      buf_.pop_front();
+      if (internal::WaitNode* n = sendq_.PopClaimed()) {
+        buf_.push_back(std::move(*static_cast<T*>(n->value)));
+        Complete(n, true);
+      }
+      *ok = true;
+      return true;
+    }
+    if (internal::WaitNode* n = sendq_.PopClaimed()) {
+      out.emplace(std::move(*static_cast<T*>(n->value)));
+      Complete(n, true);
+      *ok = true;
+      return true;
+    }
+    if (closed_) {
+      out.reset();
+      *ok = false;
+      return true;
+    }
+    return false;
+  }
+
+  std::deque<T> buf_ ABSL_GUARDED_BY(lock_);
+};
+
+// ChannelCast returns the typed channel, or nullptr if it holds another type.
+template <typename T>
+Channel<T>* ChannelCast(ChannelBase* c) {
+  return c->value_type() == typeid(T) ? static_cast<Channel<T>*>(c) : nullptr;
+}
+
+}  // namespace weft::threads
+
+#endif  // WEFT_THREADS_CHANNEL_H_

@@ -1,0 +1,119 @@
+// managed_stack.h: a green thread's stack of 64-bit slots, grown by chaining segments.
+//
+// threads/ treats slots as raw uint64_t words; the runtime layer stores tagged values
+// in them and hands out pointers to slots as handles, so a slot never moves while in
+// use ([threads.inv.slots-stable]): the stack grows by chaining a new segment, never
+// by copying. The first segment is a small chunk (kFirstSegmentBytes) sub-allocated
+// from shared kManagedStack blocks so that a blocked thread costs little memory; each
+// later segment is one whole kManagedStack block. Push returns nullptr when the next
+// segment would take the stack past its maximum: the runtime raises a recoverable
+// StackOverflow.
+//
+// A ManagedStack is used by its own green thread only, or by anyone while the world
+// is stopped (ForEachSegment).
+#ifndef WEFT_THREADS_MANAGED_STACK_H_
+#define WEFT_THREADS_MANAGED_STACK_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "heap/arena.h"
+#include "threads/spin_lock.h"
+
+namespace weft::threads {
+
+inline constexpr size_t kFirstSegmentBytes = 512;
+
+// ManagedChunkAllocator carves kManagedStack blocks into first-segment chunks.
+// Thread-safe. Blocks whose chunks are all free are returned to the arena when more
+// than `keep_blocks` such blocks exist.
+class ManagedChunkAllocator {
+ public:
+  explicit ManagedChunkAllocator(heap::Arena* arena) : arena_(arena) {}
+  ~ManagedChunkAllocator();
+  uint64_t* AllocateChunk();  // nullptr when the arena refuses
+  void FreeChunk(uint64_t* chunk);
+  heap::Arena* arena() const { return arena_; }
+
+ private:
+  heap::Arena* arena_;
+  SpinLock lock_;
+  std::vector<uint64_t*> free_ ABSL_GUARDED_BY(lock_);
+  std::vector<void*> blocks_ ABSL_GUARDED_BY(lock_);
+};
+
+class ManagedStack {
+ public:
+  // A position to return to with Reset (a frame boundary).
+  struct Mark {
+    int segment;
+    uint64_t* top;
+  };
+
+  ManagedStack() = default;
+  ManagedStack(const ManagedStack&) = delete;
+  ManagedStack& operator=(const ManagedStack&) = delete;
+  ~ManagedStack();
+
+  // Init takes the first segment; false when memory is refused.
+  bool Init(ManagedChunkAllocator* chunks, size_t max_bytes);
+  // Release frees every segment (the stack must be re-Init'ed to be used again).
+  void Release();
+
+  // Push returns a fresh slot (contents unspecified) or nullptr at the maximum.
+  uint64_t* Push() {
+    if (__builtin_expect(top_ < end_, 1)) return top_++;
+    return PushSlow(1);
+  }
+  // PushFrame returns `n` contiguous fresh slots, or nullptr at the maximum.
+  uint64_t* PushFrame(size_t n) {
+    if (__builtin_expect(static_cast<size_t>(end_ - top_) >= n, 1)) {
+      uint64_t* p = top_;
+      top_ += n;
+      return p;
+    }
+    return PushSlow(n);
+  }
+  Mark GetMark() const { return Mark{current_, top_}; }
+  // Reset pops every slot pushed since `mark` was taken. Keeps one spare segment.
+  void Reset(Mark mark);
+  // Clear pops everything and frees every segment but the first.
+  void Clear();
+
+  // ForEachSegment calls fn(begin, end) for the used slots of each segment, oldest
+  // first.
+  template <typename Fn>
+  void ForEachSegment(Fn&& fn) const {
+    for (int i = 0; i <= current_ && i < static_cast<int>(segments_.size()); ++i) {
+      const Segment& s = segments_[i];
+      uint64_t* end = i == current_ ? top_ : s.used_end;
+      if (end > s.begin) fn(s.begin, end);
+    }
+  }
+  size_t used_slots() const;
+  size_t capacity_bytes() const { return capacity_bytes_; }
+  size_t max_bytes() const { return max_bytes_; }
+  int segment_count() const { return static_cast<int>(segments_.size()); }
+
+ private:
+  struct Segment {
+    uint64_t* begin;
+    uint64_t* end;
+    uint64_t* used_end;  // valid once the stack moved on to a later segment
+  };
+  uint64_t* PushSlow(size_t n);
+  void FreeSegmentsFrom(int first);
+
+  ManagedChunkAllocator* chunks_ = nullptr;
+  uint64_t* top_ = nullptr;
+  uint64_t* end_ = nullptr;
+  int current_ = 0;
+  size_t max_bytes_ = 0;
+  size_t capacity_bytes_ = 0;
+  std::vector<Segment> segments_;
+};
+
+}  // namespace weft::threads
+
+#endif  // WEFT_THREADS_MANAGED_STACK_H_

@@ -1,0 +1,93 @@
+#include "threads/native_stack.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "heap/os_memory.h"
+#include "runtime/check.h"
+
+namespace weft::threads {
+namespace {
+
+std::atomic<long> guarded_stacks{0};
+
+long ReadLong(const char* path) {
+  FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return -1;
+  long v = -1;
+  if (std::fscanf(f, "%ld", &v) != 1) v = -1;
+  std::fclose(f);
+  return v;
+}
+
+long CountMappings() {
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  if (f == nullptr) return 0;
+  long lines = 0;
+  int c;
+  while ((c = std::fgetc(f)) != EOF) lines += (c == '\n');
+  std::fclose(f);
+  return lines;
+}
+
+}  // namespace
+
+long NativeStackAllocator::DefaultGuardBudget() {
+  long max_maps = ReadLong("/proc/sys/vm/max_map_count");
+  if (max_maps <= 0) max_maps = 65530;
+  // Each guard page splits the arena mapping: at most two more VMAs per stack. Keep
+  // a quarter of the limit (and at least 4096) for the heap, libraries and malloc.
+  long headroom = std::max(max_maps / 4, 4096L);
+  long budget = (max_maps - CountMappings() - headroom) / 2;
+  return budget > 0 ? budget : 0;
+}
+
+long NativeStackAllocator::GuardedStacks() { return guarded_stacks.load(); }
+
+NativeStackAllocator::NativeStackAllocator(heap::Arena* arena, long guard_budget)
+    : arena_(arena), guard_budget_(guard_budget < 0 ? DefaultGuardBudget() : guard_budget) {}
+
+bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
+  size_t blocks = (bytes + heap::kBlockSize - 1) / heap::kBlockSize;
+  if (blocks == 0) blocks = 1;
+  char* run = static_cast<char*>(arena_->AllocateBlocks(blocks, heap::BlockType::kNativeStack));
+  if (run == nullptr) return false;
+  size_t page = heap::OsPageSize();
+  out->run = run;
+  out->run_bytes = blocks * heap::kBlockSize;
+  out->top = run + out->run_bytes;
+  out->limit = run + page;
+  out->guarded = false;
+  // [threads.inv.overflow-detected]: guard page while the VMA budget lasts.
+  if (guarded_stacks.fetch_add(1) < guard_budget_ && heap::OsProtectNone(run, page)) {
+    out->guarded = true;
+  } else {
+    guarded_stacks.fetch_sub(1);
+    uint64_t* canary = reinterpret_cast<uint64_t*>(out->limit);
+    for (size_t i = 0; i < kCanaryWords; ++i) canary[i] = kStackCanary;
+  }
+  return true;
+}
+
+void NativeStackAllocator::Free(NativeStack* s) {
+  if (s->run == nullptr) return;
+  if (s->guarded) {
+    // The arena expects its blocks readable and writable.
+    WEFT_CHECK(heap::OsCommit(s->run, heap::OsPageSize()),
+               "weft: could not unprotect a native stack guard page");
+    guarded_stacks.fetch_sub(1);
+  }
+  arena_->FreeBlocks(s->run);
+  *s = NativeStack{};
+}
+
+bool NativeStackAllocator::CanaryIntact(const NativeStack& s) {
+  if (s.guarded) return true;
+  const uint64_t* canary = reinterpret_cast<const uint64_t*>(s.limit);
+  for (size_t i = 0; i < kCanaryWords; ++i) {
+    if (canary[i] != kStackCanary) return false;
+  }
+  return true;
+}
+
+}  // namespace weft::threads

@@ -1,0 +1,107 @@
+#include "threads/overflow.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "threads/scheduler_impl.h"
+
+namespace weft::threads {
+namespace {
+
+constexpr size_t kAltStackBytes = 64 * 1024;
+
+std::atomic<bool> installed{false};
+struct sigaction old_segv;
+struct sigaction old_bus;
+
+void WriteStr(const char* s) {
+  size_t n = std::strlen(s);
+  while (n > 0) {
+    ssize_t w = ::write(STDERR_FILENO, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void WriteU64(uint64_t v) {
+  char buf[24];
+  int i = sizeof(buf) - 1;
+  buf[i] = '\0';
+  if (v == 0) buf[--i] = '0';
+  while (v > 0 && i > 0) {
+    buf[--i] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  }
+  WriteStr(buf + i);
+}
+
+void Handler(int sig, siginfo_t* info, void* uctx) {
+  // Direct thread_local read: we are on the faulting OS thread, inside the handler.
+  Worker* w = internal::CurrentWorker();
+  if (w != nullptr) {
+    GreenThread* t = w->current_.load(std::memory_order_relaxed);
+    if (t != nullptr && t->stacks != nullptr) {
+      const NativeStack& s = t->stacks->native;
+      char* addr = static_cast<char*>(info->si_addr);
+      // The guard page, or below it by up to one large frame.
+      if (addr < s.limit && addr + (size_t{64} << 10) >= s.run) ReportOverflow(t);
+    }
+  }
+  // Not ours: restore the previous handler and let the fault happen again.
+  sigaction(sig, sig == SIGSEGV ? &old_segv : &old_bus, nullptr);
+}
+
+}  // namespace
+
+void ReportOverflow(const GreenThread* t) {
+  WriteStr("weft: green thread '");
+  WriteStr(t->name.c_str());
+  WriteStr("' (id ");
+  WriteU64(t->id);
+  WriteStr(") overflowed its native stack of ");
+  WriteU64(t->stacks->native.run_bytes);
+  WriteStr(" bytes\n");
+  signal(SIGABRT, SIG_DFL);
+  abort();
+}
+
+void InstallOverflowHandler(heap::Arena*) {
+  if (installed.exchange(true)) return;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_sigaction = &Handler;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+}
+
+void* InstallAltStack() {
+  void* mem = std::malloc(kAltStackBytes);
+  if (mem == nullptr) return nullptr;
+  stack_t ss;
+  ss.ss_sp = mem;
+  ss.ss_size = kAltStackBytes;
+  ss.ss_flags = 0;
+  if (sigaltstack(&ss, nullptr) != 0) {
+    std::free(mem);
+    return nullptr;
+  }
+  return mem;
+}
+
+void RemoveAltStack(void* stack) {
+  if (stack == nullptr) return;
+  stack_t ss;
+  std::memset(&ss, 0, sizeof(ss));
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, nullptr);
+  std::free(stack);
+}
+
+}  // namespace weft::threads

@@ -1,0 +1,27 @@
+// overflow.h: native stack overflow detection and reporting (internal).
+//
+// A green thread that runs off its native stack either hits the guard page (SIGSEGV,
+// handled on the worker's alternate signal stack) or, for stacks beyond the guard
+// budget, clobbers the canary checked at its next switch. Both end the process with
+//   weft: green thread 'NAME' (id N) overflowed its native stack of S bytes
+// written with async-signal-safe calls only ([threads.inv.overflow-detected]).
+#ifndef WEFT_THREADS_OVERFLOW_H_
+#define WEFT_THREADS_OVERFLOW_H_
+
+#include "heap/arena.h"
+
+namespace weft::threads {
+
+struct GreenThread;
+
+// InstallOverflowHandler installs the process-wide SIGSEGV/SIGBUS handler (once).
+void InstallOverflowHandler(heap::Arena* arena);
+// Per worker OS thread: an alternate signal stack. Returns it for RemoveAltStack.
+void* InstallAltStack();
+void RemoveAltStack(void* stack);
+// ReportOverflow writes the message and aborts. Async-signal-safe.
+[[noreturn]] void ReportOverflow(const GreenThread* t);
+
+}  // namespace weft::threads
+
+#endif  // WEFT_THREADS_OVERFLOW_H_

@@ -1,0 +1,1062 @@
+#include "threads/scheduler.h"
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "runtime/check.h"
+#include "runtime/log.h"
+#include "threads/blocking_pool.h"
+#include "threads/overflow.h"
+#include "threads/poller.h"
+#include "threads/scheduler_impl.h"
+#include "threads/wait_queue.h"
+
+#if defined(WEFT_ASAN)
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace weft::threads {
+
+namespace bctx = boost::context::detail;
+using internal::WaitState;
+
+// ---------------------------------------------------------------------------
+// Names.
+
+const char* ThreadStateName(ThreadState s) {
+  switch (s) {
+    case ThreadState::kRunnable: return "runnable";
+    case ThreadState::kRunning: return "running";
+    case ThreadState::kBlocked: return "blocked";
+    case ThreadState::kSleeping: return "sleeping";
+    case ThreadState::kDone: return "done";
+  }
+  return "unknown";
+}
+
+const char* WaitReasonName(WaitReason r) {
+  switch (r) {
+    case WaitReason::kNone: return "none";
+    case WaitReason::kYield: return "yield";
+    case WaitReason::kMutex: return "mutex";
+    case WaitReason::kCondVar: return "condvar";
+    case WaitReason::kChannelSend: return "channel send";
+    case WaitReason::kChannelReceive: return "channel receive";
+    case WaitReason::kSelect: return "select";
+    case WaitReason::kSleep: return "sleep";
+    case WaitReason::kJoin: return "join";
+    case WaitReason::kWaitGroup: return "waitgroup";
+    case WaitReason::kSemaphore: return "semaphore";
+    case WaitReason::kFdReadable: return "fd readable";
+    case WaitReason::kFdWritable: return "fd writable";
+    case WaitReason::kBlockingCall: return "blocking call";
+  }
+  return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// Options.
+
+absl::Status SchedulerOptions::Validate() const {
+  auto bad = [](const char* name, const std::string& range) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SchedulerOptions.", name, " out of range: must be in ", range));
+  };
+  if (workers < 0 || workers > 256) return bad("workers", "[0, 256] (0: one per CPU)");
+  if (native_stack_bytes < heap::kBlockSize || native_stack_bytes > (size_t{64} << 20)) {
+    return bad("native_stack_bytes", "[32768, 67108864]");
+  }
+  if (managed_stack_max_bytes < kFirstSegmentBytes ||
+      managed_stack_max_bytes > (size_t{1} << 30)) {
+    return bad("managed_stack_max_bytes", "[512, 1073741824]");
+  }
+  if (guard_page_budget < -1) return bad("guard_page_budget", "[-1, inf) (-1: automatic)");
+  if (stack_pool_per_worker < 0 || stack_pool_per_worker > (1 << 20)) {
+    return bad("stack_pool_per_worker", "[0, 1048576]");
+  }
+  if (stack_pool_global < 0 || stack_pool_global > (1 << 24)) {
+    return bad("stack_pool_global", "[0, 16777216]");
+  }
+  if (spin_before_park < absl::ZeroDuration() || spin_before_park > absl::Seconds(1)) {
+    return bad("spin_before_park", "[0, 1s]");
+  }
+  if (safepoint_watchdog <= absl::ZeroDuration() || safepoint_watchdog > absl::Hours(1)) {
+    return bad("safepoint_watchdog", "(0, 1h]");
+  }
+  if (blocking_threads_max < 1 || blocking_threads_max > 4096) {
+    return bad("blocking_threads_max", "[1, 4096]");
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Current worker and thread. Opaque on purpose: a green thread may resume on another
+// OS thread after any switch, so no caller may keep the thread_local's address
+// ([threads.inv.no-tls-across-switch]).
+
+namespace {
+thread_local Worker* tls_worker = nullptr;
+}  // namespace
+
+namespace internal {
+
+__attribute__((noinline)) Worker* CurrentWorker() {
+  asm volatile("" ::: "memory");
+  return tls_worker;
+}
+
+__attribute__((noinline)) GreenThread* CurrentThread() {
+  asm volatile("" ::: "memory");
+  Worker* w = tls_worker;
+  return w == nullptr ? nullptr : w->current_.load(std::memory_order_relaxed);
+}
+
+int64_t MonoNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+int64_t DeadlineFromNow(int64_t relative_ns) {
+  if (relative_ns < 0) relative_ns = 0;
+  int64_t now = MonoNowNs();
+  if (relative_ns > TimerHeap::kNever - now) return TimerHeap::kNever - 1;
+  return now + relative_ns;
+}
+
+// Worker currently running `t`'s code: the caller's own worker.
+namespace {
+
+struct ParkFrame {
+  AfterSwitch after;
+  void* arg;
+  WaitState* ws;
+  TimerNode timer;
+  GreenThread* self;
+};
+
+// Runs on the scheduler stack: arm the timer first, then release the caller's lock
+// ([threads.inv.publish-after-save]).
+void ParkAfter(void* p) {
+  ParkFrame* f = static_cast<ParkFrame*>(p);
+  if (f->timer.deadline_ns > 0) {
+    f->self->sched->pending_wakers_.fetch_add(1);
+    CurrentWorker()->timers_.Add(&f->timer);
+  }
+  if (f->after != nullptr) f->after(f->arg);
+}
+
+}  // namespace
+
+void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch after,
+          void* arg, WaitState* ws, int64_t deadline_ns) {
+  Worker* w = CurrentWorker();
+  WEFT_CHECK(w != nullptr, "weft: blocking threads/ call outside a green thread");
+  GreenThread* self = w->current_.load(std::memory_order_relaxed);
+  ParkFrame frame{after, arg, ws, TimerNode{}, self};
+  if (deadline_ns > 0) {
+    WEFT_CHECK(ws != nullptr, "weft: Park with a deadline needs a WaitState");
+    frame.timer.deadline_ns = deadline_ns;
+    frame.timer.arg = ws;
+  }
+  self->reason.store(reason, std::memory_order_relaxed);
+  self->wait_object.store(object, std::memory_order_relaxed);
+  self->blocked_since_ns.store(MonoNowNs(), std::memory_order_relaxed);
+  self->state.store(state, std::memory_order_release);
+  w->after_fn_ = &ParkAfter;
+  w->after_arg_ = &frame;
+  JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+  // Resumed, possibly on another worker.
+  Worker* now = static_cast<Worker*>(r.data);
+  now->sched_ctx_ = r.from;
+  if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
+    self->sched->pending_wakers_.fetch_sub(1);
+  }
+  self->blocked_since_ns.store(0, std::memory_order_relaxed);
+  self->reason.store(WaitReason::kNone, std::memory_order_relaxed);
+  self->wait_object.store(nullptr, std::memory_order_relaxed);
+}
+
+void Ready(GreenThread* t) {
+  Worker* w = CurrentWorker();
+  t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+  if (w != nullptr && w->sched_ == t->sched) {
+    w->ReadyHere(t);
+  } else {
+    t->sched->ReadyExternal(t);
+  }
+}
+
+void UnlockSpinAfter(void* l) { static_cast<SpinLock*>(l)->Unlock(); }
+
+void AddPendingWaker(GreenThread* t, int delta) { t->sched->pending_wakers_.fetch_add(delta); }
+
+}  // namespace internal
+
+using internal::CurrentThread;
+using internal::CurrentWorker;
+using internal::MonoNowNs;
+
+// ---------------------------------------------------------------------------
+// Thread entry and exit.
+
+namespace {
+
+void LogUncaught(GreenThread* self) {
+  std::string what = "unknown exception";
+  try {
+    std::rethrow_exception(self->result.exception);
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  Log().error("green thread '{}' (id {}) ended with an uncaught exception: {}", self->name,
+              self->id, what);
+}
+
+void FinishAfter(void* p) {
+  GreenThread* t = static_cast<GreenThread*>(p);
+  t->sched->FinishThread(t);
+}
+
+void ThreadEntry(bctx::transfer_t tr) {
+  Worker* w = static_cast<Worker*>(tr.data);
+  w->sched_ctx_ = tr.fctx;
+  GreenThread* self = w->current_.load(std::memory_order_relaxed);
+  FinishEntry(&self->fiber, nullptr);
+  try {
+    self->result.value = self->body();
+  } catch (...) {
+    self->result.exception = std::current_exception();
+    LogUncaught(self);
+  }
+  self->body = nullptr;
+  // Local-storage destructors run on the thread's own stack.
+  RunLocalDestructors(self);
+  Worker* now = CurrentWorker();
+  now->after_fn_ = &FinishAfter;
+  now->after_arg_ = self;
+  JumpFinal(now->sched_ctx_, nullptr, now->fiber_);
+}
+
+void YieldAfter(void* p) {
+  GreenThread* t = static_cast<GreenThread*>(p);
+  t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+  CurrentWorker()->PushLocal(t);
+}
+
+uint64_t SplitMix(uint64_t* s) {
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Worker.
+
+void Worker::RunThread(GreenThread* t) {
+  WEFT_DCHECK(t->ctx != nullptr, "weft: running a thread with no saved context");
+  current_.store(t, std::memory_order_relaxed);
+  t->worker.store(index_, std::memory_order_relaxed);
+  t->state.store(ThreadState::kRunning, std::memory_order_relaxed);
+  run_started_ns_.store(1, std::memory_order_relaxed);
+  RawContext ctx = t->ctx;
+  t->ctx = nullptr;
+  JumpResult r = Jump(ctx, this, &fiber_, t->fiber);
+  t->ctx = r.from;
+  current_.store(nullptr, std::memory_order_relaxed);
+  run_started_ns_.store(0, std::memory_order_relaxed);
+  // [threads.inv.overflow-detected]: beyond the guard budget, check at every switch.
+  if (t->stacks != nullptr) {
+    const NativeStack& ns = t->stacks->native;
+    if (!ns.guarded) {
+      bool sp_ok = reinterpret_cast<char*>(r.from) >= ns.limit &&
+                   reinterpret_cast<char*>(r.from) < ns.top;
+      if (!NativeStackAllocator::CanaryIntact(ns) || !sp_ok) ReportOverflow(t);
+    }
+  }
+  internal::AfterSwitch fn = after_fn_;
+  void* arg = after_arg_;
+  after_fn_ = nullptr;
+  WEFT_CHECK(fn != nullptr, "weft: green thread switched out without an after-switch action");
+  fn(arg);
+}
+
+void Worker::PushLocal(GreenThread* t) {
+  if (runq_.Push(t)) return;
+  // Full: move half of the ring and t to the global queue.
+  GreenThread* batch[LocalRunQueue::kCapacity / 2 + 1];
+  uint32_t n = runq_.Grab(batch, LocalRunQueue::kCapacity / 2);
+  batch[n++] = t;
+  sched_->GlobalPushBatch(batch, static_cast<int>(n));
+}
+
+void Worker::ReadyHere(GreenThread* t) {
+  GreenThread* old = runnext_.exchange(t, std::memory_order_acq_rel);
+  if (old != nullptr) PushLocal(old);
+  sched_->WakeOne();
+}
+
+int Worker::RunTimers(int64_t now) {
+  return timers_.FireExpired(now, [this](TimerNode* n) {
+    WaitState* ws = static_cast<WaitState*>(n->arg);
+    // Ready before dropping the pending count ([threads.inv.deadlock]).
+    internal::Wake(ws, -1);
+    sched_->pending_wakers_.fetch_sub(1);
+  });
+}
+
+GreenThread* Worker::FindWork(bool steal_runnext) {
+  ++tick_;
+  if (tick_ % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
+    if (GreenThread* t = sched_->GlobalGet(this)) return t;
+  }
+  if (timers_.earliest() != TimerHeap::kNever) RunTimers(MonoNowNs());
+  if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
+  if (GreenThread* t = runq_.Pop()) return t;
+  if (sched_->gq_size_.load(std::memory_order_acquire) > 0) {
+    if (GreenThread* t = sched_->GlobalGet(this)) return t;
+  }
+  int n = sched_->n_workers_;
+  if (n > 1) {
+    int start = static_cast<int>(SplitMix(&rng_) % n);
+    for (int i = 0; i < n; ++i) {
+      Worker* v = sched_->workers_[(start + i) % n].get();
+      if (v == this) continue;
+      GreenThread* batch[LocalRunQueue::kCapacity / 2];
+      uint32_t got = v->runq_.Grab(batch, LocalRunQueue::kCapacity / 2);
+      if (got > 0) {
+        for (uint32_t k = 1; k < got; ++k) runq_.Push(batch[k]);
+        sched_->steals_.fetch_add(1, std::memory_order_relaxed);
+        return batch[0];
+      }
+      if (steal_runnext && v->runnext_.load(std::memory_order_relaxed) != nullptr) {
+        if (GreenThread* t = v->runnext_.exchange(nullptr, std::memory_order_acq_rel)) {
+          sched_->steals_.fetch_add(1, std::memory_order_relaxed);
+          return t;
+        }
+      }
+    }
+  }
+  return nullptr;
+}
+
+GreenThread* Worker::Spin() {
+  int64_t budget = absl::ToInt64Nanoseconds(sched_->options_.spin_before_park);
+  if (budget <= 0) return nullptr;
+  if (2 * sched_->spinning_.load() >= sched_->n_workers_) return nullptr;
+  sched_->spinning_.fetch_add(1);
+  int64_t deadline = MonoNowNs() + budget;
+  GreenThread* t = nullptr;
+  for (int iter = 0;; ++iter) {
+    if (sched_->stop_requested_.load(std::memory_order_acquire) ||
+        sched_->shutdown_.load(std::memory_order_acquire)) {
+      break;
+    }
+    t = FindWork(/*steal_runnext=*/iter > 64);
+    if (t != nullptr) break;
+    if ((iter & 15) == 15) {
+      int64_t now = MonoNowNs();
+      for (auto& v : sched_->workers_) v->RunTimers(now);
+      if (now > deadline) break;
+    }
+    __builtin_ia32_pause();
+  }
+  sched_->spinning_.fetch_sub(1);
+  return t;
+}
+
+void Worker::Park() {
+  SchedulerImpl* s = sched_;
+  if (ParkLocked()) {
+    // Timers were due: fire them with mu_ released (firing readies threads).
+    int64_t now = MonoNowNs();
+    for (auto& v : s->workers_) v->RunTimers(now);
+  }
+}
+
+bool Worker::ParkLocked() {
+  SchedulerImpl* s = sched_;
+  absl::MutexLock lock(&s->mu_);
+  if (s->stop_requested_.load() || s->shutdown_.load()) return false;
+  parked_ = true;
+  notified_ = false;
+  s->idle_.push_back(this);
+  s->parked_count_.fetch_add(1);  // seq_cst: pairs with WakeOne ([threads.inv.no-lost-wake])
+  auto unpark = [&] {
+    auto it = std::find(s->idle_.begin(), s->idle_.end(), this);
+    if (it != s->idle_.end()) s->idle_.erase(it);
+    parked_ = false;
+    s->parked_count_.fetch_sub(1);
+  };
+  int64_t earliest = TimerHeap::kNever;
+  for (auto& v : s->workers_) earliest = std::min(earliest, v->timers_.earliest());
+  if (earliest != TimerHeap::kNever && earliest <= MonoNowNs()) {
+    unpark();
+    return true;
+  }
+  if (s->HasWorkAnywhere()) {
+    unpark();
+    return false;
+  }
+  // [threads.inv.deadlock]: every worker idle, nothing pending that could wake a
+  // thread, and threads Run waits for still alive.
+  if (s->parked_count_.load() == s->n_workers_ && s->pending_wakers_.load() == 0 &&
+      earliest == TimerHeap::kNever && s->attached_live_.load() > 0 && !s->deadlock_ &&
+      !s->HasWorkAnywhere()) {
+    s->deadlock_ = true;
+    s->deadlock_report_ = s->DumpThreads();
+    s->run_cv_.SignalAll();
+  }
+  s->parks_.fetch_add(1, std::memory_order_relaxed);
+  while (!notified_ && !s->shutdown_.load()) {
+    if (earliest == TimerHeap::kNever) {
+      cv_.Wait(&s->mu_);
+    } else {
+      int64_t wait = earliest - MonoNowNs();
+      if (wait <= 0) break;
+      cv_.WaitWithTimeout(&s->mu_, absl::Nanoseconds(wait));
+      break;
+    }
+  }
+  // Parked counts as stopped: stay parked until the world resumes.
+  while (s->stop_requested_.load()) s->stw_cv_.Wait(&s->mu_);
+  unpark();
+  return false;
+}
+
+void Worker::Loop() {
+  tls_worker = this;
+  rng_ = 0x1234567ull * (index_ + 1);
+  InitThreadFiber(&fiber_);
+  altstack_ = InstallAltStack();
+  if (sched_->options_.on_worker_start) sched_->options_.on_worker_start(index_);
+  for (;;) {
+    if (sched_->stop_requested_.load(std::memory_order_acquire)) sched_->SafepointStop(this);
+    if (sched_->shutdown_.load(std::memory_order_acquire)) break;
+    GreenThread* t = FindWork(false);
+    if (t == nullptr) t = Spin();
+    if (t == nullptr) {
+      Park();
+      continue;
+    }
+    RunThread(t);
+  }
+  if (sched_->options_.on_worker_stop) sched_->options_.on_worker_stop(index_);
+  RemoveAltStack(altstack_);
+  altstack_ = nullptr;
+  tls_worker = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// SchedulerImpl.
+
+SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options)
+    : arena_(arena),
+      options_(options),
+      n_workers_(options.workers > 0
+                     ? options.workers
+                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
+      native_alloc_(arena, options.guard_page_budget),
+      chunks_(arena) {
+  InstallOverflowHandler(arena);
+  for (int i = 0; i < n_workers_; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+}
+
+SchedulerImpl::~SchedulerImpl() {
+  {
+    absl::MutexLock l(&ext_mu_);
+    poller_.reset();
+    blocking_.reset();
+  }
+  for (auto& w : workers_) {
+    for (StackPair* s : w->pool_) FreeStacks(s);
+    w->pool_.clear();
+  }
+  absl::MutexLock l(&pool_mu_);
+  for (StackPair* s : global_pool_) FreeStacks(s);
+  global_pool_.clear();
+}
+
+Poller* SchedulerImpl::poller() {
+  absl::MutexLock l(&ext_mu_);
+  if (!poller_) poller_ = std::make_unique<Poller>(this);
+  return poller_.get();
+}
+
+BlockingPool* SchedulerImpl::blocking() {
+  absl::MutexLock l(&ext_mu_);
+  if (!blocking_) blocking_ = std::make_unique<BlockingPool>(options_.blocking_threads_max);
+  return blocking_.get();
+}
+
+StackPair* SchedulerImpl::AcquireStacks(Worker* w, size_t native_bytes, size_t managed_max) {
+  bool pooled_size =
+      native_bytes == options_.native_stack_bytes && managed_max == options_.managed_stack_max_bytes;
+  if (pooled_size) {
+    if (w != nullptr && !w->pool_.empty()) {
+      StackPair* s = w->pool_.back();
+      w->pool_.pop_back();
+      return s;
+    }
+    absl::MutexLock l(&pool_mu_);
+    if (!global_pool_.empty()) {
+      StackPair* s = global_pool_.back();
+      global_pool_.pop_back();
+      return s;
+    }
+  }
+  auto* s = new StackPair();
+  s->pooled_size = pooled_size;
+  WEFT_CHECK(native_alloc_.Allocate(native_bytes, &s->native),
+             "weft: out of memory for a green thread's native stack");
+  WEFT_CHECK(s->managed.Init(&chunks_, managed_max),
+             "weft: out of memory for a green thread's managed stack");
+  return s;
+}
+
+void SchedulerImpl::FreeStacks(StackPair* s) {
+#if defined(WEFT_ASAN)
+  ASAN_UNPOISON_MEMORY_REGION(s->native.run, s->native.run_bytes);
+#endif
+  s->managed.Release();
+  native_alloc_.Free(&s->native);
+  delete s;
+}
+
+void SchedulerImpl::ReleaseStacks(Worker* w, StackPair* s) {
+#if defined(WEFT_ASAN)
+  // Frames abandoned without unwinding leave poisoned redzones behind.
+  ASAN_UNPOISON_MEMORY_REGION(s->native.limit, s->native.top - s->native.limit);
+#endif
+  s->managed.Clear();
+  if (s->pooled_size) {
+    if (w != nullptr && static_cast<int>(w->pool_.size()) < options_.stack_pool_per_worker) {
+      w->pool_.push_back(s);
+      return;
+    }
+    absl::MutexLock l(&pool_mu_);
+    if (static_cast<int>(global_pool_.size()) < options_.stack_pool_global) {
+      global_pool_.push_back(s);
+      return;
+    }
+  }
+  FreeStacks(s);
+}
+
+GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOptions& options) {
+  Worker* w = CurrentWorker();
+  auto* t = new GreenThread();
+  t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  t->name = options.name.empty() ? absl::StrCat("thread-", t->id) : options.name;
+  t->sched = this;
+  t->body = std::move(body);
+  size_t native = options.native_stack_bytes ? options.native_stack_bytes : options_.native_stack_bytes;
+  size_t managed =
+      options.managed_stack_max_bytes ? options.managed_stack_max_bytes : options_.managed_stack_max_bytes;
+  t->stacks = AcquireStacks(w, native, managed);
+  NativeStack& ns = t->stacks->native;
+  arena_->InfoFor(ns.run).owner = t;
+  CreateSanitizerFiber(&t->fiber, ns.limit, ns.usable_bytes());
+  t->ctx = MakeContext(ns.top, ns.usable_bytes(), &ThreadEntry);
+  live_.fetch_add(1, std::memory_order_relaxed);
+  attached_live_.fetch_add(1, std::memory_order_relaxed);
+  spawned_.fetch_add(1, std::memory_order_relaxed);
+  {
+    absl::MutexLock l(&reg_mu_);
+    t->reg_next = reg_head_;
+    if (reg_head_ != nullptr) reg_head_->reg_prev = t;
+    reg_head_ = t;
+  }
+  internal::Ready(t);
+  return t;
+}
+
+void SchedulerImpl::FinishThread(GreenThread* t) {
+  DestroySanitizerFiber(&t->fiber);
+  ReleaseStacks(CurrentWorker(), t->stacks);
+  t->stacks = nullptr;
+  t->ctx = nullptr;
+  live_.fetch_sub(1, std::memory_order_relaxed);
+  WaitState* joiner;
+  bool detached;
+  {
+    // [threads.inv.join]: after this unlock a joiner may delete t; read first.
+    SpinLockHolder h(&t->join_lock);
+    t->state.store(ThreadState::kDone, std::memory_order_release);
+    t->done = true;
+    joiner = t->joiner;
+    detached = t->detached;
+  }
+  if (joiner != nullptr) internal::Wake(joiner, 0);
+  if (detached) {
+    DeleteThread(t);
+  } else {
+    ThreadRetired(true);
+  }
+}
+
+void SchedulerImpl::ThreadRetired(bool attached) {
+  if (attached && attached_live_.fetch_sub(1) == 1) {
+    absl::MutexLock l(&mu_);
+    run_cv_.SignalAll();
+  }
+}
+
+void SchedulerImpl::DeleteThread(GreenThread* t) {
+  {
+    absl::MutexLock l(&reg_mu_);
+    if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
+    if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
+    if (reg_head_ == t) reg_head_ = t->reg_next;
+  }
+  if (t->stacks != nullptr) {  // abandoned at shutdown
+    DestroySanitizerFiber(&t->fiber);
+    FreeStacks(t->stacks);
+    t->stacks = nullptr;
+  }
+  delete t;
+}
+
+namespace {
+void UnlockAfter(void* p) { static_cast<SpinLock*>(p)->Unlock(); }
+}  // namespace
+
+ThreadResult SchedulerImpl::Join(GreenThread* t) {
+  GreenThread* self = CurrentThread();
+  WEFT_CHECK(self != nullptr, "weft: Thread::Join outside a green thread");
+  WEFT_CHECK(self != t, "weft: a green thread joined itself");
+  t->join_lock.Lock();
+  if (!t->done) {
+    WaitState ws;
+    ws.thread = self;
+    t->joiner = &ws;
+    internal::Park(ThreadState::kBlocked, WaitReason::kJoin, t, &UnlockAfter, &t->join_lock);
+    t->join_lock.Lock();
+  }
+  t->join_lock.Unlock();
+  ThreadResult r = std::move(t->result);
+  DeleteThread(t);
+  return r;
+}
+
+void SchedulerImpl::Detach(GreenThread* t) {
+  bool done;
+  {
+    SpinLockHolder h(&t->join_lock);
+    t->detached = true;
+    done = t->done;
+  }
+  if (done) {
+    DeleteThread(t);
+  } else {
+    ThreadRetired(true);
+  }
+}
+
+void SchedulerImpl::GlobalPush(GreenThread* t) { GlobalPushBatch(&t, 1); }
+
+void SchedulerImpl::GlobalPushBatch(GreenThread** ts, int n) {
+  absl::MutexLock l(&gq_mu_);
+  for (int i = 0; i < n; ++i) {
+    ts[i]->next_runnable = nullptr;
+    if (gq_tail_ == nullptr) {
+      gq_head_ = gq_tail_ = ts[i];
+    } else {
+      gq_tail_->next_runnable = ts[i];
+      gq_tail_ = ts[i];
+    }
+  }
+  gq_size_.fetch_add(n, std::memory_order_release);
+}
+
+GreenThread* SchedulerImpl::GlobalGet(Worker* w) {
+  absl::MutexLock l(&gq_mu_);
+  int64_t size = gq_size_.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int64_t take = std::min<int64_t>(size / n_workers_ + 1, LocalRunQueue::kCapacity / 2);
+  GreenThread* first = nullptr;
+  for (int64_t i = 0; i < take && gq_head_ != nullptr; ++i) {
+    GreenThread* t = gq_head_;
+    gq_head_ = t->next_runnable;
+    if (gq_head_ == nullptr) gq_tail_ = nullptr;
+    t->next_runnable = nullptr;
+    gq_size_.fetch_sub(1, std::memory_order_relaxed);
+    if (first == nullptr) {
+      first = t;
+    } else if (!w->runq_.Push(t)) {
+      // Cannot happen while take <= capacity/2 and the ring had room; be safe.
+      t->next_runnable = gq_head_;
+      gq_head_ = t;
+      if (gq_tail_ == nullptr) gq_tail_ = t;
+      gq_size_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+  }
+  return first;
+}
+
+bool SchedulerImpl::HasWorkAnywhere() const {
+  if (gq_size_.load() > 0) return true;
+  for (auto& w : workers_) {
+    if (w->HasLocalWork()) return true;
+  }
+  return false;
+}
+
+void SchedulerImpl::WakeOne() {
+  // [threads.inv.no-lost-wake]: the work was published before this seq_cst read.
+  if (parked_count_.fetch_add(0) == 0) return;
+  if (spinning_.load() > 0) return;
+  absl::MutexLock l(&mu_);
+  if (idle_.empty()) return;
+  Worker* w = idle_.back();
+  idle_.pop_back();
+  w->notified_ = true;
+  w->cv_.Signal();
+}
+
+void SchedulerImpl::ReadyExternal(GreenThread* t) {
+  GlobalPush(t);
+  WakeOne();
+}
+
+// ---------------------------------------------------------------------------
+// Safepoints ([threads.inv.stw]).
+
+void SchedulerImpl::SafepointStop(Worker* w) {
+  absl::MutexLock l(&mu_);
+  if (!stop_requested_.load()) return;
+  w->at_safepoint_ = true;
+  ++stopped_;
+  stw_cv_.SignalAll();
+  while (stop_requested_.load()) stw_cv_.Wait(&mu_);
+  --stopped_;
+  w->at_safepoint_ = false;
+}
+
+void SchedulerImpl::StopTheWorld() {
+  Worker* w = CurrentWorker();
+  WEFT_CHECK(w != nullptr && w->current_.load() != nullptr,
+             "weft: StopTheWorld outside a green thread");
+  absl::MutexLock l(&mu_);
+  while (stop_requested_.load()) {
+    // Another worker is stopping the world: be stopped until it resumes, then try.
+    w->at_safepoint_ = true;
+    ++stopped_;
+    stw_cv_.SignalAll();
+    while (stop_requested_.load()) stw_cv_.Wait(&mu_);
+    --stopped_;
+    w->at_safepoint_ = false;
+  }
+  stop_requested_.store(true);
+  int64_t waited_ms = 0;
+  for (;;) {
+    int stopped = 0;
+    for (auto& v : workers_) stopped += (v.get() != w && (v->parked_ || v->at_safepoint_));
+    if (stopped == n_workers_ - 1) break;
+    if (stw_cv_.WaitWithTimeout(&mu_, options_.safepoint_watchdog)) {
+      waited_ms += absl::ToInt64Milliseconds(options_.safepoint_watchdog);
+      for (auto& v : workers_) {
+        if (v.get() == w || v->parked_ || v->at_safepoint_) continue;
+        GreenThread* t = v->current_.load();
+        Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; "
+                   "running green thread '{}' (id {})",
+                   v->index_, waited_ms, t ? t->name : std::string("<scheduler>"),
+                   t ? t->id : 0);
+      }
+    }
+  }
+}
+
+void SchedulerImpl::ResumeTheWorld() {
+  absl::MutexLock l(&mu_);
+  WEFT_CHECK(stop_requested_.load(), "weft: ResumeTheWorld without StopTheWorld");
+  stop_requested_.store(false);
+  stw_cv_.SignalAll();
+}
+
+// ---------------------------------------------------------------------------
+// Registry.
+
+void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
+  absl::MutexLock l(&reg_mu_);
+  for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
+    ThreadInfo info;
+    info.id = t->id;
+    info.name = t->name;
+    info.state = t->state.load(std::memory_order_acquire);
+    info.wait_reason = t->reason.load(std::memory_order_relaxed);
+    info.wait_object = t->wait_object.load(std::memory_order_relaxed);
+    info.worker = t->worker.load(std::memory_order_relaxed);
+    info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
+    if (info.state != ThreadState::kDone && t->stacks != nullptr) {
+      info.stack_low = t->stacks->native.limit;
+      info.stack_high = t->stacks->native.top;
+      if (info.state != ThreadState::kRunning) info.saved_sp = t->ctx;
+      info.managed_stack = &t->stacks->managed;
+    }
+    fn(info);
+  }
+}
+
+std::string SchedulerImpl::DumpThreads() const {
+  std::string out;
+  int64_t now = MonoNowNs();
+  ForEachThread([&](const ThreadInfo& i) {
+    absl::StrAppendFormat(&out, "  thread %d '%s' %s", i.id, i.name, ThreadStateName(i.state));
+    if (i.wait_reason != WaitReason::kNone) {
+      absl::StrAppendFormat(&out, " on %s %p", WaitReasonName(i.wait_reason), i.wait_object);
+    }
+    if (i.blocked_since_ns != 0) {
+      absl::StrAppendFormat(&out, " for %d ms", (now - i.blocked_since_ns) / 1000000);
+    }
+    absl::StrAppendFormat(&out, " (worker %d)\n", i.worker);
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Run.
+
+absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
+  WEFT_CHECK(!running_, "weft: Scheduler::Run while it is already running");
+  WEFT_CHECK(CurrentWorker() == nullptr, "weft: Scheduler::Run from a green thread");
+  running_ = true;
+  shutdown_.store(false);
+  {
+    absl::MutexLock l(&mu_);
+    deadlock_ = false;
+    deadlock_report_.clear();
+  }
+  for (auto& w : workers_) w->os_thread_ = std::thread([w = w.get()] { w->Loop(); });
+  SpawnOptions mo;
+  mo.name = "main";
+  main_ = Spawn(std::move(main), mo);
+  bool deadlock;
+  std::string report;
+  {
+    absl::MutexLock l(&mu_);
+    GreenThread* m = main_;
+    auto finished = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      if (deadlock_) return true;
+      if (attached_live_.load() != 0) return false;
+      SpinLockHolder h(&m->join_lock);
+      return m->done;
+    };
+    while (!finished()) run_cv_.Wait(&mu_);
+    deadlock = deadlock_;
+    report = deadlock_report_;
+    shutdown_.store(true);
+    for (auto& w : workers_) w->cv_.Signal();
+    stw_cv_.SignalAll();
+  }
+  for (auto& w : workers_) w->os_thread_.join();
+  {
+    absl::MutexLock l(&ext_mu_);
+    poller_.reset();
+  }
+  main_result_ = ThreadResult{};
+  {
+    SpinLockHolder h(&main_->join_lock);
+    if (main_->done) main_result_ = std::move(main_->result);
+  }
+  // Everything still registered is abandoned: detached threads still alive, and on
+  // deadlock every blocked thread. Drain the queues first.
+  {
+    absl::MutexLock l(&gq_mu_);
+    gq_head_ = gq_tail_ = nullptr;
+    gq_size_.store(0);
+  }
+  for (auto& w : workers_) {
+    w->runnext_.store(nullptr);
+    while (w->runq_.Pop() != nullptr) {
+    }
+  }
+  for (auto& w : workers_) w->timers_.Clear();
+  std::vector<GreenThread*> left;
+  {
+    absl::MutexLock l(&reg_mu_);
+    for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) left.push_back(t);
+  }
+  if (!left.empty() && !deadlock) {
+    Log().info("Run: abandoning {} green threads still alive (detached or unjoined)", left.size());
+  }
+  for (GreenThread* t : left) DeleteThread(t);
+  main_ = nullptr;
+  live_.store(0);
+  attached_live_.store(0);
+  pending_wakers_.store(0);
+  running_ = false;
+  if (deadlock) {
+    Log().error("deadlock: all green threads are blocked\n{}", report);
+    return absl::FailedPreconditionError(
+        absl::StrCat("deadlock: all green threads are blocked\n", report));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Public wrappers.
+
+Scheduler::Scheduler(std::unique_ptr<SchedulerImpl> impl) : impl_(std::move(impl)) {
+  impl_->public_ = this;
+}
+Scheduler::~Scheduler() = default;
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(heap::Arena* arena,
+                                                             const SchedulerOptions& options) {
+  if (arena == nullptr) return absl::InvalidArgumentError("Scheduler::Create: arena is null");
+  absl::Status s = options.Validate();
+  if (!s.ok()) return s;
+  SchedulerOptions o = options;
+  o.native_stack_bytes = (o.native_stack_bytes + heap::kBlockSize - 1) / heap::kBlockSize *
+                         heap::kBlockSize;
+  return std::unique_ptr<Scheduler>(new Scheduler(std::make_unique<SchedulerImpl>(arena, o)));
+}
+
+absl::Status Scheduler::Run(std::function<int64_t()> main) { return impl_->Run(std::move(main)); }
+ThreadResult Scheduler::main_result() const { return impl_->main_result_; }
+void Scheduler::StopTheWorld() { impl_->StopTheWorld(); }
+void Scheduler::ResumeTheWorld() { impl_->ResumeTheWorld(); }
+void Scheduler::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
+  impl_->ForEachThread(fn);
+}
+std::string Scheduler::DumpThreads() const { return impl_->DumpThreads(); }
+int Scheduler::worker_count() const { return impl_->n_workers_; }
+void Scheduler::SetWorkerData(int worker, void* data) {
+  WEFT_CHECK(worker >= 0 && worker < impl_->n_workers_, "weft: SetWorkerData: no such worker");
+  impl_->workers_[worker]->user_data_.store(data);
+}
+void* Scheduler::GetWorkerData(int worker) const {
+  WEFT_CHECK(worker >= 0 && worker < impl_->n_workers_, "weft: GetWorkerData: no such worker");
+  return impl_->workers_[worker]->user_data_.load();
+}
+SchedulerStats Scheduler::Stats() const {
+  SchedulerStats s;
+  s.spawned = impl_->spawned_.load();
+  s.live = static_cast<uint64_t>(impl_->live_.load());
+  s.steals = impl_->steals_.load();
+  s.parks = impl_->parks_.load();
+  s.guarded_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardedStacks());
+  return s;
+}
+const SchedulerOptions& Scheduler::options() const { return impl_->options_; }
+
+Thread& Thread::operator=(Thread&& o) noexcept {
+  WEFT_CHECK(t_ == nullptr, "weft: assigning to a joinable Thread handle");
+  t_ = o.t_;
+  o.t_ = nullptr;
+  return *this;
+}
+
+Thread::~Thread() {
+  WEFT_CHECK(t_ == nullptr, "weft: Thread handle destroyed while joinable (Join or Detach it)");
+}
+
+uint64_t Thread::id() const { return t_ == nullptr ? 0 : t_->id; }
+
+ThreadResult Thread::Join() {
+  WEFT_CHECK(t_ != nullptr, "weft: Join of a Thread that is not joinable");
+  GreenThread* t = t_;
+  t_ = nullptr;
+  return t->sched->Join(t);
+}
+
+void Thread::Detach() {
+  WEFT_CHECK(t_ != nullptr, "weft: Detach of a Thread that is not joinable");
+  GreenThread* t = t_;
+  t_ = nullptr;
+  t->sched->Detach(t);
+}
+
+Thread Spawn(std::function<int64_t()> body, const SpawnOptions& options) {
+  GreenThread* self = CurrentThread();
+  WEFT_CHECK(self != nullptr, "weft: Spawn outside a green thread");
+  SchedulerImpl* s = self->sched;
+  if (s->stop_requested_.load(std::memory_order_acquire)) s->SafepointStop(CurrentWorker());
+  return Thread(s->Spawn(std::move(body), options));
+}
+
+// ---------------------------------------------------------------------------
+// this_thread.
+
+namespace this_thread {
+
+bool InGreenThread() { return CurrentThread() != nullptr; }
+
+uint64_t Id() {
+  GreenThread* t = CurrentThread();
+  return t == nullptr ? 0 : t->id;
+}
+
+std::string_view Name() {
+  GreenThread* t = CurrentThread();
+  return t == nullptr ? std::string_view() : std::string_view(t->name);
+}
+
+void Yield() {
+  GreenThread* self = CurrentThread();
+  WEFT_CHECK(self != nullptr, "weft: Yield outside a green thread");
+  internal::Park(ThreadState::kRunnable, WaitReason::kYield, nullptr, &YieldAfter, self);
+}
+
+void SleepUntil(absl::Time deadline) {
+  SleepFor(deadline - absl::Now());
+}
+
+void SleepFor(absl::Duration d) {
+  GreenThread* self = CurrentThread();
+  WEFT_CHECK(self != nullptr, "weft: SleepFor outside a green thread");
+  if (d <= absl::ZeroDuration()) {
+    Yield();
+    return;
+  }
+  if (d == absl::InfiniteDuration()) {
+    // No timer: only a deadlock report ends this ([threads.inv.deadlock]).
+    internal::Park(ThreadState::kBlocked, WaitReason::kSleep, nullptr, nullptr, nullptr);
+    return;
+  }
+  WaitState ws;
+  ws.thread = self;
+  int64_t deadline = internal::DeadlineFromNow(absl::ToInt64Nanoseconds(d));
+  internal::Park(ThreadState::kSleeping, WaitReason::kSleep, nullptr, nullptr, nullptr, &ws,
+                 deadline);
+}
+
+ManagedStack& GetManagedStack() {
+  GreenThread* t = CurrentThread();
+  WEFT_CHECK(t != nullptr, "weft: GetManagedStack outside a green thread");
+  return t->stacks->managed;
+}
+
+void Safepoint() {
+  Worker* w = CurrentWorker();
+  if (w == nullptr) return;
+  if (w->sched_->stop_requested_.load(std::memory_order_acquire)) w->sched_->SafepointStop(w);
+}
+
+int WorkerIndex() {
+  Worker* w = CurrentWorker();
+  return w == nullptr ? -1 : w->index_;
+}
+
+Scheduler* CurrentScheduler() {
+  GreenThread* t = CurrentThread();
+  return t == nullptr ? nullptr : t->sched->public_;
+}
+
+}  // namespace this_thread
+}  // namespace weft::threads

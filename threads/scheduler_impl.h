@@ -1,0 +1,206 @@
+// scheduler_impl.h: the scheduler's internal types (not for use outside threads/).
+//
+// GreenThread is the control block of one green thread; Worker is one OS worker
+// thread with its queues, timers and stack pool; SchedulerImpl holds the global
+// queue, the registry, parking and the safepoint protocol. DESIGN.md describes the
+// rules; the invariants are cited by tag where they are kept.
+#ifndef WEFT_THREADS_SCHEDULER_IMPL_H_
+#define WEFT_THREADS_SCHEDULER_IMPL_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "heap/arena.h"
+#include "threads/context.h"
+#include "threads/managed_stack.h"
+#include "threads/native_stack.h"
+#include "threads/park.h"
+#include "threads/run_queue.h"
+#include "threads/scheduler.h"
+#include "threads/spin_lock.h"
+#include "threads/timer_heap.h"
+
+namespace weft::threads {
+
+class SchedulerImpl;
+class Worker;
+class Poller;
+class BlockingPool;
+
+struct StackPair {
+  NativeStack native;
+  ManagedStack managed;
+  bool pooled_size = false;  // default sizes: may go back to a pool
+};
+
+struct GreenThread {
+  uint64_t id = 0;
+  std::string name;
+  SchedulerImpl* sched = nullptr;
+  std::function<int64_t()> body;
+  ThreadResult result;
+  StackPair* stacks = nullptr;
+  RawContext ctx = nullptr;  // saved context while not running
+  SanitizerFiber fiber;
+
+  // Registry fields ([threads.inv.registry]); written by the thread's worker.
+  std::atomic<ThreadState> state{ThreadState::kRunnable};
+  std::atomic<WaitReason> reason{WaitReason::kNone};
+  std::atomic<const void*> wait_object{nullptr};
+  std::atomic<int64_t> blocked_since_ns{0};
+  std::atomic<int> worker{-1};
+
+  // Join protocol ([threads.inv.join]).
+  SpinLock join_lock;
+  bool done ABSL_GUARDED_BY(join_lock) = false;
+  bool detached ABSL_GUARDED_BY(join_lock) = false;
+  internal::WaitState* joiner ABSL_GUARDED_BY(join_lock) = nullptr;
+
+  GreenThread* reg_prev = nullptr;  // registry list, under SchedulerImpl::reg_mu_
+  GreenThread* reg_next = nullptr;
+  GreenThread* next_runnable = nullptr;  // global queue link
+  std::vector<void*> locals;             // green-thread local storage
+};
+
+class Worker {
+ public:
+  Worker(SchedulerImpl* sched, int index) : sched_(sched), index_(index) {}
+
+  void Loop();
+  void RunThread(GreenThread* t);
+  GreenThread* FindWork(bool steal_runnext);
+  GreenThread* Spin();
+  void Park();
+  bool ParkLocked();  // true: timers are due
+  void PushLocal(GreenThread* t);
+  void ReadyHere(GreenThread* t);
+  bool HasLocalWork() const { return runnext_.load() != nullptr || !runq_.Empty(); }
+  int RunTimers(int64_t now);
+
+  SchedulerImpl* sched_;
+  const int index_;
+  std::thread os_thread_;
+  LocalRunQueue runq_;
+  std::atomic<GreenThread*> runnext_{nullptr};
+  TimerHeap timers_;
+  RawContext sched_ctx_ = nullptr;
+  SanitizerFiber fiber_;
+  std::atomic<GreenThread*> current_{nullptr};
+  internal::AfterSwitch after_fn_ = nullptr;
+  void* after_arg_ = nullptr;
+  std::vector<StackPair*> pool_;
+  uint32_t tick_ = 0;
+  uint64_t rng_ = 0;
+  std::atomic<void*> user_data_{nullptr};
+  std::atomic<int64_t> run_started_ns_{0};
+  void* altstack_ = nullptr;
+
+  // Parking and safepoints, under SchedulerImpl::mu_.
+  bool parked_ = false;
+  bool notified_ = false;
+  bool at_safepoint_ = false;
+  absl::CondVar cv_;
+};
+
+class SchedulerImpl {
+ public:
+  SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options);
+  ~SchedulerImpl();
+
+  absl::Status Run(std::function<int64_t()> main);
+  GreenThread* Spawn(std::function<int64_t()> body, const SpawnOptions& options);
+  ThreadResult Join(GreenThread* t);
+  void Detach(GreenThread* t);
+
+  void ReadyExternal(GreenThread* t);
+  void WakeOne();
+  void GlobalPush(GreenThread* t);
+  void GlobalPushBatch(GreenThread** ts, int n);
+  GreenThread* GlobalGet(Worker* w);
+  bool HasWorkAnywhere() const;
+
+  void StopTheWorld();
+  void ResumeTheWorld();
+  void SafepointStop(Worker* w);
+
+  void ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const;
+  std::string DumpThreads() const;
+  std::string DumpThreadsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu_);
+
+  StackPair* AcquireStacks(Worker* w, size_t native_bytes, size_t managed_max);
+  void ReleaseStacks(Worker* w, StackPair* s);
+  void FreeStacks(StackPair* s);
+  void FinishThread(GreenThread* t);  // on the scheduler stack, after the last switch
+  void DeleteThread(GreenThread* t);
+  void ThreadRetired(bool attached);
+
+  Poller* poller();
+  BlockingPool* blocking();
+
+  heap::Arena* arena_;
+  SchedulerOptions options_;
+  int n_workers_;
+  NativeStackAllocator native_alloc_;
+  ManagedChunkAllocator chunks_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  mutable absl::Mutex gq_mu_;
+  GreenThread* gq_head_ ABSL_GUARDED_BY(gq_mu_) = nullptr;
+  GreenThread* gq_tail_ ABSL_GUARDED_BY(gq_mu_) = nullptr;
+  std::atomic<int64_t> gq_size_{0};
+
+  absl::Mutex pool_mu_;
+  std::vector<StackPair*> global_pool_ ABSL_GUARDED_BY(pool_mu_);
+
+  mutable absl::Mutex reg_mu_;
+  GreenThread* reg_head_ ABSL_GUARDED_BY(reg_mu_) = nullptr;
+
+  // Parking, safepoints and completion.
+  mutable absl::Mutex mu_;
+  absl::CondVar run_cv_;
+  absl::CondVar stw_cv_;
+  std::vector<Worker*> idle_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> parked_count_{0};
+  std::atomic<int> spinning_{0};
+  std::atomic<bool> stop_requested_{false};
+  int stopped_ ABSL_GUARDED_BY(mu_) = 0;
+  bool deadlock_ ABSL_GUARDED_BY(mu_) = false;
+  std::string deadlock_report_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> shutdown_{false};
+  bool running_ = false;
+
+  std::atomic<int64_t> live_{0};
+  std::atomic<int64_t> attached_live_{0};
+  std::atomic<int64_t> pending_wakers_{0};
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<uint64_t> spawned_{0};
+  std::atomic<uint64_t> steals_{0};
+  std::atomic<uint64_t> parks_{0};
+
+  Scheduler* public_ = nullptr;
+  GreenThread* main_ = nullptr;
+  ThreadResult main_result_;
+
+  absl::Mutex ext_mu_;
+  std::unique_ptr<Poller> poller_ ABSL_GUARDED_BY(ext_mu_);
+  std::unique_ptr<BlockingPool> blocking_ ABSL_GUARDED_BY(ext_mu_);
+};
+
+// Runs the destructors of the thread's local-storage values (local_key.cc).
+void RunLocalDestructors(GreenThread* t);
+
+namespace internal {
+// The worker of the calling OS thread (nullptr off a worker). Opaque.
+Worker* CurrentWorker();
+}  // namespace internal
+
+}  // namespace weft::threads
+
+#endif  // WEFT_THREADS_SCHEDULER_IMPL_H_

@@ -1,0 +1,381 @@
+// Tests for Scheduler: spawn, join, detach, yield, sleep, exceptions, migration,
+// local storage, the registry, safepoints and deadlock detection.
+#include "threads/scheduler.h"
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "threads/local_key.h"
+#include "threads/managed_stack.h"
+#include "threads/test_util.h"
+#include "threads/this_thread.h"
+
+namespace weft::threads {
+namespace {
+
+using testing::kScaleDown;
+using testing::SchedulerTest;
+
+class SchedulerRunTest : public SchedulerTest {};
+
+TEST_P(SchedulerRunTest, MainReturnsValue) {
+  ASSERT_TRUE(RunMain([] { return int64_t{42}; }).ok());
+  EXPECT_EQ(sched_->main_result().value, 42);
+}
+
+TEST_P(SchedulerRunTest, SpawnJoinReturnsResults) {
+  ASSERT_TRUE(RunMain([] {
+    std::vector<Thread> ts;
+    for (int i = 0; i < 100; ++i) {
+      ts.push_back(Spawn([i] { return int64_t{i * 2}; }));
+    }
+    int64_t sum = 0;
+    for (auto& t : ts) sum += t.Join().value;
+    return sum;
+  }).ok());
+  EXPECT_EQ(sched_->main_result().value, 9900);
+}
+
+TEST_P(SchedulerRunTest, ExceptionEndsOnlyThatThread) {
+  ASSERT_TRUE(RunMain([] {
+    Thread t = Spawn([]() -> int64_t { throw std::runtime_error("boom"); });
+    ThreadResult r = t.Join();
+    EXPECT_FALSE(r.ok());
+    try {
+      std::rethrow_exception(r.exception);
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "boom");
+    }
+    return int64_t{7};
+  }).ok());
+  EXPECT_EQ(sched_->main_result().value, 7);
+}
+
+TEST_P(SchedulerRunTest, RunWaitsForUnjoinedThreads) {
+  std::atomic<int> done{0};
+  ASSERT_TRUE(RunMain([&] {
+    for (int i = 0; i < 10; ++i) {
+      Spawn([&] {
+        this_thread::SleepFor(absl::Milliseconds(5));
+        done.fetch_add(1);
+        return int64_t{0};
+      }).Detach();
+    }
+    return int64_t{0};
+  }).ok());
+  // Detached threads still sleeping when main ends may be abandoned; but the ones
+  // that finished are counted. Nothing may leak (checked in TearDown).
+  EXPECT_LE(done.load(), 10);
+}
+
+TEST_P(SchedulerRunTest, DetachedThreadsRun) {
+  std::atomic<int> done{0};
+  ASSERT_TRUE(RunMain([&] {
+    for (int i = 0; i < 50; ++i) {
+      Spawn([&] {
+        done.fetch_add(1);
+        return int64_t{0};
+      }).Detach();
+    }
+    while (done.load() < 50) this_thread::Yield();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(done.load(), 50);
+}
+
+TEST_P(SchedulerRunTest, YieldInterleaves) {
+  std::atomic<int> turns{0};
+  ASSERT_TRUE(RunMain([&] {
+    auto body = [&] {
+      for (int i = 0; i < 1000; ++i) {
+        turns.fetch_add(1);
+        this_thread::Yield();
+      }
+      return int64_t{0};
+    };
+    Thread a = Spawn(body), b = Spawn(body);
+    a.Join();
+    b.Join();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(turns.load(), 2000);
+}
+
+TEST_P(SchedulerRunTest, SleepTakesAtLeastItsDuration) {
+  ASSERT_TRUE(RunMain([] {
+    absl::Time t0 = absl::Now();
+    std::vector<Thread> ts;
+    for (int i = 0; i < 20; ++i) {
+      ts.push_back(Spawn([i] {
+        this_thread::SleepFor(absl::Milliseconds(1 + i % 5));
+        return int64_t{0};
+      }));
+    }
+    for (auto& t : ts) t.Join();
+    this_thread::SleepUntil(absl::Now() + absl::Milliseconds(10));
+    EXPECT_GE(absl::Now() - t0, absl::Milliseconds(10));
+    return int64_t{0};
+  }).ok());
+}
+
+// Green threads migrate: the worker seen before and after a switch differs for some
+// threads when there are several workers; ids, names and locals follow the thread.
+TEST_P(SchedulerRunTest, MigrationKeepsIdentityAndLocals) {
+  static LocalKey key;
+  std::atomic<int> migrations{0};
+  ASSERT_TRUE(RunMain([&] {
+    std::vector<Thread> ts;
+    for (int i = 0; i < 8; ++i) {
+      SpawnOptions o;
+      o.name = "mig-" + std::to_string(i);
+      ts.push_back(Spawn(
+          [&, i] {
+            uint64_t id = this_thread::Id();
+            key.Set(reinterpret_cast<void*>(static_cast<intptr_t>(i + 1)));
+            for (int k = 0; k < 2000 / kScaleDown; ++k) {
+              int before = this_thread::WorkerIndex();
+              if (k % 3 == 0) {
+                this_thread::SleepFor(absl::Microseconds(20));
+              } else {
+                this_thread::Yield();
+              }
+              if (this_thread::WorkerIndex() != before) migrations.fetch_add(1);
+              EXPECT_EQ(this_thread::Id(), id);
+              EXPECT_EQ(this_thread::Name(), "mig-" + std::to_string(i));
+              EXPECT_EQ(key.Get(), reinterpret_cast<void*>(static_cast<intptr_t>(i + 1)));
+            }
+            return int64_t{0};
+          },
+          o));
+    }
+    for (auto& t : ts) t.Join();
+    return int64_t{0};
+  }).ok());
+  if (GetParam() > 1) EXPECT_GT(migrations.load(), 0);
+}
+
+TEST_P(SchedulerRunTest, LocalKeyDestructorRuns) {
+  static std::atomic<int> destroyed{0};
+  destroyed.store(0);
+  static LocalKey key([](void* p) {
+    destroyed.fetch_add(1);
+    delete static_cast<int*>(p);
+  });
+  ASSERT_TRUE(RunMain([] {
+    std::vector<Thread> ts;
+    for (int i = 0; i < 10; ++i) {
+      ts.push_back(Spawn([] {
+        key.Set(new int(1));
+        return int64_t{0};
+      }));
+    }
+    for (auto& t : ts) t.Join();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(destroyed.load(), 10);
+}
+
+TEST_P(SchedulerRunTest, ManagedStackPerThread) {
+  ASSERT_TRUE(RunMain([] {
+    std::vector<Thread> ts;
+    for (int i = 0; i < 16; ++i) {
+      ts.push_back(Spawn([i] {
+        ManagedStack& m = this_thread::GetManagedStack();
+        std::vector<uint64_t*> slots;
+        for (int k = 0; k < 5000; ++k) {
+          uint64_t* p = m.Push();
+          *p = static_cast<uint64_t>(i * 100000 + k);
+          slots.push_back(p);
+          if (k % 100 == 0) this_thread::Yield();
+        }
+        for (int k = 0; k < 5000; ++k) {
+          if (*slots[k] != static_cast<uint64_t>(i * 100000 + k)) return int64_t{1};
+        }
+        return int64_t{0};
+      }));
+    }
+    int64_t bad = 0;
+    for (auto& t : ts) bad += t.Join().value;
+    return bad;
+  }).ok());
+  EXPECT_EQ(sched_->main_result().value, 0);
+}
+
+TEST_P(SchedulerRunTest, RegistryShowsStatesAndStacks) {
+  ASSERT_TRUE(RunMain([this] {
+    Thread sleeper = Spawn(
+        [] {
+          this_thread::SleepFor(absl::Milliseconds(300));
+          return int64_t{0};
+        },
+        SpawnOptions{"sleeper"});
+    this_thread::SleepFor(absl::Milliseconds(10));
+    bool found = false;
+    sched_->ForEachThread([&](const ThreadInfo& i) {
+      if (i.name == "sleeper") {
+        found = true;
+        EXPECT_EQ(i.state, ThreadState::kSleeping);
+        EXPECT_EQ(i.wait_reason, WaitReason::kSleep);
+        EXPECT_NE(i.blocked_since_ns, 0);
+        EXPECT_NE(i.saved_sp, nullptr);
+        EXPECT_GE(i.saved_sp, i.stack_low);
+        EXPECT_LT(i.saved_sp, i.stack_high);
+        EXPECT_NE(i.managed_stack, nullptr);
+      }
+      if (i.name == "main") {
+        EXPECT_EQ(i.state, ThreadState::kRunning);
+      }
+    });
+    EXPECT_TRUE(found);
+    sleeper.Join();
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(SchedulerRunTest, StopTheWorldStopsOtherWorkers) {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> progress{0};
+  SchedulerOptions o;
+  std::atomic<int> starts{0}, stops{0};
+  o.on_worker_start = [&](int) { starts.fetch_add(1); };
+  o.on_worker_stop = [&](int) { stops.fetch_add(1); };
+  ASSERT_TRUE(RunMain(
+                  [&] {
+                    std::vector<Thread> spinners;
+                    for (int i = 0; i < 4; ++i) {
+                      spinners.push_back(Spawn([&] {
+                        while (!stop.load()) {
+                          progress.fetch_add(1);
+                          this_thread::Safepoint();
+                          if (progress.load() % 64 == 0) this_thread::Yield();
+                        }
+                        return int64_t{0};
+                      }));
+                    }
+                    for (int round = 0; round < 20; ++round) {
+                      this_thread::SleepFor(absl::Microseconds(200));
+                      sched_->StopTheWorld();
+                      int64_t p0 = progress.load();
+                      int running = 0;
+                      sched_->ForEachThread([&](const ThreadInfo& i) {
+                        running += i.state == ThreadState::kRunning;
+                      });
+                      // Only this thread runs, plus those stopped at an explicit poll.
+                      EXPECT_LE(running, sched_->worker_count());
+                      for (volatile int k = 0; k < 100000; ++k) {
+                      }
+                      EXPECT_EQ(progress.load(), p0);
+                      sched_->ResumeTheWorld();
+                    }
+                    stop.store(true);
+                    for (auto& t : spinners) t.Join();
+                    return int64_t{0};
+                  },
+                  o)
+                  .ok());
+  EXPECT_EQ(starts.load(), GetParam());
+  EXPECT_EQ(stops.load(), GetParam());
+}
+
+TEST_P(SchedulerRunTest, ConcurrentStopTheWorldDoesNotDeadlock) {
+  std::atomic<int> collections{0};
+  ASSERT_TRUE(RunMain([&] {
+    std::vector<Thread> ts;
+    for (int i = 0; i < 4; ++i) {
+      ts.push_back(Spawn([&] {
+        for (int k = 0; k < 200 / kScaleDown + 10; ++k) {
+          sched_->StopTheWorld();
+          collections.fetch_add(1);
+          sched_->ResumeTheWorld();
+          this_thread::Yield();
+        }
+        return int64_t{0};
+      }));
+    }
+    for (auto& t : ts) t.Join();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(collections.load(), 4 * (200 / kScaleDown + 10));
+}
+
+TEST_P(SchedulerRunTest, WorkerData) {
+  std::vector<int> data(GetParam());
+  Scheduler& s = Make();
+  for (int i = 0; i < GetParam(); ++i) s.SetWorkerData(i, &data[i]);
+  ASSERT_TRUE(s.Run([&] {
+    for (int k = 0; k < 100; ++k) {
+      int w = this_thread::WorkerIndex();
+      int* d = static_cast<int*>(s.GetWorkerData(w));
+      EXPECT_EQ(d, &data[w]);
+      this_thread::Yield();
+    }
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(SchedulerRunTest, DeadlockIsReported) {
+  absl::Status s = RunMain([] {
+    Thread t = Spawn(
+        [] {
+          this_thread::SleepFor(absl::Milliseconds(1));
+          Thread forever = Spawn(
+              [] {
+                this_thread::SleepFor(absl::InfiniteDuration());  // no timer: never wakes
+                return int64_t{0};
+              },
+              SpawnOptions{"forever"});
+          forever.Join();
+          return int64_t{0};
+        },
+        SpawnOptions{"joiner"});
+    t.Join();
+    return int64_t{0};
+  });
+  ASSERT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("deadlock: all green threads are blocked"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("'main' blocked on join"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("'joiner' blocked on join"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("'forever' blocked on sleep"), std::string::npos) << s;
+}
+
+TEST_P(SchedulerRunTest, TimersAreNotADeadlock) {
+  ASSERT_TRUE(RunMain([] {
+    Thread t = Spawn([] {
+      this_thread::SleepFor(absl::Milliseconds(30));
+      return int64_t{3};
+    });
+    return t.Join().value;
+  }).ok());
+  EXPECT_EQ(sched_->main_result().value, 3);
+}
+
+TEST_P(SchedulerRunTest, RunCanBeCalledAgain) {
+  Scheduler& s = Make();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(s.Run([i] { return int64_t{i}; }).ok());
+    EXPECT_EQ(s.main_result().value, i);
+  }
+}
+
+TEST(SchedulerOptionsTest, ValidateNamesTheOption) {
+  SchedulerOptions o;
+  o.workers = -1;
+  EXPECT_EQ(o.Validate().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(o.Validate().message().find("workers"), std::string::npos);
+  o = SchedulerOptions();
+  o.native_stack_bytes = 100;
+  EXPECT_NE(o.Validate().message().find("native_stack_bytes"), std::string::npos);
+  o = SchedulerOptions();
+  o.managed_stack_max_bytes = 1;
+  EXPECT_NE(o.Validate().message().find("managed_stack_max_bytes"), std::string::npos);
+  EXPECT_TRUE(SchedulerOptions().Validate().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, SchedulerRunTest, ::testing::Values(1, 2, 4),
+                         testing::WorkersName);
+
+}  // namespace
+}  // namespace weft::threads

@@ -1,0 +1,98 @@
+// Tests for NativeStackAllocator and ManagedStack.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "heap/arena.h"
+#include "threads/managed_stack.h"
+#include "threads/native_stack.h"
+
+namespace weft::threads {
+namespace {
+
+class StacksTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto a = heap::Arena::Create({});
+    ASSERT_TRUE(a.ok());
+    arena_.reset(*a);
+  }
+  std::unique_ptr<heap::Arena> arena_;
+};
+
+TEST_F(StacksTest, NativeGuardedAndCanary) {
+  NativeStackAllocator guarded(arena_.get(), 1 << 20);
+  NativeStack s;
+  ASSERT_TRUE(guarded.Allocate(64 << 10, &s));
+  EXPECT_TRUE(s.guarded);
+  EXPECT_EQ(s.run_bytes, size_t{64} << 10);
+  EXPECT_EQ(arena_->InfoFor(s.run).type, heap::BlockType::kNativeStack);
+  s.top[-1] = 1;  // usable
+  guarded.Free(&s);
+
+  NativeStackAllocator unguarded(arena_.get(), 0);
+  ASSERT_TRUE(unguarded.Allocate(40 << 10, &s));
+  EXPECT_FALSE(s.guarded);
+  EXPECT_EQ(s.run_bytes, size_t{64} << 10);  // rounded to blocks
+  EXPECT_TRUE(NativeStackAllocator::CanaryIntact(s));
+  s.limit[3] = 0;
+  EXPECT_FALSE(NativeStackAllocator::CanaryIntact(s));
+  unguarded.Free(&s);
+  EXPECT_EQ(arena_->Stats().blocks_in_use, 0u);
+}
+
+TEST_F(StacksTest, DefaultGuardBudgetIsBelowMapLimit) {
+  long b = NativeStackAllocator::DefaultGuardBudget();
+  EXPECT_GT(b, 1000);
+  EXPECT_LT(b, 65530 / 2);
+}
+
+TEST_F(StacksTest, ManagedGrowsBySegmentsAndSlotsStayPut) {
+  ManagedChunkAllocator chunks(arena_.get());
+  {
+    ManagedStack m;
+    ASSERT_TRUE(m.Init(&chunks, 256 << 10));
+    EXPECT_EQ(m.capacity_bytes(), kFirstSegmentBytes);
+    std::vector<uint64_t*> slots;
+    for (uint64_t i = 0; i < 10000; ++i) {
+      uint64_t* p = m.Push();
+      ASSERT_NE(p, nullptr);
+      *p = i;
+      slots.push_back(p);
+    }
+    for (uint64_t i = 0; i < slots.size(); ++i) ASSERT_EQ(*slots[i], i);  // never moved
+    EXPECT_EQ(m.used_slots(), 10000u);
+    size_t seen = 0;
+    uint64_t expect = 0;
+    m.ForEachSegment([&](uint64_t* b, uint64_t* e) {
+      for (uint64_t* p = b; p < e; ++p) ASSERT_EQ(*p, expect++);
+      seen += e - b;
+    });
+    EXPECT_EQ(seen, 10000u);
+    ManagedStack::Mark mark = m.GetMark();
+    for (int i = 0; i < 9000; ++i) ASSERT_NE(m.Push(), nullptr);
+    m.Reset(mark);
+    EXPECT_EQ(m.used_slots(), 10000u);
+    m.Clear();
+    EXPECT_EQ(m.used_slots(), 0u);
+    EXPECT_EQ(m.segment_count(), 1);
+  }
+  EXPECT_EQ(arena_->Stats().blocks_by_type[static_cast<int>(heap::BlockType::kManagedStack)], 1u);
+}
+
+TEST_F(StacksTest, ManagedStopsAtMaximum) {
+  ManagedChunkAllocator chunks(arena_.get());
+  ManagedStack m;
+  ASSERT_TRUE(m.Init(&chunks, kFirstSegmentBytes + heap::kBlockSize));
+  size_t n = 0;
+  while (m.Push() != nullptr) ++n;
+  EXPECT_EQ(n, (kFirstSegmentBytes + heap::kBlockSize) / 8);
+  EXPECT_EQ(m.Push(), nullptr);  // stays at the maximum
+  m.Clear();
+  EXPECT_NE(m.Push(), nullptr);
+  EXPECT_EQ(m.PushFrame(heap::kBlockSize), nullptr);  // larger than any segment
+}
+
+}  // namespace
+}  // namespace weft::threads

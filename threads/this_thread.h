@@ -1,0 +1,42 @@
+// this_thread.h: what a green thread can ask about and do to itself.
+//
+// Every function here must be called from a green thread unless noted. Green threads
+// migrate between workers at any switch: never keep the address of a thread_local
+// across a switch; these accessors are opaque calls for that reason.
+#ifndef WEFT_THREADS_THIS_THREAD_H_
+#define WEFT_THREADS_THIS_THREAD_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace weft::threads {
+
+class ManagedStack;
+class Scheduler;
+
+namespace this_thread {
+
+// InGreenThread: callable anywhere.
+bool InGreenThread();
+uint64_t Id();
+std::string_view Name();
+// Yield lets every other runnable thread of this worker run first. A safepoint.
+void Yield();
+void SleepFor(absl::Duration d);
+void SleepUntil(absl::Time deadline);
+// The calling thread's managed stack.
+ManagedStack& GetManagedStack();
+// Safepoint polls for a pending StopTheWorld and stops here if there is one.
+void Safepoint();
+// The worker running the caller now (changes at any switch); -1 off a worker.
+// Callable anywhere.
+int WorkerIndex();
+Scheduler* CurrentScheduler();
+
+}  // namespace this_thread
+}  // namespace weft::threads
+
+#endif  // WEFT_THREADS_THIS_THREAD_H_
