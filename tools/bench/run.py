@@ -393,7 +393,7 @@ def make_cases(quick, weft_programs):
     # Green-thread cases: (id, title, mode, n, result name, unit, goal, expected checksum).
     tri = lambda n: n * (n - 1) // 2
     q = quick
-    alive_n = 100_000
+    alive_n = 20_000 if q else 100_000
     thread_cases = [
         ("yield", "yield", 1_000_000 if q else 10_000_000, "yield", "ns",
          Goal("<= 20 ns", "figure", 20.0), lambda n: 2 * n),
@@ -401,8 +401,8 @@ def make_cases(quick, weft_programs):
          Goal("<= 100 ns", "figure", 100.0), tri),
         ("spawn-join", "spawn+join", 100_000 if q else 1_000_000, "spawn_join", "ns",
          Goal("<= 150 ns", "figure", 150.0), tri),
-        ("spawn-100k-alive", "spawn 100k threads, all alive", alive_n, "spawn_all_alive", "ms",
-         Goal("<= 40 ms", "figure", 40.0), lambda n: n),
+        ("spawn-100k-alive", "spawn threads, all alive", alive_n, "spawn_all_alive", "ms",
+         Goal("<= 40 ms for 100k", "figure", 40.0, size_ok=not q), lambda n: n),
         ("blocked-thread-memory", "resident memory per blocked thread", alive_n, "blocked_thread_bytes",
          "B", Goal("<= 5 KiB", "figure", 5120.0), lambda n: n),
         ("cross-worker-wake", "cross-worker wake", 20_000 if q else 200_000, "cross_worker_wake", "ns",
@@ -462,12 +462,12 @@ def cpu_busy_s():
 
 
 def wait_quiet(limit_s):
-    """Waits (at most limit_s) until other processes use < 10% of a CPU over 0.5 s."""
+    """Waits (at most limit_s) until other processes use < 10% of a CPU over 0.2 s."""
     t0 = time.time()
     while time.time() - t0 < limit_s:
         a = cpu_busy_s()
-        time.sleep(0.5)
-        if cpu_busy_s() - a < 0.05:
+        time.sleep(0.2)
+        if cpu_busy_s() - a < 0.02:
             break
     return time.time() - t0
 
@@ -843,7 +843,10 @@ def main():
     ap.add_argument("--bazel-config", default="-c opt", help="extra bazel build flags (default: -c opt)")
     ap.add_argument("--out", help="output directory (default results/bench/<date>[-quick])")
     ap.add_argument("--quiet-wait", type=float, default=None,
-                    help="seconds to wait for an idle machine before each run (default 2 quick, 20 full)")
+                    help="seconds to wait for an idle machine before each run (default 0.2 quick, 5 full)")
+    ap.add_argument("--rerun-budget", type=float, default=180.0,
+                    help="seconds of reruns of disturbed runs allowed in a full run (default 180; "
+                         "none with --quick)")
     args = ap.parse_args()
     only = re.compile(args.only) if args.only else None
     t_start = time.time()
@@ -903,7 +906,8 @@ def main():
     os.makedirs(rawdir, exist_ok=True)
     jsonl = open(os.path.join(outdir, "runs.jsonl"), "w")
     timeout = 120 if args.quick else 600
-    quiet_wait = args.quiet_wait if args.quiet_wait is not None else (2 if args.quick else 20)
+    quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.2 if args.quick else 5)
+    rerun_budget = 0.0 if args.quick else args.rerun_budget  # seconds of reruns allowed in all
 
     runnable = [(c, s) for c in cases for s in c.systems if (c.id, s.name) not in skipped]
     say(f"== running {len(runnable)} case/system pairs + {len(gbench)} Google Benchmark and {len(figures)} "
@@ -913,11 +917,14 @@ def main():
         for c, s in runnable:
             wait_quiet(quiet_wait)
             rec = run_once(c, s, rep, rawdir, timeout)
-            if rec.get("other_cpu_s", 0) > 0.2 + 0.1 * rec.get("wall_s", 0) and "error" not in rec:
+            if (rec.get("other_cpu_s", 0) > 0.2 + 0.1 * rec.get("wall_s", 0) and "error" not in rec
+                    and rerun_budget > rec.get("wall_s", 0)):
                 say(f"   ({c.id}/{s.name}: other processes used {rec['other_cpu_s']} s CPU; rerun)")
                 wait_quiet(quiet_wait * 3)
+                t_rerun = time.time()
                 rec = run_once(c, s, rep, rawdir, timeout)
                 rec["retried"] = True
+                rerun_budget -= time.time() - t_rerun
             records.append(rec)
             jsonl.write(json.dumps(rec) + "\n")
             jsonl.flush()
@@ -955,7 +962,8 @@ def main():
         f"- toolchains: {toolchains()}",
         "- median and range are over the reps of the case's figure; wall, CPU (user+sys) and peak RSS "
         "are medians from /usr/bin/time -v; max pause is the longest over the reps, as the runtime reports it.",
-        "- `(*k)`: k runs were disturbed by other processes on the machine even after one rerun.",
+        "- `(*k)`: in k of the reps other processes used more than 0.2 s + 10% of the run's wall time in CPU "
+        "(measured from /proc/stat); a full run reruns such a run once while its rerun budget lasts.",
     ]
     for c in cases:
         if c.note:
