@@ -843,7 +843,7 @@ def main():
     ap.add_argument("--bazel-config", default="-c opt", help="extra bazel build flags (default: -c opt)")
     ap.add_argument("--out", help="output directory (default results/bench/<date>[-quick])")
     ap.add_argument("--quiet-wait", type=float, default=None,
-                    help="seconds to wait for an idle machine before each run (default 0.2 quick, 5 full)")
+                    help="seconds to wait for an idle machine before each run (default 0.2 quick, 2 full)")
     ap.add_argument("--rerun-budget", type=float, default=180.0,
                     help="seconds of reruns of disturbed runs allowed in a full run (default 180; "
                          "none with --quick)")
@@ -906,7 +906,7 @@ def main():
     os.makedirs(rawdir, exist_ok=True)
     jsonl = open(os.path.join(outdir, "runs.jsonl"), "w")
     timeout = 120 if args.quick else 600
-    quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.2 if args.quick else 5)
+    quiet_wait = args.quiet_wait if args.quiet_wait is not None else (0.2 if args.quick else 2)
     rerun_budget = 0.0 if args.quick else args.rerun_budget  # seconds of reruns allowed in all
 
     runnable = [(c, s) for c in cases for s in c.systems if (c.id, s.name) not in skipped]
