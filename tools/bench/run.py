@@ -171,6 +171,8 @@ class Bazel:
         if verb in ("build", "info"):
             c += ["--symlink_prefix=/"]  # leave others' bazel-* links alone
             c += self.config
+        if verb == "build":
+            c += ["--noshow_progress", "--color=no", "--curses=no"]
         return c + list(args)
 
     def run(self, verb, *args, quiet=True):
@@ -703,6 +705,9 @@ def summarize_extra(extra, skipped_notes):
             rows_extra = []
         if goal:
             row["goal"] = goal.check(row)
+        if row.get("unit") == "ns" and row["figure"] >= 1e4:  # show long times in us or ms
+            f, u = (1e6, "ms") if row["figure"] >= 1e6 else (1e3, "us")
+            row.update(figure=row["figure"] / f, lo=row["lo"] / f, hi=row["hi"] / f, unit=u)
         rows.append(row)
         rows += rows_extra
     return rows
