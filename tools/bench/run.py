@@ -622,7 +622,7 @@ def fmt(v, unit=""):
 def summarize(cases, records, skipped):
     rows = []
     for c in cases:
-        base_fig = base_rss = None
+        base_fig = base_rss = base_cpu = None
         crow = []
         for s in c.systems:
             recs = [r for r in records if r["case"] == c.id and r["system"] == s.name]
@@ -648,12 +648,14 @@ def summarize(cases, records, skipped):
                     row["disturbed"] = sum(1 for r in good if r.get("other_cpu_s", 0) > 0.2 + 0.1 * r["wall_s"])
                     row["from_wall"] = any(r.get("figure_note") for r in good)
                     if s.name == c.baseline:
-                        base_fig, base_rss = row["figure"], row["rss_mib"]
+                        base_fig, base_rss, base_cpu = row["figure"], row["rss_mib"], row["cpu"]
             crow.append(row)
         for row in crow:
             if "figure" in row and base_fig:
                 row["ratio"] = row["figure"] / base_fig
                 row["rss_ratio"] = row["rss_mib"] / base_rss if base_rss else None
+                if c.metric == "wall" and base_cpu:
+                    row["cpu_ratio"] = row["cpu"] / base_cpu
             if row["system"].startswith("weft") and c.goals:
                 row["goal"] = "; ".join(g.check(row) if "figure" in row else f"{g.text}: not measured"
                                         for g in c.goals)
@@ -715,17 +717,17 @@ def summarize_extra(extra, skipped_notes):
 
 def table_lines(rows):
     head = ["case", "system", "median", "range", "wall s", "CPU s", "peak RSS MiB", "max pause ms",
-            "x baseline", "Weft goal"]
-    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 7 + ["---"]) + "|"]
+            "x baseline", "x CPU", "Weft goal"]
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * 8 + ["---"]) + "|"]
     last = None
     for r in rows:
         title = r["title"] if r["title"] != last else ""
         last = r["title"]
         unit = r.get("unit", "")
         if "skip" in r:
-            cells = [title, r["system"], "skipped: " + r["skip"]] + [""] * 6 + [r.get("goal", "")]
+            cells = [title, r["system"], "skipped: " + r["skip"]] + [""] * 7 + [r.get("goal", "")]
         elif "fail" in r:
-            cells = [title, r["system"], r["fail"]] + [""] * 6 + [r.get("goal", "")]
+            cells = [title, r["system"], r["fail"]] + [""] * 7 + [r.get("goal", "")]
         else:
             med = fmt(r["figure"], unit) + (f" {unit}" if unit and unit != "s" else (" s" if unit == "s" else ""))
             if r.get("from_wall"):
@@ -736,7 +738,8 @@ def table_lines(rows):
             ratio = "1 (baseline)" if base == r["system"] else (f"{r['ratio']:.2f}" if "ratio" in r else "-")
             cells = [title, r["system"], med, f"{fmt(r['lo'], unit)}-{fmt(r['hi'], unit)}",
                      fmt(r.get("wall"), "s"), fmt(r.get("cpu"), "s"),
-                     fmt(r.get("rss_mib")), fmt(r.get("pause_ms")), ratio, r.get("goal", "")]
+                     fmt(r.get("rss_mib")), fmt(r.get("pause_ms")), ratio,
+                     f"{r['cpu_ratio']:.2f}" if r.get("cpu_ratio") is not None else "-", r.get("goal", "")]
         out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in cells) + " |")
     return out
 
@@ -852,7 +855,11 @@ def main():
     ap.add_argument("--rerun-budget", type=float, default=180.0,
                     help="seconds of reruns of disturbed runs allowed in a full run (default 180; "
                          "none with --quick)")
+    ap.add_argument("--report", metavar="DIR", help="rebuild DIR/table.md and chart.svg from DIR/runs.jsonl, "
+                                                    "run nothing")
     args = ap.parse_args()
+    if args.report:
+        return report_only(args.report, args.quick)
     only = re.compile(args.only) if args.only else None
     t_start = time.time()
     started = datetime.datetime.now()
@@ -955,31 +962,39 @@ def main():
             say(f"r{rep} figures {label}: {len(rows)} figures")
     jsonl.close()
 
-    rows = summarize(cases, records, skipped) + summarize_extra(extra, weft_notes)
-    cmdline = "tools/bench/run.py " + " ".join(sys.argv[1:])
-    elapsed = time.time() - t_start
+    meta = {"meta": True, "command": "tools/bench/run.py " + " ".join(sys.argv[1:]), "reps": args.reps,
+            "quick": args.quick, "started": started.strftime("%Y-%m-%d %H:%M"),
+            "elapsed_min": round((time.time() - t_start) / 60, 1), "weft_notes": weft_notes,
+            "skipped": [[k[0], k[1], v] for k, v in skipped.items()]}
+    with open(os.path.join(outdir, "runs.jsonl"), "a") as f:
+        f.write(json.dumps(meta) + "\n")
+    return write_report(cases, records, extra, skipped, meta, outdir)
+
+
+def write_report(cases, records, extra, skipped, meta, outdir):
+    rows = summarize(cases, records, skipped) + summarize_extra(extra, meta["weft_notes"])
     header = [
-        f"# Weft benchmarks, {started.strftime('%Y-%m-%d %H:%M')} UTC" if time.strftime("%Z") == "UTC"
-        else f"# Weft benchmarks, {started.strftime('%Y-%m-%d %H:%M %Z')}",
+        f"# Weft benchmarks, {meta['started']} {time.strftime('%Z')}",
         "",
-        f"- command: `{cmdline.strip()}` ({args.reps} reps, round-robin; took {elapsed / 60:.1f} min)",
+        f"- command: `{meta['command'].strip()}` ({meta['reps']} reps, round-robin; took {meta['elapsed_min']} min)",
         f"- machine: {machine()}",
         f"- toolchains: {toolchains()}",
         "- median and range are over the reps of the case's figure; wall, CPU (user+sys) and peak RSS "
-        "are medians from /usr/bin/time -v; max pause is the longest over the reps, as the runtime reports it.",
+        "are medians from /usr/bin/time -v; max pause is the longest over the reps, as the runtime reports it. "
+        "`x baseline` divides the median figure by the baseline's; `x CPU` does the same with CPU time "
+        "(process cases only), which moves less when other processes share the machine.",
         "- `(*k)`: in k of the reps other processes used more than 0.2 s + 10% of the run's wall time in CPU "
         "(measured from /proc/stat); a full run reruns such a run once while its rerun budget lasts.",
     ]
     for c in cases:
         if c.note:
             header.append(f"- {c.title}: {c.note}")
-    notes = [n for n in weft_notes]
     md = header + [""] + table_lines(rows) + [""]
-    if notes:
-        md += ["Weft targets:", ""] + [f"- {n}" for n in notes] + [""]
+    if meta["weft_notes"]:
+        md += ["Weft targets:", ""] + [f"- {n}" for n in meta["weft_notes"]] + [""]
     with open(os.path.join(outdir, "table.md"), "w") as f:
         f.write("\n".join(md))
-    svg = chart_svg(rows, f"Weft benchmarks {started.strftime('%Y-%m-%d')}" + (" (quick)" if args.quick else ""))
+    svg = chart_svg(rows, f"Weft benchmarks {meta['started'][:10]}" + (" (quick)" if meta["quick"] else ""))
     if svg:
         with open(os.path.join(outdir, "chart.svg"), "w") as f:
             f.write(svg)
@@ -989,6 +1004,35 @@ def main():
         + (f" and {os.path.relpath(os.path.join(outdir, 'chart.svg'), ROOT)}" if svg else ""))
     failed = [r for r in rows if "fail" in r]
     return 1 if failed else 0
+
+
+def report_only(outdir, quick_flag):
+    """Rebuilds table.md and chart.svg from an earlier run's runs.jsonl."""
+    lines = [json.loads(l) for l in open(os.path.join(outdir, "runs.jsonl")) if l.strip()]
+    metas = [l for l in lines if l.get("meta")]
+    records = [l for l in lines if "case" in l]
+    extra = [l for l in lines if "label" in l]
+    quick = (quick_flag or outdir.rstrip("/").endswith("-quick")
+             or any(r["case"] == "binary-trees" and r["cmd"].endswith(" 16") for r in records))
+    meta = metas[-1] if metas else {
+        "command": "(regenerated with --report; command not recorded)", "quick": quick,
+        "reps": max([r["rep"] for r in records] or [0]), "elapsed_min": "?", "weft_notes": [], "skipped": [],
+        "started": datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(outdir, "runs.jsonl")))
+        .strftime("%Y-%m-%d %H:%M")}
+    cases = make_cases(meta["quick"], {})
+    skipped = {(a, b): why for a, b, why in meta["skipped"]}
+    ran = {(r["case"], r["system"]) for r in records}
+    for c in cases:
+        keep = []
+        for s in c.systems:
+            if (c.id, s.name) in ran or (c.id, s.name) in skipped:
+                keep.append(s)
+            elif s.name.startswith("weft") and not metas:
+                skipped[(c.id, s.name)] = "not in this run"
+                keep.append(s)
+        c.systems = keep
+    cases = [c for c in cases if c.systems]
+    return write_report(cases, records, extra, skipped, meta, outdir)
 
 
 if __name__ == "__main__":
