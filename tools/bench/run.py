@@ -749,45 +749,55 @@ def esc(s):
 
 
 def chart_svg(rows, title):
-    """Horizontal bars of each system's ratio to its case's baseline, log scale."""
+    """Horizontal bars from 1x to each system's ratio to its case's baseline, log scale.
+    Grey: the baseline, green: peers, orange: Weft; a red tick marks a Weft ratio goal."""
     bars = [r for r in rows if r.get("ratio") is not None]
     if not bars:
         return None
-    lo = min(0.5, min(r["ratio"] for r in bars))
-    hi = max(2.0, max(r["ratio"] for r in bars))
+    lo = min(0.5, min(r["ratio"] for r in bars) / 1.2)
+    hi = max(2.0, max(r["ratio"] for r in bars) * 1.2)
     l0, l1 = math.log10(lo), math.log10(hi)
-    left, width, bar_h, top = 330, 560, 14, 50
-    h = top + (bar_h + 4) * len(bars) + 12 * len({r["title"] for r in bars}) + 50
+    left, width, bar_h, top = 300, 600, 14, 62
+    groups = len({r["title"] for r in bars})
+    h = top + (bar_h + 4) * len(bars) + 22 * groups + 40
     x = lambda v: left + (math.log10(v) - l0) / (l1 - l0) * width
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{h}" '
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{h}" '
            'font-family="sans-serif" font-size="11">',
-           f'<rect width="100%" height="100%" fill="white"/>',
+           '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="10" y="20" font-size="14" font-weight="bold">{esc(title)}</text>',
-           '<text x="10" y="36">ratio to the case baseline (log scale; lower is better; '
-           'GC cases: C++ arena or malloc, switching cases: bare Boost.Context)</text>']
+           '<text x="10" y="36">median figure / baseline median, log scale, lower is better. Baselines: C++ arena '
+           '(binary-trees), malloc/free (alloc rate), bare Boost.Context (switching), OS threads (wake).</text>',
+           '<rect x="10" y="44" width="10" height="10" fill="#999999"/><text x="24" y="53">baseline</text>',
+           '<rect x="90" y="44" width="10" height="10" fill="#1b9e77"/><text x="104" y="53">peer</text>',
+           '<rect x="150" y="44" width="10" height="10" fill="#d95f02"/><text x="164" y="53">Weft</text>',
+           '<rect x="210" y="44" width="3" height="10" fill="#e7298a"/><text x="218" y="53">Weft goal</text>']
     y = top
     last = None
     for r in bars:
         if r["title"] != last:
-            y += 12
-            out.append(f'<text x="10" y="{y + 1}" font-weight="bold">{esc(r["title"])}</text>')
+            y += 22
+            out.append(f'<text x="10" y="{y - 6}" font-weight="bold">{esc(r["title"])}</text>')
             last = r["title"]
         weft = r["system"].startswith("weft")
-        color = "#d95f02" if weft else ("#999999" if r["ratio"] == 1 else "#1b9e77")
-        x0, x1 = x(lo), x(r["ratio"])
+        color = "#d95f02" if weft else ("#999999" if r["system"] == r["case"].baseline else "#1b9e77")
+        a, b = sorted((x(1.0), x(r["ratio"])))
         out.append(f'<text x="{left - 6}" y="{y + bar_h - 3}" text-anchor="end">{esc(r["system"])}</text>')
-        out.append(f'<rect x="{x0:.1f}" y="{y}" width="{max(1.0, x1 - x0):.1f}" height="{bar_h}" '
-                   f'fill="{color}"/>')
-        out.append(f'<text x="{x1 + 4:.1f}" y="{y + bar_h - 3}">{r["ratio"]:.2f}x</text>')
+        out.append(f'<rect x="{a:.1f}" y="{y}" width="{max(1.5, b - a):.1f}" height="{bar_h}" fill="{color}"/>')
+        out.append(f'<text x="{max(b, x(1.0)) + 4:.1f}" y="{y + bar_h - 3}">{r["ratio"]:.2f}x</text>')
+        if weft:
+            for g in r["case"].goals:
+                if g.kind == "ratio" and lo < g.limit < hi:
+                    out.append(f'<rect x="{x(g.limit) - 1:.1f}" y="{y - 2}" width="3" height="{bar_h + 4}" '
+                               'fill="#e7298a"/>')
         y += bar_h + 4
-    # grid
     v = 10 ** math.floor(l0)
-    while v <= hi * 1.0001:
+    while v <= hi:
         for m in (1, 2, 5):
             t = v * m
             if lo <= t <= hi:
+                one = abs(t - 1) < 1e-9
                 out.append(f'<line x1="{x(t):.1f}" y1="{top}" x2="{x(t):.1f}" y2="{y + 4}" '
-                           f'stroke="{"#000" if t == 1 else "#ddd"}" stroke-width="{1 if t == 1 else 0.5}"/>')
+                           f'stroke="{"#000" if one else "#ccc"}" stroke-width="{1 if one else 0.5}"/>')
                 out.append(f'<text x="{x(t):.1f}" y="{y + 18}" text-anchor="middle">{t:g}x</text>')
         v *= 10
     out.append("</svg>")
