@@ -181,7 +181,10 @@ class Bazel:
 
     def query(self, expr):
         p = self.run("query", "--keep_going", "--output=label", expr)
-        return [l.strip() for l in p.stdout.splitlines() if l.strip().startswith("//")]
+        labels = [l.strip() for l in p.stdout.splitlines() if l.strip().startswith("//")]
+        if p.returncode not in (0, 3) or (p.returncode == 3 and not labels):
+            say(f"bazel query failed (exit {p.returncode}): {(p.stderr or '').strip().splitlines()[-1:]}")
+        return labels
 
     def label_path(self, label):
         if self.bin_dir is None:
@@ -220,11 +223,16 @@ def discover_weft(args):
         return {}, [], [], notes
     say(f"bazel build {' '.join(binaries)}")
     p = bz.run("build", "--keep_going", *binaries, quiet=False)
+    failed = set()
+    if p.returncode != 0:  # find which ones: a failed target may still have a stale binary
+        for label in binaries:
+            if bz.run("build", label).returncode != 0:
+                failed.add(label)
     programs, gbench, figures = {}, [], []
     for label in binaries:
         path = bz.label_path(label)
-        if not os.access(path, os.X_OK):
-            notes.append(f"skip {label}: did not build (bazel exit {p.returncode})")
+        if label in failed or not os.access(path, os.X_OK):
+            notes.append(f"skip {label}: does not build now (bazel build {label} fails)")
             continue
         if label in WEFT_PROGRAMS:
             programs[label] = path
