@@ -49,7 +49,7 @@ class CollectingVisitor final : public RootVisitor {
 
 void Heap::Collect(int generation, RootSource& roots, bool compact) {
   generation = std::clamp(generation, 0, oldest_generation());
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   WEFT_CHECK(!in_collection_, "weft: Collect called during a collection");
   if (WEFT_CHECKED_BUILD) {
     CloseMutatorRegions();

@@ -244,7 +244,7 @@ TEST(CollectorStressTest, RandomGraphsSurviveRandomCollections) {
     SCOPED_TRACE("round " + std::to_string(round) + " generations " +
                  std::to_string(o.generations) + " nursery " + std::to_string(o.nursery_bytes));
     GraphStress g(rng(), o);
-    g.Run(15000);
+    g.Run(12000 / testing::kSanitizerSlowdown);
     HeapStats s = g.Stats();
     EXPECT_GT(s.collections[0], 0u);
     std::printf("round %d: %llu young collections, promoted %llu bytes, evacuated %llu\n", round,
@@ -260,8 +260,8 @@ TEST(CollectorStressTest, GcStressModeCollectsEveryFewAllocations) {
   HeapOptions o = RandomOptions(rng);
   o.gc_stress_every_n_allocations = 7;
   GraphStress g(rng(), o);
-  g.Run(2500);
-  EXPECT_GT(g.Stats().collections[0], 100u);
+  g.Run(2500 / testing::kSanitizerSlowdown);
+  EXPECT_GT(g.Stats().collections[0], 100u / testing::kSanitizerSlowdown);
 }
 
 }  // namespace

@@ -27,13 +27,13 @@ HeapOptions Normalized(HeapOptions o) {
 
 Heap::Heap(const HeapOptions& options, Arena* arena)
     : options_(Normalized(options)), arena_(arena) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   soft_limit_ = options_.soft_limit_bytes;
   for (size_t& t : trigger_bytes_) t = std::max(options_.initial_bytes, options_.nursery_bytes);
 }
 
 Heap::~Heap() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   WEFT_CHECK(mutators_.empty(), "weft: heap destroyed while mutators remain");
   if (pinned_region_.open()) CloseRegion(pinned_region_, true);
   for (char* b : young_blocks_) arena_->FreeBlocks(b);
@@ -44,13 +44,13 @@ Heap::~Heap() {
 
 Mutator* Heap::CreateMutator() {
   Mutator* m = new Mutator(this);
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   mutators_.push_back(m);
   return m;
 }
 
 void Heap::DestroyMutator(Mutator* m) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = std::find(mutators_.begin(), mutators_.end(), m);
   WEFT_CHECK(it != mutators_.end(), "weft: DestroyMutator of an unknown mutator");
   for (Region& r : m->regions_) CloseRegion(r, true);
@@ -59,7 +59,7 @@ void Heap::DestroyMutator(Mutator* m) {
 }
 
 void Heap::SetHost(CollectionHost* host) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   host_ = host;
 }
 
@@ -124,7 +124,7 @@ bool Heap::HandleAdmission(Admission a, Request& req) {
   CollectionHost* host;
   bool futile;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     host = host_;
     futile = full_gc_futile_ &&
              stats_.promoted_bytes - futile_promoted_mark_ < options_.nursery_bytes;
@@ -134,6 +134,7 @@ bool Heap::HandleAdmission(Admission a, Request& req) {
       return true;
     case Admission::kNeedYoung: {
       req.collected_young = true;
+      if (host == nullptr) return true;  // the host was removed meanwhile
       int gen = ChooseGeneration();
       if (gen == oldest_generation()) req.collected_full = true;
       host->RequestCollection(gen);
@@ -155,7 +156,7 @@ bool Heap::HandleAdmission(Admission a, Request& req) {
 }
 
 char* Heap::Fail(Mutator* m, Admission a, const Request& req) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   AllocationFailure f;
   switch (a) {
     case Admission::kOverSoft: f.reason = AllocationFailure::Reason::kSoftLimit; break;
@@ -178,7 +179,7 @@ void Heap::StressTick(Mutator* m) {
   uint64_t c;
   CollectionHost* host;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     c = ++stress_counter_;
     host = host_;
   }
@@ -189,7 +190,7 @@ void Heap::StressTick(Mutator* m) {
 }
 
 int Heap::ChooseGeneration() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::array<size_t, kMaxGenerations> bytes = GenerationBytesLocked();
   for (int g = oldest_generation(); g >= 1; --g) {
     if (bytes[g] > trigger_bytes_[g]) return g;
@@ -212,7 +213,7 @@ char* Heap::AllocateSmall(Mutator* m, size_t bytes, Space space) {
   for (;;) {
     Admission a;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
       CloseRegion(r, true);
       a = Admit(kBlockSize, true, req);
@@ -247,7 +248,7 @@ char* Heap::AllocateLarge(Mutator* m, size_t bytes, Space space) {
   for (;;) {
     Admission a;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
       a = Admit(blocks * kBlockSize, false, req);
       if (a == Admission::kOk) {
@@ -281,7 +282,7 @@ char* Heap::AllocatePinned(Mutator* m, size_t bytes) {
   for (;;) {
     Admission a;
     {
-      absl::MutexLock lock(&mu_);
+      MutexLock lock(&mu_);
       WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
       if (char* p = pinned_region_.Bump(bytes); p != nullptr) return p;
       CloseRegion(pinned_region_, true);
@@ -307,23 +308,23 @@ char* Heap::AllocatePinned(Mutator* m, size_t bytes) {
 }
 
 void Heap::SetSoftLimit(size_t bytes) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   soft_limit_ = std::clamp(bytes, options_.nursery_bytes, options_.hard_limit_bytes);
   full_gc_futile_ = false;
 }
 
 size_t Heap::soft_limit() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return soft_limit_;
 }
 
 void Heap::AddGlobalRoot(Value* slot) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   global_roots_.push_back(slot);
 }
 
 void Heap::RemoveGlobalRoot(Value* slot) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = std::find(global_roots_.begin(), global_roots_.end(), slot);
   WEFT_CHECK(it != global_roots_.end(), "weft: RemoveGlobalRoot of an unknown slot");
   global_roots_.erase(it);
@@ -346,7 +347,7 @@ std::array<size_t, kMaxGenerations> Heap::GenerationBytesLocked() const {
 }
 
 HeapStats Heap::Stats() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   HeapStats s = stats_;
   s.heap_bytes = heap_bytes_;
   s.soft_limit_bytes = soft_limit_;
@@ -362,7 +363,7 @@ HeapStats Heap::Stats() const {
 }
 
 void Heap::ForEachObject(absl::FunctionRef<void(Object*, int)> fn) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ForEachObjectLocked(fn);
 }
 

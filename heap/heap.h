@@ -32,7 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "heap/mutex.h"
 #include "heap/allocation_failure.h"
 #include "heap/arena.h"
 #include "heap/heap_options.h"
@@ -164,7 +164,7 @@ class Heap {
   LayoutRegistry layouts_;
   CollectionHost* host_ = nullptr;  // set before mutators run
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::vector<Mutator*> mutators_ ABSL_GUARDED_BY(mu_);
   // The blocks the heap holds, by type. Large runs are listed by their head.
   std::vector<char*> young_blocks_ ABSL_GUARDED_BY(mu_);

@@ -86,6 +86,10 @@ TEST(HeapTest, TooLargeRequestFailsCleanly) {
   EXPECT_EQ(m->AllocateVector(size_t{1} << 33, Value::Nil()), nullptr);
   EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kTooLarge);
   EXPECT_EQ(m->last_failure().ToStatus().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(m->AllocateVector(size_t{1} << 61, Value::Nil()), nullptr);  // would overflow
+  EXPECT_EQ(m->AllocateBytes(SIZE_MAX - 3), nullptr);
+  EXPECT_EQ(m->AllocatePinnedBytes(SIZE_MAX), nullptr);
+  EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kTooLarge);
   t.heap->Verify();
   t.heap->DestroyMutator(m);
 }

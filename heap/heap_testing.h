@@ -46,6 +46,15 @@ class TestHost final : public CollectionHost {
   RootSource* roots_;
 };
 
+// Sanitizer builds run the long tests with fewer steps.
+#if defined(WEFT_TSAN)
+inline constexpr int kSanitizerSlowdown = 4;
+#elif defined(WEFT_ASAN)
+inline constexpr int kSanitizerSlowdown = 2;
+#else
+inline constexpr int kSanitizerSlowdown = 1;
+#endif
+
 inline uint32_t TestSeed() {
   uint32_t seed = std::random_device{}();
   if (const char* env = std::getenv("WEFT_SEED"); env != nullptr && *env != '\0') {

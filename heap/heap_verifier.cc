@@ -156,7 +156,7 @@ class HeapVerifier {
 };
 
 void Heap::Verify(RootSource* roots) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   VerifyLocked(roots);
 }
 

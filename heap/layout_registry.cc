@@ -18,7 +18,7 @@ absl::StatusOr<const RecordLayout*> LayoutRegistry::RegisterLayout(std::string_v
         absl::StrFormat("layout %s: raw_bytes %d is out of range [0, %d]", name, raw_bytes,
                         kMaxRecordRawWords * kWordSize));
   }
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = by_name_.find(name);
   if (it != by_name_.end()) {
     const RecordLayout& old = layouts_[it->second];
@@ -37,18 +37,18 @@ absl::StatusOr<const RecordLayout*> LayoutRegistry::RegisterLayout(std::string_v
 }
 
 const RecordLayout* LayoutRegistry::Find(std::string_view name) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : &layouts_[it->second];
 }
 
 const RecordLayout* LayoutRegistry::Get(LayoutId id) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return id < layouts_.size() ? &layouts_[id] : nullptr;
 }
 
 size_t LayoutRegistry::size() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return layouts_.size();
 }
 

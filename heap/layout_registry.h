@@ -16,7 +16,7 @@
 #include "absl/base/thread_annotations.h"
 #include <map>
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "heap/mutex.h"
 
 namespace weft::heap {
 
@@ -46,7 +46,7 @@ class LayoutRegistry {
   size_t size() const;
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::deque<RecordLayout> layouts_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, LayoutId, std::less<>> by_name_ ABSL_GUARDED_BY(mu_);
 };

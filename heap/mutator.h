@@ -93,7 +93,8 @@ inline Object* Mutator::AllocatePair(Value car, Value cdr) {
 }
 
 inline Object* Mutator::AllocateVector(size_t length, Value fill) {
-  size_t bytes = VectorBytes(length);
+  // Compare lengths, not byte sizes, so that a huge length cannot overflow.
+  size_t bytes = length <= UINT32_MAX ? VectorBytes(length) : SIZE_MAX;
   char* p = bytes <= kMaxSmallObjectBytes ? regions_[0].Bump(bytes) : nullptr;
   if (__builtin_expect(p == nullptr, 0)) {
     if (length > UINT32_MAX) return reinterpret_cast<Object*>(FailTooLarge(bytes));
@@ -112,7 +113,7 @@ inline Object* Mutator::AllocateVector(size_t length, Value fill) {
 }
 
 inline Object* Mutator::AllocateBytes(size_t length) {
-  size_t bytes = ByteObjectBytes(length);
+  size_t bytes = length <= UINT32_MAX ? ByteObjectBytes(length) : SIZE_MAX;
   char* p = bytes <= kMaxSmallObjectBytes ? regions_[1].Bump(bytes) : nullptr;
   if (__builtin_expect(p == nullptr, 0)) {
     if (length > UINT32_MAX) return reinterpret_cast<Object*>(FailTooLarge(bytes));
@@ -135,7 +136,7 @@ inline Object* Mutator::AllocateString(std::string_view text) {
 }
 
 inline Object* Mutator::AllocatePinnedBytes(size_t length) {
-  size_t bytes = ByteObjectBytes(length);
+  size_t bytes = length <= UINT32_MAX ? ByteObjectBytes(length) : SIZE_MAX;
   if (length > UINT32_MAX) return reinterpret_cast<Object*>(FailTooLarge(bytes));
   char* p = bytes <= kMaxSmallObjectBytes ? AllocatePinned(bytes)
                                           : AllocateLarge(bytes, Space::kUnboxed);
