@@ -1,5 +1,6 @@
 // weft::Runtime and the free functions of weft.h that act on the running runtime.
 #include "runtime/runtime_impl.h"
+#include "runtime/heap_inspect.h"
 #include "runtime/stack_dump.h"
 
 namespace weft {
@@ -32,6 +33,25 @@ std::string DumpStacks(const DumpOptions& options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   std::string out;
   rt.WithWorldStopped([&] { out = BuildDump(rt.heap(), rt.scheduler(), options); });
+  return out;
+}
+
+std::vector<CensusEntry> HeapCensus() {
+  RuntimeImpl& rt = RuntimeImpl::Current();
+  std::vector<CensusEntry> out;
+  rt.WithWorldStopped([&] { out = BuildCensus(rt.heap()); });
+  return out;
+}
+
+std::string HeapCensusText(bool json) { return FormatCensus(HeapCensus(), json); }
+
+std::vector<std::string> PathFromRoot(Local v) {
+  RuntimeImpl& rt = RuntimeImpl::Current();
+  std::vector<std::string> out;
+  rt.WithWorldStopped([&] {
+    out = BuildPath(rt.heap(), rt.scheduler(), rt.GlobalSlots(), RuntimeImpl::SlotOf(v),
+                    ToHeap(v.get()));
+  });
   return out;
 }
 

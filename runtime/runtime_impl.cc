@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "heap/allocation_failure.h"
 #include "runtime/log.h"
@@ -137,6 +139,18 @@ void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
   *slot = heap::Value::Nil();
   free_globals_.push_back(slot);
   --globals_in_use_;
+}
+
+std::vector<heap::Value*> RuntimeImpl::GlobalSlots() const {
+  absl::MutexLock lock(&globals_mu_);
+  absl::flat_hash_set<const heap::Value*> free(free_globals_.begin(), free_globals_.end());
+  std::vector<heap::Value*> out;
+  for (auto& chunk : global_chunks_) {
+    for (const heap::Value& v : chunk) {
+      if (!free.contains(&v)) out.push_back(const_cast<heap::Value*>(&v));
+    }
+  }
+  return out;
 }
 
 void RuntimeImpl::ThrowAllocationFailure(const heap::AllocationFailure& f) {

@@ -63,12 +63,17 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   // Global slots: stable addresses visited by every collection.
   heap::Value* NewGlobalSlot(heap::Value initial);
   void FreeGlobalSlot(heap::Value* slot);
+  // GlobalSlots: every global slot in use (for inspection while the world is stopped).
+  std::vector<heap::Value*> GlobalSlots() const;
 
   // ThrowAllocationFailure turns the mutator's last failure into the public
   // exception (HeapExhausted, or TypeError for a request too large to represent).
   [[noreturn]] void ThrowAllocationFailure(const heap::AllocationFailure& f);
 
   Stats GetStats() const;
+
+  // SlotOf: the managed-stack slot a Local names.
+  static const heap::Value* SlotOf(Local v) { return reinterpret_cast<const heap::Value*>(v.slot_); }
 
   // Throws StackOverflow for the current green thread's managed stack.
   [[noreturn]] void ThrowStackOverflow();

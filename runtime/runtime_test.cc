@@ -12,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_join.h"
+
 #include "runtime/weft.h"
 
 namespace weft {
@@ -382,6 +384,47 @@ TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
     ch.Send(Fixnum(1));
     t.Join();
     (void)a, (void)s, (void)v;
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(RuntimeTest, CensusAndPathFromRoot) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("census-main");
+    RecordType box = RegisterRecordType("Box", 1, 0);
+    Local b = MakeRecord(box);
+    {
+      Scope fill("fill");
+      Local v = MakeVector(4, Local::Nil());
+      RecordSet(b, 0, v);
+      VectorSet(v, 2, MakeString("needle"));
+    }
+    // The string is reachable only through b -> field 0 -> [2]; the argument's own
+    // slot does not count as a root.
+    Local needle;
+    {
+      Scope get("get");
+      needle = get.Escape(VectorRef(RecordRef(b, 0), 2));
+    }
+    std::vector<std::string> path = PathFromRoot(needle);
+    EXPECT_EQ(path.size(), 4u) << absl::StrJoin(path, "\n");
+    if (path.size() == 4) {
+      EXPECT_NE(path[0].find("frame census-main slot"), std::string::npos) << path[0];
+      EXPECT_NE(path[1].find("record Box"), std::string::npos) << path[1];
+      EXPECT_NE(path[1].find(".field 0"), std::string::npos) << path[1];
+      EXPECT_NE(path[2].find("vector[4]"), std::string::npos) << path[2];
+      EXPECT_NE(path[2].find(".[2]"), std::string::npos) << path[2];
+      EXPECT_EQ(path[3], "string \"needle\"");
+    }
+    EXPECT_TRUE(PathFromRoot(Fixnum(3)).empty());
+    std::vector<CensusEntry> census = HeapCensus();
+    bool saw_box = false;
+    for (const CensusEntry& e : census) saw_box |= e.kind == "record Box" && e.objects == 1;
+    EXPECT_TRUE(saw_box) << HeapCensusText();
+    EXPECT_NE(HeapCensusText().find("total"), std::string::npos);
+    EXPECT_EQ(HeapCensusText(true).rfind("{\"census\":[", 0), 0u);
     return 0;
   });
   ASSERT_TRUE(r.ok()) << r.status();

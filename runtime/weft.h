@@ -388,6 +388,21 @@ struct DumpOptions {
 // allocates nothing in the managed heap; callable from a green thread.
 std::string DumpStacks(const DumpOptions& options = {});
 
+// The heap census: live and not-yet-collected objects by kind and generation.
+struct CensusEntry {
+  std::string kind;  // "pair", "vector", "string", "bytes", "record Point", ...
+  int generation;
+  uint64_t objects;
+  uint64_t bytes;
+};
+std::vector<CensusEntry> HeapCensus();
+std::string HeapCensusText(bool json = false);
+
+// PathFromRoot: who keeps `v` alive: the chain of references from a root to it, one
+// step per line, starting with the root (`thread 3 "worker" frame loop slot [5]` or
+// `global slot`) and ending with the object. Empty when v is not a heap object.
+std::vector<std::string> PathFromRoot(Local v);
+
 }  // namespace weft
 
 #endif  // WEFT_RUNTIME_WEFT_H_

@@ -1,0 +1,29 @@
+// heap_inspect.h: the heap census and "who keeps this alive". Private to //runtime.
+//
+// Both run while the world is stopped and allocate nothing in the managed heap.
+#ifndef WEFT_RUNTIME_HEAP_INSPECT_H_
+#define WEFT_RUNTIME_HEAP_INSPECT_H_
+
+#include <string>
+#include <vector>
+
+#include "heap/heap.h"
+#include "runtime/weft.h"
+#include "threads/scheduler.h"
+
+namespace weft {
+
+std::vector<CensusEntry> BuildCensus(heap::Heap& heap);
+std::string FormatCensus(const std::vector<CensusEntry>& census, bool json);
+
+// BuildPath: the shortest chain of references from a root to `target` (breadth
+// first over the managed stacks, in thread and slot order, then the global slots).
+// `skip` (the slot naming the target for the query) is not a root. Empty when
+// `target` is not a heap object or is unreachable.
+std::vector<std::string> BuildPath(heap::Heap& heap, threads::Scheduler& scheduler,
+                                   const std::vector<heap::Value*>& globals,
+                                   const heap::Value* skip, heap::Value target);
+
+}  // namespace weft
+
+#endif  // WEFT_RUNTIME_HEAP_INSPECT_H_
