@@ -99,6 +99,7 @@ void RuntimeImpl::Collect(int generation, bool compact) {
   WithWorldStopped([&] { heap_->Collect(g, *this, compact); });
 }
 
+// [runtime.stw]: stop every other worker, collect on this one, resume.
 void RuntimeImpl::RequestCollection(int generation) {
   WithWorldStopped([&] { heap_->Collect(generation, *this); });
 }
@@ -153,6 +154,7 @@ std::vector<heap::Value*> RuntimeImpl::GlobalSlots() const {
   return out;
 }
 
+// [runtime.errors]: allocation failures are exceptions in the allocating thread.
 void RuntimeImpl::ThrowAllocationFailure(const heap::AllocationFailure& f) {
   using Reason = heap::AllocationFailure::Reason;
   if (f.reason == Reason::kTooLarge) {

@@ -17,7 +17,8 @@ namespace {
 
 // ResultSlot: a global slot holding a thread's result, so the collector sees (and
 // updates) it ([runtime.roots]). Shared by the thread's body and its ThreadRecord and
-// freed when both are gone, so a detached thread never writes a freed slot.
+// freed when both are gone, so a detached thread never writes a freed slot
+// ([runtime.inv.result-slot]).
 struct ResultSlot {
   RuntimeImpl* runtime;
   heap::Value* slot;
