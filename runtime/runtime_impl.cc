@@ -9,6 +9,7 @@
 #include "heap/allocation_failure.h"
 #include "runtime/log.h"
 #include "runtime/options.h"
+#include "runtime/trace.h"
 #include "threads/managed_stack.h"
 #include "threads/this_thread.h"
 
@@ -61,12 +62,13 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
     return absl::FailedPreconditionError(
         "weft: another runtime is already running in this process");
   }
-  std::string escaped;
+  if (!trace::Enabled()) trace::StartFromEnvironment();
   absl::Status status = scheduler_->Run([&]() -> int64_t {
     Scope scope("main");
     return main();
   });
   current_.store(nullptr, std::memory_order_release);
+  if (trace::Enabled()) trace::Flush();
   if (!status.ok()) return status;
   threads::ThreadResult result = scheduler_->main_result();
   if (!result.ok()) {
@@ -89,19 +91,30 @@ heap::Mutator& RuntimeImpl::mutator() {
 }
 
 void RuntimeImpl::WithWorldStopped(const std::function<void()>& fn) {
+  trace::Begin("runtime", "stop-the-world");
   scheduler_->StopTheWorld();
-  fn();
+  trace::End("runtime", "stop-the-world");
+  {
+    trace::Scoped stopped("runtime", "world-stopped");
+    fn();
+  }
   scheduler_->ResumeTheWorld();
 }
 
 void RuntimeImpl::Collect(int generation, bool compact) {
   int g = generation < 0 ? heap_->oldest_generation() : generation;
-  WithWorldStopped([&] { heap_->Collect(g, *this, compact); });
+  WithWorldStopped([&] {
+    trace::Scoped collect("gc", "collect", static_cast<uint64_t>(g));
+    heap_->Collect(g, *this, compact);
+  });
 }
 
 // [runtime.stw]: stop every other worker, collect on this one, resume.
 void RuntimeImpl::RequestCollection(int generation) {
-  WithWorldStopped([&] { heap_->Collect(generation, *this); });
+  WithWorldStopped([&] {
+    trace::Scoped collect("gc", "collect", static_cast<uint64_t>(generation));
+    heap_->Collect(generation, *this);
+  });
 }
 
 void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
