@@ -1,0 +1,3 @@
+;; expect-error: error: not a procedure: 42
+(define x 42)
+(x 1 2)

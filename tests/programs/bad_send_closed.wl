@@ -1,0 +1,4 @@
+;; expect-error: send on a closed channel
+(define ch (make-channel 1))
+(close ch)
+(send ch 1)

@@ -1,0 +1,16 @@
+;; Closing a channel: buffered values are still delivered, then every recv returns
+;; the eof object; several receivers all see the close.
+(define ch (make-channel 3))
+(send ch 1) (send ch 2)
+(close ch)
+(check (recv ch) 1)
+(check (recv ch) 2)
+(check (eof-object? (recv ch)) #t)
+(check (eof-object? (recv ch)) #t)
+(check (eof-object? (eof-object)) #t)
+(check (eof-object? 'eof) #f)
+(define gate (make-channel))
+(define waiters (map (lambda (i) (spawn (lambda () (eof-object? (recv gate))))) (iota 10)))
+(sleep 10)
+(close gate)
+(check (map join waiters) (make-list 10 #t))

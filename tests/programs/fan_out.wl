@@ -1,0 +1,21 @@
+;; Fan-out: one dispatcher, many workers pulling jobs; results come back on a channel.
+(define workers 8)
+(define jobs (if (sanitizer?) 400 4000))
+(define job-ch (make-channel))
+(define result-ch (make-channel 32))
+(define (worker id)
+  (spawn (lambda ()
+           (let loop ((done 0))
+             (let ((j (recv job-ch)))
+               (if (eof-object? j)
+                   done
+                   (begin (send result-ch (* j 3)) (loop (+ done 1)))))))
+         (string-append "worker-" (number->string id))))
+(define ws (map worker (iota workers)))
+(spawn (lambda () (do ((i 0 (+ i 1))) ((= i jobs)) (send job-ch i)) (close job-ch)) "dispatcher")
+(define total
+  (let loop ((k 0) (sum 0))
+    (if (= k jobs) sum (loop (+ k 1) (+ sum (recv result-ch))))))
+(check total (* 3 (quotient (* jobs (- jobs 1)) 2)))
+(define per-worker (map join ws))
+(check (apply + per-worker) jobs)

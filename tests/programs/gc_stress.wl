@@ -1,0 +1,15 @@
+;; args: --gc-stress 50
+;; A collection every 50 allocations while building, mutating and reading structures.
+(define (build n) (if (= n 0) '() (cons (list n (number->string n) (vector n)) (build (- n 1)))))
+(define data (build 300))
+(check (length data) 300)
+(check (car data) (list 300 "300" (vector 300)))
+(define table (make-vector 50 '()))
+(for-each (lambda (e) (let ((k (modulo (car e) 50))) (vector-set! table k (cons e (vector-ref table k))))) data)
+(check (length (vector-ref table 0)) 6)
+(define ch (make-channel 4))
+(define t (spawn (lambda () (for-each (lambda (e) (send ch (cadr e))) data) (close ch))))
+(define got (let loop ((acc '())) (let ((v (recv ch))) (if (eof-object? v) (reverse acc) (loop (cons v acc))))))
+(check got (map cadr data))
+(join t)
+(check (string-append "a" (symbol->string 'b) (number->string 3)) "ab3")

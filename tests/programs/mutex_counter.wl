@@ -1,0 +1,22 @@
+;; args: --workers 4
+;; Many threads increment shared counters under mutexes on 4 workers.
+(define threads 16)
+(define per (if (sanitizer?) 200 2000))
+(define m (make-mutex))
+(define counter 0)
+(define hist (make-vector threads 0))
+(define hm (make-mutex))
+(define ts
+  (map (lambda (id)
+         (spawn (lambda ()
+                  (do ((i 0 (+ i 1))) ((= i per))
+                    (with-mutex m (set! counter (+ counter 1)))
+                    (when (= 0 (modulo i 100)) (yield)))
+                  (mutex-lock! hm)
+                  (vector-set! hist id per)
+                  (mutex-unlock! hm)
+                  id)))
+       (iota threads)))
+(check (map join ts) (iota threads))
+(check counter (* threads per))
+(check (fold-left + 0 (vector->list hist)) (* threads per))

@@ -1,0 +1,23 @@
+;; Parallel tree building with collections under load: workers build and check binary
+;; trees while the main thread keeps a long-lived tree and forces collections.
+(define depth (if (sanitizer?) 10 14))
+(define workers 4)
+(define (make-tree d)
+  (if (= d 0) (cons '() '()) (cons (make-tree (- d 1)) (make-tree (- d 1)))))
+(define (check-tree t)
+  (if (null? (car t)) 1 (+ 1 (check-tree (car t)) (check-tree (cdr t)))))
+(define (nodes d) (- (expt 2 (+ d 1)) 1))
+(define long-lived (make-tree depth))
+(define (worker id)
+  (spawn (lambda ()
+           (let loop ((i 0) (sum 0))
+             (if (= i 8)
+                 sum
+                 (loop (+ i 1) (+ sum (check-tree (make-tree (- depth 2))))))))
+         (string-append "builder-" (number->string id))))
+(define ts (map worker (iota workers)))
+(do ((i 0 (+ i 1))) ((= i 5)) (collect 0) (sleep 1))
+(collect)
+(check (map join ts) (make-list workers (* 8 (nodes (- depth 2)))))
+(check (check-tree long-lived) (nodes depth))
+(check (> (cdr (assq 'total-collections (heap-stats))) 5) #t)

@@ -1,0 +1,20 @@
+;; One producer, one consumer over a buffered channel; the consumer sums what it gets.
+(define n (if (sanitizer?) 2000 20000))
+(define ch (make-channel 16))
+(define producer
+  (spawn (lambda ()
+           (do ((i 1 (+ i 1))) ((> i n))
+             (send ch i))
+           (close ch)
+           'produced)
+         "producer"))
+(define consumer
+  (spawn (lambda ()
+           (let loop ((sum 0) (count 0))
+             (let ((v (recv ch)))
+               (if (eof-object? v)
+                   (list sum count)
+                   (loop (+ sum v) (+ count 1))))))
+         "consumer"))
+(check (join producer) 'produced)
+(check (join consumer) (list (quotient (* n (+ n 1)) 2) n))

@@ -1,0 +1,18 @@
+;; select with a timeout: nothing arrives, then something does.
+(define ch (make-channel))
+(define (try-recv ms)
+  (select ((recv ch) => (lambda (v) (list 'got v)))
+          ((timeout ms) => (lambda () 'timeout))))
+(check (try-recv 20) 'timeout)
+(define t0 (current-time-ms))
+(check (try-recv 50) 'timeout)
+(check (>= (- (current-time-ms) t0) 45) #t)
+(define sender (spawn (lambda () (sleep 20) (send ch 'hello))))
+(check (try-recv 5000) '(got hello))
+(join sender)
+;; the other timeout syntax and else (a zero timeout)
+(check (select ((recv ch) => (lambda (v) v)) (timeout 10 => (lambda () 'late))) 'late)
+(check (select ((recv ch) => (lambda (v) v)) (else => (lambda () 'nothing-ready))) 'nothing-ready)
+;; a closed channel is always ready and yields the eof object
+(close ch)
+(check (select ((recv ch) => (lambda (v) (eof-object? v))) ((timeout 1000) => (lambda () 'timeout))) #t)

@@ -1,0 +1,18 @@
+;; Symbols are interned; eq?/eqv?/equal? on every kind of value.
+(check (eq? 'abc (string->symbol "abc")) #t)
+(check (eq? 'abc 'abd) #f)
+(check (eqv? 100 100) #t)
+(check (eqv? #\a #\a) #t)
+(check (eq? '() '()) #t)
+(check (equal? "abc" "abc") #t)
+(check (eq? (list 1) (list 1)) #f)
+(check (equal? (list 1 (vector 2)) (list 1 (vector 2))) #t)
+(check (equal? #(1 2) #(1 2 3)) #f)
+(check (boolean? #f) #t)
+(check (not 0) #f)
+(check (not #f) #t)
+;; interning from many threads at once yields one symbol per name
+(define ts (map (lambda (i) (spawn (lambda () (map (lambda (k) (string->symbol (string-append "s" (number->string k)))) (iota 50))))) (iota 8)))
+(define results (map join ts))
+(check (map (lambda (s) (eq? s (car results))) (map (lambda (r) r) (list (car results))))  '(#t))
+(check (fold-left (lambda (ok r) (and ok (equal? r (car results)) (eq? (car r) 's0))) #t results) #t)

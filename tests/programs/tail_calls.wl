@@ -1,0 +1,21 @@
+;; args: --managed-stack 64k
+;; Proper tail calls: loops of millions of iterations in 64 KiB of managed stack, in
+;; self calls, mutual recursion, cond/and/or/when tails, apply-free named let and do.
+(define n (if (sanitizer?) 100000 1000000))
+(define (count-down i) (if (= i 0) 'done (count-down (- i 1))))
+(check (count-down n) 'done)
+(define (my-even? k) (if (= k 0) #t (my-odd? (- k 1))))
+(define (my-odd? k) (if (= k 0) #f (my-even? (- k 1))))
+(check (my-even? n) #t)
+(define (via-cond i) (cond ((= i 0) 'c) ((odd? i) (via-cond (- i 1))) (else (via-cond (- i 1)))))
+(check (via-cond n) 'c)
+(define (via-and i) (or (= i 0) (and #t (via-and (- i 1)))))
+(check (via-and n) #t)
+(define (via-let i) (let ((j (- i 1))) (if (< j 0) 'l (via-let j))))
+(check (via-let n) 'l)
+(check (let loop ((i 0)) (if (= i n) i (loop (+ i 1)))) n)
+(check (do ((i 0 (+ i 1))) ((= i n) 'd)) 'd)
+(define (via-case i) (case (if (= i 0) 'stop 'go) ((stop) 's) (else (via-case (- i 1)))))
+(check (via-case n) 's)
+(define (via-when i) (when (>= i 0) (if (= i 0) 'w (via-when (- i 1)))))
+(check (via-when n) 'w)

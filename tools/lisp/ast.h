@@ -1,0 +1,190 @@
+// ast.h: the native AST the compiler produces from Datum trees and eval.cc runs.
+//
+// Nodes are immutable after compilation and shared by every green thread. Each
+// Eval returns its value as a Local in the innermost scope, or an empty Local when a
+// call in tail position handed the call to its CallClosure ([lisp.tail] in interp.h).
+// Managed constants (quoted data, strings, symbols) are held in Globals.
+#ifndef WEFT_TOOLS_LISP_AST_H_
+#define WEFT_TOOLS_LISP_AST_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/weft.h"
+#include "tools/lisp/interp.h"
+
+namespace weft::lisp {
+
+struct Node {
+  int line = 0;
+  virtual ~Node() = default;
+  virtual Local Eval(Local env, Ctx& c) const = 0;
+};
+
+// A constant: an immediate word, or a managed object held by a Global.
+struct ConstNode : Node {
+  bool managed = false;
+  Value immediate{0};
+  weft::Global object;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct LocalRefNode : Node {
+  int depth = 0, index = 0;
+  bool checked = false;  // may be read before its definition (letrec, internal define)
+  std::string name;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct GlobalRefNode : Node {
+  GlobalVar* var = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct SetLocalNode : Node {
+  int depth = 0, index = 0;
+  Node* value = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct SetGlobalNode : Node {
+  GlobalVar* var = nullptr;
+  Node* value = nullptr;
+  bool define = false;  // set! of an undefined global is an error; define is not
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct IfNode : Node {
+  Node* test = nullptr;
+  Node* then = nullptr;
+  Node* otherwise = nullptr;  // null: unspecified
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct LambdaNode : Node {
+  const Lambda* lambda = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct SeqNode : Node {
+  std::vector<Node*> body;  // at least one
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct CallNode : Node {
+  Node* fn = nullptr;
+  GlobalVar* fn_global = nullptr;  // when fn is a global reference
+  std::vector<Node*> args;
+  bool tail = false;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// let, let*, letrec, letrec*: a new frame of frame_size variables. With sequential,
+// init i is evaluated in the new frame (let*, letrec); otherwise in the outer one.
+struct LetNode : Node {
+  int frame_size = 0;
+  bool sequential = false;
+  std::vector<Node*> inits;  // init i sets variable i + 1
+  Node* body = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct AndNode : Node {
+  std::vector<Node*> parts;
+  bool is_or = false;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// (cond (test => receiver) ...): the receiver gets the test's value.
+struct CondArrowNode : Node {
+  Node* test = nullptr;
+  Node* receiver = nullptr;
+  Node* otherwise = nullptr;
+  bool tail = false;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct CaseNode : Node {
+  struct Clause {
+    std::vector<std::unique_ptr<ConstNode>> data;
+    Node* body = nullptr;
+    bool arrow = false;  // body is a receiver of the key
+  };
+  Node* key = nullptr;
+  std::vector<Clause> clauses;
+  Node* otherwise = nullptr;
+  bool else_arrow = false;
+  bool tail = false;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// (do ((var init step)...) (test result...) body...): a fresh frame per iteration.
+struct DoNode : Node {
+  int frame_size = 0;
+  std::vector<Node*> inits;
+  std::vector<Node*> steps;  // null: the variable keeps its value
+  Node* test = nullptr;
+  Node* result = nullptr;    // null: unspecified
+  Node* body = nullptr;      // null: none
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// (guard (var clause...) body...): handler runs in a new frame holding the condition;
+// it returns an empty Local when no clause matched, and the condition is re-raised.
+struct GuardNode : Node {
+  Node* body = nullptr;
+  Node* handler = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// The implicit final clause of a guard's handler.
+struct NoMatchNode : Node {
+  Local Eval(Local env, Ctx& c) const override { return Local(); }
+};
+
+struct SelectNode : Node {
+  struct Clause {
+    enum Op { kRecv, kSend, kTimeout } op;
+    Node* channel = nullptr;  // kTimeout: the milliseconds
+    Node* value = nullptr;    // kSend
+    Node* receiver = nullptr;
+  };
+  std::vector<Clause> clauses;
+  bool tail = false;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+struct WithMutexNode : Node {
+  Node* mutex = nullptr;
+  Node* body = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// (check expr expected): on mismatch prints file:line and both values and marks the
+// run failed; evaluation continues.
+struct CheckNode : Node {
+  Node* expr = nullptr;
+  Node* expected = nullptr;
+  std::string text, file;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// (assert expr): raises assertion-violation naming the expression.
+struct AssertNode : Node {
+  Node* expr = nullptr;
+  std::string text;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// Quasiquote building blocks.
+struct QuasiNode : Node {
+  enum Op { kCons, kAppend, kListToVector } op;
+  Node* a = nullptr;
+  Node* b = nullptr;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+}  // namespace weft::lisp
+
+#endif  // WEFT_TOOLS_LISP_AST_H_

@@ -1,0 +1,786 @@
+#include "tools/lisp/compiler.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace weft::lisp {
+
+// CScope: the compile-time image of one environment frame. names[0..visible) are in
+// scope; variable i lives in slot i + 1 of the frame vector.
+struct Compiler::CScope {
+  std::vector<std::string> names;
+  std::vector<bool> checked;
+  size_t visible = 0;
+  CScope* parent = nullptr;
+
+  int Add(const std::string& name, bool check) {
+    names.push_back(name);
+    checked.push_back(check);
+    visible = names.size();
+    return int(names.size());
+  }
+};
+
+namespace {
+
+const char* const kSpecialForms[] = {
+    "quote", "quasiquote", "lambda", "define", "set!", "if", "let", "let*", "letrec", "letrec*",
+    "begin", "cond", "case", "and", "or", "when", "unless", "do", "guard", "select", "with-mutex",
+    "check", "assert", "unquote", "unquote-splicing",
+};
+
+bool IsDefine(const Datum& d) {
+  return d.type == Datum::Type::kList && !d.items.empty() && d.items[0].IsSymbol("define");
+}
+
+bool HasUnquote(const Datum& d) {
+  if (d.type != Datum::Type::kList && d.type != Datum::Type::kVector) return false;
+  if (!d.items.empty() && (d.items[0].IsSymbol("unquote") || d.items[0].IsSymbol("unquote-splicing"))) return true;
+  for (const Datum& i : d.items)
+    if (HasUnquote(i)) return true;
+  return d.tail && HasUnquote(*d.tail);
+}
+
+}  // namespace
+
+void Compiler::Fail(const Datum& d, const std::string& message) {
+  throw ReadError(file_, d.line, d.column, message);
+}
+
+std::string Compiler::DatumText(const Datum& d) {
+  switch (d.type) {
+    case Datum::Type::kFixnum: return absl::StrCat(d.fixnum);
+    case Datum::Type::kBoolean: return d.boolean ? "#t" : "#f";
+    case Datum::Type::kChar: {
+      std::string s = "#\\";
+      AppendUtf8(d.ch, &s);
+      return s;
+    }
+    case Datum::Type::kString: return absl::StrCat("\"", d.text, "\"");
+    case Datum::Type::kSymbol: return d.text;
+    case Datum::Type::kVector:
+    case Datum::Type::kList: {
+      if (d.type == Datum::Type::kList && d.items.size() == 2 && !d.tail && d.items[0].IsSymbol("quote"))
+        return "'" + DatumText(d.items[1]);
+      std::string s = d.type == Datum::Type::kVector ? "#(" : "(";
+      for (size_t i = 0; i < d.items.size(); ++i) {
+        if (i) s += " ";
+        s += DatumText(d.items[i]);
+      }
+      if (d.tail) s += " . " + DatumText(*d.tail);
+      return s + ")";
+    }
+  }
+  return "?";
+}
+
+Local Compiler::DatumToValue(Interp& interp, const Datum& d) {
+  switch (d.type) {
+    case Datum::Type::kFixnum: return Fixnum(d.fixnum);
+    case Datum::Type::kBoolean: return Boolean(d.boolean);
+    case Datum::Type::kChar: return Char(d.ch);
+    case Datum::Type::kString: return MakeString(d.text);
+    case Datum::Type::kSymbol: return interp.SymbolNamed(d.text);
+    case Datum::Type::kVector: {
+      Local v = MakeVector(d.items.size(), NilLocal());
+      for (size_t i = 0; i < d.items.size(); ++i) {
+        Scope s("quote");
+        VectorSet(v, i, DatumToValue(interp, d.items[i]));
+      }
+      return v;
+    }
+    case Datum::Type::kList: {
+      Local result = d.tail ? DatumToValue(interp, *d.tail) : NilLocal();
+      for (size_t i = d.items.size(); i-- > 0;) {
+        Scope s("quote");
+        result.Set(Cons(DatumToValue(interp, d.items[i]), result));
+      }
+      return result;
+    }
+  }
+  return NilLocal();
+}
+
+Node* Compiler::Constant(Local v, int line) {
+  auto* n = New<ConstNode>(line);
+  if (v.IsFixnum() || v.kind() == Kind::kBoolean || v.kind() == Kind::kChar || v.kind() == Kind::kNil ||
+      v.kind() == Kind::kUnbound) {
+    n->immediate = v.get();
+  } else {
+    n->managed = true;
+    n->object.Set(v);
+  }
+  return n;
+}
+
+Node* Compiler::Quote(const Datum& d) {
+  Scope s("compile");
+  return Constant(DatumToValue(interp_, d), d.line);
+}
+
+Node* Compiler::Unspecified(int line) {
+  Scope s("compile");
+  return Constant(interp_.Void(), line);
+}
+
+bool Compiler::IsSpecial(const Datum& head, CScope* scope, const char* name) {
+  if (!head.IsSymbol(name)) return false;
+  for (CScope* s = scope; s; s = s->parent)
+    for (size_t i = 0; i < s->visible; ++i)
+      if (s->names[i] == name) return false;  // shadowed by a local variable
+  return true;
+}
+
+Node* Compiler::CompileToplevel(const Datum& form) { return Compile(form, nullptr, false); }
+
+Node* Compiler::Variable(const Datum& d, CScope* scope) {
+  int depth = 0;
+  for (CScope* s = scope; s; s = s->parent, ++depth) {
+    for (size_t i = s->visible; i-- > 0;) {
+      if (s->names[i] == d.text) {
+        auto* n = New<LocalRefNode>(d.line);
+        n->depth = depth;
+        n->index = int(i) + 1;
+        n->checked = s->checked[i];
+        n->name = d.text;
+        return n;
+      }
+    }
+  }
+  for (const char* sf : kSpecialForms) {
+    if (d.text == sf) Fail(d, absl::StrCat("bad syntax: '", d.text, "' is a special form, not a variable"));
+  }
+  auto* n = New<GlobalRefNode>(d.line);
+  n->var = interp_.LookupGlobal(d.text);
+  return n;
+}
+
+Node* Compiler::Compile(const Datum& d, CScope* scope, bool tail, const std::string& name_hint) {
+  switch (d.type) {
+    case Datum::Type::kSymbol: return Variable(d, scope);
+    case Datum::Type::kFixnum:
+    case Datum::Type::kBoolean:
+    case Datum::Type::kChar:
+    case Datum::Type::kString:
+    case Datum::Type::kVector: return Quote(d);
+    case Datum::Type::kList: break;
+  }
+  if (d.items.empty()) Fail(d, "bad syntax: empty combination ()");
+  if (d.tail) Fail(d, "bad syntax: a call must be a proper list");
+  const Datum& head = d.items[0];
+  const auto& it = d.items;
+  if (head.type == Datum::Type::kSymbol) {
+    auto is = [&](const char* name) { return IsSpecial(head, scope, name); };
+    if (is("quote")) {
+      if (it.size() != 2) Fail(d, "bad syntax in quote: expected (quote datum)");
+      return Quote(it[1]);
+    }
+    if (is("quasiquote")) {
+      if (it.size() != 2) Fail(d, "bad syntax in quasiquote: expected (quasiquote template)");
+      return CompileQuasi(it[1], 1, scope);
+    }
+    if (is("unquote") || is("unquote-splicing")) Fail(d, absl::StrCat("bad syntax: ", head.text, " outside quasiquote"));
+    if (is("lambda")) {
+      if (it.size() < 3) Fail(d, "bad syntax in lambda: expected (lambda params body...)");
+      return CompileLambda(it[1], it, 2, d, scope,
+                           name_hint.empty() ? absl::StrCat("lambda@", file_, ":", d.line) : name_hint);
+    }
+    if (is("define")) {
+      if (scope) Fail(d, "bad syntax: define is only allowed at the start of a body or at top level");
+      return CompileDefine(d, scope);
+    }
+    if (is("set!")) return CompileSet(d, scope);
+    if (is("if")) {
+      if (it.size() != 3 && it.size() != 4) Fail(d, "bad syntax in if: expected (if test then [else])");
+      auto* n = New<IfNode>(d.line);
+      n->test = Compile(it[1], scope, false);
+      n->then = Compile(it[2], scope, tail);
+      if (it.size() == 4) n->otherwise = Compile(it[3], scope, tail);
+      return n;
+    }
+    if (is("begin")) {
+      if (it.size() == 1) return Unspecified(d.line);
+      if (!scope) {
+        // Top-level begin: its defines are global.
+        auto* n = New<SeqNode>(d.line);
+        for (size_t i = 1; i < it.size(); ++i) n->body.push_back(Compile(it[i], nullptr, tail && i + 1 == it.size()));
+        return n;
+      }
+      return CompileSeq(it, 1, d, scope, tail);
+    }
+    if (is("let")) {
+      if (it.size() >= 2 && it[1].type == Datum::Type::kSymbol) return CompileNamedLet(d, scope, tail);
+      return CompileLet(d, scope, tail);
+    }
+    if (is("let*")) return CompileLetStar(d, scope, tail, false);
+    if (is("letrec") || is("letrec*")) return CompileLetStar(d, scope, tail, true);
+    if (is("cond")) return CompileCond(d, 1, scope, tail, false);
+    if (is("case")) return CompileCase(d, scope, tail);
+    if (is("and") || is("or")) {
+      if (it.size() == 1) {
+        Scope s("compile");
+        return Constant(Boolean(head.text == "and"), d.line);
+      }
+      if (it.size() == 2) return Compile(it[1], scope, tail);
+      auto* n = New<AndNode>(d.line);
+      n->is_or = head.text == "or";
+      for (size_t i = 1; i < it.size(); ++i) n->parts.push_back(Compile(it[i], scope, tail && i + 1 == it.size()));
+      return n;
+    }
+    if (is("when") || is("unless")) {
+      if (it.size() < 3) Fail(d, absl::StrCat("bad syntax in ", head.text, ": expected (", head.text, " test body...)"));
+      auto* n = New<IfNode>(d.line);
+      Node* test = Compile(it[1], scope, false);
+      Node* body = CompileSeq(it, 2, d, scope, tail);
+      n->test = test;
+      if (head.text == "when") {
+        n->then = body;
+      } else {
+        n->then = Unspecified(d.line);
+        n->otherwise = body;
+      }
+      return n;
+    }
+    if (is("do")) return CompileDo(d, scope, tail);
+    if (is("guard")) return CompileGuard(d, scope);
+    if (is("select")) return CompileSelect(d, scope, tail);
+    if (is("with-mutex")) {
+      if (it.size() < 3) Fail(d, "bad syntax in with-mutex: expected (with-mutex mutex body...)");
+      auto* n = New<WithMutexNode>(d.line);
+      n->mutex = Compile(it[1], scope, false);
+      n->body = CompileSeq(it, 2, d, scope, false);
+      return n;
+    }
+    if (is("check")) {
+      if (it.size() != 3) Fail(d, "bad syntax in check: expected (check expr expected)");
+      auto* n = New<CheckNode>(d.line);
+      n->expr = Compile(it[1], scope, false);
+      n->expected = Compile(it[2], scope, false);
+      n->text = DatumText(it[1]);
+      n->file = file_;
+      return n;
+    }
+    if (is("assert")) {
+      if (it.size() != 2) Fail(d, "bad syntax in assert: expected (assert expr)");
+      auto* n = New<AssertNode>(d.line);
+      n->expr = Compile(it[1], scope, false);
+      n->text = DatumText(it[1]);
+      return n;
+    }
+  }
+  return CompileCall(d, scope, tail);
+}
+
+Node* Compiler::CompileCall(const Datum& d, CScope* scope, bool tail) {
+  auto* n = New<CallNode>(d.line);
+  n->fn = Compile(d.items[0], scope, false);
+  if (auto* g = dynamic_cast<GlobalRefNode*>(n->fn)) n->fn_global = g->var;
+  for (size_t i = 1; i < d.items.size(); ++i) n->args.push_back(Compile(d.items[i], scope, false));
+  n->tail = tail;
+  return n;
+}
+
+void Compiler::CollectDefines(const std::vector<Datum>& forms, size_t start, CScope* scope) {
+  for (size_t i = start; i < forms.size(); ++i) {
+    const Datum& f = forms[i];
+    if (IsDefine(f)) {
+      if (f.items.size() < 2) Fail(f, "bad syntax in define: expected (define name value)");
+      const Datum& target = f.items[1];
+      const Datum* name = &target;
+      if (target.type == Datum::Type::kList && !target.items.empty()) name = &target.items[0];
+      if (name->type != Datum::Type::kSymbol) Fail(f, "bad syntax in define: expected a name to define");
+      bool seen = false;
+      for (size_t k = 0; k < scope->names.size(); ++k)
+        if (scope->names[k] == name->text) seen = true;
+      if (!seen) scope->Add(name->text, true);
+    } else if (f.type == Datum::Type::kList && !f.items.empty() && f.items[0].IsSymbol("begin")) {
+      CollectDefines(f.items, 1, scope);
+    }
+  }
+}
+
+// A body: internal defines become variables of `scope` (the frame being built).
+Node* Compiler::CompileBody(const std::vector<Datum>& forms, size_t start, const Datum& form, CScope* scope,
+                            bool tail) {
+  CollectDefines(forms, start, scope);
+  return CompileSeq(forms, start, form, scope, tail);
+}
+
+Node* Compiler::CompileSeq(const std::vector<Datum>& forms, size_t start, const Datum& form, CScope* scope,
+                           bool tail) {
+  if (start >= forms.size()) Fail(form, absl::StrCat("bad syntax: empty body in ", DatumText(form)));
+  std::vector<Node*> body;
+  for (size_t i = start; i < forms.size(); ++i) {
+    const Datum& f = forms[i];
+    bool last = i + 1 == forms.size();
+    if (IsDefine(f)) {
+      if (!scope) {
+        body.push_back(CompileDefine(f, scope));
+        continue;
+      }
+      // Internal define: the name was collected into some enclosing frame.
+      const Datum& target = f.items[1];
+      Node* value;
+      std::string name;
+      if (target.type == Datum::Type::kList) {
+        name = target.items[0].text;
+        Datum params;
+        params.type = Datum::Type::kList;
+        params.line = target.line;
+        params.column = target.column;
+        params.items.assign(target.items.begin() + 1, target.items.end());
+        params.tail = target.tail;
+        if (f.items.size() < 3) Fail(f, "bad syntax in define: expected a body");
+        value = CompileLambda(params, f.items, 2, f, scope, name);
+      } else {
+        name = target.text;
+        if (f.items.size() > 3) Fail(f, "bad syntax in define: expected (define name value)");
+        value = f.items.size() == 3 ? Compile(f.items[2], scope, false, name) : Unspecified(f.line);
+      }
+      Datum ref;
+      ref.type = Datum::Type::kSymbol;
+      ref.text = name;
+      ref.line = f.line;
+      Node* var = Variable(ref, scope);
+      auto* lr = dynamic_cast<LocalRefNode*>(var);
+      if (!lr || lr->depth != 0) Fail(f, "bad syntax: define is only allowed at the start of a body or at top level");
+      auto* n = New<SetLocalNode>(f.line);
+      n->depth = lr->depth;
+      n->index = lr->index;
+      n->value = value;
+      body.push_back(n);
+      if (last) body.push_back(Unspecified(f.line));
+      continue;
+    }
+    if (f.type == Datum::Type::kList && !f.items.empty() && IsSpecial(f.items[0], scope, "begin") && scope) {
+      if (f.items.size() == 1) {
+        body.push_back(Unspecified(f.line));
+      } else {
+        body.push_back(CompileSeq(f.items, 1, f, scope, tail && last));
+      }
+      continue;
+    }
+    body.push_back(Compile(f, scope, tail && last));
+  }
+  if (body.size() == 1) return body[0];
+  auto* n = New<SeqNode>(form.line);
+  n->body = std::move(body);
+  return n;
+}
+
+Node* Compiler::CompileLambda(const Datum& params, const std::vector<Datum>& body, size_t start,
+                              const Datum& form, CScope* scope, const std::string& name) {
+  Lambda* lam = interp_.NewLambda();
+  lam->name = name;
+  lam->file = file_;
+  lam->line = form.line;
+  CScope frame;
+  frame.parent = scope;
+  auto add_param = [&](const Datum& p) {
+    if (p.type != Datum::Type::kSymbol) Fail(p, "bad syntax in lambda: a parameter must be a symbol");
+    for (const auto& n : frame.names)
+      if (n == p.text) Fail(p, absl::StrCat("bad syntax in lambda: duplicate parameter ", p.text));
+    frame.Add(p.text, false);
+  };
+  if (params.type == Datum::Type::kSymbol) {
+    add_param(params);
+    lam->rest = true;
+  } else if (params.type == Datum::Type::kList) {
+    for (const Datum& p : params.items) add_param(p);
+    lam->nparams = int(params.items.size());
+    if (params.tail) {
+      add_param(*params.tail);
+      lam->rest = true;
+    }
+  } else {
+    Fail(params, "bad syntax in lambda: expected a parameter list");
+  }
+  lam->body = CompileBody(body, start, form, &frame, true);
+  lam->frame_size = int(frame.names.size());
+  auto* n = New<LambdaNode>(form.line);
+  n->lambda = lam;
+  return n;
+}
+
+Node* Compiler::CompileDefine(const Datum& d, CScope* scope) {
+  const auto& it = d.items;
+  if (it.size() < 2) Fail(d, "bad syntax in define: expected (define name value)");
+  const Datum& target = it[1];
+  auto* n = New<SetGlobalNode>(d.line);
+  n->define = true;
+  if (target.type == Datum::Type::kList && !target.items.empty()) {
+    const Datum& name = target.items[0];
+    if (name.type != Datum::Type::kSymbol) Fail(target, "bad syntax in define: expected a procedure name");
+    if (it.size() < 3) Fail(d, "bad syntax in define: expected a body");
+    Datum params;
+    params.type = Datum::Type::kList;
+    params.line = target.line;
+    params.column = target.column;
+    params.items.assign(target.items.begin() + 1, target.items.end());
+    params.tail = target.tail;
+    n->var = interp_.LookupGlobal(name.text);
+    n->value = CompileLambda(params, it, 2, d, scope, name.text);
+    return n;
+  }
+  if (target.type != Datum::Type::kSymbol) Fail(target, "bad syntax in define: expected a name to define");
+  if (it.size() > 3) Fail(d, "bad syntax in define: expected (define name value)");
+  n->var = interp_.LookupGlobal(target.text);
+  n->value = it.size() == 3 ? Compile(it[2], scope, false, target.text) : Unspecified(d.line);
+  return n;
+}
+
+Node* Compiler::CompileSet(const Datum& d, CScope* scope) {
+  const auto& it = d.items;
+  if (it.size() != 3 || it[1].type != Datum::Type::kSymbol) Fail(d, "bad syntax in set!: expected (set! name value)");
+  Node* var = Variable(it[1], scope);
+  Node* value = Compile(it[2], scope, false, it[1].text);
+  if (auto* lr = dynamic_cast<LocalRefNode*>(var)) {
+    auto* n = New<SetLocalNode>(d.line);
+    n->depth = lr->depth;
+    n->index = lr->index;
+    n->value = value;
+    return n;
+  }
+  auto* n = New<SetGlobalNode>(d.line);
+  n->var = static_cast<GlobalRefNode*>(var)->var;
+  n->value = value;
+  return n;
+}
+
+namespace {
+struct Binding {
+  const Datum* name;
+  const Datum* init;  // null: unspecified
+  const Datum* step;  // do only
+};
+}  // namespace
+
+static std::vector<Binding> ParseBindings(const Datum& list, const Datum& form, bool allow_step,
+                                          const std::function<void(const Datum&, const std::string&)>& fail,
+                                          const char* what) {
+  std::vector<Binding> out;
+  if (list.type != Datum::Type::kList || list.tail)
+    fail(list, absl::StrCat("bad syntax in ", what, ": expected a list of bindings"));
+  for (const Datum& b : list.items) {
+    if (b.type != Datum::Type::kList || b.tail || b.items.empty() || b.items[0].type != Datum::Type::kSymbol ||
+        b.items.size() > (allow_step ? 3u : 2u) || (!allow_step && b.items.size() != 2)) {
+      fail(b, absl::StrCat("bad syntax in ", what, ": expected ", allow_step ? "(name init [step])" : "(name value)"));
+    }
+    out.push_back({&b.items[0], b.items.size() > 1 ? &b.items[1] : nullptr, b.items.size() > 2 ? &b.items[2] : nullptr});
+  }
+  return out;
+}
+
+Node* Compiler::CompileLet(const Datum& d, CScope* scope, bool tail) {
+  const auto& it = d.items;
+  if (it.size() < 3) Fail(d, "bad syntax in let: expected (let ((name value) ...) body...)");
+  auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
+  auto bindings = ParseBindings(it[1], d, false, fail, "let");
+  auto* n = New<LetNode>(d.line);
+  CScope frame;
+  frame.parent = scope;
+  for (const Binding& b : bindings) {
+    for (const auto& name : frame.names)
+      if (name == b.name->text) Fail(*b.name, absl::StrCat("bad syntax in let: duplicate binding ", name));
+    n->inits.push_back(Compile(*b.init, scope, false, b.name->text));
+    frame.Add(b.name->text, false);
+  }
+  n->body = CompileBody(it, 2, d, &frame, tail);
+  n->frame_size = int(frame.names.size());
+  return n;
+}
+
+Node* Compiler::CompileLetStar(const Datum& d, CScope* scope, bool tail, bool rec) {
+  const auto& it = d.items;
+  const char* what = rec ? "letrec" : "let*";
+  if (it.size() < 3) Fail(d, absl::StrCat("bad syntax in ", what, ": expected (", what, " ((name value) ...) body...)"));
+  auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
+  auto bindings = ParseBindings(it[1], d, false, fail, what);
+  auto* n = New<LetNode>(d.line);
+  n->sequential = true;
+  CScope frame;
+  frame.parent = scope;
+  if (rec) {
+    for (const Binding& b : bindings) frame.Add(b.name->text, true);
+    for (const Binding& b : bindings) n->inits.push_back(Compile(*b.init, &frame, false, b.name->text));
+  } else {
+    for (const Binding& b : bindings) {
+      // Each init sees the bindings before it.
+      n->inits.push_back(Compile(*b.init, &frame, false, b.name->text));
+      frame.Add(b.name->text, false);
+    }
+  }
+  n->body = CompileBody(it, 2, d, &frame, tail);
+  n->frame_size = int(frame.names.size());
+  return n;
+}
+
+// (let name ((v init)...) body...) is ((letrec ((name (lambda (v...) body...))) name) init...).
+Node* Compiler::CompileNamedLet(const Datum& d, CScope* scope, bool tail) {
+  const auto& it = d.items;
+  if (it.size() < 4) Fail(d, "bad syntax in named let: expected (let name ((var init) ...) body...)");
+  auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
+  auto bindings = ParseBindings(it[2], d, false, fail, "named let");
+  const std::string& name = it[1].text;
+  auto* letrec = New<LetNode>(d.line);
+  letrec->sequential = true;
+  CScope frame;
+  frame.parent = scope;
+  frame.Add(name, true);
+  Datum params;
+  params.type = Datum::Type::kList;
+  params.line = it[2].line;
+  params.column = it[2].column;
+  for (const Binding& b : bindings) params.items.push_back(*b.name);
+  letrec->inits.push_back(CompileLambda(params, it, 3, d, &frame, name));
+  auto* ref = New<LocalRefNode>(d.line);
+  ref->depth = 0;
+  ref->index = 1;
+  ref->name = name;
+  letrec->body = ref;
+  letrec->frame_size = 1;
+  auto* call = New<CallNode>(d.line);
+  call->fn = letrec;
+  for (const Binding& b : bindings) call->args.push_back(Compile(*b.init, scope, false));
+  call->tail = tail;
+  return call;
+}
+
+Node* Compiler::CompileCond(const Datum& d, size_t clause, CScope* scope, bool tail, bool guard) {
+  const auto& it = d.items;
+  if (clause >= it.size()) {
+    if (guard) return New<NoMatchNode>(d.line);
+    return Unspecified(d.line);
+  }
+  const Datum& c = it[clause];
+  if (c.type != Datum::Type::kList || c.tail || c.items.empty())
+    Fail(c, "bad syntax in cond: expected (test expr...)");
+  if (c.items[0].IsSymbol("else")) {
+    if (clause + 1 != it.size()) Fail(c, "bad syntax in cond: else must be the last clause");
+    if (c.items.size() < 2) Fail(c, "bad syntax in cond: empty else clause");
+    return CompileSeq(c.items, 1, c, scope, tail);
+  }
+  Node* rest = CompileCond(d, clause + 1, scope, tail, guard);
+  if (c.items.size() >= 2 && c.items[1].IsSymbol("=>")) {
+    if (c.items.size() != 3) Fail(c, "bad syntax in cond: expected (test => receiver)");
+    auto* n = New<CondArrowNode>(c.line);
+    n->test = Compile(c.items[0], scope, false);
+    n->receiver = Compile(c.items[2], scope, false);
+    n->otherwise = rest;
+    n->tail = tail;
+    return n;
+  }
+  if (c.items.size() == 1) {
+    // (test): the test's value when true.
+    auto* n = New<AndNode>(c.line);
+    n->is_or = true;
+    n->parts = {Compile(c.items[0], scope, false), rest};
+    return n;
+  }
+  auto* n = New<IfNode>(c.line);
+  n->test = Compile(c.items[0], scope, false);
+  n->then = CompileSeq(c.items, 1, c, scope, tail);
+  n->otherwise = rest;
+  return n;
+}
+
+Node* Compiler::CompileCase(const Datum& d, CScope* scope, bool tail) {
+  const auto& it = d.items;
+  if (it.size() < 2) Fail(d, "bad syntax in case: expected (case key clause...)");
+  auto* n = New<CaseNode>(d.line);
+  n->key = Compile(it[1], scope, false);
+  n->tail = tail;
+  for (size_t i = 2; i < it.size(); ++i) {
+    const Datum& c = it[i];
+    if (c.type != Datum::Type::kList || c.tail || c.items.size() < 2)
+      Fail(c, "bad syntax in case: expected ((datum...) expr...)");
+    bool arrow = c.items[1].IsSymbol("=>");
+    if (arrow && c.items.size() != 3) Fail(c, "bad syntax in case: expected ((datum...) => receiver)");
+    Node* body = arrow ? Compile(c.items[2], scope, false) : CompileSeq(c.items, 1, c, scope, tail);
+    if (c.items[0].IsSymbol("else")) {
+      if (i + 1 != it.size()) Fail(c, "bad syntax in case: else must be the last clause");
+      n->otherwise = body;
+      n->else_arrow = arrow;
+      continue;
+    }
+    if (c.items[0].type != Datum::Type::kList || c.items[0].tail) Fail(c, "bad syntax in case: expected a list of data");
+    CaseNode::Clause clause;
+    for (const Datum& datum : c.items[0].items) {
+      Scope s("compile");
+      auto k = std::make_unique<ConstNode>();
+      Local v = DatumToValue(interp_, datum);
+      if (v.IsFixnum() || v.kind() == Kind::kBoolean || v.kind() == Kind::kChar || v.kind() == Kind::kNil) {
+        k->immediate = v.get();
+      } else {
+        k->managed = true;
+        k->object.Set(v);
+      }
+      clause.data.push_back(std::move(k));
+    }
+    clause.body = body;
+    clause.arrow = arrow;
+    n->clauses.push_back(std::move(clause));
+  }
+  return n;
+}
+
+Node* Compiler::CompileDo(const Datum& d, CScope* scope, bool tail) {
+  const auto& it = d.items;
+  if (it.size() < 3 || it[2].type != Datum::Type::kList || it[2].items.empty())
+    Fail(d, "bad syntax in do: expected (do ((var init [step]) ...) (test expr...) body...)");
+  auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
+  auto bindings = ParseBindings(it[1], d, true, fail, "do");
+  auto* n = New<DoNode>(d.line);
+  CScope frame;
+  frame.parent = scope;
+  for (const Binding& b : bindings) {
+    if (!b.init) Fail(*b.name, "bad syntax in do: expected (var init [step])");
+    n->inits.push_back(Compile(*b.init, scope, false));
+    frame.Add(b.name->text, false);
+  }
+  for (const Binding& b : bindings) n->steps.push_back(b.step ? Compile(*b.step, &frame, false) : nullptr);
+  const Datum& test = it[2];
+  n->test = Compile(test.items[0], &frame, false);
+  if (test.items.size() > 1) n->result = CompileSeq(test.items, 1, test, &frame, false);
+  if (it.size() > 3) n->body = CompileSeq(it, 3, d, &frame, false);
+  n->frame_size = int(frame.names.size());
+  return n;
+}
+
+// (guard (e clause...) body...)
+Node* Compiler::CompileGuard(const Datum& d, CScope* scope) {
+  const auto& it = d.items;
+  if (it.size() < 3 || it[1].type != Datum::Type::kList || it[1].items.empty() ||
+      it[1].items[0].type != Datum::Type::kSymbol) {
+    Fail(d, "bad syntax in guard: expected (guard (var clause...) body...)");
+  }
+  auto* n = New<GuardNode>(d.line);
+  n->body = CompileSeq(it, 2, d, scope, false);
+  CScope frame;
+  frame.parent = scope;
+  frame.Add(it[1].items[0].text, false);
+  n->handler = CompileCond(it[1], 1, &frame, false, true);
+  return n;
+}
+
+// (select clause...) with clauses ((recv ch) => f), ((send ch v) => f),
+// ((timeout ms) => f) or (timeout ms => f), and (else => f) (a zero timeout).
+Node* Compiler::CompileSelect(const Datum& d, CScope* scope, bool tail) {
+  auto* n = New<SelectNode>(d.line);
+  n->tail = tail;
+  const char* usage =
+      "bad syntax in select: expected clauses ((recv ch) => proc), ((send ch value) => proc) or "
+      "((timeout ms) => proc)";
+  for (size_t i = 1; i < d.items.size(); ++i) {
+    const Datum& c = d.items[i];
+    if (c.type != Datum::Type::kList || c.tail) Fail(c, usage);
+    SelectNode::Clause clause;
+    const Datum* receiver = nullptr;
+    if (c.items.size() == 4 && c.items[0].IsSymbol("timeout") && c.items[2].IsSymbol("=>")) {
+      clause.op = SelectNode::Clause::kTimeout;
+      clause.channel = Compile(c.items[1], scope, false);
+      receiver = &c.items[3];
+    } else if (c.items.size() == 3 && c.items[0].IsSymbol("else") && c.items[1].IsSymbol("=>")) {
+      clause.op = SelectNode::Clause::kTimeout;
+      Scope s("compile");
+      clause.channel = Constant(Fixnum(0), c.line);
+      receiver = &c.items[2];
+    } else {
+      if (c.items.size() != 3 || !c.items[1].IsSymbol("=>") || c.items[0].type != Datum::Type::kList ||
+          c.items[0].items.empty()) {
+        Fail(c, usage);
+      }
+      const Datum& op = c.items[0];
+      receiver = &c.items[2];
+      if (op.items[0].IsSymbol("recv") && op.items.size() == 2) {
+        clause.op = SelectNode::Clause::kRecv;
+        clause.channel = Compile(op.items[1], scope, false);
+      } else if (op.items[0].IsSymbol("send") && op.items.size() == 3) {
+        clause.op = SelectNode::Clause::kSend;
+        clause.channel = Compile(op.items[1], scope, false);
+        clause.value = Compile(op.items[2], scope, false);
+      } else if (op.items[0].IsSymbol("timeout") && op.items.size() == 2) {
+        clause.op = SelectNode::Clause::kTimeout;
+        clause.channel = Compile(op.items[1], scope, false);
+      } else {
+        Fail(c, usage);
+      }
+    }
+    clause.receiver = Compile(*receiver, scope, false);
+    n->clauses.push_back(clause);
+  }
+  int timeouts = 0;
+  for (const auto& c : n->clauses) timeouts += c.op == SelectNode::Clause::kTimeout;
+  if (timeouts > 1) Fail(d, "bad syntax in select: at most one timeout clause");
+  if (n->clauses.empty()) Fail(d, usage);
+  return n;
+}
+
+Node* Compiler::CompileQuasi(const Datum& d, int depth, CScope* scope) {
+  if (!HasUnquote(d)) return Quote(d);
+  if (d.type == Datum::Type::kVector) {
+    Datum list;
+    list.type = Datum::Type::kList;
+    list.line = d.line;
+    list.column = d.column;
+    list.items = d.items;
+    auto* n = New<QuasiNode>(d.line);
+    n->op = QuasiNode::kListToVector;
+    n->a = CompileQuasi(list, depth, scope);
+    return n;
+  }
+  // d is a list containing an unquote somewhere.
+  if (d.items.size() == 2 && !d.tail && d.items[0].type == Datum::Type::kSymbol) {
+    const std::string& h = d.items[0].text;
+    if (h == "unquote") {
+      if (depth == 1) return Compile(d.items[1], scope, false);
+    }
+    if (h == "unquote-splicing" && depth == 1) Fail(d, "bad syntax: unquote-splicing not inside a list");
+    if (h == "unquote" || h == "unquote-splicing" || h == "quasiquote") {
+      int nd = h == "quasiquote" ? depth + 1 : depth - 1;
+      auto* inner = New<QuasiNode>(d.line);
+      inner->op = QuasiNode::kCons;
+      inner->a = CompileQuasi(d.items[1], nd, scope);
+      Datum nil;
+      nil.type = Datum::Type::kList;
+      inner->b = Quote(nil);
+      auto* outer = New<QuasiNode>(d.line);
+      outer->op = QuasiNode::kCons;
+      outer->a = Quote(d.items[0]);
+      outer->b = inner;
+      return outer;
+    }
+  }
+  Node* result;
+  if (d.tail) {
+    result = CompileQuasi(*d.tail, depth, scope);
+  } else {
+    Datum nil;
+    nil.type = Datum::Type::kList;
+    result = Quote(nil);
+  }
+  for (size_t i = d.items.size(); i-- > 0;) {
+    const Datum& item = d.items[i];
+    // `(a . ,b) reads as (a unquote b): the tail of the list is the unquote form.
+    if (item.IsSymbol("unquote") && i + 2 == d.items.size() && !d.tail && depth == 1) {
+      // The (b) already consed is replaced by b's value.
+      result = Compile(d.items[i + 1], scope, false);
+      continue;
+    }
+    auto* n = New<QuasiNode>(item.line);
+    if (item.type == Datum::Type::kList && item.items.size() == 2 && !item.tail &&
+        item.items[0].IsSymbol("unquote-splicing") && depth == 1) {
+      n->op = QuasiNode::kAppend;
+      n->a = Compile(item.items[1], scope, false);
+    } else {
+      n->op = QuasiNode::kCons;
+      n->a = CompileQuasi(item, depth, scope);
+    }
+    n->b = result;
+    result = n;
+  }
+  return result;
+}
+
+}  // namespace weft::lisp

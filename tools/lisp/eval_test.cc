@@ -1,0 +1,189 @@
+// Evaluator tests: each runs source text in a fresh runtime and compares the written
+// value of its last form (or "error: KIND: MESSAGE").
+#include <gtest/gtest.h>
+
+#include "runtime/weft.h"
+#include "tools/lisp/interp.h"
+
+namespace weft::lisp {
+namespace {
+
+struct Config {
+  uint64_t gc_stress = 0;
+  size_t managed_stack = 1 << 20;
+};
+
+std::string Eval(const std::string& text, Config config = {}) {
+  Options o;
+  o.workers = 2;
+  o.native_stack_bytes = 8 << 20;
+  o.managed_stack_max_bytes = config.managed_stack;
+  o.gc_stress_every = config.gc_stress;
+  auto rt = Runtime::Create(o);
+  EXPECT_TRUE(rt.ok()) << rt.status();
+  std::string out;
+  auto status = (*rt)->Run([&] {
+    Interp in("eval_test");
+    in.main_native_stack = o.native_stack_bytes;
+    out = in.EvalToString(text);
+    in.FinishThreads();
+    return 0;
+  });
+  EXPECT_TRUE(status.ok()) << status.status();
+  return out;
+}
+
+TEST(EvalTest, Arithmetic) {
+  EXPECT_EQ(Eval("(+ 1 2 3)"), "6");
+  EXPECT_EQ(Eval("(- 10)"), "-10");
+  EXPECT_EQ(Eval("(* 2 3 4)"), "24");
+  EXPECT_EQ(Eval("(list (quotient -7 2) (remainder -7 2) (modulo -7 2))"), "(-3 -1 1)");
+  EXPECT_EQ(Eval("(list (abs -5) (min 3 1 2) (max 3 1 2))"), "(5 1 3)");
+  EXPECT_EQ(Eval("(list (< 1 2 3) (< 1 3 2) (= 2 2) (>= 3 3 1) (<= 1 1 2) (> 3 2))"), "(#t #f #t #t #t #t)");
+}
+
+TEST(EvalTest, FixnumOverflowIsAnError) {
+  EXPECT_EQ(Eval("(+ 4611686018427387903 1)"), "error: overflow: +: fixnum overflow");
+  EXPECT_EQ(Eval("(* 4611686018427387903 2)"), "error: overflow: *: fixnum overflow");
+  EXPECT_EQ(Eval("(- -4611686018427387904 1)"), "error: overflow: -: fixnum overflow");
+  EXPECT_EQ(Eval("(quotient 1 0)"), "error: division-by-zero: quotient: division by zero");
+}
+
+TEST(EvalTest, DefineLambdaClosures) {
+  EXPECT_EQ(Eval("(define (make-counter) (let ((n 0)) (lambda () (set! n (+ n 1)) n)))"
+                 "(define c (make-counter)) (c) (c) (c)"),
+            "3");
+  EXPECT_EQ(Eval("(define (f a . rest) (list a rest)) (list (f 1) (f 1 2 3))"), "((1 ()) (1 (2 3)))");
+  EXPECT_EQ(Eval("((lambda args args) 1 2)"), "(1 2)");
+  EXPECT_EQ(Eval("(define (f x) (define y (* x 2)) (define (g) (+ y 1)) (g)) (f 5)"), "11");
+}
+
+TEST(EvalTest, BindingForms) {
+  EXPECT_EQ(Eval("(let ((x 1) (y 2)) (let* ((x 10) (z (+ x y))) z))"), "12");
+  EXPECT_EQ(Eval("(letrec ((ev? (lambda (n) (if (= n 0) #t (od? (- n 1)))))"
+                 "         (od? (lambda (n) (if (= n 0) #f (ev? (- n 1))))))"
+                 "  (ev? 100))"),
+            "#t");
+  EXPECT_EQ(Eval("(let loop ((i 0) (acc '())) (if (= i 3) acc (loop (+ i 1) (cons i acc))))"), "(2 1 0)");
+  EXPECT_EQ(Eval("(do ((i 0 (+ i 1)) (s 0 (+ s i))) ((= i 5) s))"), "10");
+  EXPECT_EQ(Eval("(letrec ((a (lambda () b)) (b 2)) (a))"), "2");
+  EXPECT_EQ(Eval("(letrec ((a b) (b 2)) a)"), "error: unbound-variable: variable used before its definition: b");
+}
+
+TEST(EvalTest, Conditionals) {
+  EXPECT_EQ(Eval("(cond ((assv 2 '((1 . a) (2 . b))) => cdr) (else 'none))"), "b");
+  EXPECT_EQ(Eval("(cond (#f 1) ((+ 1 1)) (else 3))"), "2");
+  EXPECT_EQ(Eval("(case (* 2 3) ((2 3 5 7) 'prime) ((1 4 6 8 9) 'composite))"), "composite");
+  EXPECT_EQ(Eval("(case 'x ((a) 1) (else => (lambda (k) k)))"), "x");
+  EXPECT_EQ(Eval("(list (and 1 2) (and) (or #f 3) (or) (and 1 #f 2))"), "(2 #t 3 #f #f)");
+  EXPECT_EQ(Eval("(list (when #t 1 2) (unless #f 3))"), "(2 3)");
+}
+
+TEST(EvalTest, Quasiquote) {
+  EXPECT_EQ(Eval("(let ((x 2) (l '(3 4))) `(1 ,x ,@l 5))"), "(1 2 3 4 5)");
+  EXPECT_EQ(Eval("(let ((x 2)) `#(1 ,x))"), "#(1 2)");
+  EXPECT_EQ(Eval("(let ((x 2)) `(a . ,x))"), "(a . 2)");
+  EXPECT_EQ(Eval("`(1 `(2 ,(3 ,(+ 1 3))))"), "(1 (quasiquote (2 (unquote (3 (unquote 4))))))");
+}
+
+TEST(EvalTest, ListsVectorsStrings) {
+  EXPECT_EQ(Eval("(list (length '(1 2 3)) (append '(1) '(2 3) '() '(4)) (reverse '(1 2 3)) (list-ref '(a b c) 1))"),
+            "(3 (1 2 3 4) (3 2 1) b)");
+  EXPECT_EQ(Eval("(map + '(1 2) '(10 20))"), "(11 22)");
+  EXPECT_EQ(Eval("(filter odd? '(1 2 3 4 5))"), "(1 3 5)");
+  EXPECT_EQ(Eval("(fold-left cons '() '(1 2))"), "((() . 1) . 2)");
+  EXPECT_EQ(Eval("(list (memq 'c '(a b c d)) (member \"b\" '(\"a\" \"b\")) (assq 'z '((a 1))))"),
+            "((c d) (\"b\") #f)");
+  EXPECT_EQ(Eval("(let ((v (make-vector 3 0))) (vector-set! v 1 'x) (list v (vector-length v) (vector->list v)))"),
+            "(#(0 x 0) 3 (0 x 0))");
+  EXPECT_EQ(Eval("(list (string-append \"ab\" \"c\") (substring \"hello\" 1 3) (string-length \"λx\")"
+                 " (string-ref \"λx\" 0) (number->string 255 16) (string->number \"-42\")"
+                 " (string->symbol \"s\") (symbol->string 'abc) (string=? \"a\" \"a\") (string<? \"a\" \"b\"))"),
+            "(\"abc\" \"el\" 2 #\\λ \"ff\" -42 s \"abc\" #t #t)");
+  EXPECT_EQ(Eval("(list (equal? '(1 #(2 \"x\")) (list 1 (vector 2 \"x\"))) (eq? 'a 'a) (eqv? 2 2) (eq? \"a\" \"a\"))"),
+            "(#t #t #t #f)");
+}
+
+TEST(EvalTest, ErrorsNameTheirCause) {
+  EXPECT_EQ(Eval("(undefined-thing 1)"), "error: unbound-variable: unbound variable: undefined-thing");
+  EXPECT_EQ(Eval("(car 5)"), "error: type-error: car: expected a pair as argument 1, got 5");
+  EXPECT_EQ(Eval("(vector-ref (vector 1 2) 2)"),
+            "error: range-error: vector-ref: index 2 out of range for a vector of length 2");
+  EXPECT_EQ(Eval("(define (f x) x) (f 1 2)"), "error: arity-error: f: expected 1 argument, got 2");
+  EXPECT_EQ(Eval("(5 1)"), "error: type-error: not a procedure: 5");
+  EXPECT_EQ(Eval("(error \"bad thing:\" 42 'foo)"), "error: error: bad thing: 42 foo");
+  EXPECT_EQ(Eval("(assert (= 1 2))"), "error: assertion-violation: assertion failed: (= 1 2)");
+  EXPECT_EQ(Eval("(if)"), "<test>:1:1: bad syntax in if: expected (if test then [else])");
+}
+
+TEST(EvalTest, GuardAndHandlers) {
+  EXPECT_EQ(Eval("(guard (e (#t (list (error-message e) (error-irritants e)))) (error \"boom\" 1 2))"),
+            "(\"boom\" (1 2))");
+  EXPECT_EQ(Eval("(guard (e ((symbol? e) (list 'sym e)) ((string? e) 'str)) (raise 'oops))"), "(sym oops)");
+  EXPECT_EQ(Eval("(guard (e ((condition? e) (condition-kind e))) (vector-ref (vector) 0))"), "range-error");
+  EXPECT_EQ(Eval("(guard (e (#t (condition/report-string e))) (car '()))"),
+            "\"car: expected a pair as argument 1, got ()\"");
+  // No clause matches: re-raised to the outer guard.
+  EXPECT_EQ(Eval("(guard (outer (#t (list 'outer outer))) (guard (inner ((string? inner) 'no)) (raise 7)))"),
+            "(outer 7)");
+  EXPECT_EQ(Eval("(with-exception-handler (lambda (e) (list 'handled (error-message e)))"
+                 "  (lambda () (error \"x\")))"),
+            "(handled \"x\")");
+  EXPECT_EQ(Eval("(with-exception-handler (lambda (e) 10) (lambda () (+ 1 (raise-continuable 'c))))"), "11");
+}
+
+TEST(EvalTest, TailCallsRunInConstantStack) {
+  // 64 KiB of managed stack: only proper tail calls survive a million iterations.
+  Config small{0, 64 << 10};
+  EXPECT_EQ(Eval("(define (loop i) (if (= i 0) 'done (loop (- i 1)))) (loop 1000000)", small), "done");
+  EXPECT_EQ(Eval("(let loop ((i 0)) (cond ((= i 1000000) i) (else (loop (+ i 1)))))", small), "1000000");
+  EXPECT_EQ(Eval("(define (ev? n) (if (= n 0) #t (od? (- n 1)))) (define (od? n) (if (= n 0) #f (ev? (- n 1))))"
+                 "(ev? 1000001)",
+                 small),
+            "#f");
+  EXPECT_EQ(Eval("(do ((i 0 (+ i 1))) ((= i 1000000) 'ok))", small), "ok");
+  EXPECT_EQ(Eval("(length (map (lambda (x) x) (iota 100000)))", small), "100000");
+}
+
+TEST(EvalTest, StackOverflowIsCaught) {
+  Config small{0, 256 << 10};
+  EXPECT_EQ(Eval("(define (deep n) (+ 1 (deep n)))"
+                 "(guard (e ((eq? (condition-kind e) 'stack-overflow) 'overflowed)) (deep 0))",
+                 small),
+            "overflowed");
+}
+
+TEST(EvalTest, SurvivesCollectionOnEveryFewAllocations) {
+  Config stress{7, 1 << 20};
+  EXPECT_EQ(Eval("(define (build n) (if (= n 0) '() (cons (vector n (number->string n)) (build (- n 1)))))"
+                 "(define l (build 200))"
+                 "(collect)"
+                 "(list (length l) (vector-ref (car l) 1) (equal? (build 3) (list (vector 3 \"3\") (vector 2 \"2\") "
+                 "(vector 1 \"1\"))))",
+                 stress),
+            "(200 \"200\" #t)");
+}
+
+TEST(EvalTest, ThreadsAndChannels) {
+  EXPECT_EQ(Eval("(define ch (make-channel 2))"
+                 "(define t (spawn (lambda () (send ch 1) (send ch 2) (close ch) 'sent) \"producer\"))"
+                 "(define a (recv ch)) (define b (recv ch)) (define c (recv ch))"
+                 "(list a b (eof-object? c) (join t))"),
+            "(1 2 #t sent)");
+  EXPECT_EQ(Eval("(define t (spawn (lambda () (error \"in thread\" 3))))"
+                 "(guard (e (#t (error-message e))) (join t))"),
+            "\"in thread\"");
+  EXPECT_EQ(Eval("(define m (make-mutex)) (define n 0) (define wg (make-wait-group))"
+                 "(wait-group-add wg 10)"
+                 "(do ((i 0 (+ i 1))) ((= i 10))"
+                 "  (spawn (lambda () (do ((j 0 (+ j 1))) ((= j 100)) (with-mutex m (set! n (+ n 1))))"
+                 "                    (wait-group-done wg))))"
+                 "(wait-group-wait wg) n"),
+            "1000");
+  EXPECT_EQ(Eval("(define ch (make-channel))"
+                 "(select ((recv ch) => (lambda (v) v)) ((timeout 10) => (lambda () 'timed-out)))"),
+            "timed-out");
+}
+
+}  // namespace
+}  // namespace weft::lisp

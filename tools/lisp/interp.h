@@ -1,0 +1,349 @@
+// interp.h: the Weft Lisp interpreter's shared state and conventions.
+//
+// Interp owns everything native about a program: the symbol table, the global
+// variables, the compiled code (Lambda and Node trees) and the tables of native
+// objects (threads, channels, mutexes, wait groups) that Lisp records point at by index.
+// It lives as long as the runtime that runs the program.
+//
+// Handle discipline [lisp.handles]: every managed value the interpreter touches is in
+// a Local (a slot of the current green thread's managed stack) or a Global. A Value or a
+// StringView is never held across a call that may allocate. Node::Eval returns a Local
+// in the innermost scope; a procedure activation opens a Scope named after the
+// procedure, so the stack-scan tool shows Weft Lisp frames by name and line.
+//
+// Bounded loops [lisp.bounded-loop]: every API call that returns a Local pushes a slot
+// in the innermost scope, so a native loop that runs Lisp code or allocates per
+// iteration (tail calls, do, map, ...) runs each iteration in its own Scope
+// (RunBounded). Loop state lives in slots made before the loop and is updated with
+// Local::Set; an iteration's Scope never escapes, so it leaves the stack as it found
+// it and a billion iterations run in constant managed stack.
+//
+// Tail calls [lisp.tail]: a call node compiled in tail position does not call a
+// closure; it stores the closure and its new environment in the Ctx's tail slots
+// (which belong to the CallClosure activation below) and returns an empty Local.
+// CallClosure then runs the next iteration in a fresh Scope: constant managed stack.
+//
+// Environments are managed vectors: slot 0 is the parent environment (nil at top
+// level), slots 1..n the variables of one lambda, let or do frame. Variables are
+// resolved at compile time to (depth, index); globals are native GlobalVar cells.
+#ifndef WEFT_TOOLS_LISP_INTERP_H_
+#define WEFT_TOOLS_LISP_INTERP_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/weft.h"
+
+namespace weft::lisp {
+
+class Interp;
+struct Lambda;
+struct Node;
+struct Ctx;
+
+// Immediate encodings, read once from the runtime at start-up so that hot paths can
+// test booleans and nil inline. fixnum_shift is true when a fixnum's word is its value
+// shifted left by one (checked, not assumed); otherwise the out-of-line API is used.
+struct Immediates {
+  uint64_t nil = 0, f = 0, t = 0, unbound = 0;
+  bool fixnum_shift = false;
+};
+extern Immediates g_imm;
+
+inline bool Truthy(Local v) { return v.get().raw != g_imm.f; }
+inline bool IsNilRaw(Local v) { return v.get().raw == g_imm.nil; }
+inline bool IsUnboundRaw(Local v) { return v.get().raw == g_imm.unbound; }
+inline Local BoolLocal(bool b) { return Local::New(Value{b ? g_imm.t : g_imm.f}); }
+inline Local NilLocal() { return Local::New(Value{g_imm.nil}); }
+inline int64_t FxValue(Local v) {
+  return g_imm.fixnum_shift ? static_cast<int64_t>(v.get().raw) >> 1 : FixnumValue(v);
+}
+// FxMake: v must already be in [kFixnumMin, kFixnumMax].
+inline Local FxMake(int64_t v) {
+  return g_imm.fixnum_shift ? Local::New(Value{static_cast<uint64_t>(v) << 1}) : Fixnum(v);
+}
+
+// Prim: a builtin procedure. args are Locals in the caller's frame.
+using Args = std::span<const Local>;
+struct Prim {
+  const char* name;
+  int min_args;
+  int max_args;  // -1: any number
+  Local (*fn)(Ctx& c, Args args);
+};
+
+// GlobalVar: a top-level variable. prim is the builtin it holds while it still holds
+// the one installed at start-up (calls then skip the lookup), else null.
+struct GlobalVar {
+  std::string name;
+  Global value;  // Unbound until defined
+  std::atomic<const Prim*> prim{nullptr};
+};
+
+// Lambda: the compiled code of a lambda expression; closures point at it.
+struct Lambda {
+  std::string name;  // procedure name, or "lambda@file:line"
+  std::string file;
+  int line = 0;
+  int nparams = 0;     // required parameters
+  bool rest = false;   // one more parameter takes the remaining arguments as a list
+  int frame_size = 0;  // params (+ rest) + internal defines
+  Node* body = nullptr;
+};
+
+// Frame: one Weft Lisp activation, linked on the native stack for backtraces.
+struct Frame {
+  Frame* parent;
+  const char* name;
+  const char* file;
+  int line;
+};
+
+struct HandlerLink;
+
+// ThreadState: per green thread (thread_local would follow the worker, not the green
+// thread, so it is passed explicitly in Ctx).
+struct ThreadState {
+  Interp* interp = nullptr;
+  const char* stack_limit = nullptr;  // native stack guard
+  Frame* top = nullptr;
+  HandlerLink* handlers = nullptr;    // innermost with-exception-handler
+  std::unique_ptr<Global> pending;    // the object being raised (see LispError)
+  size_t thread_index = 0;            // in Interp's thread table
+};
+
+// Ctx: the evaluation context of one procedure activation.
+struct Ctx {
+  ThreadState* ts;
+  Local tail_proc;  // [lisp.tail]
+  Local tail_env;
+  Scope* scope;
+  Frame* frame;
+  Interp& interp() const { return *ts->interp; }
+};
+
+// LispError: a Weft Lisp condition in flight. When has_object, the raised object is in
+// the raising thread's ThreadState::pending; otherwise the condition is native (kind +
+// message) and is built as a managed value only where it is caught.
+class LispError : public std::exception {
+ public:
+  const char* what() const noexcept override { return message.c_str(); }
+  bool has_object = false;
+  std::string kind;     // symbol name: error, type-error, unbound-variable, ...
+  std::string message;  // the report string
+  std::shared_ptr<std::vector<std::string>> backtrace;
+};
+
+// Native objects wrapped in records ("thread", "channel", "mutex", "wait-group"): the
+// record's raw bytes hold the index into the table.
+struct ThreadEntry {
+  std::string name;
+  Thread thread;
+  std::atomic<int64_t> id{0};
+  bool joined = false;
+  bool failed = false;                // ended with an uncaught condition
+  bool failure_observed = false;      // a join re-raised it
+  std::string failure_report;         // message + backtrace, printed if never joined
+  std::unique_ptr<Global> result;     // after join: the result or the condition
+  Mutex join_mu;                      // one joiner at a time
+};
+
+class Interp {
+ public:
+  // Init registers the record types and builtins; call on a green thread.
+  explicit Interp(std::string program_name);
+  ~Interp();
+
+  // Output. Program output goes to out (stdout), diagnostics to err (stderr).
+  void Write(std::string_view text);
+  void WriteErr(std::string_view text);
+
+  // Load reads, compiles and runs every top-level form of `text`. Returns the exit
+  // status: 0, or 1 after an uncaught error (reported with its backtrace) or a failed
+  // check. ReadErrors are reported like uncaught errors.
+  int LoadFile(const std::string& path);
+  int RunText(std::string_view text, const std::string& file);
+  // Repl reads forms from stdin and prints their values.
+  int Repl();
+  // EvalToString runs the forms of `text` and returns the last value as `write`
+  // prints it, or "error: KIND: MESSAGE" / the ReadError text (for tests).
+  std::string EvalToString(std::string_view text);
+
+  // Symbols.
+  uint32_t Intern(std::string_view name);
+  const std::string& SymbolName(uint32_t id);  // stable: names are never removed
+  Local SymbolObject(uint32_t id);  // the interned record
+  Local SymbolNamed(std::string_view name) { return SymbolObject(Intern(name)); }
+  bool IsSymbol(Local v) const;
+  uint32_t SymbolId(Local v);
+
+  // Globals.
+  GlobalVar* LookupGlobal(std::string_view name);  // created Unbound when missing
+  void DefinePrim(const Prim* prim);
+
+  // Code.
+  Lambda* NewLambda();
+  Node* Own(std::unique_ptr<Node> node);
+
+  // Procedures.
+  bool IsClosure(Local v) const;
+  bool IsPrim(Local v) const;
+  bool IsProcedure(Local v) const { return IsClosure(v) || IsPrim(v); }
+  Local MakeClosure(const Lambda* lambda, Local env);
+  const Lambda* ClosureLambda(Local closure);
+  const Prim* PrimOf(Local prim);
+  std::string ProcedureName(Local proc);
+
+  // Conditions: record "condition" with slots kind (symbol), message (string),
+  // irritants (list), payload.
+  Local MakeCondition(std::string_view kind, std::string_view message, Local irritants);
+  bool IsCondition(Local v) const;
+  // Materialize turns a caught error into the Lisp object a handler receives.
+  Local Materialize(ThreadState* ts, const LispError& e);
+  // FromNative converts a runtime exception (TypeError, HeapExhausted, StackOverflow,
+  // ChannelClosed) into a native LispError with the current backtrace.
+  LispError FromNative(ThreadState* ts, const std::exception& e);
+  // Raise* throw LispError with the current backtrace.
+  [[noreturn]] void RaiseNative(ThreadState* ts, std::string_view kind, std::string message);
+  [[noreturn]] void RaiseObject(ThreadState* ts, Local object, std::string report);
+  std::shared_ptr<std::vector<std::string>> Backtrace(ThreadState* ts);
+
+  // Distinguished objects.
+  Local Eof() { return eof_.Get(); }
+  Local Void() { return void_.Get(); }
+  bool IsEof(Local v) const { return IsRecordOf(v, eof_type_); }
+  bool IsVoid(Local v) const { return IsRecordOf(v, void_type_); }
+
+  // Native object tables.
+  Local WrapNative(RecordType type, size_t index);
+  size_t NativeIndex(Local v);
+  RecordType thread_type() const { return thread_type_; }
+  RecordType channel_type() const { return channel_type_; }
+  RecordType mutex_type() const { return mutex_type_; }
+  RecordType waitgroup_type() const { return waitgroup_type_; }
+  bool IsRecordOf(Local v, RecordType t) const {
+    return v.kind() == Kind::kRecord && RecordTypeOf(v).id == t.id;
+  }
+  size_t AddThread(std::unique_ptr<ThreadEntry> t);
+  ThreadEntry* ThreadAt(size_t i);
+  size_t ThreadCount();
+  size_t AddChannel(Channel ch);
+  Channel ChannelAt(size_t i);
+  size_t AddMutex();
+  Mutex* MutexAt(size_t i);
+  size_t AddWaitGroup();
+  WaitGroup* WaitGroupAt(size_t i);
+
+  // Checks.
+  void CheckFailed() { check_failures_.fetch_add(1); }
+  int check_failures() const { return check_failures_.load(); }
+
+  // Thread bodies (builtins_threads.cc).
+  Local SpawnThread(Ctx& c, Local thunk, std::string name);
+  // JoinEntry waits for a spawned thread (once) and stores its result.
+  void JoinEntry(ThreadEntry* e);
+  // FinishThreads joins every spawned thread (also those spawned meanwhile), then
+  // prints each uncaught thread error that no join observed and returns how many.
+  // Call at the end of main, before the Interp is destroyed (on a green thread: its
+  // Globals must die there).
+  int FinishThreads();
+
+  // The native stack size of spawned threads (main's comes from Options).
+  size_t thread_native_stack = 256 << 10;
+  size_t main_native_stack = 0;
+  bool stress = false;  // --gc-stress given: programs may scale down
+
+  const std::string& program_name() const { return program_name_; }
+  // Report formats an uncaught error: "error<where>: message" and the backtrace.
+  static std::string Report(const LispError& e, const std::string& where);
+  // InitThreadState prepares ts for the calling green thread.
+  void InitThreadState(ThreadState* ts, size_t native_stack_bytes);
+  // exit_on_error: an uncaught error in the main program ends the process at once
+  // (other threads may be blocked forever); the CLI sets it, tests do not.
+  bool exit_on_error = false;
+
+ private:
+  void RegisterBuiltins();
+  int RunForms(std::string_view text, const std::string& file, bool repl);
+
+  std::string program_name_;
+  RecordType symbol_type_, closure_type_, prim_type_, condition_type_, eof_type_, void_type_;
+  RecordType thread_type_, channel_type_, mutex_type_, waitgroup_type_;
+  weft::Global eof_, void_, heap_condition_;
+
+  std::mutex mu_;  // guards the tables below; never held across a safepoint
+  std::deque<std::string> symbol_names_;
+  std::unordered_map<std::string, uint32_t> symbol_ids_;
+  std::vector<std::unique_ptr<weft::Global>> symbol_objects_;
+  std::unordered_map<std::string, GlobalVar*> global_index_;
+  std::deque<GlobalVar> globals_;
+  std::vector<std::unique_ptr<Lambda>> lambdas_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<ThreadEntry>> threads_;
+  std::vector<Channel> channels_;
+  std::deque<Mutex> mutexes_;
+  std::deque<WaitGroup> waitgroups_;
+  std::atomic<int> check_failures_{0};
+  std::mutex out_mu_;
+};
+
+// ---------------------------------------------------------------------------------
+// Evaluation (eval.cc).
+
+// RunBounded calls step(scope) in a fresh Scope named `name` until it returns true
+// [lisp.bounded-loop].
+// RunChunked is the same without the per-iteration Scope: step opens its own.
+template <class F>
+void RunChunked(F&& step) {
+  while (!step()) {
+  }
+}
+template <class F>
+void RunBounded(const char* name, F&& step) {
+  RunChunked([&] {
+    Scope s(name);
+    return step(s);
+  });
+}
+
+// Apply calls any procedure with evaluated arguments and returns its result in the
+// caller's frame. With tail set and a closure, it requests a tail call instead
+// ([lisp.tail]) and returns an empty Local.
+Local Apply(Ctx& c, Local proc, Args args, bool tail = false);
+// CallClosure runs closure `proc` whose new environment `env` is built.
+Local CallClosure(Ctx& c, Local proc, Local env);
+// MakeEnv builds a closure's environment from its arguments (checks the arity).
+Local MakeEnv(Ctx& c, const Lambda* lambda, Local proc, Args args);
+// CheckNativeStack raises stack-overflow when the native stack runs low.
+void CheckNativeStack(ThreadState* ts);
+// RunThunk calls a procedure of no arguments from native code (a new thread's body).
+Local CallFromNative(ThreadState* ts, Local proc, Args args);
+
+// ---------------------------------------------------------------------------------
+// Builtin helpers (builtins.cc).
+
+[[noreturn]] void TypeFail(Ctx& c, const char* proc, int argno, const char* expected, Local got);
+int64_t ArgFixnum(Ctx& c, const char* proc, Args args, int i);
+void ArgKind(Ctx& c, const char* proc, Args args, int i, Kind kind, const char* expected);
+// Builtin tables, registered by Interp::RegisterBuiltins.
+std::span<const Prim> CorePrims();
+std::span<const Prim> ListPrims();
+std::span<const Prim> StringPrims();
+std::span<const Prim> ThreadPrims();
+std::span<const Prim> HeapPrims();
+
+// Equality used by eqv?, equal?, case, assoc, member.
+bool Eqv(Local a, Local b);
+bool Equal(Interp& in, Local a, Local b);
+
+}  // namespace weft::lisp
+
+#endif  // WEFT_TOOLS_LISP_INTERP_H_
