@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include "heap/filler.h"
 #include "heap/heap.h"
 #include "heap/heap_testing.h"
 #include "runtime/log.h"
@@ -304,6 +305,17 @@ TEST_F(CollectorTest, OlderGenerationsAreCollectedWhenTheyGrow) {
   EXPECT_GT(host.requests[0], 3);
   EXPECT_GT(host.requests[1] + host.requests[2], 0);
   t_.heap->SetHost(nullptr);
+}
+
+TEST_F(CollectorTest, CheckedBuildsPoisonEvacuatedSpace) {
+  if (!WEFT_CHECKED_BUILD) GTEST_SKIP() << "poisoning is a --config=checked feature";
+  Object* o = m_->AllocateVector(3, Value::Fixnum(5));
+  roots_.roots.push_back(V(o));
+  Object* stale = o;  // a raw pointer the collector does not know about
+  Collect(0);
+  EXPECT_NE(roots_.roots[0].AsObject(), stale);
+  EXPECT_EQ(stale->header, kPoisonWord);
+  EXPECT_EQ(stale->slots()[0].raw, kPoisonWord);
 }
 
 TEST_F(CollectorTest, EachCollectionLogsOneDebugLine) {

@@ -146,6 +146,8 @@ bool Heap::HandleAdmission(Admission a, Request& req) {
       if (host == nullptr || req.collected_full || futile) return false;
       break;
     case Admission::kOverHard:
+      if (host == nullptr || req.collected_full || futile) return false;
+      break;
     case Admission::kOsRefused:
       if (host == nullptr || req.collected_full) return false;
       break;
@@ -168,6 +170,12 @@ char* Heap::Fail(Mutator* m, Admission a, const Request& req) {
   f.soft_limit_bytes = soft_limit_;
   f.hard_limit_bytes = options_.hard_limit_bytes;
   f.os_errno = req.os_errno;
+  if (req.collected_full) {
+    // A full collection did not make room: do not run another for every retry
+    // ([heap.limits.futile]).
+    full_gc_futile_ = true;
+    futile_promoted_mark_ = stats_.promoted_bytes;
+  }
   m->failure_ = f;
   ++stats_.allocation_failures;
   return nullptr;

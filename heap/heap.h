@@ -115,7 +115,7 @@ class Heap {
   Census TakeCensus();
   // GenerationOf: the generation of a heap object.
   int GenerationOf(const Object* o) const { return arena_->InfoFor(o).generation; }
-  // IsPinned: whether `o` never moves (pinned or large).
+  // NeverMoves: whether `o` is in a pinned block or a large run.
   bool NeverMoves(const Object* o) const;
 
  private:

@@ -50,7 +50,7 @@ class TestHost final : public CollectionHost {
 #if defined(WEFT_TSAN)
 inline constexpr int kSanitizerSlowdown = 4;
 #elif defined(WEFT_ASAN)
-inline constexpr int kSanitizerSlowdown = 2;
+inline constexpr int kSanitizerSlowdown = 3;
 #else
 inline constexpr int kSanitizerSlowdown = 1;
 #endif

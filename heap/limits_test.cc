@@ -17,14 +17,18 @@ using testing::TestHost;
 using testing::V;
 using testing::VectorRoots;
 
+// Smaller limits in sanitizer builds keep the tests short.
+constexpr size_t kScale = testing::kSanitizerSlowdown;
+constexpr size_t kSoft = (size_t{8} << 20) / kScale;
+
 HeapOptions LimitedOptions() {
   HeapOptions o;
   o.nursery_bytes = size_t{256} << 10;
   o.generations = 2;
   o.promotion_age = {1, 1, 1, 1, 1, 1};
   o.initial_bytes = size_t{1} << 20;
-  o.soft_limit_bytes = size_t{8} << 20;
-  o.hard_limit_bytes = size_t{24} << 20;
+  o.soft_limit_bytes = kSoft;
+  o.hard_limit_bytes = 3 * kSoft;
   return o;
 }
 
@@ -59,12 +63,12 @@ TEST(LimitsTest, SoftLimitFailsRecoverablyAndCanBeRaised) {
   t.heap->SetHost(&host);
   Mutator* m = t.heap->CreateMutator();
   int n = Fill(m, roots, 0, 1 << 20);
-  ASSERT_GT(n, 1000);
+  ASSERT_GT(n, 1000 / static_cast<int>(kScale));
   const AllocationFailure& f = m->last_failure();
   EXPECT_EQ(f.reason, AllocationFailure::Reason::kSoftLimit);
   EXPECT_EQ(f.ToStatus().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_NE(f.ToStatus().message().find("soft limit"), std::string_view::npos);
-  EXPECT_LE(f.heap_bytes, size_t{8} << 20);
+  EXPECT_LE(f.heap_bytes, kSoft);
   EXPECT_GT(host.requests[2], 0);  // a full collection was tried first
   t.heap->Verify(&roots);
   ExpectChain(roots, n);
@@ -73,9 +77,9 @@ TEST(LimitsTest, SoftLimitFailsRecoverablyAndCanBeRaised) {
   EXPECT_EQ(Fill(m, roots, n, 1 << 20), 0);
   EXPECT_EQ(host.requests[2], fulls);
   // Raise the limit and carry on.
-  t.heap->SetSoftLimit(size_t{12} << 20);
+  t.heap->SetSoftLimit(kSoft + kSoft / 2);
   int more = Fill(m, roots, n, 1 << 20);
-  EXPECT_GT(more, 1000);
+  EXPECT_GT(more, 1000 / static_cast<int>(kScale));
   EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kSoftLimit);
   ExpectChain(roots, n + more);
   // Dropping the data gives the memory back.
@@ -98,7 +102,7 @@ TEST(LimitsTest, HardLimitIsNeverExceededAndEndsInAClearError) {
   t.heap->SetHost(&host);
   Mutator* m = t.heap->CreateMutator();
   int n = Fill(m, roots, 0, 1 << 20);
-  ASSERT_GT(n, 1000);
+  ASSERT_GT(n, 1000 / static_cast<int>(kScale));
   EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kHardLimit);
   EXPECT_NE(m->last_failure().ToStatus().message().find("hard limit"), std::string_view::npos);
   EXPECT_LE(t.arena->Stats().blocks_in_use * kBlockSize, o.hard_limit_bytes);
@@ -128,7 +132,7 @@ TEST(LimitsTest, WithoutAHostTheSoftLimitFailsAtOnce) {
   roots.roots.push_back(Value::Nil());
   Mutator* m = t.heap->CreateMutator();
   int n = Fill(m, roots, 0, 1 << 20);
-  EXPECT_GT(n, 1000);
+  EXPECT_GT(n, 1000 / static_cast<int>(kScale));
   EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kSoftLimit);
   EXPECT_EQ(t.heap->Stats().collections[0], 0u);
   t.heap->Collect(2, roots);  // the caller collects, then retries
