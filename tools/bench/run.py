@@ -266,6 +266,9 @@ def alloc_expected(n):
 
 KEY_LINE = re.compile(r"^([a-z][a-z0-9_-]*):\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
 RESULT_LINE = re.compile(r"^RESULT\s+(\S+)\s+([-+]?[0-9.eE+-]+)\s*(\S*)")
+# The other figure-line form accepted from figure binaries (threads_bench prints it):
+#   <name words>   <median> <unit> [<min> - <max>]  goal <text>
+FIGURE_LINE = re.compile(r"^(\S.*?)\s{2,}([-+]?[0-9.]+)\s+(\S+)\s+\[([-+0-9.]+) - ([-+0-9.]+)\]")
 JAVA_PAUSE = re.compile(r"\bPause\b.*?([0-9]+\.[0-9]+)ms\s*$")
 
 
@@ -428,6 +431,7 @@ def make_cases(quick, weft_programs):
         baseline = {"cross-worker-wake": "os-threads", "idle-cpu": None}.get(cid, "boost-context")
         c = Case(cid, f"{title} ({size})", "switch", unit, f"result:{rname}", baseline,
                  lambda text, keys, n=n, chk=chk: keys.get("checksum") == chk(n), [goal])
+        c.n = n
         c.systems = []
         if cid == "cross-worker-wake":
             c.systems.append(System("os-threads", [f"{b}/context_threads", "xwake", n],
@@ -573,12 +577,20 @@ def run_gbench(label, path, rep, rawdir, timeout, quick):
     return rows
 
 
-def run_figures(label, path, rep, rawdir, timeout):
+# Arguments for figure binaries that take some (run with none otherwise).
+FIGURE_ARGS = {
+    # threads_bench [REPS [ONLY]]: it takes its own median of REPS runs (default 5).
+    "//tools/bench/threads:threads_bench": {"quick": ["1"], "full": ["3"]},
+}
+
+
+def run_figures(label, path, rep, rawdir, timeout, quick):
     name = label.split(":")[-1]
     base = os.path.join(rawdir, f"figures.{name}.r{rep}")
+    argv = [path] + FIGURE_ARGS.get(label, {}).get("quick" if quick else "full", [])
     try:
         with open(base + ".out", "w") as fo, open(base + ".err", "w") as fe:
-            p = subprocess.run([path], stdout=fo, stderr=fe, timeout=timeout)
+            p = subprocess.run(argv, stdout=fo, stderr=fe, timeout=timeout)
         rc = p.returncode
     except subprocess.TimeoutExpired:
         rc = "timeout"
@@ -588,8 +600,12 @@ def run_figures(label, path, rep, rawdir, timeout):
     units = {}
     for line in open(base + ".out").read().splitlines():
         m = RESULT_LINE.match(line)
+        f = FIGURE_LINE.match(line)
         if m:
             units[m.group(1)] = m.group(3)
+        elif f:
+            results[f.group(1).strip()] = float(f.group(2))
+            units[f.group(1).strip()] = f.group(3)
     rows = []
     for k, v in results.items():
         unit = units.get(k, "")
@@ -599,7 +615,7 @@ def run_figures(label, path, rep, rawdir, timeout):
         if scale is not None:
             row["real_ns"] = v * scale
             row["counters"] = {}
-        elif unit.startswith("B") and re.search(r"byte|mem|rss", k, re.I):
+        elif (unit.startswith("B") or unit.startswith("byte")) and re.search(r"byte|mem|rss", k, re.I):
             row["counters"] = {"bytes_per_thread": v}
         elif unit.startswith("%") and re.search(r"idle", k, re.I):
             row["counters"] = {"idle_cpu_percent": v}
@@ -627,7 +643,8 @@ def fmt(v, unit=""):
     return f"{v:.3f}"
 
 
-def summarize(cases, records, skipped):
+def summarize(cases, records, skipped, matched=None):
+    matched = matched or {}
     rows = []
     for c in cases:
         base_fig = base_rss = base_cpu = None
@@ -658,30 +675,85 @@ def summarize(cases, records, skipped):
                     if s.name == c.baseline:
                         base_fig, base_rss, base_cpu = row["figure"], row["rss_mib"], row["cpu"]
             crow.append(row)
+        for (label, bench), (mc, vals) in matched.items():
+            if mc is c:
+                crow.append({"case": c, "system": f"weft {label.split(':')[-1]}: {bench}", "title": c.title,
+                             "unit": c.unit, "figure": statistics.median(vals), "lo": min(vals), "hi": max(vals),
+                             "from_figures": True})
         for row in crow:
-            if "figure" in row and base_fig:
+            if row.get("from_figures") and c.id == "spawn-100k-alive" and getattr(c, "n", 0) != 100_000:
+                pass  # the Weft binary spawns 100k: no ratio to a smaller peer run
+            elif "figure" in row and base_fig:
                 row["ratio"] = row["figure"] / base_fig
-                row["rss_ratio"] = row["rss_mib"] / base_rss if base_rss else None
-                if c.metric == "wall" and base_cpu:
+                row["rss_ratio"] = row["rss_mib"] / base_rss if base_rss and "rss_mib" in row else None
+                if c.metric == "wall" and base_cpu and "cpu" in row:
                     row["cpu_ratio"] = row["cpu"] / base_cpu
             if row["system"].startswith("weft") and c.goals:
+                goals = c.goals
+                if row.get("from_figures"):  # measured at the binary's own size
+                    goals = [Goal(g.text, g.kind, g.limit, g.strict) for g in goals]
                 row["goal"] = "; ".join(g.check(row) if "figure" in row else f"{g.text}: not measured"
-                                        for g in c.goals)
+                                        for g in goals)
         rows += crow
     return rows
 
 
-def summarize_extra(extra, skipped_notes):
-    """Google Benchmark / figure rows: one per (label, benchmark)."""
-    rows, seen = [], []
+# Weft figure-binary / Google Benchmark results that measure what a switching case
+# measures are shown in that case, next to the peers: (case id, name regex, source, scale
+# from the source to the case's unit). Checked in this order.
+CASE_MATCH = [
+    ("blocked-thread-memory", r"byte|memory|rss", "bytes_per_thread", 1.0),
+    ("idle-cpu", r"idle", "idle_cpu_percent", 1.0),
+    ("spawn-100k-alive", r"alive", "real_ns", 1e-6),
+    ("cross-worker-wake", r"crossworker|xwake", "real_ns", 1.0),
+    ("pingpong", r"pingpong", "real_ns", 1.0),
+    ("spawn-join", r"spawnjoin", "real_ns", 1.0),
+    ("yield", r"yield", "real_ns", 1.0),
+]
+
+
+def norm_name(bench):
+    return re.sub(r"[_\-/ +,]", "", bench.lower())
+
+
+def extra_groups(extra):
+    seen = []
     for r in extra:
         key = (r["label"], r["bench"])
         if key not in seen:
             seen.append(key)
+    return seen
+
+
+def match_extra(cases, extra):
+    """{(label, bench): (case, values in the case's unit)} for the results that belong in a case."""
+    by_id = {c.id: c for c in cases}
+    out = {}
+    for label, bench in extra_groups(extra):
+        rs = [r for r in extra if (r["label"], r["bench"]) == (label, bench)]
+        if any("error" in r for r in rs):
+            continue
+        for cid, rx, src, scale in CASE_MATCH:
+            if cid not in by_id or not re.search(rx, norm_name(bench)):
+                continue
+            if src == "real_ns":
+                vals = [r["real_ns"] * scale for r in rs if "real_ns" in r]
+            else:
+                vals = [r["counters"][src] * scale for r in rs if src in r.get("counters", {})]
+            if vals:
+                out[(label, bench)] = (by_id[cid], vals)
+                break
+    return out
+
+
+def summarize_extra(extra, skipped_notes, matched=()):
+    """Google Benchmark / figure rows not shown in a case: one per (label, benchmark)."""
+    rows = []
+    seen = [k for k in extra_groups(extra) if k not in matched]
     for label, bench in seen:
         rs = [r for r in extra if (r["label"], r["bench"]) == (label, bench)]
         bad = [r for r in rs if "error" in r]
-        norm = re.sub(r"[_\-/ ]", "", bench.lower())
+        norm = norm_name(bench)
         row = {"case": None, "title": bench, "system": "weft " + label.split(":")[-1], "unit": "ns"}
         if bad:
             row["fail"] = f"FAILED {len(bad)}/{len(rs)}: {bad[0]['error']}"
@@ -973,7 +1045,7 @@ def main():
             say(f"r{rep} gbench {label}: {len(rows)} benchmarks")
         for label, path in figures:
             wait_quiet(quiet_wait)
-            rows = run_figures(label, path, rep, rawdir, timeout)
+            rows = run_figures(label, path, rep, rawdir, timeout * 2, args.quick)
             extra += rows
             for r in rows:
                 jsonl.write(json.dumps(r) + "\n")
@@ -990,7 +1062,8 @@ def main():
 
 
 def write_report(cases, records, extra, skipped, meta, outdir):
-    rows = summarize(cases, records, skipped) + summarize_extra(extra, meta["weft_notes"])
+    matched = match_extra(cases, extra)
+    rows = summarize(cases, records, skipped, matched) + summarize_extra(extra, meta["weft_notes"], matched)
     header = [
         f"# Weft benchmarks, {meta['started']} {time.strftime('%Z')}",
         "",
