@@ -7,7 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "heap/allocation_failure.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "runtime/heap_inspect.h"
 #include "runtime/log.h"
+#include "runtime/stack_dump.h"
 #include "runtime/options.h"
 #include "runtime/trace.h"
 #include "threads/managed_stack.h"
@@ -63,10 +67,14 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
         "weft: another runtime is already running in this process");
   }
   if (!trace::Enabled()) trace::StartFromEnvironment();
+  control_ = ControlServer::Start(
+      [this](const std::string& request) { return HandleControlRequest(request); },
+      options_.control_socket, options_.dump_stacks_on_sigquit);
   absl::Status status = scheduler_->Run([&]() -> int64_t {
     Scope scope("main");
     return main();
   });
+  control_.reset();
   current_.store(nullptr, std::memory_order_release);
   if (trace::Enabled()) trace::Flush();
   if (!status.ok()) return status;
@@ -180,6 +188,38 @@ void RuntimeImpl::ThrowAllocationFailure(const heap::AllocationFailure& f) {
   }
   size_t soft = f.reason == Reason::kSoftLimit ? f.soft_limit_bytes : f.hard_limit_bytes;
   throw HeapExhausted(f.request_bytes, soft, f.hard_limit_bytes);
+}
+
+std::string RuntimeImpl::HandleControlRequest(const std::string& request) {
+  std::vector<std::string> words = absl::StrSplit(request, ' ', absl::SkipEmpty());
+  if (words.empty()) return "error: empty request\n";
+  bool census = words[0] == "census";
+  if (!census && words[0] != "dump") {
+    return absl::StrCat("error: unknown request '", words[0], "' (expected dump or census)\n");
+  }
+  DumpOptions o;
+  o.native_backtraces = false;
+  for (size_t i = 1; i < words.size(); ++i) {
+    const std::string& w = words[i];
+    if (w == "json") {
+      o.json = true;
+    } else if (w == "roots" && !census) {
+      o.roots = true;
+    } else if (w == "native" && !census) {
+      o.native_backtraces = true;
+    } else if (absl::StartsWith(w, "thread=") && !census) {
+      o.thread_filter = w.substr(7);
+    } else if (absl::StartsWith(w, "state=") && !census) {
+      o.state_filter = w.substr(6);
+    } else {
+      return absl::StrCat("error: unknown option '", w, "' for ", words[0], "\n");
+    }
+  }
+  std::string out;
+  scheduler_->StopTheWorld();  // from the control thread, not a worker
+  out = census ? FormatCensus(BuildCensus(*heap_), o.json) : BuildDump(*heap_, *scheduler_, o);
+  scheduler_->ResumeTheWorld();
+  return out;
 }
 
 Stats RuntimeImpl::GetStats() const {

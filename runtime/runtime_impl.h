@@ -23,6 +23,7 @@
 #include "heap/arena.h"
 #include "heap/heap.h"
 #include "runtime/check.h"
+#include "runtime/control_server.h"
 #include "runtime/weft.h"
 #include "threads/scheduler.h"
 
@@ -72,6 +73,10 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
 
   Stats GetStats() const;
 
+  // HandleControlRequest answers one SIGQUIT or stackscan request (see
+  // control_server.h) from the control thread.
+  std::string HandleControlRequest(const std::string& request);
+
   // SlotOf: the managed-stack slot a Local names.
   static const heap::Value* SlotOf(Local v) { return reinterpret_cast<const heap::Value*>(v.slot_); }
 
@@ -89,6 +94,7 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::unique_ptr<heap::Heap> heap_;
   std::unique_ptr<threads::Scheduler> scheduler_;
   std::vector<heap::Mutator*> mutators_;  // one per worker, set while it runs
+  std::unique_ptr<ControlServer> control_;  // while Run runs
 
   static constexpr size_t kGlobalChunk = 256;
   mutable absl::Mutex globals_mu_;

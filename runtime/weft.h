@@ -50,7 +50,8 @@ struct Options {
   size_t heap_soft_limit_bytes = 0;          // 0: none
   size_t heap_hard_limit_bytes = 0;          // 0: the arena's reservation
   uint64_t gc_stress_every = 0;              // collect every N allocations (also WEFT_GC_STRESS)
-  bool dump_stacks_on_sigquit = true;
+  bool dump_stacks_on_sigquit = true;       // SIGQUIT prints every green thread to stderr
+  bool control_socket = true;               // `stackscan PID` can ask for dumps
   absl::Duration safepoint_watchdog = absl::Seconds(5);
 };
 
