@@ -5,28 +5,28 @@ namespace weft::threads {
 BlockingPool::~BlockingPool() {
   std::vector<std::thread> threads;
   {
-    absl::MutexLock l(&mu_);
+    OsMutexLock l(&mu_);
     stop_ = true;
+    cv_.SignalAll();
     threads.swap(threads_);
   }
   for (auto& t : threads) t.join();
 }
 
 void BlockingPool::Submit(std::function<void()> job) {
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   jobs_.push_back(std::move(job));
+  cv_.Signal();
   if (idle_ == 0 && static_cast<int>(threads_.size()) < max_threads_) {
     threads_.emplace_back([this] { Loop(); });
   }
 }
 
 void BlockingPool::Loop() {
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   for (;;) {
     ++idle_;
-    mu_.Await(absl::Condition(
-        +[](BlockingPool* p) ABSL_NO_THREAD_SAFETY_ANALYSIS { return p->stop_ || !p->jobs_.empty(); },
-        this));
+    while (!stop_ && jobs_.empty()) cv_.Wait(&mu_);
     --idle_;
     if (jobs_.empty()) return;  // stop_
     std::function<void()> job = std::move(jobs_.front());

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "threads/os_mutex.h"
 
 namespace weft::threads {
 
@@ -24,7 +24,8 @@ class BlockingPool {
  private:
   void Loop();
   const int max_threads_;
-  absl::Mutex mu_;
+  OsMutex mu_;
+  OsCondVar cv_;
   std::deque<std::function<void()>> jobs_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
   int idle_ ABSL_GUARDED_BY(mu_) = 0;

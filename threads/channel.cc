@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/inlined_vector.h"
-#include "absl/synchronization/mutex.h"
+#include "threads/os_mutex.h"
 #include "threads/park.h"
 #include "threads/select.h"
 #include "threads/timer_heap.h"
@@ -12,27 +12,27 @@ namespace weft::threads {
 namespace {
 
 // The channel registry ([threads.inv.registry]): every live channel.
-absl::Mutex registry_mu(absl::kConstInit);
+OsMutex registry_mu;
 ChannelBase* registry_head ABSL_GUARDED_BY(registry_mu) = nullptr;
 
 }  // namespace
 
 ChannelBase::ChannelBase(size_t capacity) : capacity_(capacity) {
-  absl::MutexLock l(&registry_mu);
+  OsMutexLock l(&registry_mu);
   reg_next_ = registry_head;
   if (registry_head != nullptr) registry_head->reg_prev_ = this;
   registry_head = this;
 }
 
 ChannelBase::~ChannelBase() {
-  absl::MutexLock l(&registry_mu);
+  OsMutexLock l(&registry_mu);
   if (reg_prev_ != nullptr) reg_prev_->reg_next_ = reg_next_;
   if (reg_next_ != nullptr) reg_next_->reg_prev_ = reg_prev_;
   if (registry_head == this) registry_head = reg_next_;
 }
 
 void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn) {
-  absl::MutexLock l(&registry_mu);
+  OsMutexLock l(&registry_mu);
   for (ChannelBase* c = registry_head; c != nullptr; c = c->reg_next_) fn(*c);
 }
 

@@ -1,6 +1,7 @@
 #include "threads/managed_stack.h"
 
 #include "runtime/check.h"
+#include "threads/arena_calls.h"
 
 namespace weft::threads {
 
@@ -14,15 +15,14 @@ ManagedChunkAllocator::~ManagedChunkAllocator() {
   SpinLockHolder h(&lock_);
   WEFT_CHECK(free_.size() == blocks_.size() * kChunksPerBlock,
              "weft: managed stack chunks still in use at shutdown");
-  for (void* b : blocks_) arena_->FreeBlocks(b);
+  for (void* b : blocks_) FreeArenaBlocks(arena_, b);
 }
 
 uint64_t* ManagedChunkAllocator::AllocateChunk() {
   SpinLockHolder h(&lock_);
   if (free_.empty()) {
-    void* block = arena_->AllocateBlocks(1, heap::BlockType::kManagedStack);
+    void* block = AllocateArenaBlocks(arena_, 1, heap::BlockType::kManagedStack, this);
     if (block == nullptr) return nullptr;
-    arena_->InfoFor(block).owner = this;
     blocks_.push_back(block);
     char* p = static_cast<char*>(block);
     for (size_t i = kChunksPerBlock; i-- > 0;) {
@@ -68,7 +68,7 @@ void ManagedStack::Release() {
 
 void ManagedStack::FreeSegmentsFrom(int first) {
   for (int i = static_cast<int>(segments_.size()) - 1; i >= first && i >= 1; --i) {
-    chunks_->arena()->FreeBlocks(segments_[i].begin);
+    FreeArenaBlocks(chunks_->arena(), segments_[i].begin);
     capacity_bytes_ -= heap::kBlockSize;
     segments_.pop_back();
   }
@@ -82,9 +82,9 @@ uint64_t* ManagedStack::PushSlow(size_t n) {
   int next = current_ + 1;
   if (next == static_cast<int>(segments_.size())) {
     if (capacity_bytes_ + heap::kBlockSize > max_bytes_) return nullptr;
-    void* block = chunks_->arena()->AllocateBlocks(1, heap::BlockType::kManagedStack);
+    void* block =
+        AllocateArenaBlocks(chunks_->arena(), 1, heap::BlockType::kManagedStack, this);
     if (block == nullptr) return nullptr;
-    chunks_->arena()->InfoFor(block).owner = this;
     uint64_t* b = static_cast<uint64_t*>(block);
     segments_.push_back(Segment{b, b + kBlockSlots, b});
     capacity_bytes_ += heap::kBlockSize;

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "heap/os_memory.h"
+#include "threads/arena_calls.h"
 #include "runtime/check.h"
 
 namespace weft::threads {
@@ -50,7 +51,8 @@ NativeStackAllocator::NativeStackAllocator(heap::Arena* arena, long guard_budget
 bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
   size_t blocks = (bytes + heap::kBlockSize - 1) / heap::kBlockSize;
   if (blocks == 0) blocks = 1;
-  char* run = static_cast<char*>(arena_->AllocateBlocks(blocks, heap::BlockType::kNativeStack));
+  char* run = static_cast<char*>(
+      AllocateArenaBlocks(arena_, blocks, heap::BlockType::kNativeStack, nullptr));
   if (run == nullptr) return false;
   size_t page = heap::OsPageSize();
   out->run = run;
@@ -77,7 +79,7 @@ void NativeStackAllocator::Free(NativeStack* s) {
                "weft: could not unprotect a native stack guard page");
     guarded_stacks.fetch_sub(1);
   }
-  arena_->FreeBlocks(s->run);
+  FreeArenaBlocks(arena_, s->run);
   *s = NativeStack{};
 }
 

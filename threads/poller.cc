@@ -45,7 +45,7 @@ void Poller::Stop() {
   uint64_t one = 1;
   (void)!write(evfd_, &one, sizeof(one));
   thread_.join();
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   sched_->pending_wakers_.fetch_sub(static_cast<int64_t>(regs_.size()));
   regs_.clear();
 }
@@ -61,7 +61,7 @@ void Poller::Loop() {
     for (int i = 0; i < n; ++i) {
       uint64_t token = events[i].data.u64;
       if (token == 0) return;  // Stop
-      absl::MutexLock l(&mu_);
+      OsMutexLock l(&mu_);
       auto it = regs_.find(token);
       if (it == regs_.end()) continue;  // the wait timed out and is gone
       WaitState* ws = it->second;
@@ -76,7 +76,7 @@ void Poller::RegisterAfter(void* p) {
   Frame* f = static_cast<Frame*>(p);
   Poller* self = f->poller;
   {
-    absl::MutexLock l(&self->mu_);
+    OsMutexLock l(&self->mu_);
     f->token = self->next_token_++;
     self->regs_[f->token] = f->ws;
     self->sched_->pending_wakers_.fetch_add(1);
@@ -89,7 +89,7 @@ void Poller::RegisterAfter(void* p) {
   if (rc != 0) {
     // Not pollable (e.g. a regular file): report it ready; the caller's I/O call
     // will not block or will report the error.
-    absl::MutexLock l(&self->mu_);
+    OsMutexLock l(&self->mu_);
     if (self->regs_.erase(f->token) == 1) {
       internal::Wake(f->ws, 0);
       self->sched_->pending_wakers_.fetch_sub(1);
@@ -107,7 +107,7 @@ bool Poller::Wait(int fd, uint32_t events, int64_t deadline_ns, WaitReason reaso
                  reinterpret_cast<const void*>(static_cast<intptr_t>(fd)), &RegisterAfter, &f,
                  &ws, deadline_ns);
   {
-    absl::MutexLock l(&mu_);
+    OsMutexLock l(&mu_);
     if (regs_.erase(f.token) == 1) sched_->pending_wakers_.fetch_sub(1);
   }
   return ws.fired == 0;

@@ -14,7 +14,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
+#include "threads/os_mutex.h"
 #include "threads/park.h"
 
 namespace weft::threads {
@@ -40,7 +40,7 @@ class Poller {
   int epfd_ = -1;
   int evfd_ = -1;
   std::thread thread_;
-  absl::Mutex mu_;
+  OsMutex mu_;
   absl::flat_hash_map<uint64_t, internal::WaitState*> regs_ ABSL_GUARDED_BY(mu_);
   uint64_t next_token_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopped_ = false;

@@ -324,6 +324,15 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
     if (GreenThread* t = sched_->GlobalGet(this)) return t;
   }
   if (timers_.earliest() != TimerHeap::kNever) RunTimers(MonoNowNs());
+  if (mailbox_size_.load(std::memory_order_acquire) > 0) {
+    SpinLockHolder h(&mailbox_lock_);
+    if (!mailbox_.empty()) {
+      GreenThread* t = mailbox_.front();
+      mailbox_.erase(mailbox_.begin());
+      mailbox_size_.fetch_sub(1);
+      return t;
+    }
+  }
   if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
   if (GreenThread* t = runq_.Pop()) return t;
   if (sched_->gq_size_.load(std::memory_order_acquire) > 0) {
@@ -389,7 +398,7 @@ void Worker::Park() {
 
 bool Worker::ParkLocked() {
   SchedulerImpl* s = sched_;
-  absl::MutexLock lock(&s->mu_);
+  OsMutexLock lock(&s->mu_);
   if (s->stop_requested_.load() || s->shutdown_.load()) return false;
   parked_ = true;
   notified_ = false;
@@ -477,7 +486,7 @@ SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options
 
 SchedulerImpl::~SchedulerImpl() {
   {
-    absl::MutexLock l(&ext_mu_);
+    OsMutexLock l(&ext_mu_);
     poller_.reset();
     blocking_.reset();
   }
@@ -485,19 +494,19 @@ SchedulerImpl::~SchedulerImpl() {
     for (StackPair* s : w->pool_) FreeStacks(s);
     w->pool_.clear();
   }
-  absl::MutexLock l(&pool_mu_);
+  OsMutexLock l(&pool_mu_);
   for (StackPair* s : global_pool_) FreeStacks(s);
   global_pool_.clear();
 }
 
 Poller* SchedulerImpl::poller() {
-  absl::MutexLock l(&ext_mu_);
+  OsMutexLock l(&ext_mu_);
   if (!poller_) poller_ = std::make_unique<Poller>(this);
   return poller_.get();
 }
 
 BlockingPool* SchedulerImpl::blocking() {
-  absl::MutexLock l(&ext_mu_);
+  OsMutexLock l(&ext_mu_);
   if (!blocking_) blocking_ = std::make_unique<BlockingPool>(options_.blocking_threads_max);
   return blocking_.get();
 }
@@ -511,7 +520,7 @@ StackPair* SchedulerImpl::AcquireStacks(Worker* w, size_t native_bytes, size_t m
       w->pool_.pop_back();
       return s;
     }
-    absl::MutexLock l(&pool_mu_);
+    OsMutexLock l(&pool_mu_);
     if (!global_pool_.empty()) {
       StackPair* s = global_pool_.back();
       global_pool_.pop_back();
@@ -547,7 +556,7 @@ void SchedulerImpl::ReleaseStacks(Worker* w, StackPair* s) {
       w->pool_.push_back(s);
       return;
     }
-    absl::MutexLock l(&pool_mu_);
+    OsMutexLock l(&pool_mu_);
     if (static_cast<int>(global_pool_.size()) < options_.stack_pool_global) {
       global_pool_.push_back(s);
       return;
@@ -575,7 +584,7 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
   attached_live_.fetch_add(1, std::memory_order_relaxed);
   spawned_.fetch_add(1, std::memory_order_relaxed);
   {
-    absl::MutexLock l(&reg_mu_);
+    OsMutexLock l(&reg_mu_);
     t->reg_next = reg_head_;
     if (reg_head_ != nullptr) reg_head_->reg_prev = t;
     reg_head_ = t;
@@ -610,14 +619,14 @@ void SchedulerImpl::FinishThread(GreenThread* t) {
 
 void SchedulerImpl::ThreadRetired(bool attached) {
   if (attached && attached_live_.fetch_sub(1) == 1) {
-    absl::MutexLock l(&mu_);
+    OsMutexLock l(&mu_);
     run_cv_.SignalAll();
   }
 }
 
 void SchedulerImpl::DeleteThread(GreenThread* t) {
   {
-    absl::MutexLock l(&reg_mu_);
+    OsMutexLock l(&reg_mu_);
     if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
     if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
     if (reg_head_ == t) reg_head_ = t->reg_next;
@@ -669,7 +678,7 @@ void SchedulerImpl::Detach(GreenThread* t) {
 void SchedulerImpl::GlobalPush(GreenThread* t) { GlobalPushBatch(&t, 1); }
 
 void SchedulerImpl::GlobalPushBatch(GreenThread** ts, int n) {
-  absl::MutexLock l(&gq_mu_);
+  OsMutexLock l(&gq_mu_);
   for (int i = 0; i < n; ++i) {
     ts[i]->next_runnable = nullptr;
     if (gq_tail_ == nullptr) {
@@ -683,7 +692,7 @@ void SchedulerImpl::GlobalPushBatch(GreenThread** ts, int n) {
 }
 
 GreenThread* SchedulerImpl::GlobalGet(Worker* w) {
-  absl::MutexLock l(&gq_mu_);
+  OsMutexLock l(&gq_mu_);
   int64_t size = gq_size_.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
   int64_t take = std::min<int64_t>(size / n_workers_ + 1, LocalRunQueue::kCapacity / 2);
@@ -720,10 +729,20 @@ void SchedulerImpl::WakeOne() {
   // [threads.inv.no-lost-wake]: the work was published before this seq_cst read.
   if (parked_count_.fetch_add(0) == 0) return;
   if (spinning_.load() > 0) return;
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   if (idle_.empty()) return;
   Worker* w = idle_.back();
   idle_.pop_back();
+  w->notified_ = true;
+  w->cv_.Signal();
+}
+
+void SchedulerImpl::WakeWorker(Worker* w) {
+  parked_count_.fetch_add(0);  // [threads.inv.no-lost-wake]
+  OsMutexLock l(&mu_);
+  if (!w->parked_) return;
+  auto it = std::find(idle_.begin(), idle_.end(), w);
+  if (it != idle_.end()) idle_.erase(it);
   w->notified_ = true;
   w->cv_.Signal();
 }
@@ -737,7 +756,7 @@ void SchedulerImpl::ReadyExternal(GreenThread* t) {
 // Safepoints ([threads.inv.stw]).
 
 void SchedulerImpl::SafepointStop(Worker* w) {
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   if (!stop_requested_.load()) return;
   w->at_safepoint_ = true;
   ++stopped_;
@@ -751,7 +770,7 @@ void SchedulerImpl::StopTheWorld() {
   Worker* w = CurrentWorker();
   WEFT_CHECK(w != nullptr && w->current_.load() != nullptr,
              "weft: StopTheWorld outside a green thread");
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   while (stop_requested_.load()) {
     // Another worker is stopping the world: be stopped until it resumes, then try.
     w->at_safepoint_ = true;
@@ -782,7 +801,7 @@ void SchedulerImpl::StopTheWorld() {
 }
 
 void SchedulerImpl::ResumeTheWorld() {
-  absl::MutexLock l(&mu_);
+  OsMutexLock l(&mu_);
   WEFT_CHECK(stop_requested_.load(), "weft: ResumeTheWorld without StopTheWorld");
   stop_requested_.store(false);
   stw_cv_.SignalAll();
@@ -792,7 +811,7 @@ void SchedulerImpl::ResumeTheWorld() {
 // Registry.
 
 void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
-  absl::MutexLock l(&reg_mu_);
+  OsMutexLock l(&reg_mu_);
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
     ThreadInfo info;
     info.id = t->id;
@@ -837,7 +856,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   running_ = true;
   shutdown_.store(false);
   {
-    absl::MutexLock l(&mu_);
+    OsMutexLock l(&mu_);
     deadlock_ = false;
     deadlock_report_.clear();
   }
@@ -848,7 +867,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   bool deadlock;
   std::string report;
   {
-    absl::MutexLock l(&mu_);
+    OsMutexLock l(&mu_);
     GreenThread* m = main_;
     auto finished = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       if (deadlock_) return true;
@@ -865,7 +884,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   }
   for (auto& w : workers_) w->os_thread_.join();
   {
-    absl::MutexLock l(&ext_mu_);
+    OsMutexLock l(&ext_mu_);
     poller_.reset();
   }
   main_result_ = ThreadResult{};
@@ -876,11 +895,16 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   // Everything still registered is abandoned: detached threads still alive, and on
   // deadlock every blocked thread. Drain the queues first.
   {
-    absl::MutexLock l(&gq_mu_);
+    OsMutexLock l(&gq_mu_);
     gq_head_ = gq_tail_ = nullptr;
     gq_size_.store(0);
   }
   for (auto& w : workers_) {
+    {
+      SpinLockHolder h(&w->mailbox_lock_);
+      w->mailbox_.clear();
+      w->mailbox_size_.store(0);
+    }
     w->runnext_.store(nullptr);
     while (w->runq_.Pop() != nullptr) {
     }
@@ -888,7 +912,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   for (auto& w : workers_) w->timers_.Clear();
   std::vector<GreenThread*> left;
   {
-    absl::MutexLock l(&reg_mu_);
+    OsMutexLock l(&reg_mu_);
     for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) left.push_back(t);
   }
   if (!left.empty() && !deadlock) {
@@ -1011,6 +1035,32 @@ void Yield() {
   GreenThread* self = CurrentThread();
   WEFT_CHECK(self != nullptr, "weft: Yield outside a green thread");
   internal::Park(ThreadState::kRunnable, WaitReason::kYield, nullptr, &YieldAfter, self);
+}
+
+namespace {
+struct MigrateFrame {
+  GreenThread* self;
+  Worker* target;
+};
+void MigrateAfter(void* p) {
+  auto* f = static_cast<MigrateFrame*>(p);
+  f->self->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+  {
+    SpinLockHolder h(&f->target->mailbox_lock_);
+    f->target->mailbox_.push_back(f->self);
+    f->target->mailbox_size_.fetch_add(1);
+  }
+  f->self->sched->WakeWorker(f->target);
+}
+}  // namespace
+
+void MigrateTo(int worker) {
+  GreenThread* self = CurrentThread();
+  WEFT_CHECK(self != nullptr, "weft: MigrateTo outside a green thread");
+  SchedulerImpl* s = self->sched;
+  WEFT_CHECK(worker >= 0 && worker < s->n_workers_, "weft: MigrateTo: no such worker");
+  MigrateFrame f{self, s->workers_[worker].get()};
+  internal::Park(ThreadState::kRunnable, WaitReason::kYield, nullptr, &MigrateAfter, &f);
 }
 
 void SleepUntil(absl::Time deadline) {

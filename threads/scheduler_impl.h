@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "threads/os_mutex.h"
 #include "heap/arena.h"
 #include "threads/context.h"
 #include "threads/managed_stack.h"
@@ -81,7 +81,9 @@ class Worker {
   bool ParkLocked();  // true: timers are due
   void PushLocal(GreenThread* t);
   void ReadyHere(GreenThread* t);
-  bool HasLocalWork() const { return runnext_.load() != nullptr || !runq_.Empty(); }
+  bool HasLocalWork() const {
+    return runnext_.load() != nullptr || !runq_.Empty() || mailbox_size_.load() > 0;
+  }
   int RunTimers(int64_t now);
 
   SchedulerImpl* sched_;
@@ -90,6 +92,10 @@ class Worker {
   LocalRunQueue runq_;
   std::atomic<GreenThread*> runnext_{nullptr};
   TimerHeap timers_;
+  // Threads sent here by MigrateTo; only this worker takes them.
+  SpinLock mailbox_lock_;
+  std::vector<GreenThread*> mailbox_ ABSL_GUARDED_BY(mailbox_lock_);
+  std::atomic<int> mailbox_size_{0};
   RawContext sched_ctx_ = nullptr;
   SanitizerFiber fiber_;
   std::atomic<GreenThread*> current_{nullptr};
@@ -106,7 +112,7 @@ class Worker {
   bool parked_ = false;
   bool notified_ = false;
   bool at_safepoint_ = false;
-  absl::CondVar cv_;
+  OsCondVar cv_;
 };
 
 class SchedulerImpl {
@@ -121,6 +127,7 @@ class SchedulerImpl {
 
   void ReadyExternal(GreenThread* t);
   void WakeOne();
+  void WakeWorker(Worker* w);
   void GlobalPush(GreenThread* t);
   void GlobalPushBatch(GreenThread** ts, int n);
   GreenThread* GlobalGet(Worker* w);
@@ -151,21 +158,21 @@ class SchedulerImpl {
   ManagedChunkAllocator chunks_;
   std::vector<std::unique_ptr<Worker>> workers_;
 
-  mutable absl::Mutex gq_mu_;
+  mutable OsMutex gq_mu_;
   GreenThread* gq_head_ ABSL_GUARDED_BY(gq_mu_) = nullptr;
   GreenThread* gq_tail_ ABSL_GUARDED_BY(gq_mu_) = nullptr;
   std::atomic<int64_t> gq_size_{0};
 
-  absl::Mutex pool_mu_;
+  OsMutex pool_mu_;
   std::vector<StackPair*> global_pool_ ABSL_GUARDED_BY(pool_mu_);
 
-  mutable absl::Mutex reg_mu_;
+  mutable OsMutex reg_mu_;
   GreenThread* reg_head_ ABSL_GUARDED_BY(reg_mu_) = nullptr;
 
   // Parking, safepoints and completion.
-  mutable absl::Mutex mu_;
-  absl::CondVar run_cv_;
-  absl::CondVar stw_cv_;
+  mutable OsMutex mu_;
+  OsCondVar run_cv_;
+  OsCondVar stw_cv_;
   std::vector<Worker*> idle_ ABSL_GUARDED_BY(mu_);
   std::atomic<int> parked_count_{0};
   std::atomic<int> spinning_{0};
@@ -188,7 +195,7 @@ class SchedulerImpl {
   GreenThread* main_ = nullptr;
   ThreadResult main_result_;
 
-  absl::Mutex ext_mu_;
+  OsMutex ext_mu_;
   std::unique_ptr<Poller> poller_ ABSL_GUARDED_BY(ext_mu_);
   std::unique_ptr<BlockingPool> blocking_ ABSL_GUARDED_BY(ext_mu_);
 };

@@ -126,21 +126,25 @@ TEST_P(SchedulerRunTest, SleepTakesAtLeastItsDuration) {
 TEST_P(SchedulerRunTest, MigrationKeepsIdentityAndLocals) {
   static LocalKey key;
   std::atomic<int> migrations{0};
-  ASSERT_TRUE(RunMain([&] {
+  ASSERT_TRUE(RunMain([&, this] {
     std::vector<Thread> ts;
     for (int i = 0; i < 8; ++i) {
       SpawnOptions o;
       o.name = "mig-" + std::to_string(i);
       ts.push_back(Spawn(
-          [&, i] {
+          [&, i, this] {
             uint64_t id = this_thread::Id();
             key.Set(reinterpret_cast<void*>(static_cast<intptr_t>(i + 1)));
-            for (int k = 0; k < 2000 / kScaleDown; ++k) {
+            for (int k = 0; k < 300 / kScaleDown + 30; ++k) {
               int before = this_thread::WorkerIndex();
               if (k % 3 == 0) {
                 this_thread::SleepFor(absl::Microseconds(20));
-              } else {
+              } else if (k % 3 == 1) {
                 this_thread::Yield();
+              } else {
+                int target = (before + 1) % sched_->worker_count();
+                this_thread::MigrateTo(target);  // forced migration
+                EXPECT_EQ(this_thread::WorkerIndex(), target);
               }
               if (this_thread::WorkerIndex() != before) migrations.fetch_add(1);
               EXPECT_EQ(this_thread::Id(), id);

@@ -25,6 +25,9 @@ uint64_t Id();
 std::string_view Name();
 // Yield lets every other runnable thread of this worker run first. A safepoint.
 void Yield();
+// MigrateTo moves the caller to worker `worker` (it resumes there). For tests and
+// affinity. A safepoint.
+void MigrateTo(int worker);
 void SleepFor(absl::Duration d);
 void SleepUntil(absl::Time deadline);
 // The calling thread's managed stack.

@@ -1,0 +1,269 @@
+// Tests for Channel and Select: delivery exactly once, FIFO, close, timeouts, the
+// GC enumeration hooks, and a seeded stress network.
+#include <atomic>
+#include <random>
+#include <set>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "threads/channel.h"
+#include "threads/scheduler.h"
+#include "threads/select.h"
+#include "threads/test_util.h"
+#include "threads/this_thread.h"
+#include "threads/wait_group.h"
+
+namespace weft::threads {
+namespace {
+
+using testing::kScaleDown;
+using testing::SchedulerTest;
+
+class ChannelTest : public SchedulerTest {};
+
+TEST_P(ChannelTest, UnbufferedPingPong) {
+  ASSERT_TRUE(RunMain([] {
+    Channel<int64_t> ping, pong;
+    const int n = 10000 / kScaleDown;
+    Thread t = Spawn([&] {
+      for (int i = 0; i < n; ++i) {
+        auto v = ping.Receive();
+        pong.Send(*v + 1);
+      }
+      return int64_t{0};
+    });
+    for (int i = 0; i < n; ++i) {
+      ping.Send(i);
+      EXPECT_EQ(*pong.Receive(), i + 1);
+    }
+    t.Join();
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(ChannelTest, BufferedKeepsFifoAndCloseDrains) {
+  ASSERT_TRUE(RunMain([] {
+    Channel<int> c(8);
+    for (int i = 0; i < 8; ++i) EXPECT_TRUE(c.Send(i));
+    int extra = 99;
+    EXPECT_FALSE(c.TrySend(extra));  // full
+    EXPECT_EQ(c.size(), 8u);
+    Thread blocked = Spawn([&] { return int64_t{c.Send(8)}; });  // blocks: full
+    for (int i = 0; i < 9; ++i) EXPECT_EQ(*c.Receive(), i);
+    EXPECT_EQ(blocked.Join().value, 1);
+    c.Close();
+    EXPECT_FALSE(c.Send(1));
+    EXPECT_FALSE(c.Receive().has_value());
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(ChannelTest, CloseWakesBlockedReceiversAndSenders) {
+  ASSERT_TRUE(RunMain([] {
+    Channel<int> r, s;
+    std::vector<Thread> ts;
+    for (int i = 0; i < 5; ++i) ts.push_back(Spawn([&] { return int64_t{r.Receive().has_value()}; }));
+    for (int i = 0; i < 5; ++i) ts.push_back(Spawn([&] { return int64_t{s.Send(1)}; }));
+    this_thread::SleepFor(absl::Milliseconds(5));
+    r.Close();
+    s.Close();
+    int64_t sum = 0;
+    for (auto& t : ts) sum += t.Join().value;
+    EXPECT_EQ(sum, 0);
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(ChannelTest, SelectReceivesFromWhicheverIsReady) {
+  ASSERT_TRUE(RunMain([] {
+    Channel<int> a, b;
+    Thread t = Spawn([&] {
+      b.Send(2);
+      a.Send(1);
+      return int64_t{0};
+    });
+    std::optional<int> va, vb;
+    int got = 0;
+    (void)0;
+    for (int k = 0; k < 2; ++k) {
+      SelectCase cases[] = {ReceiveCase(a, &va), ReceiveCase(b, &vb)};
+      int i = Select(absl::MakeSpan(cases));
+      if (i < 0) {
+        ADD_FAILURE() << "select timed out";
+        return int64_t{1};
+      }
+      EXPECT_TRUE(cases[i].ok);
+      got += i == 0 ? *va : *vb;
+    }
+    EXPECT_EQ(got, 3);
+    t.Join();
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(ChannelTest, SelectSendAndTimeout) {
+  ASSERT_TRUE(RunMain([] {
+    Channel<int> a, b(1);
+    std::optional<int> va;
+    int out = 5;
+    {
+      SelectCase cases[] = {ReceiveCase(a, &va), SendCase(b, &out)};
+      EXPECT_EQ(Select(absl::MakeSpan(cases)), 1);  // b has room
+      EXPECT_EQ(*b.Receive(), 5);
+    }
+    {
+      SelectCase cases[] = {ReceiveCase(a, &va)};
+      absl::Time t0 = absl::Now();
+      EXPECT_EQ(Select(absl::MakeSpan(cases), absl::Milliseconds(10)), -1);
+      EXPECT_GE(absl::Now() - t0, absl::Milliseconds(10));
+      EXPECT_EQ(Select(absl::MakeSpan(cases), absl::ZeroDuration()), -1);  // poll
+    }
+    {
+      a.Close();
+      SelectCase cases[] = {ReceiveCase(a, &va)};
+      EXPECT_EQ(Select(absl::MakeSpan(cases)), 0);
+      EXPECT_FALSE(cases[0].ok);
+      EXPECT_FALSE(va.has_value());
+    }
+    return int64_t{0};
+  }).ok());
+}
+
+// A value is delivered to exactly one select even when many selects wait on the
+// same channels.
+TEST_P(ChannelTest, SelectDeliversExactlyOnce) {
+  uint64_t seed = testing::Seed();
+  ASSERT_TRUE(RunMain([&] {
+    const int kChans = 4, kReceivers = 16, kValues = 20000 / kScaleDown;
+    std::vector<std::unique_ptr<Channel<int64_t>>> chans;
+    for (int i = 0; i < kChans; ++i) chans.push_back(std::make_unique<Channel<int64_t>>(i % 2));
+    Channel<int64_t> quit;
+    std::vector<std::atomic<int>> seen(kValues);
+    std::vector<Thread> rs;
+    for (int r = 0; r < kReceivers; ++r) {
+      rs.push_back(Spawn([&] {
+        std::vector<std::optional<int64_t>> vals(kChans + 1);
+        for (;;) {
+          SelectCase cases[kChans + 1];
+          for (int i = 0; i < kChans; ++i) cases[i] = ReceiveCase(*chans[i], &vals[i]);
+          cases[kChans] = ReceiveCase(quit, &vals[kChans]);
+          int i = Select(absl::MakeSpan(cases), absl::Milliseconds(50));
+          if (i == kChans) break;
+          if (i >= 0) seen[*vals[i]].fetch_add(1);
+        }
+        return int64_t{0};
+      }));
+    }
+    std::vector<Thread> ss;
+    for (int s = 0; s < 4; ++s) {
+      ss.push_back(Spawn([&, s] {
+        std::mt19937_64 rng(seed + s);
+        for (int v = s; v < kValues; v += 4) chans[rng() % kChans]->Send(v);
+        return int64_t{0};
+      }));
+    }
+    for (auto& t : ss) t.Join();
+    quit.Close();
+    for (auto& t : rs) t.Join();
+    for (int v = 0; v < kValues; ++v) EXPECT_EQ(seen[v].load(), 1) << "value " << v;
+    return int64_t{0};
+  }).ok());
+}
+
+// Seeded network: a pipeline of stages connected by channels of random capacities;
+// each message passes every stage exactly once.
+TEST_P(ChannelTest, StressNetworkSeeded) {
+  uint64_t seed = testing::Seed();
+  ASSERT_TRUE(RunMain([&] {
+    std::mt19937_64 rng(seed);
+    const int kStages = 16, kWidth = 8, kMessages = 20000 / kScaleDown;
+    std::vector<std::unique_ptr<Channel<int64_t>>> links;
+    for (int i = 0; i <= kStages; ++i) {
+      links.push_back(std::make_unique<Channel<int64_t>>(rng() % 3 == 0 ? 0 : rng() % 16));
+    }
+    std::vector<Thread> workers;
+    std::vector<std::unique_ptr<WaitGroup>> stage_done;
+    for (int s = 0; s < kStages; ++s) {
+      stage_done.push_back(std::make_unique<WaitGroup>(kWidth));
+      for (int w = 0; w < kWidth; ++w) {
+        workers.push_back(Spawn([&, s, w] {
+          std::mt19937_64 r(seed * 31 + s * kWidth + w);
+          while (auto v = links[s]->Receive()) {
+            if (r() % 16 == 0) this_thread::Yield();
+            links[s + 1]->Send(*v + (int64_t{1} << 32));
+          }
+          stage_done[s]->Done();
+          if (w == 0) {
+            stage_done[s]->Wait();
+            links[s + 1]->Close();
+          }
+          return int64_t{0};
+        }));
+      }
+    }
+    Thread sink = Spawn([&] {
+      std::vector<int> seen(kMessages);
+      int64_t bad = 0;
+      while (auto v = links[kStages]->Receive()) {
+        if ((*v >> 32) != kStages) ++bad;
+        ++seen[*v & 0xffffffff];
+      }
+      for (int c : seen) bad += c != 1;
+      return bad;
+    });
+    for (int m = 0; m < kMessages; ++m) links[0]->Send(m);
+    links[0]->Close();
+    for (auto& t : workers) t.Join();
+    EXPECT_EQ(sink.Join().value, 0);
+    return int64_t{0};
+  }).ok());
+}
+
+// The GC hooks: while the world is stopped every value a channel holds (buffer and
+// blocked senders) can be enumerated and updated.
+TEST_P(ChannelTest, ForEachValueSeesBufferAndBlockedSenders) {
+  ASSERT_TRUE(RunMain([this] {
+    Channel<uint64_t> c(2);
+    c.Send(1);
+    c.Send(2);
+    std::vector<Thread> senders;
+    for (uint64_t v = 3; v <= 5; ++v) senders.push_back(Spawn([&c, v] { return int64_t{c.Send(v)}; }));
+    this_thread::SleepFor(absl::Milliseconds(5));
+    sched_->StopTheWorld();
+    uint64_t sum = 0;
+    int channels = 0;
+    ForEachChannel([&](ChannelBase& base) {
+      Channel<uint64_t>* typed = ChannelCast<uint64_t>(&base);
+      if (typed != &c) return;
+      ++channels;
+      typed->ForEachValue([&](uint64_t& v) {
+        sum += v;
+        v += 100;  // "moved" objects
+      });
+    });
+    sched_->ResumeTheWorld();
+    EXPECT_EQ(channels, 1);
+    EXPECT_EQ(sum, 15u);
+    uint64_t after = 0;
+    for (int i = 0; i < 5; ++i) after += *c.Receive();
+    EXPECT_EQ(after, 515u);
+    for (auto& t : senders) t.Join();
+    return int64_t{0};
+  }).ok());
+}
+
+TEST_P(ChannelTest, ChannelDeadlockIsReported) {
+  absl::Status s = RunMain([] {
+    Channel<int> c;
+    Thread t = Spawn([&] { return int64_t{*c.Receive()}; }, SpawnOptions{"receiver"});
+    return t.Join().value;
+  });
+  ASSERT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("'receiver' blocked on channel receive"), std::string::npos) << s;
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, ChannelTest, ::testing::Values(1, 2, 4), testing::WorkersName);
+
+}  // namespace
+}  // namespace weft::threads

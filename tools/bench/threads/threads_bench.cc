@@ -1,0 +1,256 @@
+// threads_bench: figures for the green-thread runtime (issue 4 goals in brackets).
+//
+// Each figure is measured `reps` times (argv[1], default 5), each time in a fresh
+// Scheduler, and the median and range are printed:
+//   yield between two green threads on one worker      [<= 20 ns]
+//   unbuffered channel ping-pong round trip            [<= 100 ns]
+//   spawn+join, warm (pooled stacks)                   [<= 150 ns]
+//   100k threads spawned and all alive (blocked)       [<= 40 ms]
+//   resident memory per blocked green thread           [<= 5 KiB]
+//   cross-worker wake                                  [<= 2 us]
+//   idle CPU over 5 s with 2 workers                   [< 1 %]
+#include <sys/resource.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "heap/arena.h"
+#include "threads/channel.h"
+#include "threads/scheduler.h"
+#include "threads/semaphore.h"
+#include "threads/this_thread.h"
+#include "threads/wait_group.h"
+
+namespace weft::threads {
+namespace {
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
+}
+
+long RssKiB() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+heap::Arena* TheArena() {
+  static heap::Arena* arena = [] {
+    heap::ArenaOptions o;
+    o.cached_free_bytes = size_t{8} << 30;  // keep freed stacks resident (warm runs)
+    return *heap::Arena::Create(o);
+  }();
+  return arena;
+}
+
+// Runs body as main of a fresh scheduler; returns what body returns (a figure).
+double InScheduler(int workers, std::function<double()> body, SchedulerOptions o = {},
+                   heap::Arena* arena = nullptr) {
+  o.workers = workers;
+  auto s = Scheduler::Create(arena != nullptr ? arena : TheArena(), o);
+  double out = 0;
+  absl::Status st = (*s)->Run([&] {
+    out = body();
+    return int64_t{0};
+  });
+  if (!st.ok()) {
+    std::fprintf(stderr, "run failed: %s\n", std::string(st.message()).c_str());
+    std::exit(1);
+  }
+  return out;
+}
+
+double Yield2() {
+  return InScheduler(1, [] {
+    const int n = 5000000;
+    auto body = [&] {
+      for (int i = 0; i < n; ++i) this_thread::Yield();
+      return int64_t{0};
+    };
+    Thread a = Spawn(body), b = Spawn(body);
+    int64_t t0 = NowNs();
+    a.Join();
+    b.Join();
+    return double(NowNs() - t0) / (2.0 * n);
+  });
+}
+
+double PingPong(int workers) {
+  return InScheduler(workers, [] {
+    const int n = 2000000;
+    Channel<int64_t> ping, pong;
+    Thread t = Spawn([&] {
+      for (int i = 0; i < n; ++i) pong.Send(*ping.Receive());
+      return int64_t{0};
+    });
+    int64_t t0 = NowNs();
+    for (int i = 0; i < n; ++i) {
+      ping.Send(i);
+      pong.Receive();
+    }
+    double r = double(NowNs() - t0) / n;
+    t.Join();
+    return r;
+  });
+}
+
+double SpawnJoinWarm() {
+  return InScheduler(1, [] {
+    const int n = 2000000;
+    for (int i = 0; i < 1000; ++i) Spawn([] { return int64_t{0}; }).Join();  // warm the pool
+    int64_t t0 = NowNs();
+    for (int i = 0; i < n; ++i) Spawn([] { return int64_t{1}; }).Join();
+    return double(NowNs() - t0) / n;
+  });
+}
+
+// Spawns n threads that all block on one channel; returns ms until all are parked,
+// and the RSS delta per thread in *bytes_per_thread.
+double SpawnAllAlive(int workers, int n, double* bytes_per_thread, int rounds) {
+  double ms = 0;
+  // Cold (rounds == 1): a fresh arena, so every stack is new memory.
+  std::unique_ptr<heap::Arena> fresh;
+  if (rounds == 1) fresh.reset(*heap::Arena::Create({}));
+  InScheduler(workers, [&] {
+    for (int round = 0; round < rounds; ++round) {
+      Channel<int64_t> ch;
+      WaitGroup wg;
+      wg.Add(n);
+      std::atomic<int> parked{0};
+      long rss0 = RssKiB();
+      int64_t t0 = NowNs();
+      for (int i = 0; i < n; ++i) {
+        Spawn([&] {
+          parked.fetch_add(1, std::memory_order_relaxed);
+          ch.Receive();
+          wg.Done();
+          return int64_t{0};
+        }).Detach();
+      }
+      // All alive: every thread has run up to its Receive (and is parked there).
+      while (parked.load() < n) this_thread::Yield();
+      this_thread::Yield();
+      ms = double(NowNs() - t0) / 1e6;
+      long rss1 = RssKiB();
+      if (bytes_per_thread) *bytes_per_thread = (rss1 - rss0) * 1024.0 / n;
+      ch.Close();
+      wg.Wait();
+    }
+    return 0.0;
+  }, {}, fresh.get());
+  return ms;
+}
+
+double CrossWorkerWake(bool let_park) {
+  return InScheduler(2, [&] {
+    const int n = let_park ? 200 : 5000;
+    std::vector<double> samples;
+    Semaphore sem(0);
+    std::atomic<int64_t> woke_at{0};
+    std::atomic<int> woke_worker{-1};
+    Thread waiter = Spawn([&] {
+      for (int i = 0; i < n; ++i) {
+        sem.Acquire();
+        woke_at.store(NowNs());
+        woke_worker.store(this_thread::WorkerIndex());
+      }
+      return int64_t{0};
+    });
+    for (int i = 0; i < n; ++i) {
+      if (let_park) this_thread::SleepFor(absl::Milliseconds(2));  // other worker parks
+      else this_thread::Yield();
+      woke_at.store(0);
+      int64_t t0 = NowNs();
+      sem.Release();
+      // Stay busy on this worker: the waiter must run on the other one.
+      while (woke_at.load() == 0) {
+      }
+      if (woke_worker.load() != this_thread::WorkerIndex()) samples.push_back(woke_at.load() - t0);
+    }
+    waiter.Join();
+    if (samples.empty()) return -1.0;
+    std::sort(samples.begin(), samples.end());
+    return samples[samples.size() / 2];
+  });
+}
+
+double IdleCpu() {
+  return InScheduler(2, [] {
+    rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    int64_t t0 = NowNs();
+    this_thread::SleepFor(absl::Seconds(5));
+    getrusage(RUSAGE_SELF, &r1);
+    auto cpu = [](const rusage& r) {
+      return r.ru_utime.tv_sec * 1e6 + r.ru_utime.tv_usec + r.ru_stime.tv_sec * 1e6 +
+             r.ru_stime.tv_usec;
+    };
+    double wall_us = (NowNs() - t0) / 1e3;
+    return 100.0 * (cpu(r1) - cpu(r0)) / wall_us;
+  });
+}
+
+void Report(const char* name, const char* unit, const char* goal, int reps,
+            const std::function<double()>& f) {
+  std::vector<double> v;
+  for (int i = 0; i < reps; ++i) v.push_back(f());
+  std::sort(v.begin(), v.end());
+  std::printf("%-58s %10.2f %-6s [%.2f - %.2f]  goal %s\n", name, v[v.size() / 2], unit, v.front(),
+              v.back(), goal);
+  std::fflush(stdout);
+}
+
+}  // namespace
+}  // namespace weft::threads
+
+int main(int argc, char** argv) {
+  using namespace weft::threads;
+  int reps = argc > 1 ? std::atoi(argv[1]) : 5;
+  std::string only = argc > 2 ? argv[2] : "";
+  auto want = [&](const char* k) { return only.empty() || only.find(k) != std::string::npos; };
+  std::printf("threads_bench: median of %d runs [min - max]\n", reps);
+  if (want("yield")) Report("yield between two green threads, 1 worker", "ns", "<= 20 ns", reps, Yield2);
+  if (want("pingpong")) {
+    Report("unbuffered channel ping-pong round trip, 1 worker", "ns", "<= 100 ns", reps,
+           [] { return PingPong(1); });
+    Report("unbuffered channel ping-pong round trip, 2 workers", "ns", "<= 100 ns", reps,
+           [] { return PingPong(2); });
+  }
+  if (want("spawn")) Report("spawn+join warm, 1 worker", "ns", "<= 150 ns", reps, SpawnJoinWarm);
+  if (want("alive")) {
+    double bpt = 0;
+    Report("100k threads spawned, all alive (cold: fresh stacks), 1 worker", "ms", "<= 40 ms", reps,
+           [&] { return SpawnAllAlive(1, 100000, &bpt, 1); });
+    Report("100k threads spawned, all alive (warm: 2nd round), 1 worker", "ms", "<= 40 ms", reps,
+           [&] { return SpawnAllAlive(1, 100000, nullptr, 2); });
+    Report("100k threads spawned, all alive (warm: 2nd round), 2 workers", "ms", "<= 40 ms", reps,
+           [&] { return SpawnAllAlive(2, 100000, nullptr, 2); });
+    Report("resident memory per blocked green thread (100k, cold)", "bytes", "<= 5120 B", reps, [&] {
+      double b = 0;
+      SpawnAllAlive(1, 100000, &b, 1);
+      return b;
+    });
+  }
+  if (want("wake")) {
+    Report("cross-worker wake, other worker spinning", "ns", "<= 2000 ns", reps,
+           [] { return CrossWorkerWake(false); });
+    Report("cross-worker wake, other worker parked", "ns", "<= 2000 ns", reps,
+           [] { return CrossWorkerWake(true); });
+  }
+  if (want("idle")) Report("idle CPU over 5 s, 2 workers", "%", "< 1 %", std::min(reps, 3), IdleCpu);
+  return 0;
+}
