@@ -140,7 +140,7 @@ bool ParseRunOption(const std::vector<std::string>& args, size_t* i, RunOptions*
 
 RunOptions DefaultRunOptions() {
   RunOptions o;
-  o.runtime.native_stack_bytes = 32 << 20;       // main: deep non-tail recursion
+  o.runtime.native_stack_bytes = 64 << 20;       // main: deep non-tail recursion
   o.runtime.managed_stack_max_bytes = 16 << 20;  // main; spawned threads use the same max
   if (const char* s = std::getenv("WEFT_GC_STRESS")) o.stress = std::atoi(s) > 0;
   return o;

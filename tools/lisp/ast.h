@@ -24,14 +24,31 @@ struct Node {
 
 // A constant: an immediate word, or a managed object held by a Global.
 struct ConstNode : Node {
+  int cached = -1;  // index in ThreadState::consts
   bool managed = false;
   Value immediate{0};
   weft::Global object;
   Local Eval(Local env, Ctx& c) const override;
 };
 
-struct LocalRefNode : Node {
+// VarAddr: where a lexical variable lives, decided when its top-level form is
+// compiled ([lisp.frames] in interp.h): a slot of the activation (stack) or slot
+// `index` of the heap frame `depth` links up the environment chain.
+struct VarAddr {
+  bool stack = false;
+  int slot = 0;
   int depth = 0, index = 0;
+};
+
+// FrameInfo: how a let, do or guard frame is laid out.
+struct FrameInfo {
+  bool heap = false;  // a heap vector [parent, vars...]; else activation slots
+  int size = 0;       // number of variables
+  int slot_base = 0;  // stack frames: the first activation slot
+};
+
+struct VarRefNode : Node {
+  VarAddr addr;
   bool checked = false;  // may be read before its definition (letrec, internal define)
   std::string name;
   Local Eval(Local env, Ctx& c) const override;
@@ -42,8 +59,8 @@ struct GlobalRefNode : Node {
   Local Eval(Local env, Ctx& c) const override;
 };
 
-struct SetLocalNode : Node {
-  int depth = 0, index = 0;
+struct SetVarNode : Node {
+  VarAddr addr;
   Node* value = nullptr;
   Local Eval(Local env, Ctx& c) const override;
 };
@@ -80,10 +97,10 @@ struct CallNode : Node {
   Local Eval(Local env, Ctx& c) const override;
 };
 
-// let, let*, letrec, letrec*: a new frame of frame_size variables. With sequential,
-// init i is evaluated in the new frame (let*, letrec); otherwise in the outer one.
+// let, let*, letrec, letrec*: a new frame. With sequential, init i is evaluated in
+// the new frame (let*, letrec); otherwise in the outer one.
 struct LetNode : Node {
-  int frame_size = 0;
+  FrameInfo frame;
   bool sequential = false;
   std::vector<Node*> inits;  // init i sets variable i + 1
   Node* body = nullptr;
@@ -119,9 +136,10 @@ struct CaseNode : Node {
   Local Eval(Local env, Ctx& c) const override;
 };
 
-// (do ((var init step)...) (test result...) body...): a fresh frame per iteration.
+// (do ((var init step)...) (test result...) body...): a fresh heap frame per
+// iteration when closures capture the variables, else the activation's slots.
 struct DoNode : Node {
-  int frame_size = 0;
+  FrameInfo frame;
   std::vector<Node*> inits;
   std::vector<Node*> steps;  // null: the variable keeps its value
   Node* test = nullptr;
@@ -133,6 +151,7 @@ struct DoNode : Node {
 // (guard (var clause...) body...): handler runs in a new frame holding the condition;
 // it returns an empty Local when no clause matched, and the condition is re-raised.
 struct GuardNode : Node {
+  FrameInfo frame;  // the handler's frame: one variable, the condition
   Node* body = nullptr;
   Node* handler = nullptr;
   Local Eval(Local env, Ctx& c) const override;
@@ -174,6 +193,13 @@ struct CheckNode : Node {
 struct AssertNode : Node {
   Node* expr = nullptr;
   std::string text;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// A compiled top-level form: makes the activation slots of its stack frames.
+struct ToplevelNode : Node {
+  int nslots = 0;
+  Node* body = nullptr;
   Local Eval(Local env, Ctx& c) const override;
 };
 

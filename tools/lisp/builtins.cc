@@ -220,13 +220,13 @@ Local Expt(Ctx& c, Args a) {
 
 template <class Cmp>
 Local Compare(Ctx& c, Args a, const char* name, Cmp cmp) {
-  if (a.size() == 2 && a[0].IsFixnum() && a[1].IsFixnum()) return BoolLocal(cmp(FxValue(a[0]), FxValue(a[1])));
+  if (a.size() == 2 && a[0].IsFixnum() && a[1].IsFixnum()) return BoolLocal(c, cmp(FxValue(a[0]), FxValue(a[1])));
   bool result = true;
   for (size_t i = 0; i < a.size(); ++i) {
     int64_t x = ArgFixnum(c, name, a, int(i));
     if (i > 0 && !cmp(FxValue(a[i - 1]), x)) result = false;
   }
-  return BoolLocal(result);
+  return BoolLocal(c, result);
 }
 
 Local NumEq(Ctx& c, Args a) { return Compare(c, a, "=", [](int64_t x, int64_t y) { return x == y; }); }
@@ -234,27 +234,27 @@ Local NumLt(Ctx& c, Args a) { return Compare(c, a, "<", [](int64_t x, int64_t y)
 Local NumGt(Ctx& c, Args a) { return Compare(c, a, ">", [](int64_t x, int64_t y) { return x > y; }); }
 Local NumLe(Ctx& c, Args a) { return Compare(c, a, "<=", [](int64_t x, int64_t y) { return x <= y; }); }
 Local NumGe(Ctx& c, Args a) { return Compare(c, a, ">=", [](int64_t x, int64_t y) { return x >= y; }); }
-Local IsZero(Ctx& c, Args a) { return BoolLocal(ArgFixnum(c, "zero?", a, 0) == 0); }
-Local IsPositive(Ctx& c, Args a) { return BoolLocal(ArgFixnum(c, "positive?", a, 0) > 0); }
-Local IsNegative(Ctx& c, Args a) { return BoolLocal(ArgFixnum(c, "negative?", a, 0) < 0); }
-Local IsOdd(Ctx& c, Args a) { return BoolLocal(ArgFixnum(c, "odd?", a, 0) % 2 != 0); }
-Local IsEven(Ctx& c, Args a) { return BoolLocal(ArgFixnum(c, "even?", a, 0) % 2 == 0); }
+Local IsZero(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "zero?", a, 0) == 0); }
+Local IsPositive(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "positive?", a, 0) > 0); }
+Local IsNegative(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "negative?", a, 0) < 0); }
+Local IsOdd(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "odd?", a, 0) % 2 != 0); }
+Local IsEven(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "even?", a, 0) % 2 == 0); }
 
 // ---------------------------------------------------------------------------------
 // Predicates and equality.
 
-Local Not(Ctx& c, Args a) { return BoolLocal(!Truthy(a[0])); }
-Local IsEq(Ctx& c, Args a) { return BoolLocal(Eqv(a[0], a[1])); }
-Local IsEqual(Ctx& c, Args a) { return BoolLocal(Equal(c.interp(), a[0], a[1])); }
-Local IsNull(Ctx& c, Args a) { return BoolLocal(a[0].IsNil()); }
-Local IsPair(Ctx& c, Args a) { return BoolLocal(a[0].kind() == Kind::kPair); }
-Local IsNumber(Ctx& c, Args a) { return BoolLocal(a[0].IsFixnum()); }
-Local IsString(Ctx& c, Args a) { return BoolLocal(a[0].kind() == Kind::kString); }
-Local IsSymbolP(Ctx& c, Args a) { return BoolLocal(c.interp().IsSymbol(a[0])); }
-Local IsProcedureP(Ctx& c, Args a) { return BoolLocal(c.interp().IsProcedure(a[0])); }
-Local IsVector(Ctx& c, Args a) { return BoolLocal(a[0].kind() == Kind::kVector); }
-Local IsBoolean(Ctx& c, Args a) { return BoolLocal(a[0].kind() == Kind::kBoolean); }
-Local IsChar(Ctx& c, Args a) { return BoolLocal(a[0].kind() == Kind::kChar); }
+Local Not(Ctx& c, Args a) { return BoolLocal(c, !Truthy(a[0])); }
+Local IsEq(Ctx& c, Args a) { return BoolLocal(c, Eqv(a[0], a[1])); }
+Local IsEqual(Ctx& c, Args a) { return BoolLocal(c, Equal(c.interp(), a[0], a[1])); }
+Local IsNull(Ctx& c, Args a) { return BoolLocal(c, a[0].IsNil()); }
+Local IsPair(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kPair); }
+Local IsNumber(Ctx& c, Args a) { return BoolLocal(c, a[0].IsFixnum()); }
+Local IsString(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kString); }
+Local IsSymbolP(Ctx& c, Args a) { return BoolLocal(c, c.interp().IsSymbol(a[0])); }
+Local IsProcedureP(Ctx& c, Args a) { return BoolLocal(c, c.interp().IsProcedure(a[0])); }
+Local IsVector(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kVector); }
+Local IsBoolean(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kBoolean); }
+Local IsChar(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kChar); }
 
 Local IsList(Ctx& c, Args a) {
   // Floyd: a circular list is not a list.
@@ -273,7 +273,7 @@ Local IsList(Ctx& c, Args a) {
     slow.Set(Cdr(slow));
     return Eqv(slow, fast);
   });
-  return BoolLocal(result);
+  return BoolLocal(c, result);
 }
 
 // ---------------------------------------------------------------------------------
@@ -490,7 +490,7 @@ Local FoldRight(Ctx& c, Args a) {
 Local AssocLike(Ctx& c, Args a, const char* name, int mode, bool assoc) {
   Interp& in = c.interp();
   Local p = Local::New(a[1].get());
-  Local result = BoolLocal(false);
+  Local result = NewBool(false);  // Set below: not the shared constant
   RunBounded(name, [&](Scope&) {
     if (p.IsNil()) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, name, 2, "a proper list", a[1]);
@@ -563,7 +563,7 @@ size_t VectorIndex(Ctx& c, const char* proc, Args a, int vi, int ii) {
 Local MakeVectorP(Ctx& c, Args a) {
   int64_t n = ArgFixnum(c, "make-vector", a, 0);
   if (n < 0 || n > (int64_t{1} << 40)) TypeFail(c, "make-vector", 1, "a valid length", a[0]);
-  return MakeVector(size_t(n), a.size() > 1 ? a[1] : BoolLocal(false));
+  return MakeVector(size_t(n), a.size() > 1 ? a[1] : BoolLocal(c, false));
 }
 Local VectorP(Ctx& c, Args a) {
   Local v = MakeVector(a.size(), NilLocal());
@@ -693,18 +693,18 @@ Local StringToNumber(Ctx& c, Args a) {
   size_t i = 0;
   bool neg = false;
   if (i < s.size() && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
-  if (i == s.size()) return BoolLocal(false);
+  if (i == s.size()) return BoolLocal(c, false);
   __int128 v = 0;
   for (; i < s.size(); ++i) {
     int d = std::isdigit(static_cast<unsigned char>(s[i])) ? s[i] - '0'
             : std::isalpha(static_cast<unsigned char>(s[i])) ? std::tolower(s[i]) - 'a' + 10
                                                              : 99;
-    if (d >= radix) return BoolLocal(false);
+    if (d >= radix) return BoolLocal(c, false);
     v = v * radix + d;
-    if (v > __int128(kFixnumMax) + 1) return BoolLocal(false);
+    if (v > __int128(kFixnumMax) + 1) return BoolLocal(c, false);
   }
   if (neg) v = -v;
-  if (v > kFixnumMax || v < kFixnumMin) return BoolLocal(false);
+  if (v > kFixnumMax || v < kFixnumMin) return BoolLocal(c, false);
   return FxMake(int64_t(v));
 }
 
@@ -725,7 +725,7 @@ Local StringCompare(Ctx& c, Args a, const char* name, Cmp cmp) {
     if (!cmp(prev, cur)) result = false;
     prev = std::move(cur);
   }
-  return BoolLocal(result);
+  return BoolLocal(c, result);
 }
 Local StringEq(Ctx& c, Args a) {
   return StringCompare(c, a, "string=?", [](const std::string& x, const std::string& y) { return x == y; });
@@ -784,12 +784,12 @@ Local IntegerToChar(Ctx& c, Args a) {
 Local CharEq(Ctx& c, Args a) {
   ArgKind(c, "char=?", a, 0, Kind::kChar, "a character");
   ArgKind(c, "char=?", a, 1, Kind::kChar, "a character");
-  return BoolLocal(CharValue(a[0]) == CharValue(a[1]));
+  return BoolLocal(c, CharValue(a[0]) == CharValue(a[1]));
 }
 Local CharLt(Ctx& c, Args a) {
   ArgKind(c, "char<?", a, 0, Kind::kChar, "a character");
   ArgKind(c, "char<?", a, 1, Kind::kChar, "a character");
-  return BoolLocal(CharValue(a[0]) < CharValue(a[1]));
+  return BoolLocal(c, CharValue(a[0]) < CharValue(a[1]));
 }
 
 // ---------------------------------------------------------------------------------
@@ -919,13 +919,13 @@ Local ReportStringP(Ctx& c, Args a) {
   Local cond = ConditionArg(c, "condition/report-string", a);
   return MakeString(ReportString(c.interp(), RecordRef(cond, 1), RecordRef(cond, 2)));
 }
-Local IsCondition(Ctx& c, Args a) { return BoolLocal(c.interp().IsCondition(a[0])); }
+Local IsCondition(Ctx& c, Args a) { return BoolLocal(c, c.interp().IsCondition(a[0])); }
 
 // ---------------------------------------------------------------------------------
 // Miscellaneous.
 
 Local EofObject(Ctx& c, Args a) { return c.interp().Eof(); }
-Local IsEofObject(Ctx& c, Args a) { return BoolLocal(c.interp().IsEof(a[0])); }
+Local IsEofObject(Ctx& c, Args a) { return BoolLocal(c, c.interp().IsEof(a[0])); }
 Local VoidP(Ctx& c, Args a) { return c.interp().Void(); }
 
 Local Exit(Ctx& c, Args a) {
@@ -941,9 +941,9 @@ Local CurrentTimeMs(Ctx& c, Args a) {
 
 Local IsSanitizer(Ctx& c, Args a) {
 #if defined(WEFT_ASAN) || defined(WEFT_TSAN)
-  return BoolLocal(true);
+  return BoolLocal(c, true);
 #else
-  return BoolLocal(c.interp().stress);
+  return BoolLocal(c, c.interp().stress);
 #endif
 }
 

@@ -30,11 +30,11 @@ Local Interp::SpawnThread(Ctx& c, Local thunk, std::string name) {
   Interp* self = this;
   e->thread = Spawn(
       [self, start, index, e, stack]() -> Local {
+        Scope s(e->name.c_str());
         ThreadState ts;
         self->InitThreadState(&ts, stack);
         ts.thread_index = index;
         e->id.store(CurrentThreadId());
-        Scope s(e->name.c_str());
         Local proc = start->Get();
         delete start;
         std::optional<LispError> failure;
@@ -147,7 +147,7 @@ Local ThreadName(Ctx& c, Args a) {
   return MakeString(In(c).ThreadAt(index)->name);
 }
 
-Local IsThread(Ctx& c, Args a) { return BoolLocal(In(c).IsRecordOf(a[0], In(c).thread_type())); }
+Local IsThread(Ctx& c, Args a) { return BoolLocal(c, In(c).IsRecordOf(a[0], In(c).thread_type())); }
 
 // (make-channel [capacity])
 Local MakeChannel(Ctx& c, Args a) {
@@ -177,7 +177,7 @@ Local Close(Ctx& c, Args a) {
   return In(c).Void();
 }
 
-Local IsChannel(Ctx& c, Args a) { return BoolLocal(In(c).IsRecordOf(a[0], In(c).channel_type())); }
+Local IsChannel(Ctx& c, Args a) { return BoolLocal(c, In(c).IsRecordOf(a[0], In(c).channel_type())); }
 
 Local MakeMutex(Ctx& c, Args a) { return In(c).WrapNative(In(c).mutex_type(), In(c).AddMutex()); }
 

@@ -1,26 +1,82 @@
 #include "tools/lisp/compiler.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 
 namespace weft::lisp {
 
-// CScope: the compile-time image of one environment frame. names[0..visible) are in
-// scope; variable i lives in slot i + 1 of the frame vector.
-struct Compiler::CScope {
+// CFrame: the compile-time image of one frame. names[0..visible) are in scope. owner
+// is the Lambda whose activation runs the frame (null: the top-level form).
+struct Compiler::CFrame {
   std::vector<std::string> names;
   std::vector<bool> checked;
+  std::vector<bool> captured;  // referred to from a nested lambda
   size_t visible = 0;
-  CScope* parent = nullptr;
+  CFrame* parent = nullptr;
+  const void* owner = nullptr;
+  bool heap = false;
+  int slot_base = 0;
 
   int Add(const std::string& name, bool check) {
     names.push_back(name);
     checked.push_back(check);
+    captured.push_back(false);
     visible = names.size();
     return int(names.size());
   }
 };
+
+Compiler::Compiler(Interp& interp, std::string file) : interp_(interp), file_(std::move(file)) {}
+Compiler::~Compiler() = default;
+
+Compiler::CFrame* Compiler::NewFrame(CFrame* parent, const void* owner) {
+  frames_.push_back(std::make_unique<CFrame>());
+  CFrame* f = frames_.back().get();
+  f->parent = parent;
+  f->owner = owner;
+  return f;
+}
+
+const void* Compiler::OwnerOf(CFrame* scope) { return scope ? scope->owner : nullptr; }
+
+void Compiler::Finalize(ToplevelNode* top) {
+  std::unordered_map<const void*, int> next;
+  for (auto& f : frames_) {
+    f->heap = std::find(f->captured.begin(), f->captured.end(), true) != f->captured.end();
+    if (!f->heap) {
+      f->slot_base = next[f->owner];
+      next[f->owner] += int(f->names.size());
+    }
+  }
+  for (const VarPatch& p : var_patches_) {
+    if (!p.var_frame->heap) {
+      p.addr->stack = true;
+      p.addr->slot = p.var_frame->slot_base + p.index;
+    } else {
+      int depth = 0;
+      for (CFrame* f = p.ref_frame; f != p.var_frame; f = f->parent) depth += f->heap;
+      p.addr->depth = depth;
+      p.addr->index = p.index + 1;
+    }
+  }
+  for (const FramePatch& p : frame_patches_) {
+    p.info->heap = p.frame->heap;
+    p.info->size = int(p.frame->names.size());
+    p.info->slot_base = p.frame->slot_base;
+  }
+  for (const LambdaPatch& p : lambda_patches_) {
+    p.lambda->heap_frame = p.frame->heap;
+    p.lambda->frame_size = int(p.frame->names.size());
+    p.lambda->nslots = next[p.lambda];
+  }
+  top->nslots = next[nullptr];
+  frames_.clear();
+  var_patches_.clear();
+  frame_patches_.clear();
+  lambda_patches_.clear();
+}
 
 namespace {
 
@@ -107,6 +163,13 @@ Node* Compiler::Constant(Local v, int line) {
   if (v.IsFixnum() || v.kind() == Kind::kBoolean || v.kind() == Kind::kChar || v.kind() == Kind::kNil ||
       v.kind() == Kind::kUnbound) {
     n->immediate = v.get();
+    if (v.IsFixnum() && FxValue(v) >= 0 && FxValue(v) < kCachedFixnums) {
+      n->cached = int(FxValue(v));
+    } else if (v.kind() == Kind::kBoolean) {
+      n->cached = Truthy(v) ? kConstTrue : kConstFalse;
+    } else if (v.kind() == Kind::kNil) {
+      n->cached = kConstNil;
+    }
   } else {
     n->managed = true;
     n->object.Set(v);
@@ -124,26 +187,35 @@ Node* Compiler::Unspecified(int line) {
   return Constant(interp_.Void(), line);
 }
 
-bool Compiler::IsSpecial(const Datum& head, CScope* scope, const char* name) {
+bool Compiler::IsSpecial(const Datum& head, CFrame* scope, const char* name) {
   if (!head.IsSymbol(name)) return false;
-  for (CScope* s = scope; s; s = s->parent)
+  for (CFrame* s = scope; s; s = s->parent)
     for (size_t i = 0; i < s->visible; ++i)
       if (s->names[i] == name) return false;  // shadowed by a local variable
   return true;
 }
 
-Node* Compiler::CompileToplevel(const Datum& form) { return Compile(form, nullptr, false); }
+Node* Compiler::CompileToplevel(const Datum& form) {
+  frames_.clear();
+  var_patches_.clear();
+  frame_patches_.clear();
+  lambda_patches_.clear();
+  auto* top = New<ToplevelNode>(form.line);
+  top->body = Compile(form, nullptr, false);
+  Finalize(top);
+  return top;
+}
 
-Node* Compiler::Variable(const Datum& d, CScope* scope) {
-  int depth = 0;
-  for (CScope* s = scope; s; s = s->parent, ++depth) {
+Node* Compiler::Variable(const Datum& d, CFrame* scope, CFrame** found) {
+  for (CFrame* s = scope; s; s = s->parent) {
     for (size_t i = s->visible; i-- > 0;) {
       if (s->names[i] == d.text) {
-        auto* n = New<LocalRefNode>(d.line);
-        n->depth = depth;
-        n->index = int(i) + 1;
+        if (s->owner != OwnerOf(scope)) s->captured[i] = true;
+        auto* n = New<VarRefNode>(d.line);
         n->checked = s->checked[i];
         n->name = d.text;
+        var_patches_.push_back({&n->addr, s, int(i), scope});
+        if (found) *found = s;
         return n;
       }
     }
@@ -156,7 +228,7 @@ Node* Compiler::Variable(const Datum& d, CScope* scope) {
   return n;
 }
 
-Node* Compiler::Compile(const Datum& d, CScope* scope, bool tail, const std::string& name_hint) {
+Node* Compiler::Compile(const Datum& d, CFrame* scope, bool tail, const std::string& name_hint) {
   switch (d.type) {
     case Datum::Type::kSymbol: return Variable(d, scope);
     case Datum::Type::kFixnum:
@@ -272,7 +344,7 @@ Node* Compiler::Compile(const Datum& d, CScope* scope, bool tail, const std::str
   return CompileCall(d, scope, tail);
 }
 
-Node* Compiler::CompileCall(const Datum& d, CScope* scope, bool tail) {
+Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
   auto* n = New<CallNode>(d.line);
   n->fn = Compile(d.items[0], scope, false);
   if (auto* g = dynamic_cast<GlobalRefNode*>(n->fn)) n->fn_global = g->var;
@@ -281,7 +353,7 @@ Node* Compiler::CompileCall(const Datum& d, CScope* scope, bool tail) {
   return n;
 }
 
-void Compiler::CollectDefines(const std::vector<Datum>& forms, size_t start, CScope* scope) {
+void Compiler::CollectDefines(const std::vector<Datum>& forms, size_t start, CFrame* scope) {
   for (size_t i = start; i < forms.size(); ++i) {
     const Datum& f = forms[i];
     if (IsDefine(f)) {
@@ -301,13 +373,13 @@ void Compiler::CollectDefines(const std::vector<Datum>& forms, size_t start, CSc
 }
 
 // A body: internal defines become variables of `scope` (the frame being built).
-Node* Compiler::CompileBody(const std::vector<Datum>& forms, size_t start, const Datum& form, CScope* scope,
+Node* Compiler::CompileBody(const std::vector<Datum>& forms, size_t start, const Datum& form, CFrame* scope,
                             bool tail) {
   CollectDefines(forms, start, scope);
   return CompileSeq(forms, start, form, scope, tail);
 }
 
-Node* Compiler::CompileSeq(const std::vector<Datum>& forms, size_t start, const Datum& form, CScope* scope,
+Node* Compiler::CompileSeq(const std::vector<Datum>& forms, size_t start, const Datum& form, CFrame* scope,
                            bool tail) {
   if (start >= forms.size()) Fail(form, absl::StrCat("bad syntax: empty body in ", DatumText(form)));
   std::vector<Node*> body;
@@ -342,12 +414,12 @@ Node* Compiler::CompileSeq(const std::vector<Datum>& forms, size_t start, const 
       ref.type = Datum::Type::kSymbol;
       ref.text = name;
       ref.line = f.line;
-      Node* var = Variable(ref, scope);
-      auto* lr = dynamic_cast<LocalRefNode*>(var);
-      if (!lr || lr->depth != 0) Fail(f, "bad syntax: define is only allowed at the start of a body or at top level");
-      auto* n = New<SetLocalNode>(f.line);
-      n->depth = lr->depth;
-      n->index = lr->index;
+      CFrame* where = nullptr;
+      Node* var = Variable(ref, scope, &where);
+      if (!dynamic_cast<VarRefNode*>(var) || where != scope)
+        Fail(f, "bad syntax: define is only allowed at the start of a body or at top level");
+      auto* n = New<SetVarNode>(f.line);
+      var_patches_.push_back({&n->addr, where, var_patches_.back().index, scope});
       n->value = value;
       body.push_back(n);
       if (last) body.push_back(Unspecified(f.line));
@@ -370,13 +442,13 @@ Node* Compiler::CompileSeq(const std::vector<Datum>& forms, size_t start, const 
 }
 
 Node* Compiler::CompileLambda(const Datum& params, const std::vector<Datum>& body, size_t start,
-                              const Datum& form, CScope* scope, const std::string& name) {
+                              const Datum& form, CFrame* scope, const std::string& name) {
   Lambda* lam = interp_.NewLambda();
   lam->name = name;
   lam->file = file_;
   lam->line = form.line;
-  CScope frame;
-  frame.parent = scope;
+  CFrame& frame = *NewFrame(scope, lam);
+  lambda_patches_.push_back({lam, &frame});
   auto add_param = [&](const Datum& p) {
     if (p.type != Datum::Type::kSymbol) Fail(p, "bad syntax in lambda: a parameter must be a symbol");
     for (const auto& n : frame.names)
@@ -397,13 +469,12 @@ Node* Compiler::CompileLambda(const Datum& params, const std::vector<Datum>& bod
     Fail(params, "bad syntax in lambda: expected a parameter list");
   }
   lam->body = CompileBody(body, start, form, &frame, true);
-  lam->frame_size = int(frame.names.size());
   auto* n = New<LambdaNode>(form.line);
   n->lambda = lam;
   return n;
 }
 
-Node* Compiler::CompileDefine(const Datum& d, CScope* scope) {
+Node* Compiler::CompileDefine(const Datum& d, CFrame* scope) {
   const auto& it = d.items;
   if (it.size() < 2) Fail(d, "bad syntax in define: expected (define name value)");
   const Datum& target = it[1];
@@ -430,18 +501,18 @@ Node* Compiler::CompileDefine(const Datum& d, CScope* scope) {
   return n;
 }
 
-Node* Compiler::CompileSet(const Datum& d, CScope* scope) {
+Node* Compiler::CompileSet(const Datum& d, CFrame* scope) {
   const auto& it = d.items;
   if (it.size() != 3 || it[1].type != Datum::Type::kSymbol) Fail(d, "bad syntax in set!: expected (set! name value)");
-  Node* var = Variable(it[1], scope);
-  Node* value = Compile(it[2], scope, false, it[1].text);
-  if (auto* lr = dynamic_cast<LocalRefNode*>(var)) {
-    auto* n = New<SetLocalNode>(d.line);
-    n->depth = lr->depth;
-    n->index = lr->index;
-    n->value = value;
+  CFrame* where = nullptr;
+  Node* var = Variable(it[1], scope, &where);
+  if (dynamic_cast<VarRefNode*>(var)) {
+    auto* n = New<SetVarNode>(d.line);
+    var_patches_.push_back({&n->addr, where, var_patches_.back().index, scope});
+    n->value = Compile(it[2], scope, false, it[1].text);
     return n;
   }
+  Node* value = Compile(it[2], scope, false, it[1].text);
   auto* n = New<SetGlobalNode>(d.line);
   n->var = static_cast<GlobalRefNode*>(var)->var;
   n->value = value;
@@ -472,14 +543,14 @@ static std::vector<Binding> ParseBindings(const Datum& list, const Datum& form, 
   return out;
 }
 
-Node* Compiler::CompileLet(const Datum& d, CScope* scope, bool tail) {
+Node* Compiler::CompileLet(const Datum& d, CFrame* scope, bool tail) {
   const auto& it = d.items;
   if (it.size() < 3) Fail(d, "bad syntax in let: expected (let ((name value) ...) body...)");
   auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
   auto bindings = ParseBindings(it[1], d, false, fail, "let");
   auto* n = New<LetNode>(d.line);
-  CScope frame;
-  frame.parent = scope;
+  CFrame& frame = *NewFrame(scope, OwnerOf(scope));
+  frame_patches_.push_back({&n->frame, &frame});
   for (const Binding& b : bindings) {
     for (const auto& name : frame.names)
       if (name == b.name->text) Fail(*b.name, absl::StrCat("bad syntax in let: duplicate binding ", name));
@@ -487,11 +558,10 @@ Node* Compiler::CompileLet(const Datum& d, CScope* scope, bool tail) {
     frame.Add(b.name->text, false);
   }
   n->body = CompileBody(it, 2, d, &frame, tail);
-  n->frame_size = int(frame.names.size());
   return n;
 }
 
-Node* Compiler::CompileLetStar(const Datum& d, CScope* scope, bool tail, bool rec) {
+Node* Compiler::CompileLetStar(const Datum& d, CFrame* scope, bool tail, bool rec) {
   const auto& it = d.items;
   const char* what = rec ? "letrec" : "let*";
   if (it.size() < 3) Fail(d, absl::StrCat("bad syntax in ", what, ": expected (", what, " ((name value) ...) body...)"));
@@ -499,8 +569,8 @@ Node* Compiler::CompileLetStar(const Datum& d, CScope* scope, bool tail, bool re
   auto bindings = ParseBindings(it[1], d, false, fail, what);
   auto* n = New<LetNode>(d.line);
   n->sequential = true;
-  CScope frame;
-  frame.parent = scope;
+  CFrame& frame = *NewFrame(scope, OwnerOf(scope));
+  frame_patches_.push_back({&n->frame, &frame});
   if (rec) {
     for (const Binding& b : bindings) frame.Add(b.name->text, true);
     for (const Binding& b : bindings) n->inits.push_back(Compile(*b.init, &frame, false, b.name->text));
@@ -512,12 +582,11 @@ Node* Compiler::CompileLetStar(const Datum& d, CScope* scope, bool tail, bool re
     }
   }
   n->body = CompileBody(it, 2, d, &frame, tail);
-  n->frame_size = int(frame.names.size());
   return n;
 }
 
 // (let name ((v init)...) body...) is ((letrec ((name (lambda (v...) body...))) name) init...).
-Node* Compiler::CompileNamedLet(const Datum& d, CScope* scope, bool tail) {
+Node* Compiler::CompileNamedLet(const Datum& d, CFrame* scope, bool tail) {
   const auto& it = d.items;
   if (it.size() < 4) Fail(d, "bad syntax in named let: expected (let name ((var init) ...) body...)");
   auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
@@ -525,8 +594,8 @@ Node* Compiler::CompileNamedLet(const Datum& d, CScope* scope, bool tail) {
   const std::string& name = it[1].text;
   auto* letrec = New<LetNode>(d.line);
   letrec->sequential = true;
-  CScope frame;
-  frame.parent = scope;
+  CFrame& frame = *NewFrame(scope, OwnerOf(scope));
+  frame_patches_.push_back({&letrec->frame, &frame});
   frame.Add(name, true);
   Datum params;
   params.type = Datum::Type::kList;
@@ -534,12 +603,11 @@ Node* Compiler::CompileNamedLet(const Datum& d, CScope* scope, bool tail) {
   params.column = it[2].column;
   for (const Binding& b : bindings) params.items.push_back(*b.name);
   letrec->inits.push_back(CompileLambda(params, it, 3, d, &frame, name));
-  auto* ref = New<LocalRefNode>(d.line);
-  ref->depth = 0;
-  ref->index = 1;
-  ref->name = name;
-  letrec->body = ref;
-  letrec->frame_size = 1;
+  Datum ref;
+  ref.type = Datum::Type::kSymbol;
+  ref.text = name;
+  ref.line = d.line;
+  letrec->body = Variable(ref, &frame);
   auto* call = New<CallNode>(d.line);
   call->fn = letrec;
   for (const Binding& b : bindings) call->args.push_back(Compile(*b.init, scope, false));
@@ -547,7 +615,7 @@ Node* Compiler::CompileNamedLet(const Datum& d, CScope* scope, bool tail) {
   return call;
 }
 
-Node* Compiler::CompileCond(const Datum& d, size_t clause, CScope* scope, bool tail, bool guard) {
+Node* Compiler::CompileCond(const Datum& d, size_t clause, CFrame* scope, bool tail, bool guard) {
   const auto& it = d.items;
   if (clause >= it.size()) {
     if (guard) return New<NoMatchNode>(d.line);
@@ -585,7 +653,7 @@ Node* Compiler::CompileCond(const Datum& d, size_t clause, CScope* scope, bool t
   return n;
 }
 
-Node* Compiler::CompileCase(const Datum& d, CScope* scope, bool tail) {
+Node* Compiler::CompileCase(const Datum& d, CFrame* scope, bool tail) {
   const auto& it = d.items;
   if (it.size() < 2) Fail(d, "bad syntax in case: expected (case key clause...)");
   auto* n = New<CaseNode>(d.line);
@@ -625,15 +693,15 @@ Node* Compiler::CompileCase(const Datum& d, CScope* scope, bool tail) {
   return n;
 }
 
-Node* Compiler::CompileDo(const Datum& d, CScope* scope, bool tail) {
+Node* Compiler::CompileDo(const Datum& d, CFrame* scope, bool tail) {
   const auto& it = d.items;
   if (it.size() < 3 || it[2].type != Datum::Type::kList || it[2].items.empty())
     Fail(d, "bad syntax in do: expected (do ((var init [step]) ...) (test expr...) body...)");
   auto fail = [this](const Datum& x, const std::string& m) { Fail(x, m); };
   auto bindings = ParseBindings(it[1], d, true, fail, "do");
   auto* n = New<DoNode>(d.line);
-  CScope frame;
-  frame.parent = scope;
+  CFrame& frame = *NewFrame(scope, OwnerOf(scope));
+  frame_patches_.push_back({&n->frame, &frame});
   for (const Binding& b : bindings) {
     if (!b.init) Fail(*b.name, "bad syntax in do: expected (var init [step])");
     n->inits.push_back(Compile(*b.init, scope, false));
@@ -644,12 +712,11 @@ Node* Compiler::CompileDo(const Datum& d, CScope* scope, bool tail) {
   n->test = Compile(test.items[0], &frame, false);
   if (test.items.size() > 1) n->result = CompileSeq(test.items, 1, test, &frame, false);
   if (it.size() > 3) n->body = CompileSeq(it, 3, d, &frame, false);
-  n->frame_size = int(frame.names.size());
   return n;
 }
 
 // (guard (e clause...) body...)
-Node* Compiler::CompileGuard(const Datum& d, CScope* scope) {
+Node* Compiler::CompileGuard(const Datum& d, CFrame* scope) {
   const auto& it = d.items;
   if (it.size() < 3 || it[1].type != Datum::Type::kList || it[1].items.empty() ||
       it[1].items[0].type != Datum::Type::kSymbol) {
@@ -657,8 +724,8 @@ Node* Compiler::CompileGuard(const Datum& d, CScope* scope) {
   }
   auto* n = New<GuardNode>(d.line);
   n->body = CompileSeq(it, 2, d, scope, false);
-  CScope frame;
-  frame.parent = scope;
+  CFrame& frame = *NewFrame(scope, OwnerOf(scope));
+  frame_patches_.push_back({&n->frame, &frame});
   frame.Add(it[1].items[0].text, false);
   n->handler = CompileCond(it[1], 1, &frame, false, true);
   return n;
@@ -666,7 +733,7 @@ Node* Compiler::CompileGuard(const Datum& d, CScope* scope) {
 
 // (select clause...) with clauses ((recv ch) => f), ((send ch v) => f),
 // ((timeout ms) => f) or (timeout ms => f), and (else => f) (a zero timeout).
-Node* Compiler::CompileSelect(const Datum& d, CScope* scope, bool tail) {
+Node* Compiler::CompileSelect(const Datum& d, CFrame* scope, bool tail) {
   auto* n = New<SelectNode>(d.line);
   n->tail = tail;
   const char* usage =
@@ -717,7 +784,7 @@ Node* Compiler::CompileSelect(const Datum& d, CScope* scope, bool tail) {
   return n;
 }
 
-Node* Compiler::CompileQuasi(const Datum& d, int depth, CScope* scope) {
+Node* Compiler::CompileQuasi(const Datum& d, int depth, CFrame* scope) {
   if (!HasUnquote(d)) return Quote(d);
   if (d.type == Datum::Type::kVector) {
     Datum list;

@@ -19,7 +19,8 @@ namespace weft::lisp {
 
 class Compiler {
  public:
-  Compiler(Interp& interp, std::string file) : interp_(interp), file_(std::move(file)) {}
+  Compiler(Interp& interp, std::string file);
+  ~Compiler();
   // CompileToplevel compiles one top-level form.
   Node* CompileToplevel(const Datum& form);
 
@@ -29,32 +30,38 @@ class Compiler {
   static std::string DatumText(const Datum& d);
 
  private:
-  struct CScope;
-  Node* Compile(const Datum& d, CScope* scope, bool tail, const std::string& name_hint = "");
-  Node* CompileBody(const std::vector<Datum>& forms, size_t start, const Datum& form, CScope* scope,
+  struct CFrame;
+  Node* Compile(const Datum& d, CFrame* scope, bool tail, const std::string& name_hint = "");
+  Node* CompileBody(const std::vector<Datum>& forms, size_t start, const Datum& form, CFrame* scope,
                     bool tail);
-  Node* CompileSeq(const std::vector<Datum>& forms, size_t start, const Datum& form, CScope* scope,
+  Node* CompileSeq(const std::vector<Datum>& forms, size_t start, const Datum& form, CFrame* scope,
                    bool tail);
   Node* CompileLambda(const Datum& params, const std::vector<Datum>& body, size_t start, const Datum& form,
-                      CScope* scope, const std::string& name);
-  Node* CompileCall(const Datum& d, CScope* scope, bool tail);
-  Node* CompileDefine(const Datum& d, CScope* scope);
-  Node* CompileSet(const Datum& d, CScope* scope);
-  Node* CompileLet(const Datum& d, CScope* scope, bool tail);
-  Node* CompileNamedLet(const Datum& d, CScope* scope, bool tail);
-  Node* CompileLetStar(const Datum& d, CScope* scope, bool tail, bool rec);
-  Node* CompileCond(const Datum& d, size_t clause, CScope* scope, bool tail, bool guard);
-  Node* CompileCase(const Datum& d, CScope* scope, bool tail);
-  Node* CompileDo(const Datum& d, CScope* scope, bool tail);
-  Node* CompileGuard(const Datum& d, CScope* scope);
-  Node* CompileSelect(const Datum& d, CScope* scope, bool tail);
-  Node* CompileQuasi(const Datum& d, int depth, CScope* scope);
-  Node* Variable(const Datum& d, CScope* scope);
+                      CFrame* scope, const std::string& name);
+  Node* CompileCall(const Datum& d, CFrame* scope, bool tail);
+  Node* CompileDefine(const Datum& d, CFrame* scope);
+  Node* CompileSet(const Datum& d, CFrame* scope);
+  Node* CompileLet(const Datum& d, CFrame* scope, bool tail);
+  Node* CompileNamedLet(const Datum& d, CFrame* scope, bool tail);
+  Node* CompileLetStar(const Datum& d, CFrame* scope, bool tail, bool rec);
+  Node* CompileCond(const Datum& d, size_t clause, CFrame* scope, bool tail, bool guard);
+  Node* CompileCase(const Datum& d, CFrame* scope, bool tail);
+  Node* CompileDo(const Datum& d, CFrame* scope, bool tail);
+  Node* CompileGuard(const Datum& d, CFrame* scope);
+  Node* CompileSelect(const Datum& d, CFrame* scope, bool tail);
+  Node* CompileQuasi(const Datum& d, int depth, CFrame* scope);
+  // Variable resolves a name: a VarRefNode (its frame in *found) or a GlobalRefNode.
+  Node* Variable(const Datum& d, CFrame* scope, CFrame** found = nullptr);
+  CFrame* NewFrame(CFrame* parent, const void* owner);
+  static const void* OwnerOf(CFrame* scope);
+  // Finalize decides heap or stack for every frame of the form just compiled and
+  // patches the addresses ([lisp.frames]).
+  void Finalize(ToplevelNode* top);
   Node* Constant(Local v, int line);
   Node* Quote(const Datum& d);
   Node* Unspecified(int line);
-  void CollectDefines(const std::vector<Datum>& forms, size_t start, CScope* scope);
-  bool IsSpecial(const Datum& head, CScope* scope, const char* name);
+  void CollectDefines(const std::vector<Datum>& forms, size_t start, CFrame* scope);
+  bool IsSpecial(const Datum& head, CFrame* scope, const char* name);
 
   template <class T>
   T* New(int line) {
@@ -66,8 +73,28 @@ class Compiler {
   }
   [[noreturn]] void Fail(const Datum& d, const std::string& message);
 
+  struct VarPatch {
+    VarAddr* addr;
+    CFrame* var_frame;
+    int index;
+    CFrame* ref_frame;
+  };
+  struct FramePatch {
+    FrameInfo* info;
+    CFrame* frame;
+  };
+  struct LambdaPatch {
+    Lambda* lambda;
+    CFrame* frame;
+  };
+
   Interp& interp_;
   std::string file_;
+  // Per top-level form.
+  std::vector<std::unique_ptr<CFrame>> frames_;
+  std::vector<VarPatch> var_patches_;
+  std::vector<FramePatch> frame_patches_;
+  std::vector<LambdaPatch> lambda_patches_;
 };
 
 }  // namespace weft::lisp

@@ -45,38 +45,109 @@ void CheckNativeStack(ThreadState* ts) {
   }
 }
 
-Local MakeEnv(Ctx& c, const Lambda* lam, Local proc, Args args) {
-  int n = int(args.size());
-  if (lam->rest ? n < lam->nparams : n != lam->nparams) {
-    c.interp().RaiseNative(c.ts, "arity-error",
-                           absl::StrCat(lam->name, ": expected ", lam->rest ? "at least " : "", lam->nparams,
-                                        " argument", lam->nparams == 1 ? "" : "s", ", got ", n));
-  }
-  Local env = MakeVector(size_t(1 + lam->frame_size), UnboundLocal());
-  VectorSet(env, 0, RecordRef(proc, 0));
-  for (int i = 0; i < lam->nparams; ++i) VectorSet(env, size_t(1 + i), args[size_t(i)]);
-  if (lam->rest) {
-    Local rest = NilLocal();
-    for (int i = n; i-- > lam->nparams;) rest = Cons(args[size_t(i)], rest);
-    VectorSet(env, size_t(1 + lam->nparams), rest);
-  }
-  return env;
-}
-
 namespace {
 
-// RunBody runs one iteration of CallClosure: the body of cur_proc in cur_env. Returns
-// true with the result in cur_proc, or false after a tail call replaced both.
-bool RunBody(ThreadState* ts, Frame* frame, Local cur_proc, Local cur_env) {
+// Slots: an activation's variable slots ([lisp.frames]). Grow makes new Locals in
+// the innermost scope, so it is called only where that scope outlives the slots'
+// use (CallClosure, outside its iteration scopes; ToplevelNode).
+class Slots {
+ public:
+  Local* data() { return big_.empty() ? small_ : big_.data(); }
+  size_t size() const { return n_; }
+  void Grow(size_t n) {
+    if (n <= n_) return;
+    if (n > kSmall && big_.empty()) big_.assign(small_, small_ + n_);
+    for (; n_ < n; ++n_) {
+      Local l = UnboundLocal();
+      if (big_.empty()) {
+        small_[n_] = l;
+      } else {
+        big_.push_back(l);
+      }
+    }
+  }
+
+ private:
+  static constexpr size_t kSmall = 8;
+  Local small_[kSmall];
+  std::vector<Local> big_;
+  size_t n_ = 0;
+};
+
+[[noreturn]] void ArityFail(Ctx& c, const Lambda* lam, size_t n) {
+  c.interp().RaiseNative(c.ts, "arity-error",
+                         absl::StrCat(lam->name, ": expected ", lam->rest ? "at least " : "", lam->nparams,
+                                      " argument", lam->nparams == 1 ? "" : "s", ", got ", n));
+}
+
+// Bind binds args to closure `proc`'s parameters: into a new heap frame stored in
+// env_out, or into vars (at least lam->nslots of them) with env_out the closure's
+// environment. args may alias vars (a tail call): every argument is read before any
+// slot is written, with no safepoint in between.
+void Bind(Ctx& c, const Lambda* lam, Local proc, Args args, Local* vars, Local env_out) {
+  size_t n = args.size();
+  size_t np = size_t(lam->nparams);
+  if (lam->rest ? n < np : n != np) ArityFail(c, lam, n);
+  Local rest;
+  if (lam->rest) {
+    rest = NilLocal();
+    for (size_t i = n; i-- > np;) rest = Cons(args[i], rest);
+  }
+  if (lam->heap_frame) {
+    Local env = MakeVector(size_t(1 + lam->frame_size), UnboundLocal());
+    VectorSet(env, 0, RecordRef(proc, 0));
+    for (size_t i = 0; i < np; ++i) VectorSet(env, 1 + i, args[i]);
+    if (lam->rest) VectorSet(env, 1 + np, rest);
+    for (int i = 0; i < lam->nslots; ++i) vars[i].SetValue(Value{g_imm.unbound});
+    env_out.Set(env);
+    return;
+  }
+  Local parent = RecordRef(proc, 0);
+  Value small[8];
+  std::vector<Value> big;
+  Value* vals = small;
+  if (np > 8) {
+    big.resize(np);
+    vals = big.data();
+  }
+  for (size_t i = 0; i < np; ++i) vals[i] = args[i].get();
+  for (size_t i = 0; i < np; ++i) vars[i].SetValue(vals[i]);
+  size_t i = np;
+  if (lam->rest) vars[i++].Set(rest);
+  for (; i < size_t(lam->nslots); ++i) vars[i].SetValue(Value{g_imm.unbound});
+  env_out.Set(parent);
+}
+
+// RequestTail performs a call in tail position ([lisp.tail]).
+Local RequestTail(Ctx& c, Local proc, Args args) {
+  const Lambda* lam = c.interp().ClosureLambda(proc);
+  if (size_t(lam->nslots) <= c.nvars) {
+    Bind(c, lam, proc, args, c.vars, c.tail_env);
+    *c.tail_packed = false;
+  } else {
+    if (lam->rest ? args.size() < size_t(lam->nparams) : args.size() != size_t(lam->nparams)) {
+      ArityFail(c, lam, args.size());
+    }
+    Local packed = MakeVector(args.size(), NilLocal());
+    for (size_t i = 0; i < args.size(); ++i) VectorSet(packed, i, args[i]);
+    c.tail_env.Set(packed);
+    *c.tail_packed = true;
+  }
+  c.tail_proc.Set(proc);
+  return Local();
+}
+
+// RunBody runs one iteration of CallClosure: the body of cur_proc. Returns true with
+// the result in cur_proc, or false after a tail call replaced the procedure.
+bool RunBody(ThreadState* ts, Frame* frame, Local cur_proc, Local cur_env, Slots& vars, bool* packed) {
   const Lambda* lam = ts->interp->ClosureLambda(cur_proc);
   Scope s(lam->name.c_str());
   frame->name = lam->name.c_str();
   frame->file = lam->file.c_str();
   frame->line = lam->line;
   s.SetInfo(lam->line);
-  Local env = Local::New(cur_env.get());
-  Ctx cc{ts, cur_proc, cur_env, &s, frame};
-  Local r = lam->body->Eval(env, cc);
+  Ctx cc{ts, cur_proc, cur_env, &s, frame, vars.data(), vars.size(), packed};
+  Local r = lam->body->Eval(cur_env, cc);
   if (r.empty()) return false;
   cur_proc.Set(r);
   return true;
@@ -84,16 +155,31 @@ bool RunBody(ThreadState* ts, Frame* frame, Local cur_proc, Local cur_env) {
 
 }  // namespace
 
-Local CallClosure(Ctx& c, Local proc, Local env) {
+Local CallClosure(Ctx& c, Local proc, Args args) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
+  const Lambda* lam = ts->interp->ClosureLambda(proc);
   Local cur_proc = Local::New(proc.get());
-  Local cur_env = Local::New(env.get());
+  Local cur_env = NilLocal();
+  Slots vars;
+  vars.Grow(size_t(lam->nslots));
+  Bind(c, lam, proc, args, vars.data(), cur_env);
+  bool packed = false;
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
   try {
-    if (!RunBody(ts, &frame, cur_proc, cur_env)) {
-      RunChunked([&] { return RunBody(ts, &frame, cur_proc, cur_env); });
+    while (!RunBody(ts, &frame, cur_proc, cur_env, vars, &packed)) {
+      if (packed) {
+        // The callee needs more slots than this activation had: grow them here,
+        // outside the iteration scope, and bind the packed arguments.
+        const Lambda* next = ts->interp->ClosureLambda(cur_proc);
+        vars.Grow(size_t(next->nslots));
+        Local argv = Local::New(cur_env.get());
+        std::vector<Local> unpacked;
+        for (size_t i = 0; i < VectorLength(argv); ++i) unpacked.push_back(VectorRef(argv, i));
+        Bind(c, next, cur_proc, Args(unpacked.data(), unpacked.size()), vars.data(), cur_env);
+        packed = false;
+      }
     }
   } catch (const TypeError& e) {
     throw ts->interp->FromNative(ts, e);
@@ -110,14 +196,8 @@ Local CallClosure(Ctx& c, Local proc, Local env) {
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
   Interp& in = c.interp();
   if (in.IsClosure(proc)) {
-    const Lambda* lam = in.ClosureLambda(proc);
-    Local env = MakeEnv(c, lam, proc, args);
-    if (tail) {
-      c.tail_proc.Set(proc);
-      c.tail_env.Set(env);
-      return Local();
-    }
-    return CallClosure(c, proc, env);
+    if (tail) return RequestTail(c, proc, args);
+    return CallClosure(c, proc, args);
   }
   if (in.IsPrim(proc)) {
     const Prim* p = in.PrimOf(proc);
@@ -148,10 +228,14 @@ Local CallFromNative(ThreadState* ts, Local proc, Args args) {
 // ---------------------------------------------------------------------------------
 // Nodes.
 
-Local ConstNode::Eval(Local, Ctx&) const { return managed ? object.Get() : Local::New(immediate); }
+Local ConstNode::Eval(Local, Ctx& c) const {
+  if (cached >= 0) return c.ts->consts[cached];
+  return managed ? object.Get() : Local::New(immediate);
+}
 
-Local LocalRefNode::Eval(Local env, Ctx& c) const {
-  Local v = VectorRef(depth == 0 ? env : EnvAt(env, depth), size_t(index));
+Local VarRefNode::Eval(Local env, Ctx& c) const {
+  Local v = addr.stack ? c.vars[addr.slot]
+                       : VectorRef(addr.depth == 0 ? env : EnvAt(env, addr.depth), size_t(addr.index));
   if (checked && IsUnboundRaw(v)) {
     c.interp().RaiseNative(c.ts, "unbound-variable", absl::StrCat("variable used before its definition: ", name));
   }
@@ -164,9 +248,13 @@ Local GlobalRefNode::Eval(Local, Ctx& c) const {
   return v;
 }
 
-Local SetLocalNode::Eval(Local env, Ctx& c) const {
+Local SetVarNode::Eval(Local env, Ctx& c) const {
   Local v = value->Eval(env, c);
-  VectorSet(depth == 0 ? env : EnvAt(env, depth), size_t(index), v);
+  if (addr.stack) {
+    c.vars[addr.slot].Set(v);
+  } else {
+    VectorSet(addr.depth == 0 ? env : EnvAt(env, addr.depth), size_t(addr.index), v);
+  }
   return c.interp().Void();
 }
 
@@ -222,13 +310,21 @@ Local CallNode::Eval(Local env, Ctx& c) const {
 }
 
 Local LetNode::Eval(Local env, Ctx& c) const {
-  Local frame = MakeVector(size_t(1 + frame_size), UnboundLocal());
-  VectorSet(frame, 0, env);
-  for (size_t i = 0; i < inits.size(); ++i) {
-    Local v = inits[i]->Eval(sequential ? frame : env, c);
-    VectorSet(frame, i + 1, v);
+  if (!frame.heap) {
+    Local* vars = c.vars + frame.slot_base;
+    if (sequential) {
+      for (int i = 0; i < frame.size; ++i) vars[i].SetValue(Value{g_imm.unbound});
+    }
+    for (size_t i = 0; i < inits.size(); ++i) vars[i].Set(inits[i]->Eval(env, c));
+    return body->Eval(env, c);
   }
-  return body->Eval(frame, c);
+  Local f = MakeVector(size_t(1 + frame.size), UnboundLocal());
+  VectorSet(f, 0, env);
+  for (size_t i = 0; i < inits.size(); ++i) {
+    Local v = inits[i]->Eval(sequential ? f : env, c);
+    VectorSet(f, i + 1, v);
+  }
+  return body->Eval(f, c);
 }
 
 Local AndNode::Eval(Local env, Ctx& c) const {
@@ -268,22 +364,54 @@ Local CaseNode::Eval(Local env, Ctx& c) const {
 }
 
 Local DoNode::Eval(Local env, Ctx& c) const {
-  Local frame = MakeVector(size_t(1 + frame_size), UnboundLocal());
-  VectorSet(frame, 0, env);
-  for (size_t i = 0; i < inits.size(); ++i) VectorSet(frame, i + 1, inits[i]->Eval(env, c));
+  size_t n = inits.size();
   Local result = NilLocal();
+  if (!frame.heap) {
+    Local* vars = c.vars + frame.slot_base;
+    for (size_t i = 0; i < n; ++i) vars[i].Set(inits[i]->Eval(env, c));
+    RunBounded("do", [&](Scope&) {
+      if (Truthy(test->Eval(env, c))) {
+        result.Set(this->result ? this->result->Eval(env, c) : c.interp().Void());
+        return true;
+      }
+      if (body) body->Eval(env, c);
+      // Evaluate every step before assigning any (the steps see the old values).
+      Local small[8];
+      std::vector<Local> big;
+      Local* next = small;
+      if (n > 8) {
+        big.resize(n);
+        next = big.data();
+      }
+      for (size_t i = 0; i < n; ++i) next[i] = steps[i] ? steps[i]->Eval(env, c) : vars[i];
+      Value vals[8];
+      std::vector<Value> bigv;
+      Value* v = vals;
+      if (n > 8) {
+        bigv.resize(n);
+        v = bigv.data();
+      }
+      for (size_t i = 0; i < n; ++i) v[i] = next[i].get();
+      for (size_t i = 0; i < n; ++i) vars[i].SetValue(v[i]);
+      return false;
+    });
+    return result;
+  }
+  Local f = MakeVector(size_t(1 + frame.size), UnboundLocal());
+  VectorSet(f, 0, env);
+  for (size_t i = 0; i < n; ++i) VectorSet(f, i + 1, inits[i]->Eval(env, c));
   RunBounded("do", [&](Scope&) {
-    if (Truthy(test->Eval(frame, c))) {
-      result.Set(this->result ? this->result->Eval(frame, c) : c.interp().Void());
+    if (Truthy(test->Eval(f, c))) {
+      result.Set(this->result ? this->result->Eval(f, c) : c.interp().Void());
       return true;
     }
-    if (body) body->Eval(frame, c);
-    Local next = MakeVector(size_t(1 + frame_size), UnboundLocal());
+    if (body) body->Eval(f, c);
+    Local next = MakeVector(size_t(1 + frame.size), UnboundLocal());
     VectorSet(next, 0, env);
-    for (size_t i = 0; i < steps.size(); ++i) {
-      VectorSet(next, i + 1, steps[i] ? steps[i]->Eval(frame, c) : VectorRef(frame, i + 1));
+    for (size_t i = 0; i < n; ++i) {
+      VectorSet(next, i + 1, steps[i] ? steps[i]->Eval(f, c) : VectorRef(f, i + 1));
     }
-    frame.Set(next);
+    f.Set(next);
     return false;
   });
   return result;
@@ -310,9 +438,15 @@ Local GuardNode::Eval(Local env, Ctx& c) const {
   }
   if (!caught) return result;
   Local condition = in.Materialize(c.ts, *caught);
-  Local frame = MakeVector(2, condition);
-  VectorSet(frame, 0, env);
-  Local r = handler->Eval(frame, c);
+  Local r;
+  if (frame.heap) {
+    Local f = MakeVector(2, condition);
+    VectorSet(f, 0, env);
+    r = handler->Eval(f, c);
+  } else {
+    c.vars[frame.slot_base].Set(condition);
+    r = handler->Eval(env, c);
+  }
   if (!r.empty()) return r;
   // No clause matched: re-raise the same condition.
   if (caught->has_object) {
@@ -390,6 +524,15 @@ Local AssertNode::Eval(Local env, Ctx& c) const {
     c.interp().RaiseNative(c.ts, "assertion-violation", absl::StrCat("assertion failed: ", text));
   }
   return c.interp().Void();
+}
+
+Local ToplevelNode::Eval(Local env, Ctx& c) const {
+  Slots vars;
+  vars.Grow(size_t(nslots));
+  Ctx cc = c;
+  cc.vars = vars.data();
+  cc.nvars = vars.size();
+  return body->Eval(env, cc);
 }
 
 Local QuasiNode::Eval(Local env, Ctx& c) const {

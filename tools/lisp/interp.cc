@@ -353,6 +353,10 @@ std::string Interp::Report(const LispError& e, const std::string& where) {
 
 void Interp::InitThreadState(ThreadState* ts, size_t native_stack_bytes) {
   ts->interp = this;
+  for (int i = 0; i < kCachedFixnums; ++i) ts->consts[i] = FxMake(i);
+  ts->consts[kConstTrue] = NewBool(true);
+  ts->consts[kConstFalse] = NewBool(false);
+  ts->consts[kConstNil] = NilLocal();
   const char* here = static_cast<const char*>(__builtin_frame_address(0));
   ts->stack_limit = native_stack_bytes > kNativeStackMargin + (16 << 10)
                         ? here - (native_stack_bytes - kNativeStackMargin)
@@ -403,6 +407,7 @@ int Interp::Repl() {
 }
 
 std::string Interp::EvalToString(std::string_view text) {
+  Scope outer("eval");
   ThreadState ts;
   InitThreadState(&ts, main_native_stack ? main_native_stack : (64 << 10));
   if (ThreadCount() == 0) {
@@ -442,6 +447,7 @@ std::string Interp::EvalToString(std::string_view text) {
 }
 
 int Interp::RunForms(std::string_view text, const std::string& file, bool repl) {
+  Scope outer("weft");
   ThreadState ts;
   InitThreadState(&ts, main_native_stack ? main_native_stack : (64 << 10));
   if (ThreadCount() == 0) {

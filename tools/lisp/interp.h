@@ -19,13 +19,22 @@
 // it and a billion iterations run in constant managed stack.
 //
 // Tail calls [lisp.tail]: a call node compiled in tail position does not call a
-// closure; it stores the closure and its new environment in the Ctx's tail slots
-// (which belong to the CallClosure activation below) and returns an empty Local.
-// CallClosure then runs the next iteration in a fresh Scope: constant managed stack.
+// closure; it binds the arguments into the activation's slots (or, when the callee
+// needs more slots than there are, packs them into a vector in tail_env), stores the
+// closure in tail_proc and returns an empty Local. CallClosure then runs the next
+// iteration in a fresh Scope: constant managed stack.
 //
-// Environments are managed vectors: slot 0 is the parent environment (nil at top
-// level), slots 1..n the variables of one lambda, let or do frame. Variables are
-// resolved at compile time to (depth, index); globals are native GlobalVar cells.
+// Frames [lisp.frames]: each lambda, let, do or guard frame is either a heap frame or
+// a stack frame, decided per top-level form once it is compiled: a frame is a heap
+// frame when a lambda nested in it refers to one of its variables. A heap frame is a
+// managed vector: slot 0 is the enclosing heap frame (the closure's environment at
+// lambda entry, nil at top level), slots 1..n its variables, addressed as (depth,
+// index). A stack frame's variables are slots of the activation (Ctx::vars: Locals
+// made when the procedure is called), so calling a procedure whose variables no
+// closure captures allocates nothing. Globals are native GlobalVar cells.
+//
+// Aliasing [lisp.alias]: Eval may return a Local that is an activation slot (a stack
+// variable) or shared; code never Sets a Local it did not make itself.
 #ifndef WEFT_TOOLS_LISP_INTERP_H_
 #define WEFT_TOOLS_LISP_INTERP_H_
 
@@ -61,7 +70,7 @@ extern Immediates g_imm;
 inline bool Truthy(Local v) { return v.get().raw != g_imm.f; }
 inline bool IsNilRaw(Local v) { return v.get().raw == g_imm.nil; }
 inline bool IsUnboundRaw(Local v) { return v.get().raw == g_imm.unbound; }
-inline Local BoolLocal(bool b) { return Local::New(Value{b ? g_imm.t : g_imm.f}); }
+inline Local NewBool(bool b) { return Local::New(Value{b ? g_imm.t : g_imm.f}); }
 inline Local NilLocal() { return Local::New(Value{g_imm.nil}); }
 inline int64_t FxValue(Local v) {
   return g_imm.fixnum_shift ? static_cast<int64_t>(v.get().raw) >> 1 : FixnumValue(v);
@@ -96,6 +105,8 @@ struct Lambda {
   int nparams = 0;     // required parameters
   bool rest = false;   // one more parameter takes the remaining arguments as a list
   int frame_size = 0;  // params (+ rest) + internal defines
+  bool heap_frame = false;  // the parameters live in a heap frame
+  int nslots = 0;           // activation slots (the stack frames of its body)
   Node* body = nullptr;
 };
 
@@ -111,8 +122,15 @@ struct HandlerLink;
 
 // ThreadState: per green thread (thread_local would follow the worker, not the green
 // thread, so it is passed explicitly in Ctx).
+// Shared constant slots of a thread, made in its outermost scope: small fixnums,
+// then #t, #f and nil ([lisp.alias]: nobody Sets them).
+inline constexpr int kCachedFixnums = 16;
+inline constexpr int kConstTrue = kCachedFixnums, kConstFalse = kCachedFixnums + 1,
+                     kConstNil = kCachedFixnums + 2, kConstCount = kCachedFixnums + 3;
+
 struct ThreadState {
   Interp* interp = nullptr;
+  Local consts[kConstCount];
   const char* stack_limit = nullptr;  // native stack guard
   Frame* top = nullptr;
   HandlerLink* handlers = nullptr;    // innermost with-exception-handler
@@ -127,8 +145,13 @@ struct Ctx {
   Local tail_env;
   Scope* scope;
   Frame* frame;
+  Local* vars = nullptr;  // the activation's slots ([lisp.frames])
+  size_t nvars = 0;
+  bool* tail_packed = nullptr;  // set when tail_env holds packed arguments
   Interp& interp() const { return *ts->interp; }
 };
+
+inline Local BoolLocal(Ctx& c, bool b) { return c.ts->consts[b ? kConstTrue : kConstFalse]; }
 
 // LispError: a Weft Lisp condition in flight. When has_object, the raised object is in
 // the raising thread's ThreadState::pending; otherwise the condition is native (kind +
@@ -264,7 +287,8 @@ class Interp {
   const std::string& program_name() const { return program_name_; }
   // Report formats an uncaught error: "error<where>: message" and the backtrace.
   static std::string Report(const LispError& e, const std::string& where);
-  // InitThreadState prepares ts for the calling green thread.
+  // InitThreadState prepares ts for the calling green thread; its constant slots go
+  // in the innermost scope, which must outlive ts.
   void InitThreadState(ThreadState* ts, size_t native_stack_bytes);
   // exit_on_error: an uncaught error in the main program ends the process at once
   // (other threads may be blocked forever); the CLI sets it, tests do not.
@@ -318,10 +342,8 @@ void RunBounded(const char* name, F&& step) {
 // caller's frame. With tail set and a closure, it requests a tail call instead
 // ([lisp.tail]) and returns an empty Local.
 Local Apply(Ctx& c, Local proc, Args args, bool tail = false);
-// CallClosure runs closure `proc` whose new environment `env` is built.
-Local CallClosure(Ctx& c, Local proc, Local env);
-// MakeEnv builds a closure's environment from its arguments (checks the arity).
-Local MakeEnv(Ctx& c, const Lambda* lambda, Local proc, Args args);
+// CallClosure calls closure `proc` with `args`.
+Local CallClosure(Ctx& c, Local proc, Args args);
 // CheckNativeStack raises stack-overflow when the native stack runs low.
 void CheckNativeStack(ThreadState* ts);
 // RunThunk calls a procedure of no arguments from native code (a new thread's body).
