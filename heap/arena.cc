@@ -88,7 +88,7 @@ Arena::~Arena() {
 }
 
 size_t Arena::high_water() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return high_water_;
 }
 
@@ -129,7 +129,7 @@ void Arena::MarkRun(size_t start, size_t length, BlockType type) {
 void* Arena::AllocateBlocks(size_t count, BlockType type) {
   WEFT_CHECK(type != BlockType::kFree, "weft: AllocateBlocks of type free");
   WEFT_CHECK(count > 0, "weft: AllocateBlocks of zero blocks");
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   size_t start;
   // Best fit among free runs, lowest address among equals ([heap.arena.compact]).
   auto it = free_by_size_.lower_bound(FreeRun{0, count});
@@ -176,7 +176,7 @@ void* Arena::AllocateBlocks(size_t count, BlockType type) {
 
 void Arena::FreeBlocks(void* run) {
   WEFT_CHECK(Contains(run), "weft: FreeBlocks of an address outside the arena");
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   size_t start = BlockIndex(run);
   BlockInfo& head = table_[start];
   WEFT_CHECK(BlockAddress(start) == run && head.run_head == start && head.run_blocks > 0,
@@ -231,7 +231,7 @@ void Arena::DecommitExcess() {
 }
 
 size_t Arena::ReleaseFreeMemory() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   size_t released = 0;
   for (const FreeRun& run : free_by_start_) {
     size_t dirty = 0;
@@ -248,7 +248,7 @@ size_t Arena::ReleaseFreeMemory() {
 }
 
 ArenaStats Arena::Stats() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   ArenaStats s;
   s.reserved_bytes = size_;
   s.committed_bytes = high_water_ << kBlockShift;
@@ -265,7 +265,7 @@ ArenaStats Arena::Stats() const {
 }
 
 void Arena::Verify() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   WEFT_CHECK(free_by_start_.size() == free_by_size_.size(),
              "weft: arena free sets disagree in size");
   size_t used[8] = {};

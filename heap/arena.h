@@ -20,8 +20,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_set.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "heap/block.h"
+#include "heap/mutex.h"
 
 namespace weft::heap {
 
@@ -95,7 +95,7 @@ class Arena {
   // order. Holds the arena lock: fn must not allocate or free blocks.
   template <typename Fn>
   void ForEachRun(Fn fn) const {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (size_t i = 0; i < high_water_;) {
       BlockInfo& b = table_[i];
       if (b.type == BlockType::kFree) {
@@ -137,7 +137,7 @@ class Arena {
   BlockInfo* table_ = nullptr;
   size_t table_bytes_ = 0;
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;  // TSan-visible ([heap/mutex.h])
   size_t high_water_ ABSL_GUARDED_BY(mu_) = 0;
   size_t table_committed_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of table committed
   absl::btree_set<FreeRun, ByStart> free_by_start_ ABSL_GUARDED_BY(mu_);
