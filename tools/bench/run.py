@@ -947,9 +947,10 @@ def main():
                          "none with --quick)")
     ap.add_argument("--report", metavar="DIR", help="rebuild DIR/table.md and chart.svg from DIR/runs.jsonl, "
                                                     "run nothing")
+    ap.add_argument("--report-command", help=argparse.SUPPRESS)  # for a runs.jsonl without its meta line
     args = ap.parse_args()
     if args.report:
-        return report_only(args.report, args.quick)
+        return report_only(args.report, args.quick, args.report_command)
     only = re.compile(args.only) if args.only else None
     t_start = time.time()
     started = datetime.datetime.now()
@@ -1077,6 +1078,13 @@ def write_report(cases, records, extra, skipped, meta, outdir):
         "- `(*k)`: in k of the reps other processes used more than 0.2 s + 10% of the run's wall time in CPU "
         "(measured from /proc/stat); a full run reruns such a run once while its rerun budget lasts.",
     ]
+    timed = [r for r in records if r.get("wall_s")]
+    if timed:
+        other = sum(r.get("other_cpu_s", 0) for r in timed) / sum(r["wall_s"] for r in timed)
+        mine = sum(r.get("cpu_s", 0) for r in timed) / sum(r["wall_s"] for r in timed)
+        header.append(f"- load: while the process cases ran, other processes kept {other:.2f} of the machine's "
+                      f"{os.cpu_count()} CPUs busy on average and the benchmarks themselves {mine:.2f} "
+                      "(from /proc/stat and time -v).")
     for c in cases:
         if c.note:
             header.append(f"- {c.title}: {c.note}")
@@ -1097,7 +1105,7 @@ def write_report(cases, records, extra, skipped, meta, outdir):
     return 1 if failed else 0
 
 
-def report_only(outdir, quick_flag):
+def report_only(outdir, quick_flag, command=None):
     """Rebuilds table.md and chart.svg from an earlier run's runs.jsonl."""
     lines = [json.loads(l) for l in open(os.path.join(outdir, "runs.jsonl")) if l.strip()]
     metas = [l for l in lines if l.get("meta")]
@@ -1106,8 +1114,11 @@ def report_only(outdir, quick_flag):
     quick = (quick_flag or outdir.rstrip("/").endswith("-quick")
              or any(r["case"] == "binary-trees" and r["cmd"].endswith(" 16") for r in records))
     meta = metas[-1] if metas else {
-        "command": "(regenerated with --report; command not recorded)", "quick": quick,
-        "reps": max([r["rep"] for r in records] or [0]), "elapsed_min": "?", "weft_notes": [], "skipped": [],
+        "command": command or "(regenerated with --report; command not recorded)", "quick": quick,
+        "reps": max([r["rep"] for r in records] or [0]), "weft_notes": [], "skipped": [],
+        "elapsed_min": round((os.path.getmtime(os.path.join(outdir, "runs.jsonl"))
+                              - os.path.getmtime(os.path.join(outdir, "raw"))) / 60, 1)
+        if os.path.isdir(os.path.join(outdir, "raw")) else "?",
         "started": datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(outdir, "runs.jsonl")))
         .strftime("%Y-%m-%d %H:%M")}
     cases = make_cases(meta["quick"], {})
