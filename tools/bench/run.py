@@ -1113,14 +1113,15 @@ def report_only(outdir, quick_flag, command=None):
     extra = [l for l in lines if "label" in l]
     quick = (quick_flag or outdir.rstrip("/").endswith("-quick")
              or any(r["case"] == "binary-trees" and r["cmd"].endswith(" 16") for r in records))
+    end = os.path.getmtime(os.path.join(outdir, "runs.jsonl"))
+    rawdir = os.path.join(outdir, "raw")
+    raw = [os.path.getmtime(os.path.join(rawdir, f)) for f in os.listdir(rawdir)] if os.path.isdir(rawdir) else []
+    begin = min(raw) if raw else end
     meta = metas[-1] if metas else {
         "command": command or "(regenerated with --report; command not recorded)", "quick": quick,
         "reps": max([r["rep"] for r in records] or [0]), "weft_notes": [], "skipped": [],
-        "elapsed_min": round((os.path.getmtime(os.path.join(outdir, "runs.jsonl"))
-                              - os.path.getmtime(os.path.join(outdir, "raw"))) / 60, 1)
-        if os.path.isdir(os.path.join(outdir, "raw")) else "?",
-        "started": datetime.datetime.fromtimestamp(os.path.getmtime(os.path.join(outdir, "runs.jsonl")))
-        .strftime("%Y-%m-%d %H:%M")}
+        "elapsed_min": round((end - begin) / 60, 1) if raw else "?",
+        "started": datetime.datetime.fromtimestamp(begin).strftime("%Y-%m-%d %H:%M")}
     cases = make_cases(meta["quick"], {})
     skipped = {(a, b): why for a, b, why in meta["skipped"]}
     ran = {(r["case"], r["system"]) for r in records}
