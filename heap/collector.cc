@@ -235,19 +235,14 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
 bool Collector::NextHole(HoleCursor& c, Region& r) {
   while (c.block < c.blocks.size()) {
     char* b = c.blocks[c.block];
-    BlockInfo& info = arena_.InfoFor(b);
-    size_t l = c.line;
-    while (l < kLinesPerBlock && LineMarked(info, l)) ++l;
-    if (l == kLinesPerBlock) {
+    size_t first, end;
+    if (!NextFreeLines(arena_.InfoFor(b), &c.line, &first, &end)) {
       ++c.block;
       c.line = 0;
       continue;
     }
-    size_t e = l;
-    while (e < kLinesPerBlock && !LineMarked(info, e)) ++e;
-    c.line = e;
     // The hole starts with its own filler ([heap.inv.parseable]); reuse it.
-    heap_.OpenRegion(r, b + l * kLineSize, b + e * kLineSize, false);
+    heap_.OpenRegion(r, b + first * kLineSize, b + end * kLineSize, false);
     return true;
   }
   return false;
@@ -478,6 +473,13 @@ void Collector::Finish() {
     keep.push_back(b);
   }
   heap_.pinned_blocks_.swap(keep);
+  // Pinned allocation reuses the free lines of nursery-generation pinned blocks.
+  heap_.pinned_holes_.clear();
+  heap_.pinned_hole_block_ = heap_.pinned_hole_line_ = 0;
+  for (char* b : heap_.pinned_blocks_) {
+    const BlockInfo& info = arena_.InfoFor(b);
+    if (info.generation == 0 && HasFreeLine(info)) heap_.pinned_holes_.push_back(b);
+  }
 
   heap_.young_since_gc_ = 0;
   std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();

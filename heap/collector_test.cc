@@ -184,6 +184,37 @@ TEST_F(CollectorTest, LargeAndPinnedObjectsNeverMoveAndAreFreedWhenDead) {
   EXPECT_EQ(t_.heap->Stats().heap_bytes, 0u);
 }
 
+TEST_F(CollectorTest, PinnedAllocationReusesFreedLines) {
+  // Fill one pinned block with 120-byte buffers, keep every fourth, collect.
+  std::vector<Object*> kept;
+  for (int i = 0; i < 250; ++i) {
+    Object* b = m_->AllocatePinnedBytes(112);
+    ASSERT_NE(b, nullptr);
+    std::memcpy(b->bytes(), &i, sizeof(i));
+    if (i % 4 == 0) {
+      roots_.roots.push_back(V(b));
+      kept.push_back(b);
+    }
+  }
+  size_t blocks = t_.arena->Stats().blocks_by_type[static_cast<int>(BlockType::kPinned)];
+  Collect(0);
+  // New buffers go into the freed lines: no new pinned block.
+  for (int i = 0; i < 100; ++i) {
+    Object* b = m_->AllocatePinnedBytes(112);
+    ASSERT_NE(b, nullptr);
+    roots_.roots.push_back(V(b));
+  }
+  t_.heap->Verify(&roots_);
+  EXPECT_EQ(t_.arena->Stats().blocks_by_type[static_cast<int>(BlockType::kPinned)], blocks);
+  Collect(0);
+  for (size_t k = 0; k < kept.size(); ++k) {
+    EXPECT_EQ(roots_.roots[k].AsObject(), kept[k]);
+    int v;
+    std::memcpy(&v, kept[k]->bytes(), sizeof(v));
+    EXPECT_EQ(v, static_cast<int>(4 * k));
+  }
+}
+
 TEST_F(CollectorTest, RecordsKeepRawBytesAndUpdateReferences) {
   const RecordLayout* layout = *t_.heap->layouts().RegisterLayout("node", 2, 20);
   Object* r = m_->AllocateRecord(*layout);

@@ -57,6 +57,23 @@ inline bool LineMarked(const BlockInfo& info, size_t line) {
   return (info.line_marks[line / 64] >> (line % 64)) & 1;
 }
 
+// NextFreeLines finds the next run of unmarked lines at or after `*line`: on success
+// [*first, *end) are its lines and `*line` moves past it.
+inline bool NextFreeLines(const BlockInfo& info, size_t* line, size_t* first, size_t* end) {
+  size_t l = *line;
+  while (l < kLinesPerBlock && LineMarked(info, l)) ++l;
+  if (l == kLinesPerBlock) {
+    *line = l;
+    return false;
+  }
+  size_t e = l;
+  while (e < kLinesPerBlock && !LineMarked(info, e)) ++e;
+  *first = l;
+  *end = e;
+  *line = e;
+  return true;
+}
+
 }  // namespace weft::heap
 
 #endif  // WEFT_HEAP_FILLER_H_

@@ -294,6 +294,7 @@ char* Heap::AllocatePinned(Mutator* m, size_t bytes) {
       WEFT_CHECK(!in_collection_, "weft: allocation during a collection");
       if (char* p = pinned_region_.Bump(bytes); p != nullptr) return p;
       CloseRegion(pinned_region_, true);
+      if (char* p = BumpPinnedHole(bytes); p != nullptr) return p;
       a = Admit(kBlockSize, false, req);
       if (a == Admission::kOk) {
         char* block = static_cast<char*>(arena_->AllocateBlocks(1, BlockType::kPinned));
@@ -313,6 +314,23 @@ char* Heap::AllocatePinned(Mutator* m, size_t bytes) {
     }
     if (!HandleAdmission(a, req)) return Fail(m, a, req);
   }
+}
+
+char* Heap::BumpPinnedHole(size_t bytes) {
+  while (pinned_hole_block_ < pinned_holes_.size()) {
+    char* b = pinned_holes_[pinned_hole_block_];
+    size_t first, end;
+    if (!NextFreeLines(arena_->InfoFor(b), &pinned_hole_line_, &first, &end)) {
+      ++pinned_hole_block_;
+      pinned_hole_line_ = 0;
+      continue;
+    }
+    // Reusing lines already counted in the heap: no admission needed.
+    OpenRegion(pinned_region_, b + first * kLineSize, b + end * kLineSize, false);
+    if (char* p = pinned_region_.Bump(bytes); p != nullptr) return p;
+    CloseRegion(pinned_region_, true);
+  }
+  return nullptr;
 }
 
 void Heap::SetSoftLimit(size_t bytes) {

@@ -137,6 +137,8 @@ class Heap {
   char* AllocateSmall(Mutator* m, size_t bytes, Space space);
   char* AllocateLarge(Mutator* m, size_t bytes, Space space);
   char* AllocatePinned(Mutator* m, size_t bytes);
+  // BumpPinnedHole allocates from the next pinned holes that fit, or returns nullptr.
+  char* BumpPinnedHole(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // StressTick counts a slow-path allocation and maybe requests a collection.
   void StressTick(Mutator* m);
   Admission Admit(size_t block_bytes, bool young_block, const Request& req)
@@ -172,6 +174,11 @@ class Heap {
   std::vector<char*> large_runs_ ABSL_GUARDED_BY(mu_);
   std::vector<char*> pinned_blocks_ ABSL_GUARDED_BY(mu_);
   Region pinned_region_ ABSL_GUARDED_BY(mu_);
+  // Generation-0 pinned blocks with free lines (rebuilt by every collection), and
+  // how far pinned allocation has reused them.
+  std::vector<char*> pinned_holes_ ABSL_GUARDED_BY(mu_);
+  size_t pinned_hole_block_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t pinned_hole_line_ ABSL_GUARDED_BY(mu_) = 0;
   size_t heap_bytes_ ABSL_GUARDED_BY(mu_) = 0;       // blocks held, in bytes
   size_t young_since_gc_ ABSL_GUARDED_BY(mu_) = 0;   // allocated since the last GC
   size_t soft_limit_ ABSL_GUARDED_BY(mu_);
