@@ -97,7 +97,7 @@ void ListItems(Ctx& c, const char* proc, int argno, Local list, std::vector<Loca
     out->push_back(Car(p));
     p = Cdr(p);
   }
-  if (!p.IsNil()) TypeFail(c, proc, argno, "a proper list", list);
+  if (!IsNilRaw(p)) TypeFail(c, proc, argno, "a proper list", list);
 }
 
 // ReverseInPlace reverses a list of fresh pairs.
@@ -246,7 +246,7 @@ Local IsEven(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "even?", a, 0) %
 Local Not(Ctx& c, Args a) { return BoolLocal(c, !Truthy(a[0])); }
 Local IsEq(Ctx& c, Args a) { return BoolLocal(c, Eqv(a[0], a[1])); }
 Local IsEqual(Ctx& c, Args a) { return BoolLocal(c, Equal(c.interp(), a[0], a[1])); }
-Local IsNull(Ctx& c, Args a) { return BoolLocal(c, a[0].IsNil()); }
+Local IsNull(Ctx& c, Args a) { return BoolLocal(c, IsNilRaw(a[0])); }
 Local IsPair(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kPair); }
 Local IsNumber(Ctx& c, Args a) { return BoolLocal(c, a[0].IsFixnum()); }
 Local IsString(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kString); }
@@ -263,7 +263,7 @@ Local IsList(Ctx& c, Args a) {
   bool result = false;
   RunBounded("list?", [&](Scope&) {
     for (int k = 0; k < 2; ++k) {
-      if (fast.IsNil()) {
+      if (IsNilRaw(fast)) {
         result = true;
         return true;
       }
@@ -324,7 +324,7 @@ int64_t ListLength(Ctx& c, const char* proc, int argno, Local list) {
   int64_t n = 0;
   Local p = Local::New(list.get());
   RunBounded(proc, [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, proc, argno, "a proper list", list);
     ++n;
     p.Set(Cdr(p));
@@ -339,7 +339,7 @@ Local Length(Ctx& c, Args a) { return FxMake(ListLength(c, "length", 1, a[0])); 
 void RevOnto(Ctx& c, const char* proc, int argno, Local list, Local acc) {
   Local p = Local::New(list.get());
   RunBounded(proc, [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, proc, argno, "a proper list", list);
     acc.Set(Cons(Car(p), acc));
     p.Set(Cdr(p));
@@ -356,7 +356,7 @@ Local Append(Ctx& c, Args a) {
     // Now push rev's elements (reversed again) onto result.
     Local p = Local::New(rev.get());
     RunBounded("append", [&](Scope&) {
-      if (p.IsNil()) return true;
+      if (IsNilRaw(p)) return true;
       result.Set(Cons(Car(p), result));
       p.Set(Cdr(p));
       return false;
@@ -423,7 +423,7 @@ Local MapLike(Ctx& c, Args a, const char* name, bool collect) {
       args = big.data();
     }
     for (size_t i = 0; i < nl; ++i) {
-      if (lists[i].IsNil()) return true;
+      if (IsNilRaw(lists[i])) return true;
       if (lists[i].kind() != Kind::kPair) TypeFail(c, name, int(i) + 2, "a proper list", a[i + 1]);
       args[i] = Car(lists[i]);
     }
@@ -443,7 +443,7 @@ Local Filter(Ctx& c, Args a) {
   Local p = Local::New(a[1].get());
   Local acc = NilLocal();
   RunBounded("filter", [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, "filter", 2, "a proper list", a[1]);
     Local x = Car(p);
     Local argv[1] = {x};
@@ -460,7 +460,7 @@ Local FoldLeft(Ctx& c, Args a) {
   Local acc = Local::New(a[1].get());
   Local p = Local::New(a[2].get());
   RunBounded("fold-left", [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, "fold-left", 3, "a proper list", a[2]);
     Local argv[2] = {acc, Car(p)};
     acc.Set(Apply(c, a[0], Args(argv, 2)));
@@ -477,7 +477,7 @@ Local FoldRight(Ctx& c, Args a) {
   RevOnto(c, "fold-right", 3, a[2], rev);
   Local acc = Local::New(a[1].get());
   RunBounded("fold-right", [&](Scope&) {
-    if (rev.IsNil()) return true;
+    if (IsNilRaw(rev)) return true;
     Local argv[2] = {Car(rev), acc};
     acc.Set(Apply(c, a[0], Args(argv, 2)));
     rev.Set(Cdr(rev));
@@ -492,7 +492,7 @@ Local AssocLike(Ctx& c, Args a, const char* name, int mode, bool assoc) {
   Local p = Local::New(a[1].get());
   Local result = NewBool(false);  // Set below: not the shared constant
   RunBounded(name, [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, name, 2, "a proper list", a[1]);
     Local item = Car(p);
     Local key = item;
@@ -603,7 +603,7 @@ Local ListToVector(Ctx& c, Args a) {
   Local p = Local::New(a[0].get());
   size_t i = 0;
   RunBounded("list->vector", [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     VectorSet(v, i++, Car(p));
     p.Set(Cdr(p));
     return false;
@@ -752,7 +752,7 @@ Local ListToString(Ctx& c, Args a) {
   std::string out;
   Local p = Local::New(a[0].get());
   RunBounded("list->string", [&](Scope&) {
-    if (p.IsNil()) return true;
+    if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, "list->string", 1, "a list of characters", a[0]);
     Local ch = Car(p);
     if (ch.kind() != Kind::kChar) TypeFail(c, "list->string", 1, "a list of characters", a[0]);

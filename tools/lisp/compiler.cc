@@ -93,6 +93,9 @@ bool IsDefine(const Datum& d) {
 bool HasUnquote(const Datum& d) {
   if (d.type != Datum::Type::kList && d.type != Datum::Type::kVector) return false;
   if (!d.items.empty() && (d.items[0].IsSymbol("unquote") || d.items[0].IsSymbol("unquote-splicing"))) return true;
+  // `(a . ,b) reads as (a unquote b).
+  if (d.type == Datum::Type::kList && !d.tail && d.items.size() >= 3 && d.items[d.items.size() - 2].IsSymbol("unquote"))
+    return true;
   for (const Datum& i : d.items)
     if (HasUnquote(i)) return true;
   return d.tail && HasUnquote(*d.tail);

@@ -38,11 +38,8 @@ inline void NoteLine(Ctx& c, int line) {
 
 }  // namespace
 
-void CheckNativeStack(ThreadState* ts) {
-  const char* here = static_cast<const char*>(__builtin_frame_address(0));
-  if (here < ts->stack_limit) {
-    ts->interp->RaiseNative(ts, "stack-overflow", "stack overflow: recursion too deep for the native stack");
-  }
+void NativeStackOverflow(ThreadState* ts) {
+  ts->interp->RaiseNative(ts, "stack-overflow", "stack overflow: recursion too deep for the native stack");
 }
 
 namespace {
@@ -119,8 +116,7 @@ void Bind(Ctx& c, const Lambda* lam, Local proc, Args args, Local* vars, Local e
 }
 
 // RequestTail performs a call in tail position ([lisp.tail]).
-Local RequestTail(Ctx& c, Local proc, Args args) {
-  const Lambda* lam = c.interp().ClosureLambda(proc);
+Local RequestTail(Ctx& c, Local proc, const Lambda* lam, Args args) {
   if (size_t(lam->nslots) <= c.nvars) {
     Bind(c, lam, proc, args, c.vars, c.tail_env);
     *c.tail_packed = false;
@@ -139,8 +135,8 @@ Local RequestTail(Ctx& c, Local proc, Args args) {
 
 // RunBody runs one iteration of CallClosure: the body of cur_proc. Returns true with
 // the result in cur_proc, or false after a tail call replaced the procedure.
-bool RunBody(ThreadState* ts, Frame* frame, Local cur_proc, Local cur_env, Slots& vars, bool* packed) {
-  const Lambda* lam = ts->interp->ClosureLambda(cur_proc);
+bool RunBody(ThreadState* ts, const Lambda* lam, Frame* frame, Local cur_proc, Local cur_env, Slots& vars,
+             bool* packed) {
   Scope s(lam->name.c_str());
   frame->name = lam->name.c_str();
   frame->file = lam->file.c_str();
@@ -155,10 +151,9 @@ bool RunBody(ThreadState* ts, Frame* frame, Local cur_proc, Local cur_env, Slots
 
 }  // namespace
 
-Local CallClosure(Ctx& c, Local proc, Args args) {
+Local CallClosure(Ctx& c, Local proc, const Lambda* lam, Args args) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
-  const Lambda* lam = ts->interp->ClosureLambda(proc);
   Local cur_proc = Local::New(proc.get());
   Local cur_env = NilLocal();
   Slots vars;
@@ -168,11 +163,12 @@ Local CallClosure(Ctx& c, Local proc, Args args) {
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
   try {
-    while (!RunBody(ts, &frame, cur_proc, cur_env, vars, &packed)) {
+    const Lambda* next = lam;
+    while (!RunBody(ts, next, &frame, cur_proc, cur_env, vars, &packed)) {
+      next = ts->interp->ClosureLambda(cur_proc);
       if (packed) {
         // The callee needs more slots than this activation had: grow them here,
         // outside the iteration scope, and bind the packed arguments.
-        const Lambda* next = ts->interp->ClosureLambda(cur_proc);
         vars.Grow(size_t(next->nslots));
         Local argv = Local::New(cur_env.get());
         std::vector<Local> unpacked;
@@ -195,11 +191,13 @@ Local CallClosure(Ctx& c, Local proc, Args args) {
 
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
   Interp& in = c.interp();
-  if (in.IsClosure(proc)) {
-    if (tail) return RequestTail(c, proc, args);
-    return CallClosure(c, proc, args);
+  uint32_t type = proc.kind() == Kind::kRecord ? RecordTypeOf(proc).id : ~0u;
+  if (type == in.closure_type_id()) {
+    const Lambda* lam = in.ClosureLambda(proc);
+    if (tail) return RequestTail(c, proc, lam, args);
+    return CallClosure(c, proc, lam, args);
   }
-  if (in.IsPrim(proc)) {
+  if (type == in.prim_type_id()) {
     const Prim* p = in.PrimOf(proc);
     int n = int(args.size());
     if (n < p->min_args || (p->max_args >= 0 && n > p->max_args)) {
@@ -549,7 +547,7 @@ Local QuasiNode::Eval(Local env, Ctx& c) const {
       Local items = NilLocal();
       Local p = Local::New(x.get());
       RunBounded("unquote-splicing", [&](Scope&) {
-        if (p.IsNil()) return true;
+        if (IsNilRaw(p)) return true;
         if (p.kind() != Kind::kPair) TypeFail(c, "unquote-splicing", 1, "a proper list", x);
         items.Set(Cons(Car(p), items));
         p.Set(Cdr(p));
@@ -557,7 +555,7 @@ Local QuasiNode::Eval(Local env, Ctx& c) const {
       });
       Local out = Local::New(y.get());
       RunBounded("unquote-splicing", [&](Scope&) {
-        if (items.IsNil()) return true;
+        if (IsNilRaw(items)) return true;
         out.Set(Cons(Car(items), out));
         items.Set(Cdr(items));
         return false;

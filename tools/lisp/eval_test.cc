@@ -83,7 +83,7 @@ TEST(EvalTest, Quasiquote) {
   EXPECT_EQ(Eval("(let ((x 2) (l '(3 4))) `(1 ,x ,@l 5))"), "(1 2 3 4 5)");
   EXPECT_EQ(Eval("(let ((x 2)) `#(1 ,x))"), "#(1 2)");
   EXPECT_EQ(Eval("(let ((x 2)) `(a . ,x))"), "(a . 2)");
-  EXPECT_EQ(Eval("`(1 `(2 ,(3 ,(+ 1 3))))"), "(1 (quasiquote (2 (unquote (3 (unquote 4))))))");
+  EXPECT_EQ(Eval("`(1 `(2 ,(3 ,(+ 1 3))))"), "(1 (quasiquote (2 (unquote (3 4)))))");
 }
 
 TEST(EvalTest, ListsVectorsStrings) {

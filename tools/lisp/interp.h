@@ -252,6 +252,8 @@ class Interp {
   RecordType channel_type() const { return channel_type_; }
   RecordType mutex_type() const { return mutex_type_; }
   RecordType waitgroup_type() const { return waitgroup_type_; }
+  uint32_t closure_type_id() const { return closure_type_.id; }
+  uint32_t prim_type_id() const { return prim_type_.id; }
   bool IsRecordOf(Local v, RecordType t) const {
     return v.kind() == Kind::kRecord && RecordTypeOf(v).id == t.id;
   }
@@ -342,10 +344,13 @@ void RunBounded(const char* name, F&& step) {
 // caller's frame. With tail set and a closure, it requests a tail call instead
 // ([lisp.tail]) and returns an empty Local.
 Local Apply(Ctx& c, Local proc, Args args, bool tail = false);
-// CallClosure calls closure `proc` with `args`.
-Local CallClosure(Ctx& c, Local proc, Args args);
+// CallClosure calls closure `proc` (whose code is `lambda`) with `args`.
+Local CallClosure(Ctx& c, Local proc, const Lambda* lambda, Args args);
 // CheckNativeStack raises stack-overflow when the native stack runs low.
-void CheckNativeStack(ThreadState* ts);
+[[noreturn]] void NativeStackOverflow(ThreadState* ts);
+inline void CheckNativeStack(ThreadState* ts) {
+  if (static_cast<const char*>(__builtin_frame_address(0)) < ts->stack_limit) NativeStackOverflow(ts);
+}
 // RunThunk calls a procedure of no arguments from native code (a new thread's body).
 Local CallFromNative(ThreadState* ts, Local proc, Args args);
 

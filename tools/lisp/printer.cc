@@ -75,7 +75,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth) {
           p.Set(d);
           return false;
         }
-        if (!d.IsNil()) {
+        if (!IsNilRaw(d)) {
           *out += " . ";
           PrintRec(in, d, write, out, depth + 1);
         }

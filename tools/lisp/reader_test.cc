@@ -35,7 +35,7 @@ std::string ErrorOf(std::string_view text) {
 
 TEST(ReaderTest, Atoms) {
   auto d = ReadAll("42 -17 +5 #t #f #true #false foo <=? \"hi\\n\" #\\a #\\space #\\x41");
-  ASSERT_EQ(d.size(), 12u);
+  ASSERT_EQ(d.size(), 13u);
   EXPECT_EQ(d[0].type, Datum::Type::kFixnum);
   EXPECT_EQ(d[0].fixnum, 42);
   EXPECT_EQ(d[1].fixnum, -17);
@@ -48,6 +48,7 @@ TEST(ReaderTest, Atoms) {
   EXPECT_EQ(d[9].text, "hi\n");
   EXPECT_EQ(d[10].ch, U'a');
   EXPECT_EQ(d[11].ch, U' ');
+  EXPECT_EQ(d[12].ch, U'A');
 }
 
 TEST(ReaderTest, HexCharacterAndFixnumLimits) {
