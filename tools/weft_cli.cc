@@ -147,8 +147,8 @@ RunOptions DefaultRunOptions() {
 }
 
 // WithPrefix prefixes a runtime message with "weft: " unless it has it already.
-std::string WithPrefix(std::string_view message) {
-  if (message.rfind("weft:", 0) == 0) return std::string(message);
+std::string WithPrefix(const std::string& message) {
+  if (message.rfind("weft:", 0) == 0) return message;
   return absl::StrCat("weft: ", message);
 }
 
@@ -156,7 +156,7 @@ std::string WithPrefix(std::string_view message) {
 int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp&)>& body) {
   auto rt = weft::Runtime::Create(o.runtime);
   if (!rt.ok()) {
-    std::fprintf(stderr, "%s\n", WithPrefix(rt.status().message()).c_str());
+    std::fprintf(stderr, "%s\n", WithPrefix(std::string(rt.status().message())).c_str());
     return 2;
   }
   // Static: after a deadlock main never finishes and the Interp stays reachable.
@@ -175,7 +175,7 @@ int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp
   int code;
   if (!status.ok()) {
     std::fflush(stdout);
-    std::fprintf(stderr, "%s\n", WithPrefix(status.status().message()).c_str());
+    std::fprintf(stderr, "%s\n", WithPrefix(std::string(status.status().message())).c_str());
     code = 1;
   } else {
     code = *status;
