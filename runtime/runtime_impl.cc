@@ -135,13 +135,13 @@ void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
     });
   });
   {
-    absl::MutexLock lock(&globals_mu_);
+    heap::MutexLock lock(&globals_mu_);
     for (auto& chunk : global_chunks_) v.VisitRange(chunk.data(), chunk.data() + chunk.size());
   }
 }
 
 heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
-  absl::MutexLock lock(&globals_mu_);
+  heap::MutexLock lock(&globals_mu_);
   if (free_globals_.empty()) {
     auto& chunk = global_chunks_.emplace_back();
     for (size_t i = kGlobalChunk; i-- > 0;) {
@@ -157,14 +157,14 @@ heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
 }
 
 void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
-  absl::MutexLock lock(&globals_mu_);
+  heap::MutexLock lock(&globals_mu_);
   *slot = heap::Value::Nil();
   free_globals_.push_back(slot);
   --globals_in_use_;
 }
 
 std::vector<heap::Value*> RuntimeImpl::GlobalSlots() const {
-  absl::MutexLock lock(&globals_mu_);
+  heap::MutexLock lock(&globals_mu_);
   absl::flat_hash_set<const heap::Value*> free(free_globals_.begin(), free_globals_.end());
   std::vector<heap::Value*> out;
   for (auto& chunk : global_chunks_) {

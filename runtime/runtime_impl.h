@@ -19,9 +19,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "heap/arena.h"
 #include "heap/heap.h"
+#include "heap/mutex.h"
 #include "runtime/check.h"
 #include "runtime/control_server.h"
 #include "runtime/weft.h"
@@ -97,7 +97,7 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::unique_ptr<ControlServer> control_;  // while Run runs
 
   static constexpr size_t kGlobalChunk = 256;
-  mutable absl::Mutex globals_mu_;
+  mutable heap::Mutex globals_mu_;
   std::deque<std::array<heap::Value, kGlobalChunk>> global_chunks_ ABSL_GUARDED_BY(globals_mu_);
   std::vector<heap::Value*> free_globals_ ABSL_GUARDED_BY(globals_mu_);
   size_t globals_in_use_ ABSL_GUARDED_BY(globals_mu_) = 0;
