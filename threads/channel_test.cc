@@ -254,8 +254,10 @@ TEST_P(ChannelTest, ForEachValueSeesBufferAndBlockedSenders) {
 }
 
 TEST_P(ChannelTest, ChannelDeadlockIsReported) {
-  absl::Status s = RunMain([] {
-    Channel<int> c;
+  // The channel outlives Run: threads blocked at a deadlock are abandoned without
+  // unwinding, so objects on their stacks are never destroyed.
+  Channel<int> c;
+  absl::Status s = RunMain([&c] {
     Thread t = Spawn([&] { return int64_t{*c.Receive()}; }, SpawnOptions{"receiver"});
     return t.Join().value;
   });

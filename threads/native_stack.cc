@@ -65,8 +65,13 @@ bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
     out->guarded = true;
   } else {
     guarded_stacks.fetch_sub(1);
+    // The canary is zero: fresh or decommitted memory already reads as zero, so
+    // only a reused, dirty zone is written and an untouched zone costs no resident
+    // page (reading it maps the shared zero page).
     uint64_t* canary = reinterpret_cast<uint64_t*>(out->limit);
-    for (size_t i = 0; i < kCanaryWords; ++i) canary[i] = kStackCanary;
+    for (size_t i = 0; i < kCanaryWords; ++i) {
+      if (canary[i] != kStackCanary) canary[i] = kStackCanary;
+    }
   }
   return true;
 }

@@ -37,6 +37,8 @@ struct WaitState {
 
 // Monotonic clock in nanoseconds.
 int64_t MonoNowNs();
+// Coarse (about 4 ms resolution) monotonic clock, for blocked-since times.
+int64_t CoarseNowNs();
 int64_t DeadlineFromNow(int64_t relative_ns);
 
 // CurrentThread: the running green thread, or nullptr off one. Opaque (never

@@ -126,6 +126,14 @@ int64_t MonoNowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+// Millisecond-resolution clock for the registry's blocked-since times: a few ns
+// (vDSO, no TSC read) instead of a full clock read on every park.
+int64_t CoarseNowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
 int64_t DeadlineFromNow(int64_t relative_ns) {
   if (relative_ns < 0) relative_ns = 0;
   int64_t now = MonoNowNs();
@@ -170,7 +178,9 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
   }
   self->reason.store(reason, std::memory_order_relaxed);
   self->wait_object.store(object, std::memory_order_relaxed);
-  self->blocked_since_ns.store(MonoNowNs(), std::memory_order_relaxed);
+  if (state != ThreadState::kRunnable) {
+    self->blocked_since_ns.store(CoarseNowNs(), std::memory_order_relaxed);
+  }
   self->state.store(state, std::memory_order_release);
   w->after_fn_ = &ParkAfter;
   w->after_arg_ = &frame;
@@ -333,7 +343,9 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
       return t;
     }
   }
-  if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
+  if (runnext_.load(std::memory_order_relaxed) != nullptr) {
+    if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
+  }
   if (GreenThread* t = runq_.Pop()) return t;
   if (sched_->gq_size_.load(std::memory_order_acquire) > 0) {
     if (GreenThread* t = sched_->GlobalGet(this)) return t;
@@ -493,6 +505,8 @@ SchedulerImpl::~SchedulerImpl() {
   for (auto& w : workers_) {
     for (StackPair* s : w->pool_) FreeStacks(s);
     w->pool_.clear();
+    for (GreenThread* t : w->thread_pool_) delete t;
+    w->thread_pool_.clear();
   }
   OsMutexLock l(&pool_mu_);
   for (StackPair* s : global_pool_) FreeStacks(s);
@@ -567,9 +581,25 @@ void SchedulerImpl::ReleaseStacks(Worker* w, StackPair* s) {
 
 GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOptions& options) {
   Worker* w = CurrentWorker();
-  auto* t = new GreenThread();
+  GreenThread* t = nullptr;
+  if (w != nullptr && !w->thread_pool_.empty()) {
+    t = w->thread_pool_.back();
+    w->thread_pool_.pop_back();
+  } else {
+    t = new GreenThread();
+  }
   t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  t->name = options.name.empty() ? absl::StrCat("thread-", t->id) : options.name;
+  if (options.name.empty()) {
+    // "thread-<id>" without StrCat: this is on the spawn fast path.
+    char buf[32] = "thread-";
+    char digits[24];
+    int n = 0;
+    for (uint64_t v = t->id; v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+    for (int i = 0; i < n; ++i) buf[7 + i] = digits[n - 1 - i];
+    t->name.assign(buf, 7 + n);
+  } else {
+    t->name = options.name;
+  }
   t->sched = this;
   t->body = std::move(body);
   size_t native = options.native_stack_bytes ? options.native_stack_bytes : options_.native_stack_bytes;
@@ -635,6 +665,13 @@ void SchedulerImpl::DeleteThread(GreenThread* t) {
     DestroySanitizerFiber(&t->fiber);
     FreeStacks(t->stacks);
     t->stacks = nullptr;
+  }
+  Worker* w = CurrentWorker();
+  if (w != nullptr && w->sched_ == this && w->thread_pool_.size() < 256) {
+    t->~GreenThread();
+    new (t) GreenThread();
+    w->thread_pool_.push_back(t);
+    return;
   }
   delete t;
 }
@@ -833,7 +870,7 @@ void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& 
 
 std::string SchedulerImpl::DumpThreads() const {
   std::string out;
-  int64_t now = MonoNowNs();
+  int64_t now = internal::CoarseNowNs();
   ForEachThread([&](const ThreadInfo& i) {
     absl::StrAppendFormat(&out, "  thread %d '%s' %s", i.id, i.name, ThreadStateName(i.state));
     if (i.wait_reason != WaitReason::kNone) {

@@ -102,6 +102,7 @@ class Worker {
   internal::AfterSwitch after_fn_ = nullptr;
   void* after_arg_ = nullptr;
   std::vector<StackPair*> pool_;
+  std::vector<GreenThread*> thread_pool_;  // reusable control blocks
   uint32_t tick_ = 0;
   uint64_t rng_ = 0;
   std::atomic<void*> user_data_{nullptr};

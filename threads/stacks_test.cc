@@ -36,7 +36,7 @@ TEST_F(StacksTest, NativeGuardedAndCanary) {
   EXPECT_FALSE(s.guarded);
   EXPECT_EQ(s.run_bytes, size_t{64} << 10);  // rounded to blocks
   EXPECT_TRUE(NativeStackAllocator::CanaryIntact(s));
-  s.limit[3] = 0;
+  s.limit[3] = 1;
   EXPECT_FALSE(NativeStackAllocator::CanaryIntact(s));
   unguarded.Free(&s);
   EXPECT_EQ(arena_->Stats().blocks_in_use, 0u);

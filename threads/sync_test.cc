@@ -187,9 +187,9 @@ TEST_P(SyncTest, WaitGroupWaitsForAll) {
 }
 
 TEST_P(SyncTest, MutexDeadlockIsReported) {
-  absl::Status s = RunMain([] {
-    Mutex a, b;
-    WaitGroup ready;
+  Mutex a, b;  // outlive Run (see ChannelDeadlockIsReported)
+  WaitGroup ready;
+  absl::Status s = RunMain([&] {
     ready.Add(2);
     Thread t1 = Spawn([&] {
       a.Lock();

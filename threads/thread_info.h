@@ -48,7 +48,7 @@ struct ThreadInfo {
   WaitReason wait_reason = WaitReason::kNone;
   const void* wait_object = nullptr;  // the channel, mutex, fd (as an integer), ...
   int worker = -1;                    // last worker it ran on (-1: never ran)
-  int64_t blocked_since_ns = 0;       // monotonic clock; 0 when not blocked
+  int64_t blocked_since_ns = 0;  // CLOCK_MONOTONIC_COARSE (ms resolution); 0 when not blocked
   // Native stack: [stack_low, stack_high); saved_sp is the saved context (the stack
   // pointer at the switch) while the thread is not running, else nullptr.
   const void* stack_low = nullptr;
