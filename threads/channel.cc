@@ -36,18 +36,19 @@ void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn) {
   for (ChannelBase* c = registry_head; c != nullptr; c = c->reg_next_) fn(*c);
 }
 
-void ChannelBase::Complete(internal::WaitNode* n, bool ok) {
+void ChannelBase::Complete(internal::WaitNode* n, bool ok, internal::ReadyList* ready) {
   n->ok = ok;
   n->ws->fired = n->case_index;
-  internal::Ready(n->ws->thread);
+  ready->Add(n->ws->thread);  // readied after the unlock
 }
 
 void ChannelBase::Close() {
+  internal::ReadyList ready;
   SpinLockHolder h(&lock_);
   WEFT_CHECK(!closed_, "weft: close of a closed channel");
   closed_ = true;
-  while (internal::WaitNode* n = recvq_.PopClaimed()) Complete(n, false);
-  while (internal::WaitNode* n = sendq_.PopClaimed()) Complete(n, false);
+  while (internal::WaitNode* n = recvq_.PopClaimed()) Complete(n, false, &ready);
+  while (internal::WaitNode* n = sendq_.PopClaimed()) Complete(n, false, &ready);
 }
 
 bool ChannelBase::closed() const {
@@ -78,6 +79,7 @@ int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only) {
   for (int i = 0; i < n; ++i) locks.push_back(&cases[i].channel->lock_);
   std::sort(locks.begin(), locks.end());
   locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+  internal::ReadyList ready;  // readied after unlock_all
   for (SpinLock* l : locks) l->Lock();
   auto unlock_all = [&] {
     for (auto it = locks.rbegin(); it != locks.rend(); ++it) (*it)->Unlock();
@@ -91,11 +93,12 @@ int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only) {
     int i = (start + k) % n;
     SelectCase& c = cases[i];
     bool ok = false;
-    bool done = c.send ? c.channel->TrySendLocked(c.value, &ok)
-                       : c.channel->TryReceiveLocked(c.value, &ok);
+    bool done = c.send ? c.channel->TrySendLocked(c.value, &ok, &ready)
+                       : c.channel->TryReceiveLocked(c.value, &ok, &ready);
     if (done) {
       c.ok = ok;
       unlock_all();
+      ready.ReadyAll();
       return i;
     }
   }

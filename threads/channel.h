@@ -55,11 +55,11 @@ class ChannelBase {
   // Under lock_: complete a send of *value (moved from) or a receive into *out
   // (std::optional<T>*) if possible now; *ok is false when it completed because the
   // channel is closed.
-  virtual bool TrySendLocked(void* value, bool* ok) = 0;
-  virtual bool TryReceiveLocked(void* out, bool* ok) = 0;
+  virtual bool TrySendLocked(void* value, bool* ok, internal::ReadyList* ready) = 0;
+  virtual bool TryReceiveLocked(void* out, bool* ok, internal::ReadyList* ready) = 0;
   // Blocks the calling green thread on one queue; returns the node's ok.
   bool Block(internal::WaitQueue* q, void* value, bool send);
-  static void Complete(internal::WaitNode* n, bool ok);
+  static void Complete(internal::WaitNode* n, bool ok, internal::ReadyList* ready);
 
   mutable SpinLock lock_;
   internal::WaitQueue recvq_ ABSL_GUARDED_BY(lock_);
@@ -82,9 +82,10 @@ class Channel final : public ChannelBase {
   explicit Channel(size_t capacity = 0) : ChannelBase(capacity) {}
 
   bool Send(T value) {
+    internal::ReadyList ready;
     lock_.Lock();
     bool ok;
-    if (TrySendLocked(&value, &ok)) {
+    if (TrySendLocked(&value, &ok, &ready)) {
       lock_.Unlock();
       return ok;
     }
@@ -92,9 +93,10 @@ class Channel final : public ChannelBase {
   }
   std::optional<T> Receive() {
     std::optional<T> out;
+    internal::ReadyList ready;
     lock_.Lock();
     bool ok;
-    if (TryReceiveLocked(&out, &ok)) {
+    if (TryReceiveLocked(&out, &ok, &ready)) {
       lock_.Unlock();
       return out;
     }
@@ -104,15 +106,17 @@ class Channel final : public ChannelBase {
   // TrySend: sends only if it can without blocking; the value is moved from only on
   // success. False when it would block or the channel is closed.
   bool TrySend(T& value) {
+    internal::ReadyList ready;
     SpinLockHolder h(&lock_);
     bool ok;
-    return TrySendLocked(&value, &ok) && ok;
+    return TrySendLocked(&value, &ok, &ready) && ok;
   }
   std::optional<T> TryReceive() {
     std::optional<T> out;
+    internal::ReadyList ready;
     SpinLockHolder h(&lock_);
     bool ok;
-    TryReceiveLocked(&out, &ok);
+    TryReceiveLocked(&out, &ok, &ready);
     return out;
   }
   size_t size() const {
@@ -135,7 +139,7 @@ class Channel final : public ChannelBase {
   }
 
  private:
-  bool TrySendLocked(void* v, bool* ok) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
+  bool TrySendLocked(void* v, bool* ok, internal::ReadyList* ready) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
     T& value = *static_cast<T*>(v);
     if (closed_) {
       *ok = false;
@@ -143,7 +147,7 @@ class Channel final : public ChannelBase {
     }
     if (internal::WaitNode* n = recvq_.PopClaimed()) {
       static_cast<std::optional<T>*>(n->value)->emplace(std::move(value));
-      Complete(n, true);
+      Complete(n, true, ready);
       *ok = true;
       return true;
     }
@@ -154,21 +158,21 @@ class Channel final : public ChannelBase {
     }
     return false;
   }
-  bool TryReceiveLocked(void* o, bool* ok) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
+  bool TryReceiveLocked(void* o, bool* ok, internal::ReadyList* ready) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
     auto& out = *static_cast<std::optional<T>*>(o);
     if (!buf_.empty()) {
       out.emplace(std::move(buf_.front()));
       buf_.pop_front();
       if (internal::WaitNode* n = sendq_.PopClaimed()) {
         buf_.push_back(std::move(*static_cast<T*>(n->value)));
-        Complete(n, true);
+        Complete(n, true, ready);
       }
       *ok = true;
       return true;
     }
     if (internal::WaitNode* n = sendq_.PopClaimed()) {
       out.emplace(std::move(*static_cast<T*>(n->value)));
-      Complete(n, true);
+      Complete(n, true, ready);
       *ok = true;
       return true;
     }

@@ -36,18 +36,20 @@ bool CondVar::WaitWithDeadline(Mutex* mu, absl::Time deadline) {
 }
 
 void CondVar::Signal() {
+  internal::ReadyList ready;
   SpinLockHolder h(&lock_);
   if (internal::WaitNode* n = waiters_.PopClaimed()) {
     n->ws->fired = 0;
-    internal::Ready(n->ws->thread);
+    ready.Add(n->ws->thread);
   }
 }
 
 void CondVar::SignalAll() {
+  internal::ReadyList ready;
   SpinLockHolder h(&lock_);
   while (internal::WaitNode* n = waiters_.PopClaimed()) {
     n->ws->fired = 0;
-    internal::Ready(n->ws->thread);
+    ready.Add(n->ws->thread);
   }
 }
 

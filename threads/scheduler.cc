@@ -805,10 +805,17 @@ void SchedulerImpl::SafepointStop(Worker* w) {
 
 void SchedulerImpl::StopTheWorld() {
   Worker* w = CurrentWorker();
-  WEFT_CHECK(w != nullptr && w->current_.load() != nullptr,
-             "weft: StopTheWorld outside a green thread");
+  // A caller that is not a worker (the runtime's control thread serving stackscan or
+  // SIGQUIT) waits for every worker; a green thread waits for every other one.
+  const bool external = w == nullptr;
+  WEFT_CHECK(external || w->current_.load() != nullptr,
+             "weft: StopTheWorld from a worker's scheduler loop");
   OsMutexLock l(&mu_);
   while (stop_requested_.load()) {
+    if (external) {
+      stw_cv_.Wait(&mu_);
+      continue;
+    }
     // Another worker is stopping the world: be stopped until it resumes, then try.
     w->at_safepoint_ = true;
     ++stopped_;
@@ -818,11 +825,13 @@ void SchedulerImpl::StopTheWorld() {
     w->at_safepoint_ = false;
   }
   stop_requested_.store(true);
+  const int needed = external ? n_workers_ : n_workers_ - 1;
   int64_t waited_ms = 0;
   for (;;) {
     int stopped = 0;
     for (auto& v : workers_) stopped += (v.get() != w && (v->parked_ || v->at_safepoint_));
-    if (stopped == n_workers_ - 1) break;
+    // Workers that have exited (Run is ending) run nothing: stopped as well.
+    if (stopped == needed || (external && shutdown_.load())) break;
     if (stw_cv_.WaitWithTimeout(&mu_, options_.safepoint_watchdog)) {
       waited_ms += absl::ToInt64Milliseconds(options_.safepoint_watchdog);
       for (auto& v : workers_) {
@@ -1081,13 +1090,17 @@ struct MigrateFrame {
 };
 void MigrateAfter(void* p) {
   auto* f = static_cast<MigrateFrame*>(p);
-  f->self->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+  // Copy first: once queued, the thread may run and its frame go away.
+  GreenThread* self = f->self;
+  Worker* target = f->target;
+  SchedulerImpl* sched = self->sched;
+  self->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
   {
-    SpinLockHolder h(&f->target->mailbox_lock_);
-    f->target->mailbox_.push_back(f->self);
-    f->target->mailbox_size_.fetch_add(1);
+    SpinLockHolder h(&target->mailbox_lock_);
+    target->mailbox_.push_back(self);
+    target->mailbox_size_.fetch_add(1);
   }
-  f->self->sched->WakeWorker(f->target);
+  sched->WakeWorker(target);
 }
 }  // namespace
 

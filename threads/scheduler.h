@@ -124,8 +124,9 @@ class Scheduler {
   // The result of the last Run's main thread.
   ThreadResult main_result() const;
 
-  // StopTheWorld: from a green thread. Returns when every other worker is stopped at
-  // a safepoint (or parked). While stopped, the caller may inspect and update every
+  // StopTheWorld: from a green thread, or from an OS thread that is not a worker (the
+  // runtime's control thread). Returns when every other worker is stopped at a
+  // safepoint (or parked), or, for an outside caller, when Run is ending. While stopped, the caller may inspect and update every
   // thread's managed stack and every channel's values. Concurrent requests do not
   // deadlock: one wins, the others stop at their safepoint until it resumes, then
   // stop the world in turn.

@@ -43,12 +43,13 @@ bool Semaphore::AcquireWithTimeout(absl::Duration timeout) {
 }
 
 void Semaphore::Release(int64_t n) {
+  internal::ReadyList ready;
   SpinLockHolder h(&lock_);
   for (; n > 0; --n) {
     internal::WaitNode* w = waiters_.PopClaimed();
     if (w == nullptr) break;
     w->ws->fired = 0;
-    internal::Ready(w->ws->thread);
+    ready.Add(w->ws->thread);
   }
   permits_ += n;
 }

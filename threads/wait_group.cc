@@ -5,13 +5,14 @@
 namespace weft::threads {
 
 void WaitGroup::Add(int64_t n) {
+  internal::ReadyList ready;
   SpinLockHolder h(&lock_);
   count_ += n;
   WEFT_CHECK(count_ >= 0, "weft: WaitGroup count went negative");
   if (count_ > 0) return;
   while (internal::WaitNode* w = waiters_.PopClaimed()) {
     w->ws->fired = 0;
-    internal::Ready(w->ws->thread);
+    ready.Add(w->ws->thread);
   }
 }
 

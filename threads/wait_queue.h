@@ -3,6 +3,8 @@
 #ifndef WEFT_THREADS_WAIT_QUEUE_H_
 #define WEFT_THREADS_WAIT_QUEUE_H_
 
+#include <vector>
+
 #include "threads/park.h"
 
 namespace weft::threads::internal {
@@ -67,6 +69,37 @@ class WaitQueue {
  private:
   WaitNode* head_ = nullptr;
   WaitNode* tail_ = nullptr;
+};
+
+// ReadyList defers readying woken threads until the primitive's lock is released:
+// a woken thread may destroy the primitive as soon as it runs, so nothing may touch
+// the primitive after the first Ready ([threads.inv.ready-after-unlock]). Declare it
+// before the lock holder so that it runs after the unlock.
+class ReadyList {
+ public:
+  ReadyList() = default;
+  ReadyList(const ReadyList&) = delete;
+  ReadyList& operator=(const ReadyList&) = delete;
+  ~ReadyList() { ReadyAll(); }
+  void Add(GreenThread* t) {
+    if (n_ < kInline) {
+      inline_[n_++] = t;
+    } else {
+      more_.push_back(t);
+    }
+  }
+  void ReadyAll() {
+    for (int i = 0; i < n_; ++i) Ready(inline_[i]);
+    n_ = 0;
+    for (GreenThread* t : more_) Ready(t);
+    more_.clear();
+  }
+
+ private:
+  static constexpr int kInline = 4;
+  GreenThread* inline_[kInline];
+  int n_ = 0;
+  std::vector<GreenThread*> more_;
 };
 
 // After-switch action releasing a SpinLock.

@@ -133,7 +133,8 @@ double SpawnJoinWarm() {
 
 // Spawns n threads that all block on one channel; returns ms until all are parked,
 // and the RSS delta per thread in *bytes_per_thread.
-double SpawnAllAlive(int workers, int n, double* bytes_per_thread, int rounds) {
+double SpawnAllAlive(int workers, int n, double* bytes_per_thread, int rounds,
+                     int pool_global = SchedulerOptions().stack_pool_global) {
   double ms = 0;
   // Cold (rounds == 1): a fresh arena, so every stack is new memory.
   std::unique_ptr<heap::Arena> fresh;
@@ -164,7 +165,11 @@ double SpawnAllAlive(int workers, int n, double* bytes_per_thread, int rounds) {
       wg.Wait();
     }
     return 0.0;
-  }, {}, fresh.get());
+  }, [&] {
+    SchedulerOptions o;
+    o.stack_pool_global = pool_global;
+    return o;
+  }(), fresh.get());
   return ms;
 }
 
@@ -254,6 +259,10 @@ int main(int argc, char** argv) {
            [&] { return SpawnAllAlive(1, 100000, nullptr, 2); });
     Report("100k threads spawned, all alive (warm: 2nd round), 2 workers", "ms", "<= 40 ms", reps,
            [&] { return SpawnAllAlive(2, 100000, nullptr, 2); });
+    Report("100k all alive, warm, stack_pool_global=262144, 1 worker", "ms", "<= 40 ms", reps,
+           [&] { return SpawnAllAlive(1, 100000, nullptr, 2, 1 << 18); });
+    Report("100k all alive, warm, stack_pool_global=262144, 2 workers", "ms", "<= 40 ms", reps,
+           [&] { return SpawnAllAlive(2, 100000, nullptr, 2, 1 << 18); });
     Report("resident memory per blocked green thread (100k, cold)", "bytes", "<= 5120 B", reps, [&] {
       double b = 0;
       SpawnAllAlive(1, 100000, &b, 1);
