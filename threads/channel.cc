@@ -126,8 +126,11 @@ int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only) {
   struct Unlocker {
     absl::InlinedVector<SpinLock*, 8>* locks;
     static void After(void* p) {
+      // Copy first: after the first unlock the thread may be woken, run, and free
+      // `locks` ([threads.inv.ready-after-unlock]).
       auto* u = static_cast<Unlocker*>(p);
-      for (auto it = u->locks->rbegin(); it != u->locks->rend(); ++it) (*it)->Unlock();
+      absl::InlinedVector<SpinLock*, 8> copy(u->locks->begin(), u->locks->end());
+      for (auto it = copy.rbegin(); it != copy.rend(); ++it) (*it)->Unlock();
     }
   } unlocker{&locks};
   internal::Park(ThreadState::kBlocked, WaitReason::kSelect, cases[0].channel, &Unlocker::After,

@@ -74,24 +74,34 @@ void Poller::Loop() {
 
 void Poller::RegisterAfter(void* p) {
   Frame* f = static_cast<Frame*>(p);
+  // Copy first: the deadline timer may already be armed, so the thread may wake and
+  // leave Wait at any time ([threads.inv.ready-after-unlock]).
   Poller* self = f->poller;
+  int fd = f->fd;
+  uint32_t events = f->events;
+  uint64_t token;
   {
     OsMutexLock l(&self->mu_);
-    f->token = self->next_token_++;
-    self->regs_[f->token] = f->ws;
+    token = self->next_token_++;
+    f->token = token;
+    self->regs_[token] = f->ws;
     self->sched_->pending_wakers_.fetch_add(1);
   }
   epoll_event ev{};
-  ev.events = f->events | EPOLLONESHOT;
-  ev.data.u64 = f->token;
-  int rc = epoll_ctl(self->epfd_, EPOLL_CTL_ADD, f->fd, &ev);
-  if (rc != 0 && errno == EEXIST) rc = epoll_ctl(self->epfd_, EPOLL_CTL_MOD, f->fd, &ev);
+  ev.events = events | EPOLLONESHOT;
+  ev.data.u64 = token;
+  int rc = epoll_ctl(self->epfd_, EPOLL_CTL_ADD, fd, &ev);
+  if (rc != 0 && errno == EEXIST) rc = epoll_ctl(self->epfd_, EPOLL_CTL_MOD, fd, &ev);
   if (rc != 0) {
     // Not pollable (e.g. a regular file): report it ready; the caller's I/O call
-    // will not block or will report the error.
+    // will not block or will report the error. The entry still being there means the
+    // thread has not left Wait, so its WaitState is alive.
     OsMutexLock l(&self->mu_);
-    if (self->regs_.erase(f->token) == 1) {
-      internal::Wake(f->ws, 0);
+    auto it = self->regs_.find(token);
+    if (it != self->regs_.end()) {
+      internal::WaitState* ws = it->second;
+      self->regs_.erase(it);
+      internal::Wake(ws, 0);
       self->sched_->pending_wakers_.fetch_sub(1);
     }
   }

@@ -150,17 +150,24 @@ struct ParkFrame {
   WaitState* ws;
   TimerNode timer;
   GreenThread* self;
+  std::atomic<bool> after_done{false};
 };
 
 // Runs on the scheduler stack: arm the timer first, then release the caller's lock
 // ([threads.inv.publish-after-save]).
 void ParkAfter(void* p) {
   ParkFrame* f = static_cast<ParkFrame*>(p);
+  // Copy first: once the timer is armed it may fire, and the thread run and leave
+  // Park, at once ([threads.inv.ready-after-unlock]).
+  AfterSwitch after = f->after;
+  void* arg = f->arg;
   if (f->timer.deadline_ns > 0) {
     f->self->sched->pending_wakers_.fetch_add(1);
     CurrentWorker()->timers_.Add(&f->timer);
   }
-  if (f->after != nullptr) f->after(f->arg);
+  if (after != nullptr) after(arg);
+  // Last touch of the frame: Park does not return before it.
+  f->after_done.store(true, std::memory_order_release);
 }
 
 }  // namespace
@@ -170,7 +177,7 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
   Worker* w = CurrentWorker();
   WEFT_CHECK(w != nullptr, "weft: blocking threads/ call outside a green thread");
   GreenThread* self = w->current_.load(std::memory_order_relaxed);
-  ParkFrame frame{after, arg, ws, TimerNode{}, self};
+  ParkFrame frame{after, arg, ws, TimerNode{}, self, {}};
   if (deadline_ns > 0) {
     WEFT_CHECK(ws != nullptr, "weft: Park with a deadline needs a WaitState");
     frame.timer.deadline_ns = deadline_ns;
@@ -188,6 +195,10 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
   // Resumed, possibly on another worker.
   Worker* now = static_cast<Worker*>(r.data);
   now->sched_ctx_ = r.from;
+  // A waker may have resumed us on another worker while the after-switch action is
+  // still running on the old one; it uses this frame until it says it is done
+  // ([threads.inv.ready-after-unlock]).
+  while (!frame.after_done.load(std::memory_order_acquire)) __builtin_ia32_pause();
   if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
     self->sched->pending_wakers_.fetch_sub(1);
   }
