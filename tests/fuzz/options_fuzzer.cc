@@ -42,9 +42,11 @@ size_t Size(ByteReader& in) {
 int64_t SumList(Local list) {
   Scope scope("SumList");
   int64_t sum = 0;
-  for (Local p = Local::New(list.get()); !p.IsNil(); p.Set(Cdr(p))) {
-    Scope step("step");
+  Local p = Local::New(list.get());
+  while (!p.IsNil()) {
+    Scope step("step");  // Car and Cdr slots die here: the loop runs in constant stack
     sum += FixnumValue(Car(p));
+    p.Set(Cdr(p));
   }
   return sum;
 }
@@ -122,7 +124,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (FixnumValue(t.Join()) != n) return 2;
     return 0;
   });
-  if (!r.ok()) Fail("Run failed", r.status().ToString());
+  // A tiny managed stack (4 KiB is valid) may overflow even this program: that is a
+  // StackOverflow exception, a clean ending.
+  if (!r.ok() && r.status().message().find("managed stack overflow") == std::string::npos) {
+    Fail("Run failed", r.status().ToString());
+  }
+  if (!r.ok()) return 0;
   if (*r != 0) Fail("tiny program gave a wrong answer", std::to_string(*r));
   return 0;
 }
