@@ -920,7 +920,11 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   for (auto& w : workers_) w->os_thread_ = std::thread([w = w.get()] { w->Loop(); });
   SpawnOptions mo;
   mo.name = "main";
+  // Counted as a pending waker until main is queued: workers may all park before it
+  // is, and must not take that for a deadlock ([threads.inv.deadlock]).
+  pending_wakers_.fetch_add(1);
   main_ = Spawn(std::move(main), mo);
+  pending_wakers_.fetch_sub(1);
   bool deadlock;
   std::string report;
   {

@@ -359,7 +359,8 @@ TEST_P(SchedulerRunTest, TimersAreNotADeadlock) {
 TEST_P(SchedulerRunTest, RunCanBeCalledAgain) {
   Scheduler& s = Make();
   for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(s.Run([i] { return int64_t{i}; }).ok());
+    absl::Status st = s.Run([i] { return int64_t{i}; });
+    ASSERT_TRUE(st.ok()) << st;
     EXPECT_EQ(s.main_result().value, i);
   }
 }
