@@ -1,5 +1,5 @@
 // 1,000,000 green threads blocked on one channel at once (100k under ASan and in the
-// checked build, 20k under TSan), then each receives exactly one value. Prints the resident memory per
+// checked build, 5k under TSan), then each receives exactly one value. Prints the resident memory per
 // blocked thread.
 #include <unistd.h>
 
