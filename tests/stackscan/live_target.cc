@@ -1,0 +1,58 @@
+// live_target: a Weft process for the stackscan and SIGQUIT tests. It starts named
+// green threads blocked on a channel, a sleeper and a busy one, prints "ready <pid>",
+// and exits 0 after the given number of seconds (default 10) or when stdin closes.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "runtime/weft.h"
+
+int main(int argc, char** argv) {
+  int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
+  weft::Options o;
+  o.workers = 2;
+  auto rt = weft::Runtime::Create(o);
+  if (!rt.ok()) {
+    std::fprintf(stderr, "live_target: %s\n", std::string(rt.status().message()).c_str());
+    return 1;
+  }
+  auto r = (*rt)->Run([seconds] {
+    weft::Scope scope("live-main");
+    scope.SetInfo(7);
+    weft::Local answer = weft::Fixnum(42);
+    weft::Local text = weft::MakeString("hello stackscan");
+    weft::Channel ch = weft::Channel::Make();
+    std::vector<weft::Thread> threads;
+    for (int i = 0; i < 3; ++i) {
+      threads.push_back(weft::Spawn(
+          [ch]() mutable {
+            weft::Scope s("consumer-loop");
+            weft::Local list = weft::Cons(weft::Fixnum(1), weft::Local::Nil());
+            while (ch.Recv()) {
+            }
+            return list;
+          },
+          {.name = "consumer"}));
+    }
+    threads.push_back(weft::Spawn(
+        [seconds] {
+          weft::Scope s("sleeper-frame");
+          weft::SleepFor(absl::Seconds(seconds));
+          return weft::Local::Nil();
+        },
+        {.name = "sleeper"}));
+    std::printf("ready %d\n", static_cast<int>(getpid()));
+    std::fflush(stdout);
+    weft::SleepFor(absl::Seconds(seconds));
+    ch.Close();
+    for (auto& t : threads) t.Join();
+    (void)answer, (void)text;
+    return 0;
+  });
+  if (!r.ok()) {
+    std::fprintf(stderr, "live_target: %s\n", std::string(r.status().message()).c_str());
+    return 1;
+  }
+  return *r;
+}

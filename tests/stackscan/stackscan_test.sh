@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# stackscan against a live process, and SIGQUIT on a live process.
+set -euo pipefail
+target="$1"
+stackscan="$2"
+export WEFT_CONTROL_DIR="${TEST_TMPDIR:-/tmp}/control"
+out="${TEST_TMPDIR:-/tmp}/target.out"
+err="${TEST_TMPDIR:-/tmp}/target.err"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$target" 8 >"$out" 2>"$err" &
+pid=$!
+for _ in $(seq 100); do grep -q ready "$out" 2>/dev/null && break; sleep 0.1; done
+grep -q "ready $pid" "$out" || fail "target did not start"
+
+# The socket is private.
+[ "$(stat -c %a "$WEFT_CONTROL_DIR")" = 700 ] || fail "control dir is not 0700"
+[ "$(stat -c %a "$WEFT_CONTROL_DIR/$pid.sock")" = 600 ] || fail "socket is not 0600"
+
+dump="$("$stackscan" "$pid")"
+echo "$dump" | grep -q 'thread 1 "main"' || fail "no main thread in: $dump"
+echo "$dump" | grep -q 'frame live-main (info 7)' || fail "no live-main frame"
+echo "$dump" | grep -q 'fixnum 42' || fail "slot not decoded"
+echo "$dump" | grep -q 'string "hello stackscan"' || fail "string slot not decoded"
+echo "$dump" | grep -q '"consumer" blocked waiting on channel-receive' || fail "no blocked consumer: $dump"
+echo "$dump" | grep -q '"sleeper" sleeping' || fail "no sleeper: $dump"
+echo "$dump" | grep -q 'frame consumer-loop' || fail "no consumer frame"
+echo "$dump" | grep -qE '#[0-9]+ +0x[0-9a-f]+ ' || fail "no native backtrace"
+
+# Filters.
+one="$("$stackscan" "$pid" --thread sleeper)"
+echo "$one" | grep -q '"sleeper"' || fail "thread filter lost the sleeper"
+if echo "$one" | grep -q '"consumer"'; then fail "thread filter kept a consumer"; fi
+blocked="$("$stackscan" "$pid" --state blocked --nonative)"
+[ "$(echo "$blocked" | grep -c '^thread ')" -ge 3 ] || fail "state filter: $blocked"
+
+# JSON parses and matches the text.
+"$stackscan" "$pid" --json --roots | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+names = sorted(t["name"] for t in d["threads"])
+assert "main" in names and "sleeper" in names and names.count("consumer") == 3, names
+main = [t for t in d["threads"] if t["name"] == "main"][0]
+frames = [f["name"] for f in main["frames"]]
+assert "live-main" in frames, frames
+slots = [s for f in main["frames"] for s in f["slots"]]
+assert any(s["value"] == "fixnum 42" for s in slots), slots
+assert all("retained_bytes" in s for s in slots)
+' || fail "JSON dump"
+
+census="$("$stackscan" "$pid" --census)"
+echo "$census" | grep -q '^total' || fail "census: $census"
+
+# Bad input: clear errors, non-zero exits.
+if "$stackscan" notapid 2>/dev/null; then fail "accepted a bad pid"; fi
+"$stackscan" 999999 2>&1 | grep -q 'no process with pid 999999' || fail "missing process message"
+
+# SIGQUIT dumps to stderr and the process keeps running.
+kill -QUIT "$pid"
+for _ in $(seq 50); do grep -q 'frame live-main' "$err" && break; sleep 0.1; done
+grep -q 'frame live-main' "$err" || fail "no SIGQUIT dump on stderr"
+kill -0 "$pid" || fail "process died on SIGQUIT"
+wait "$pid" || fail "target exited non-zero"
+[ ! -e "$WEFT_CONTROL_DIR/$pid.sock" ] || fail "socket left behind"
+echo PASS
