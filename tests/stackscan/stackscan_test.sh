@@ -3,7 +3,9 @@
 set -euo pipefail
 target="$1"
 stackscan="$2"
-export WEFT_CONTROL_DIR="${TEST_TMPDIR:-/tmp}/control"
+# Unix socket paths are limited to 108 bytes: keep the directory short.
+export WEFT_CONTROL_DIR="$(mktemp -u /tmp/weft-ss.XXXXXX)"
+trap 'rm -rf "$WEFT_CONTROL_DIR"' EXIT
 out="${TEST_TMPDIR:-/tmp}/target.out"
 err="${TEST_TMPDIR:-/tmp}/target.err"
 
@@ -23,7 +25,7 @@ echo "$dump" | grep -q 'thread 1 "main"' || fail "no main thread in: $dump"
 echo "$dump" | grep -q 'frame live-main (info 7)' || fail "no live-main frame"
 echo "$dump" | grep -q 'fixnum 42' || fail "slot not decoded"
 echo "$dump" | grep -q 'string "hello stackscan"' || fail "string slot not decoded"
-echo "$dump" | grep -q '"consumer" blocked waiting on channel-receive' || fail "no blocked consumer: $dump"
+echo "$dump" | grep -q '"consumer" blocked waiting on channel receive' || fail "no blocked consumer: $dump"
 echo "$dump" | grep -q '"sleeper" sleeping' || fail "no sleeper: $dump"
 echo "$dump" | grep -q 'frame consumer-loop' || fail "no consumer frame"
 echo "$dump" | grep -qE '#[0-9]+ +0x[0-9a-f]+ ' || fail "no native backtrace"
@@ -54,7 +56,8 @@ echo "$census" | grep -q '^total' || fail "census: $census"
 
 # Bad input: clear errors, non-zero exits.
 if "$stackscan" notapid 2>/dev/null; then fail "accepted a bad pid"; fi
-"$stackscan" 999999 2>&1 | grep -q 'no process with pid 999999' || fail "missing process message"
+msg="$("$stackscan" 999999 2>&1 || true)"
+echo "$msg" | grep -q 'no process with pid 999999' || fail "missing process message: $msg"
 
 # SIGQUIT dumps to stderr and the process keeps running.
 kill -QUIT "$pid"
