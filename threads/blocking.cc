@@ -24,7 +24,7 @@ void SubmitAfter(void* p) {
       f->error = std::current_exception();
     }
     internal::Ready(f->self);  // f may be gone after this
-    s->pending_wakers_.fetch_sub(1);
+    s->ReleasePendingWakers();
   });
 }
 

@@ -46,7 +46,7 @@ void Poller::Stop() {
   (void)!write(evfd_, &one, sizeof(one));
   thread_.join();
   OsMutexLock l(&mu_);
-  sched_->pending_wakers_.fetch_sub(static_cast<int64_t>(regs_.size()));
+  sched_->ReleasePendingWakers(static_cast<int64_t>(regs_.size()));
   regs_.clear();
 }
 
@@ -67,7 +67,7 @@ void Poller::Loop() {
       WaitState* ws = it->second;
       regs_.erase(it);
       internal::Wake(ws, 0);  // may lose to the timer; either way the wait ends
-      sched_->pending_wakers_.fetch_sub(1);
+      sched_->ReleasePendingWakers();
     }
   }
 }
@@ -102,7 +102,7 @@ void Poller::RegisterAfter(void* p) {
       internal::WaitState* ws = it->second;
       self->regs_.erase(it);
       internal::Wake(ws, 0);
-      self->sched_->pending_wakers_.fetch_sub(1);
+      self->sched_->ReleasePendingWakers();
     }
   }
 }
@@ -118,7 +118,7 @@ bool Poller::Wait(int fd, uint32_t events, int64_t deadline_ns, WaitReason reaso
                  &ws, deadline_ns);
   {
     OsMutexLock l(&mu_);
-    if (regs_.erase(f.token) == 1) sched_->pending_wakers_.fetch_sub(1);
+    if (regs_.erase(f.token) == 1) sched_->ReleasePendingWakers();
   }
   return ws.fired == 0;
 }

@@ -200,7 +200,7 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
   // ([threads.inv.ready-after-unlock]).
   while (!frame.after_done.load(std::memory_order_acquire)) __builtin_ia32_pause();
   if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
-    self->sched->pending_wakers_.fetch_sub(1);
+    self->sched->ReleasePendingWakers();
   }
   self->blocked_since_ns.store(0, std::memory_order_relaxed);
   self->reason.store(WaitReason::kNone, std::memory_order_relaxed);
@@ -219,7 +219,13 @@ void Ready(GreenThread* t) {
 
 void UnlockSpinAfter(void* l) { static_cast<SpinLock*>(l)->Unlock(); }
 
-void AddPendingWaker(GreenThread* t, int delta) { t->sched->pending_wakers_.fetch_add(delta); }
+void AddPendingWaker(GreenThread* t, int delta) {
+  if (delta >= 0) {
+    t->sched->pending_wakers_.fetch_add(delta);
+  } else {
+    t->sched->ReleasePendingWakers(-delta);
+  }
+}
 
 }  // namespace internal
 
@@ -335,7 +341,7 @@ int Worker::RunTimers(int64_t now) {
     WaitState* ws = static_cast<WaitState*>(n->arg);
     // Ready before dropping the pending count ([threads.inv.deadlock]).
     internal::Wake(ws, -1);
-    sched_->pending_wakers_.fetch_sub(1);
+    sched_->ReleasePendingWakers();
   });
 }
 
@@ -443,15 +449,7 @@ bool Worker::ParkLocked() {
     unpark();
     return false;
   }
-  // [threads.inv.deadlock]: every worker idle, nothing pending that could wake a
-  // thread, and threads Run waits for still alive.
-  if (s->parked_count_.load() == s->n_workers_ && s->pending_wakers_.load() == 0 &&
-      earliest == TimerHeap::kNever && s->attached_live_.load() > 0 && !s->deadlock_ &&
-      !s->HasWorkAnywhere()) {
-    s->deadlock_ = true;
-    s->deadlock_report_ = s->DumpThreads();
-    s->run_cv_.SignalAll();
-  }
+  s->CheckDeadlockLocked();
   s->parks_.fetch_add(1, std::memory_order_relaxed);
   while (!notified_ && !s->shutdown_.load()) {
     if (earliest == TimerHeap::kNever) {
@@ -773,6 +771,31 @@ bool SchedulerImpl::HasWorkAnywhere() const {
   return false;
 }
 
+void SchedulerImpl::ReleasePendingWakers(int64_t n) {
+  // [threads.inv.deadlock]: the last worker to park checks for a deadlock, but only if
+  // nothing was pending then. A waker that finishes after every worker parked (Run
+  // queueing main, a poller or blocking-pool wake of a thread that blocked again at
+  // once) must look itself, or Run would wait forever.
+  if (pending_wakers_.fetch_sub(n) != n) return;
+  if (parked_count_.load() != n_workers_ || shutdown_.load()) return;
+  OsMutexLock l(&mu_);
+  CheckDeadlockLocked();
+}
+
+void SchedulerImpl::CheckDeadlockLocked() {
+  if (deadlock_ || parked_count_.load() != n_workers_ || pending_wakers_.load() != 0 ||
+      attached_live_.load() == 0 || shutdown_.load()) {
+    return;
+  }
+  for (auto& v : workers_) {
+    if (v->timers_.earliest() != TimerHeap::kNever) return;
+  }
+  if (HasWorkAnywhere()) return;
+  deadlock_ = true;
+  deadlock_report_ = DumpThreads();
+  run_cv_.SignalAll();
+}
+
 void SchedulerImpl::WakeOne() {
   // [threads.inv.no-lost-wake]: the work was published before this seq_cst read.
   if (parked_count_.fetch_add(0) == 0) return;
@@ -924,7 +947,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   // is, and must not take that for a deadlock ([threads.inv.deadlock]).
   pending_wakers_.fetch_add(1);
   main_ = Spawn(std::move(main), mo);
-  pending_wakers_.fetch_sub(1);
+  ReleasePendingWakers();
   bool deadlock;
   std::string report;
   {

@@ -149,6 +149,13 @@ class SchedulerImpl {
   void DeleteThread(GreenThread* t);
   void ThreadRetired(bool attached);
 
+  // Drops `n` pending wakers ([threads.inv.deadlock]). When that leaves none while
+  // every worker is parked, nobody else will look again: check for a deadlock here.
+  void ReleasePendingWakers(int64_t n = 1);
+  // Flags a deadlock (and wakes Run) if every worker is parked, no queue holds work,
+  // no timer is armed, no waker is pending and Run still waits for a thread.
+  void CheckDeadlockLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   Poller* poller();
   BlockingPool* blocking();
 
