@@ -88,6 +88,13 @@ void Collector::Run(RootSource& roots) {
   s.max_pause_ms = std::max(s.max_pause_ms, ms);
   s.last_pause_ms = ms;
   s.pauses.Add(ms);
+  if (generation_ == oldest_) {
+    auto end = std::chrono::steady_clock::now();
+    heap_.last_full_end_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end.time_since_epoch()).count();
+    heap_.last_full_pause_ns_ =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(end - start).count();
+  }
   weft::Log().debug(
       "gc #{} gen {}{}: {}->{} KiB heap, {} KiB copied, {} KiB marked, {} KiB promoted, "
       "{} KiB evacuated, {:.3f} ms",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 
 #include "heap/filler.h"
 #include "runtime/check.h"
@@ -120,14 +121,23 @@ Heap::Admission Heap::Admit(size_t block_bytes, bool young_block, const Request&
   return Admission::kOk;
 }
 
+bool Heap::FutileLocked() const {
+  if (!full_gc_futile_) return false;
+  if (stats_.promoted_bytes - futile_promoted_mark_ >= options_.nursery_bytes) return false;
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::steady_clock::now().time_since_epoch())
+                    .count();
+  int64_t backoff = std::max(kMinFutileBackoffNs, kFutileBackoff * last_full_pause_ns_);
+  return now - last_full_end_ns_ < backoff;
+}
+
 bool Heap::HandleAdmission(Admission a, Request& req) {
   CollectionHost* host;
   bool futile;
   {
     MutexLock lock(&mu_);
     host = host_;
-    futile = full_gc_futile_ &&
-             stats_.promoted_bytes - futile_promoted_mark_ < options_.nursery_bytes;
+    futile = FutileLocked();
   }
   switch (a) {
     case Admission::kOk:

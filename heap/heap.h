@@ -124,6 +124,11 @@ class Heap {
   friend class HeapVerifier;
 
   enum class Admission { kOk, kNeedYoung, kOverSoft, kOverHard, kOsRefused };
+  static constexpr int64_t kFutileBackoff = 10;
+  static constexpr int64_t kMinFutileBackoffNs = 2'000'000;
+  // FutileLocked: whether a request over a limit must fail without collecting
+  // ([heap.limits.futile]).
+  bool FutileLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   struct Request {
     size_t bytes = 0;
     bool collected_young = false;
@@ -186,6 +191,11 @@ class Heap {
   // full collections until this much more has been promoted ([heap.limits.futile]).
   bool full_gc_futile_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t futile_promoted_mark_ ABSL_GUARDED_BY(mu_) = 0;
+  // While futile, one more full collection is allowed once the last one ended at
+  // least kFutileBackoff x its pause ago (and kMinFutileBackoffNs): a program that
+  // sheds data recovers, and collection time stays bounded to a tenth of the run.
+  int64_t last_full_end_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t last_full_pause_ns_ ABSL_GUARDED_BY(mu_) = 0;
   std::array<size_t, kMaxGenerations> trigger_bytes_ ABSL_GUARDED_BY(mu_) = {};
   std::vector<Value*> global_roots_ ABSL_GUARDED_BY(mu_);
   HeapStats stats_ ABSL_GUARDED_BY(mu_);

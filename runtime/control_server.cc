@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/log.h"
@@ -122,7 +123,15 @@ std::unique_ptr<ControlServer> ControlServer::Start(Handler handler, bool with_s
       s->sigquit_installed_ = true;
     }
   }
-  s->thread_ = std::thread([raw = s.get()] { raw->Loop(); });
+  try {
+    s->thread_ = std::thread([raw = s.get()] { raw->Loop(); });
+  } catch (const std::system_error& e) {
+    // No thread (e.g. under `ulimit -v`): run without the stackscan socket and the
+    // SIGQUIT dump rather than fail the program; the destructor undoes the rest.
+    Log().warn("control: no control thread, so no stackscan socket or SIGQUIT dump: {}",
+               e.what());
+    return nullptr;
+  }
   return s;
 }
 

@@ -1,5 +1,7 @@
 #include "threads/blocking_pool.h"
 
+#include <system_error>
+
 namespace weft::threads {
 
 BlockingPool::~BlockingPool() {
@@ -14,12 +16,30 @@ BlockingPool::~BlockingPool() {
 }
 
 void BlockingPool::Submit(std::function<void()> job) {
-  OsMutexLock l(&mu_);
-  jobs_.push_back(std::move(job));
-  cv_.Signal();
-  if (idle_ == 0 && static_cast<int>(threads_.size()) < max_threads_) {
-    threads_.emplace_back([this] { Loop(); });
+  {
+    OsMutexLock l(&mu_);
+    if (idle_ > 0 || static_cast<int>(threads_.size()) >= max_threads_) {
+      jobs_.push_back(std::move(job));
+      cv_.Signal();
+      return;
+    }
+    try {
+      threads_.emplace_back([this] { Loop(); });
+      jobs_.push_back(std::move(job));
+      cv_.Signal();
+      return;
+    } catch (const std::system_error&) {
+      // The OS refused a helper thread (e.g. under `ulimit -v`). Queue the job if a
+      // helper exists; otherwise run it below on the caller: that stalls the caller's
+      // worker for the call, but never loses the job or ends the process.
+      if (!threads_.empty()) {
+        jobs_.push_back(std::move(job));
+        cv_.Signal();
+        return;
+      }
+    }
   }
+  job();
 }
 
 void BlockingPool::Loop() {

@@ -30,7 +30,15 @@ Poller::Poller(SchedulerImpl* sched) : sched_(sched) {
   ev.events = EPOLLIN;
   ev.data.u64 = 0;
   WEFT_CHECK(epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev) == 0, "weft: epoll_ctl(eventfd) failed");
-  thread_ = std::thread([this] { Loop(); });
+  try {
+    thread_ = std::thread([this] { Loop(); });
+  } catch (...) {
+    // The OS refused the thread: the exception reaches the green thread that waited
+    // on an fd (SchedulerImpl::poller), which may handle it; close what we opened.
+    close(evfd_);
+    close(epfd_);
+    throw;
+  }
 }
 
 Poller::~Poller() {

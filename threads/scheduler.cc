@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <system_error>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -940,7 +941,25 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
     deadlock_ = false;
     deadlock_report_.clear();
   }
-  for (auto& w : workers_) w->os_thread_ = std::thread([w = w.get()] { w->Loop(); });
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    try {
+      workers_[i]->os_thread_ = std::thread([w = workers_[i].get()] { w->Loop(); });
+    } catch (const std::system_error& e) {
+      // The OS refused a worker thread (e.g. under `ulimit -v`): stop the ones that
+      // started and report it instead of letting std::terminate end the process.
+      {
+        OsMutexLock l(&mu_);
+        shutdown_.store(true);
+        for (auto& w : workers_) w->cv_.Signal();
+      }
+      for (size_t j = 0; j < i; ++j) workers_[j]->os_thread_.join();
+      shutdown_.store(false);
+      running_ = false;
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "weft: could not start worker thread ", i + 1, " of ", workers_.size(), ": ",
+          e.what()));
+    }
+  }
   SpawnOptions mo;
   mo.name = "main";
   // Counted as a pending waker until main is queued: workers may all park before it

@@ -887,20 +887,10 @@ Local WithExceptionHandler(Ctx& c, Args a) {
       HandlerLink* parent;
       ~Pop() { ts->handlers = parent; }
     } pop{c.ts, link.parent};
-    try {
+    caught = in.CatchErrors(c.ts, [&] {
       Scope s("with-exception-handler");
       result = s.Escape(Apply(c, a[1], Args()));
-    } catch (const LispError& e) {
-      caught = e;
-    } catch (const TypeError& e) {
-      caught = in.FromNative(c.ts, e);
-    } catch (const StackOverflow& e) {
-      caught = in.FromNative(c.ts, e);
-    } catch (const HeapExhausted& e) {
-      caught = in.FromNative(c.ts, e);
-    } catch (const ChannelClosed& e) {
-      caught = in.FromNative(c.ts, e);
-    }
+    });
   }
   if (!caught) return result;
   Local argv[1] = {in.Materialize(c.ts, *caught)};

@@ -418,22 +418,11 @@ Local DoNode::Eval(Local env, Ctx& c) const {
 Local GuardNode::Eval(Local env, Ctx& c) const {
   Interp& in = c.interp();
   Local result;
-  std::optional<LispError> caught;
-  try {
+  std::optional<LispError> caught = in.CatchErrors(c.ts, [&] {
     Scope s("guard");
     Local r = body->Eval(env, c);
     result = s.Escape(r);
-  } catch (const LispError& e) {
-    caught = e;
-  } catch (const TypeError& e) {
-    caught = in.FromNative(c.ts, e);
-  } catch (const StackOverflow& e) {
-    caught = in.FromNative(c.ts, e);
-  } catch (const HeapExhausted& e) {
-    caught = in.FromNative(c.ts, e);
-  } catch (const ChannelClosed& e) {
-    caught = in.FromNative(c.ts, e);
-  }
+  });
   if (!caught) return result;
   Local condition = in.Materialize(c.ts, *caught);
   Local r;

@@ -43,6 +43,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -234,6 +235,26 @@ class Interp {
   // FromNative converts a runtime exception (TypeError, HeapExhausted, StackOverflow,
   // ChannelClosed) into a native LispError with the current backtrace.
   LispError FromNative(ThreadState* ts, const std::exception& e);
+  // CatchErrors runs `body` and returns the error it raised, if any: a LispError, or a
+  // runtime exception converted by FromNative. `guard` and `with-exception-handler`
+  // catch exactly this set; anything else (a broken invariant) propagates.
+  template <typename Body>
+  std::optional<LispError> CatchErrors(ThreadState* ts, Body&& body) {
+    try {
+      body();
+    } catch (const LispError& e) {
+      return e;
+    } catch (const TypeError& e) {
+      return FromNative(ts, e);
+    } catch (const StackOverflow& e) {
+      return FromNative(ts, e);
+    } catch (const HeapExhausted& e) {
+      return FromNative(ts, e);
+    } catch (const ChannelClosed& e) {
+      return FromNative(ts, e);
+    }
+    return std::nullopt;
+  }
   // Raise* throw LispError with the current backtrace.
   [[noreturn]] void RaiseNative(ThreadState* ts, std::string_view kind, std::string message);
   [[noreturn]] void RaiseObject(ThreadState* ts, Local object, std::string report);
