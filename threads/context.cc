@@ -14,11 +14,30 @@ namespace weft::threads {
 
 namespace bctx = boost::context::detail;
 
+namespace {
+
+// libstdc++'s __cxa_get_globals under another name: <cxxabi.h> declares it
+// __attribute__((const)), which would let the compiler reuse the pointer of the OS
+// thread a fiber left after it resumed on another one.
+extern "C" EhState* WeftCxaGetGlobals() noexcept __asm__("__cxa_get_globals");
+
+// [threads.inv.eh-per-fiber]: a green thread that switches inside a catch block (a
+// sleep in a handler) keeps its caught exception; another fiber that throws and catches
+// on the same OS thread meanwhile cannot unlink it, and no exception object leaks.
+inline void SwapEh(EhState* save, const EhState& install) {
+  EhState* g = WeftCxaGetGlobals();
+  if (save != nullptr) *save = *g;
+  *g = install;
+}
+
+}  // namespace
+
 RawContext MakeContext(void* top, size_t size, void (*entry)(bctx::transfer_t)) {
   return bctx::make_fcontext(top, size, entry);
 }
 
 JumpResult Jump(RawContext to, void* data, SanitizerFiber* self, const SanitizerFiber& target) {
+  SwapEh(&self->eh, target.eh);
 #if defined(WEFT_TSAN)
   __tsan_switch_to_fiber(target.tsan_fiber, 0);
 #endif
@@ -34,6 +53,7 @@ JumpResult Jump(RawContext to, void* data, SanitizerFiber* self, const Sanitizer
 }
 
 void JumpFinal(RawContext to, void* data, const SanitizerFiber& target) {
+  SwapEh(nullptr, target.eh);
 #if defined(WEFT_TSAN)
   __tsan_switch_to_fiber(target.tsan_fiber, 0);
 #endif
@@ -75,6 +95,7 @@ void CreateSanitizerFiber(SanitizerFiber* f, const void* bottom, size_t size) {
   f->stack_bottom = bottom;
   f->stack_size = size;
   f->asan_fake_stack = nullptr;
+  f->eh = EhState{};
 #if defined(WEFT_TSAN)
   f->tsan_fiber = __tsan_create_fiber(0);
 #endif

@@ -26,12 +26,23 @@ struct JumpResult {
   void* data;
 };
 
-// SanitizerFiber: what the sanitizers need to know about one stack.
+// EhState: the C++ runtime's per-OS-thread exception-handling state (libstdc++'s
+// __cxa_eh_globals: the stack of exceptions being handled, the count of uncaught
+// ones). It belongs to whatever runs on the thread, so every switch saves the leaving
+// fiber's and installs the arriving one's ([threads.inv.eh-per-fiber]).
+struct EhState {
+  void* caught_exceptions = nullptr;
+  unsigned int uncaught_exceptions = 0;
+};
+
+// SanitizerFiber: what the sanitizers need to know about one stack, and the
+// per-fiber state every switch swaps.
 struct SanitizerFiber {
   const void* stack_bottom = nullptr;  // lowest address
   size_t stack_size = 0;
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;
+  EhState eh;
 };
 
 // MakeContext prepares a context that will run entry(JumpResult) on the stack whose
