@@ -1,66 +1,14 @@
-// os_mutex.h: OsMutex and OsCondVar, for the scheduler's own OS-thread locking.
-//
-// Thin wrappers over std::mutex / std::condition_variable with Abseil-style names
-// and thread-safety annotations. threads/ uses them instead of absl::Mutex because
-// the system Abseil is not built with TSan instrumentation, so TSan cannot see
-// absl::Mutex's happens-before edges and would report false races; pthread-based
-// locks are intercepted by every sanitizer.
+// os_mutex.h: threads/ names for the shared OS-thread lock (runtime/os_mutex.h).
 #ifndef WEFT_THREADS_OS_MUTEX_H_
 #define WEFT_THREADS_OS_MUTEX_H_
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-
-#include "absl/base/thread_annotations.h"
-#include "absl/time/time.h"
+#include "runtime/os_mutex.h"
 
 namespace weft::threads {
 
-class ABSL_LOCKABLE OsMutex {
- public:
-  void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION() { mu_.lock(); }
-  void Unlock() ABSL_UNLOCK_FUNCTION() { mu_.unlock(); }
-
- private:
-  friend class OsCondVar;
-  std::mutex mu_;
-};
-
-class ABSL_SCOPED_LOCKABLE OsMutexLock {
- public:
-  explicit OsMutexLock(OsMutex* mu) ABSL_EXCLUSIVE_LOCK_FUNCTION(mu) : mu_(mu) { mu_->Lock(); }
-  ~OsMutexLock() ABSL_UNLOCK_FUNCTION() { mu_->Unlock(); }
-  OsMutexLock(const OsMutexLock&) = delete;
-  OsMutexLock& operator=(const OsMutexLock&) = delete;
-
- private:
-  OsMutex* mu_;
-};
-
-class OsCondVar {
- public:
-  // Wait: mu held on entry and on return.
-  void Wait(OsMutex* mu) {
-    std::unique_lock<std::mutex> l(mu->mu_, std::adopt_lock);
-    cv_.wait(l);
-    l.release();
-  }
-  // WaitWithTimeout returns true if the timeout expired.
-  bool WaitWithTimeout(OsMutex* mu, absl::Duration d) {
-    std::unique_lock<std::mutex> l(mu->mu_, std::adopt_lock);
-    bool timed_out =
-        cv_.wait_for(l, std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d))) ==
-        std::cv_status::timeout;
-    l.release();
-    return timed_out;
-  }
-  void Signal() { cv_.notify_one(); }
-  void SignalAll() { cv_.notify_all(); }
-
- private:
-  std::condition_variable cv_;
-};
+using ::weft::OsCondVar;
+using ::weft::OsMutex;
+using ::weft::OsMutexLock;
 
 }  // namespace weft::threads
 
