@@ -16,7 +16,7 @@
 // mutexes and wait groups are native objects and cannot be saved.
 #include <cstring>
 #include <unordered_map>
-#include <unordered_set>
+#include "absl/container/flat_hash_set.h"
 
 #include "absl/strings/str_cat.h"
 #include "tools/lisp/ast.h"
@@ -100,7 +100,7 @@ class ImageWalk {
 
  private:
   Interp& in_;
-  std::unordered_set<uint64_t> seen_;
+  absl::flat_hash_set<uint64_t> seen_;
 };
 
 namespace {

@@ -6,7 +6,8 @@
 # the primes below 30000 by trial division, a 100000-entry association list and a
 # 20000-element vector of strings. main.wl uses a little of each. Prints the median
 # wall and CPU (user+sys) time of `weft run prelude+main` (from source) and of
-# `weft run --image prelude.img main.wl`, and the image size.
+# `weft run --image prelude.img main.wl`, and the image size; `empty` is the start-up
+# and exit of the runtime alone (a one-line program).
 set -euo pipefail
 weft="${1:-bazel-bin/tools/weft}"
 runs="${2:-5}"
@@ -46,10 +47,13 @@ measure() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-for mode in source image; do
+echo '(display "empty") (newline)' > "$tmp/empty.wl"
+for mode in empty source image; do
   : > "$tmp/$mode.wall"; : > "$tmp/$mode.cpu"
   for r in $(seq 1 "$runs"); do
-    if [ "$mode" = source ]; then
+    if [ "$mode" = empty ]; then
+      m=$(measure "$weft" run "$tmp/empty.wl")
+    elif [ "$mode" = source ]; then
       m=$(measure "$weft" run "$tmp/all.wl")
     else
       m=$(measure "$weft" run --image "$tmp/prelude.img" "$tmp/main.wl")
