@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 
+#include "absl/strings/str_format.h"
 #include "heap/filler.h"
 #include "runtime/check.h"
 
@@ -364,6 +366,68 @@ void Heap::RemoveGlobalRoot(Value* slot) {
   auto it = std::find(global_roots_.begin(), global_roots_.end(), slot);
   WEFT_CHECK(it != global_roots_.end(), "weft: RemoveGlobalRoot of an unknown slot");
   global_roots_.erase(it);
+}
+
+absl::Status Heap::AllocateImageRuns(std::span<ImageRun> runs) {
+  MutexLock lock(&mu_);
+  WEFT_CHECK(!in_collection_, "weft: image load during a collection");
+  size_t total = 0;
+  for (const ImageRun& r : runs) total += r.blocks * kBlockSize;
+  // [heap.limits.reserve]: the image must fit with the nursery's copy reserve.
+  if (heap_bytes_ + total + YoungReserve(0) > options_.hard_limit_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "image: loading needs %d bytes of blocks; the heap holds %d and its hard limit is %d",
+        total, heap_bytes_, options_.hard_limit_bytes));
+  }
+  if (heap_bytes_ + total > soft_limit_) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "image: loading needs %d bytes of blocks; the heap holds %d and its soft limit is %d",
+        total, heap_bytes_, soft_limit_));
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    ImageRun& r = runs[i];
+    r.start = static_cast<char*>(arena_->AllocateBlocks(r.blocks, r.type));
+    if (r.start == nullptr) {
+      int e = errno;
+      for (size_t k = 0; k < i; ++k) {
+        arena_->FreeBlocks(runs[k].start);
+        runs[k].start = nullptr;
+      }
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "image: the arena could not provide %d blocks (errno %d) after %d of %d runs",
+          r.blocks, e, i, runs.size()));
+    }
+    for (size_t b = 0; b < r.blocks; ++b) {
+      BlockInfo& info = arena_->InfoFor(r.start + b * kBlockSize);
+      info.generation = static_cast<uint8_t>(oldest_generation());
+      info.flags = r.unboxed ? kBlockUnboxed : 0;
+      info.reserved = 0;
+      info.bytes_used = 0;
+      info.owner = nullptr;
+      std::memset(info.line_marks, 0, sizeof(info.line_marks));
+      std::memset(info.cards, 0, sizeof(info.cards));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Heap::AdoptImageRuns(std::span<const ImageRun> runs) {
+  MutexLock lock(&mu_);
+  size_t total = 0;
+  for (const ImageRun& r : runs) {
+    switch (r.type) {
+      case BlockType::kOld: old_blocks_.push_back(r.start); break;
+      case BlockType::kPinned: pinned_blocks_.push_back(r.start); break;
+      case BlockType::kLarge: large_runs_.push_back(r.start); break;
+      default: WEFT_CHECK(false, "weft: image run of a non-heap block type");
+    }
+    total += r.blocks * kBlockSize;
+  }
+  heap_bytes_ += total;
+  // The image is live data, not growth: the oldest generation's next collection
+  // waits until it doubles, as after a full collection.
+  int g = oldest_generation();
+  trigger_bytes_[g] = std::max(trigger_bytes_[g], 2 * GenerationBytesLocked()[g]);
 }
 
 bool Heap::NeverMoves(const Object* o) const {

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -113,6 +114,21 @@ class Heap {
   // allocate.
   void ForEachObject(absl::FunctionRef<void(Object*, int)> fn);
   Census TakeCensus();
+  // Image loading (heap/image_loader.h). ImageRun: one block run the loader fills.
+  struct ImageRun {
+    BlockType type;  // kOld (one block), kPinned (one block) or kLarge
+    bool unboxed;
+    size_t blocks;
+    char* start = nullptr;  // set by AllocateImageRuns
+  };
+  // AllocateImageRuns allocates every run, in the oldest generation, or none:
+  // ResourceExhausted naming the limit passed or the OS refusal. The runs are not
+  // part of the heap until AdoptImageRuns. Requires the world stopped.
+  absl::Status AllocateImageRuns(std::span<ImageRun> runs);
+  // AdoptImageRuns adds runs from AllocateImageRuns, filled by the loader (objects,
+  // fillers, line marks and bytes_used set), to the oldest generation.
+  void AdoptImageRuns(std::span<const ImageRun> runs);
+
   // GenerationOf: the generation of a heap object.
   int GenerationOf(const Object* o) const { return arena_->InfoFor(o).generation; }
   // NeverMoves: whether `o` is in a pinned block or a large run.

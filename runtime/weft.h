@@ -277,6 +277,28 @@ size_t SoftHeapLimit();
 Stats GetStats();
 
 // ---------------------------------------------------------------------------------
+// Heap images (heap/DESIGN.md, "Heap images").
+
+// SaveImage writes every object reachable from `roots`, and the roots themselves in
+// order, to the image file `path`: compacted, with its record types by name and
+// layout, checksummed, written atomically (a failed write leaves no file, and an
+// existing one untouched). Stops the world while it copies (a pause proportional to
+// the bytes saved); the file is written after the world resumes. Errors: the OS's
+// (Unavailable, ResourceExhausted for a full disk), naming the file.
+absl::Status SaveImage(const std::string& path, std::span<const Local> roots);
+// LoadImage loads an image anywhere in this runtime's heap, into the oldest
+// generation, and returns its roots as new Locals in the innermost scope, in the
+// order SaveImage was given them (keep them in Globals to outlive the scope). Record
+// types are re-bound by name: register each (with the same layout) first. An image
+// is untrusted: a bad one (truncated, wrong magic/version/word size/byte order,
+// checksum mismatch, bad segment or reference, unknown or different record layout)
+// returns InvalidArgument naming what is wrong and where, NotFound for a missing
+// file, ResourceExhausted when the heap limits leave no room; the heap is then
+// unchanged. Loaded strings and byte arrays may move later like any old object,
+// except pinned ones, which stay pinned.
+absl::StatusOr<std::vector<Local>> LoadImage(const std::string& path);
+
+// ---------------------------------------------------------------------------------
 // Green threads. A thread's body returns a value (its result); an exception escaping
 // it ends that thread only, is logged once, and is rethrown by Join.
 

@@ -52,6 +52,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: weft run FILE [--workers N] [--heap-initial B] [--heap-soft-limit B] [--gc-stress N]\n"
     "                     [--managed-stack B] [--thread-stack B]\n"
+    "                     [--image IMAGE] [--save-image IMAGE]\n"
     "       weft test DIR [-j N] [--timeout SECONDS] [run options]\n"
     "       weft repl [run options]\n";
 
@@ -153,7 +154,10 @@ std::string WithPrefix(const std::string& message) {
 }
 
 // RunInRuntime runs body(interp) as the main green thread and returns the exit code.
-int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp&)>& body) {
+// With save_image, a successful run (every thread finished) then saves the global
+// environment there.
+int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp&)>& body,
+                 const std::string& save_image = "") {
   auto rt = weft::Runtime::Create(o.runtime);
   if (!rt.ok()) {
     std::fprintf(stderr, "%s\n", WithPrefix(std::string(rt.status().message())).c_str());
@@ -169,6 +173,7 @@ int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp
     interp->exit_on_error = true;
     int code = body(*interp);
     if (interp->FinishThreads() > 0 && code == 0) code = 1;
+    if (code == 0 && !save_image.empty()) code = interp->SaveImage(save_image);
     delete interp;  // on the green thread: its Globals must be freed here
     return code;
   });
@@ -186,9 +191,15 @@ int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp
 
 int CmdRun(const std::vector<std::string>& args) {
   RunOptions o = DefaultRunOptions();
-  std::string file;
+  std::string file, image, save_image;
   for (size_t i = 0; i < args.size(); ++i) {
     if (ParseRunOption(args, &i, &o)) continue;
+    if (args[i] == "--image" || args[i] == "--save-image") {
+      if (i + 1 >= args.size()) BadUsage(absl::StrCat("missing value for ", args[i]));
+      (args[i] == "--image" ? image : save_image) = args[i + 1];
+      ++i;
+      continue;
+    }
     if (args[i].rfind("--", 0) == 0) BadUsage(absl::StrCat("unknown option ", args[i]));
     if (!file.empty()) BadUsage(absl::StrCat("more than one program: ", file, " and ", args[i]));
     file = args[i];
@@ -198,7 +209,15 @@ int CmdRun(const std::vector<std::string>& args) {
     std::fprintf(stderr, "weft: cannot open %s\n", file.c_str());
     return 2;
   }
-  return RunInRuntime(o, [&](weft::lisp::Interp& in) { return in.LoadFile(file); });
+  return RunInRuntime(
+      o,
+      [&](weft::lisp::Interp& in) {
+        if (!image.empty()) {
+          if (int code = in.LoadImage(image); code != 0) return code;
+        }
+        return in.LoadFile(file);
+      },
+      save_image);
 }
 
 int CmdRepl(const std::vector<std::string>& args) {

@@ -143,6 +143,7 @@ void Interp::DefinePrim(const Prim* prim) {
   GlobalVar* var = LookupGlobal(prim->name);
   var->value.Set(p);
   var->prim.store(prim);
+  prims_by_name_[prim->name] = prim;
 }
 
 Lambda* Interp::NewLambda() {
@@ -374,7 +375,10 @@ int Interp::LoadFile(const std::string& path) {
   return RunText(ss.str(), path);
 }
 
-int Interp::RunText(std::string_view text, const std::string& file) { return RunForms(text, file, false); }
+int Interp::RunText(std::string_view text, const std::string& file) {
+  sources_.emplace_back(file, std::string(text));  // for SaveImage
+  return RunForms(text, file, false);
+}
 
 int Interp::Repl() {
   bool tty = isatty(0);

@@ -180,6 +180,8 @@ struct ThreadEntry {
   Mutex join_mu;                      // one joiner at a time
 };
 
+class ImageWalk;
+
 class Interp {
  public:
   // Init registers the record types and builtins; call on a green thread.
@@ -200,6 +202,13 @@ class Interp {
   // EvalToString runs the forms of `text` and returns the last value as `write`
   // prints it, or "error: KIND: MESSAGE" / the ReadError text (for tests).
   std::string EvalToString(std::string_view text);
+
+  // Images (image.cc; tools/lisp/DESIGN.md "Images"). SaveImage writes the global
+  // environment and the sources that defined it; LoadImage, on a fresh Interp before
+  // any program ran, recompiles those sources without evaluating them and binds the
+  // saved globals. Each returns 0, or prints "weft: image FILE: ..." and returns 1.
+  int SaveImage(const std::string& path);
+  int LoadImage(const std::string& path);
 
   // Symbols.
   uint32_t Intern(std::string_view name);
@@ -318,6 +327,7 @@ class Interp {
   bool exit_on_error = false;
 
  private:
+  friend class ImageWalk;
   void RegisterBuiltins();
   int RunForms(std::string_view text, const std::string& file, bool repl);
 
@@ -340,6 +350,9 @@ class Interp {
   std::deque<WaitGroup> waitgroups_;
   std::atomic<int> check_failures_{0};
   std::mutex out_mu_;
+  // Images: every program text run (file, text), in order, and the builtins by name.
+  std::vector<std::pair<std::string, std::string>> sources_;
+  std::unordered_map<std::string, const Prim*> prims_by_name_;
 };
 
 // ---------------------------------------------------------------------------------

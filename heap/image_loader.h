@@ -1,0 +1,89 @@
+// image_loader.h: ImageLoader, which validates the heap inside an image and loads it.
+//
+// Loading is two steps so that the world is stopped only for the second:
+//  - Prepare (any thread, heap untouched) checks everything an ImageReader did not:
+//    record layouts re-bound by name to the heap's registry (a missing or different
+//    layout is an error), the segment table (block-aligned segments tiling the saved
+//    range, sizes, kinds), every object header in every segment (kind, size, space,
+//    layout) and every reference in every object and root (a Value, pointing at an
+//    object start in some segment: a bitmap of object starts is built first)
+//    ([heap.image.untrusted]).
+//  - Load (world stopped) allocates old-generation blocks (kOld, kPinned, kLarge runs)
+//    wherever the arena has room, copies each segment into its run and relocates
+//    every reference by its target segment's displacement in the same pass
+//    ([heap.image.relocate]), then adds the runs to the heap's oldest generation and
+//    returns the roots. Its only possible failure is the allocation (limits, OS), and
+//    then the heap is unchanged.
+// The returned root Values are unrooted: the caller must store them in roots before
+// the world resumes.
+#ifndef WEFT_HEAP_IMAGE_LOADER_H_
+#define WEFT_HEAP_IMAGE_LOADER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "heap/heap.h"
+#include "heap/image_reader.h"
+
+namespace weft::heap::image {
+
+class ImageLoader {
+ public:
+  // Prepare validates `reader`'s heap against `heap`'s layout registry. `reader`
+  // must outlive the loader.
+  static absl::StatusOr<ImageLoader> Prepare(const ImageReader& reader, Heap& heap);
+
+  // Load copies the image into `heap` (the one given to Prepare). Call once.
+  absl::StatusOr<std::vector<Value>> Load();
+
+  size_t object_bytes() const { return object_bytes_; }  // sum of segment bytes
+  size_t object_count() const { return object_count_; }
+  size_t root_count() const { return roots_count_; }
+
+ private:
+  struct Segment {
+    size_t section;  // index in the section table (for messages)
+    SectionKind kind;
+    bool unboxed;
+    const char* data;
+    uint64_t old_start;
+    uint64_t bytes;
+    size_t blocks;
+    uint64_t displacement = 0;  // new start - old start, modulo 2^64
+  };
+
+  ImageLoader(const ImageReader& reader, Heap& heap) : reader_(&reader), heap_(&heap) {}
+  absl::Status Bad(const std::string& message) const;
+  absl::Status ReadLayouts();
+  absl::Status ReadSegments();
+  absl::Status ParseSegment(size_t s);
+  // CheckValue: `raw` is a Value and, if a reference, points at an object start.
+  // where() describes the slot for the message.
+  absl::Status CheckValue(uint64_t raw, absl::FunctionRef<std::string()> where) const;
+  absl::Status CheckReferences(size_t s);
+  bool IsStart(uint64_t address) const {
+    uint64_t w = (address - base_) >> 3;
+    return (starts_[w >> 6] >> (w & 63)) & 1;
+  }
+
+  const ImageReader* reader_;
+  Heap* heap_;
+  uint64_t base_ = 0, end_ = 0;
+  std::vector<Segment> segments_;
+  std::vector<uint32_t> block_segment_;  // image block -> segment index
+  std::vector<uint64_t> starts_;         // one bit per image word: an object starts
+  std::vector<int32_t> layout_map_;      // image layout id -> heap layout id, or -1
+  const uint64_t* roots_ = nullptr;
+  size_t roots_count_ = 0;
+  size_t object_bytes_ = 0;
+  size_t object_count_ = 0;
+  bool loaded_ = false;
+};
+
+}  // namespace weft::heap::image
+
+#endif  // WEFT_HEAP_IMAGE_LOADER_H_

@@ -1,0 +1,11 @@
+;; Run from an image of prelude.wl: sees every definition, and the closure state.
+(display (square 12)) (newline)
+(display (counter)) (newline)
+(display (length table)) (newline)
+(display (cdr (assv 999 table))) (newline)
+(display (eq? (car syms) 'alpha)) (newline)
+(display (eq? (caddr syms) 'heap-exhausted)) (newline)
+(display ((car ops) '(1 2))) (newline)
+(display ((caddr ops) 1 2 3)) (newline)
+(display (eq? (vector-ref v 2) (car syms))) (newline)
+(display greeting) (newline)
