@@ -2,6 +2,7 @@
 // [runtime.handles].
 #include <cstring>
 
+#include "heap/object.h"
 #include "runtime/runtime_impl.h"
 #include "threads/managed_stack.h"
 #include "threads/this_thread.h"
@@ -9,11 +10,24 @@
 namespace weft {
 namespace {
 
-static_assert(sizeof(threads::ManagedStack::Mark) * 2 <= sizeof(void*) * 4,
-              "Scope::mark_ must hold a ManagedStack::Mark");
+// The bits weft.h's inline fast paths assume ([runtime.handles.fast]).
+static_assert(internal::kNilRaw == heap::Value::Nil().raw);
+static_assert(internal::kFalseRaw == heap::Value::False().raw);
+static_assert(internal::kUnboundRaw == heap::Value::Unbound().raw);
+static_assert(heap::Value::FrameMarker(0).raw == internal::kFrameMarkerTag);
+static_assert(heap::Value::FrameMarker(1).raw == (uint64_t{1} << 8 | internal::kFrameMarkerTag));
+static_assert(heap::Value::Fixnum(0).raw == 0);
+static_assert(internal::kTagMask == heap::Value::kTagMask);
+static_assert(internal::kPointerTag == heap::Value::kPointerTag);
+static_assert((heap::MakeHeader(heap::ObjectKind::kPair, 0) & 0xff) ==
+              internal::kPairHeaderLowByte);
+static_assert(heap::kMarkBit > 0xff && (heap::kAgeMask << heap::kAgeShift) > 0xff,
+              "mark and age bits lie above a header's low byte");
+static_assert(heap::PairBytes() == 3 * sizeof(uint64_t), "a pair is [header, car, cdr]");
+static_assert(sizeof(Value) == sizeof(uint64_t));
 
 // The managed stack of the calling green thread. Opaque on purpose: green threads
-// migrate between workers ([threads.inv.no-cached-tls]).
+// migrate between workers ([threads.inv.no-tls-across-switch]).
 threads::ManagedStack& Stack() { return threads::this_thread::GetManagedStack(); }
 
 heap::Value* PushSlot(heap::Value v) {
@@ -31,38 +45,44 @@ Local Local::New(Value v) { return Local(reinterpret_cast<Value*>(PushSlot(ToHea
 
 Local Local::Nil() { return New(FromHeap(heap::Value::Nil())); }
 
-bool Local::IsNil() const { return ToHeap(*slot_).IsNil(); }
-bool Local::IsTrue() const { return !ToHeap(*slot_).IsFalse(); }
-
 // A frame is: [escape slot] [marker: FrameMarker(name)] [info: fixnum] then its
 // locals; the escape slot joins the enclosing frame if used ([runtime.frames]).
+// Scope::Enter (weft.h) pushes the three slots inline when they fit in the current
+// segment; EnterSlow pushes them one by one across a segment boundary.
 Scope::Scope(const char* name) {
   threads::ManagedStack& stack = Stack();
-  threads::ManagedStack::Mark marks[2];
-  marks[0] = stack.GetMark();
-  escape_slot_ = reinterpret_cast<Value*>(PushSlot(heap::Value::Unbound()));
-  marks[1] = stack.GetMark();
-  std::memcpy(mark_, marks, sizeof(marks));
+  stack_ = &stack;
+  top_ = stack.top_address();
+  end_ = stack.end_address();
+  Enter(name);
+}
+
+void Scope::EnterSlow(const char* name) {
+  auto& stack = *static_cast<threads::ManagedStack*>(stack_);
+  uint64_t* escape = stack.Push();
+  if (escape == nullptr) RuntimeImpl::Current().ThrowStackOverflow();
+  *escape = heap::Value::Unbound().raw;
   uint64_t* frame = stack.PushFrame(2);
   if (frame == nullptr) {
-    stack.Reset(marks[0]);
+    stack.ResetTo(escape);
     RuntimeImpl::Current().ThrowStackOverflow();
   }
   frame[0] = heap::Value::FrameMarker(reinterpret_cast<uintptr_t>(name)).raw;
   frame[1] = heap::Value::Fixnum(0).raw;
+  escape_slot_ = reinterpret_cast<Value*>(escape);
   frame_ = reinterpret_cast<Value*>(frame);
+  segment_end_ = nullptr;  // the destructor takes ExitSlow
 }
 
-Scope::~Scope() {
-  threads::ManagedStack::Mark marks[2];
-  std::memcpy(marks, mark_, sizeof(marks));
-  Stack().Reset(marks[escaped_ ? 1 : 0]);
+void Scope::ExitSlow(Value* target) {
+  static_cast<threads::ManagedStack*>(stack_)->ResetTo(reinterpret_cast<uint64_t*>(target));
 }
 
-Local Scope::Escape(Local v) {
-  *escape_slot_ = v.get();
-  escaped_ = true;
-  return Local(escape_slot_);
+Local Scope::NewSlow(Value v) const {
+  uint64_t* slot = static_cast<threads::ManagedStack*>(stack_)->Push();
+  if (slot == nullptr) RuntimeImpl::Current().ThrowStackOverflow();
+  *slot = v.raw;
+  return Local(reinterpret_cast<Value*>(slot));
 }
 
 void Scope::SetInfo(int64_t info) { frame_[1] = FromHeap(heap::Value::Fixnum(info)); }

@@ -35,9 +35,24 @@ Kind KindOf(heap::Value v) {
                                   KindName(expected), KindName(KindOf(got))));
 }
 
-// Expect returns the object `v` names, checking its kind.
+// Expect returns the object `v` names, checking its kind. The fast test compares the
+// header's kind bits only; anything else (including a poisoned stale object) goes
+// through KindOf, which fails loudly on a non-object.
 Object* Expect(const char* function, Local v, Kind kind) {
   heap::Value h = ToHeap(v.get());
+  if (__builtin_expect(h.IsPointer(), 1)) {
+    Object* o = h.AsObject();
+    if (__builtin_expect((o->header & heap::kHeaderTag) == heap::kHeaderTag, 1)) {
+      switch (o->kind()) {
+        case ObjectKind::kPair: if (kind == Kind::kPair) return o; break;
+        case ObjectKind::kVector: if (kind == Kind::kVector) return o; break;
+        case ObjectKind::kString: if (kind == Kind::kString) return o; break;
+        case ObjectKind::kBytes: if (kind == Kind::kBytes) return o; break;
+        case ObjectKind::kRecord: if (kind == Kind::kRecord) return o; break;
+        default: break;
+      }
+    }
+  }
   if (KindOf(h) != kind) WrongKind(function, kind, h);
   return h.AsObject();
 }
@@ -46,6 +61,17 @@ Object* Expect(const char* function, Local v, Kind kind) {
 Local Finish(RuntimeImpl& rt, Object* o) {
   if (o == nullptr) rt.ThrowAllocationFailure(rt.mutator().last_failure());
   return Local::New(FromHeap(heap::Value::FromObject(o)));
+}
+
+// NewPair allocates (car . cdr) through the mutator of the worker running the caller,
+// found by one opaque lookup ([runtime.inv.mutator-per-worker]); throws on failure.
+Value NewPair(Local car, Local cdr) {
+  heap::Mutator* m = CurrentMutator();
+  Object* o = m->AllocatePair(ToHeap(car.get()), ToHeap(cdr.get()));
+  if (__builtin_expect(o == nullptr, 0)) {
+    RuntimeImpl::Current().ThrowAllocationFailure(m->last_failure());
+  }
+  return FromHeap(heap::Value::FromObject(o));
 }
 
 void CheckIndex(const char* function, size_t i, size_t length) {
@@ -61,13 +87,23 @@ void Store(Object* holder, heap::Value* slot, Local v) {
 
 }  // namespace
 
+namespace internal {
+
+void ThrowWrongKind(const char* function, Kind expected, Value got) {
+  WrongKind(function, expected, ToHeap(got));
+}
+
+void ThrowFixnumOverflow(int64_t v) {
+  throw TypeError(absl::StrFormat("weft: fixnum overflow: %d is outside [%d, %d]", v,
+                                  kFixnumMin, kFixnumMax));
+}
+
+}  // namespace internal
+
 Kind Local::kind() const { return KindOf(ToHeap(*slot_)); }
 
 Local Fixnum(int64_t v) {
-  if (!heap::Value::FixnumFits(v)) {
-    throw TypeError(absl::StrFormat("weft: fixnum overflow: %d is outside [%d, %d]", v,
-                                    kFixnumMin, kFixnumMax));
-  }
+  if (!heap::Value::FixnumFits(v)) internal::ThrowFixnumOverflow(v);
   return Local::New(FromHeap(heap::Value::Fixnum(v)));
 }
 
@@ -94,10 +130,11 @@ char32_t CharValue(Local v) {
   return h.CharValue();
 }
 
-Local Cons(Local car, Local cdr) {
-  RuntimeImpl& rt = RuntimeImpl::Current();
-  return Finish(rt, rt.mutator().AllocatePair(ToHeap(car.get()), ToHeap(cdr.get())));
-}
+Local Cons(Local car, Local cdr) { return Local::New(NewPair(car, cdr)); }
+
+Local Scope::Cons(Local car, Local cdr) const { return New(NewPair(car, cdr)); }
+
+void ConsInto(Local car, Local cdr, Local out) { out.SetValue(NewPair(car, cdr)); }
 
 Local Car(Local pair) {
   return Local::New(FromHeap(Expect("car", pair, Kind::kPair)->car()));

@@ -21,6 +21,18 @@ namespace weft {
 
 std::atomic<RuntimeImpl*> RuntimeImpl::current_{nullptr};
 
+namespace {
+// The running worker's Mutator: set by on_worker_start on the worker's own OS thread.
+thread_local heap::Mutator* tls_mutator = nullptr;
+}  // namespace
+
+__attribute__((noinline)) heap::Mutator* CurrentMutator() {
+  asm volatile("" ::: "memory");
+  heap::Mutator* m = tls_mutator;
+  WEFT_CHECK(m != nullptr, "weft: allocation outside a green thread");
+  return m;
+}
+
 absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   std::unique_ptr<RuntimeImpl> r(new RuntimeImpl());
@@ -39,8 +51,10 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   // Each worker allocates through its own Mutator ([runtime.inv.mutator-per-worker]).
   so.on_worker_start = [self](int worker) {
     self->mutators_[worker] = self->heap_->CreateMutator();
+    tls_mutator = self->mutators_[worker];
   };
   so.on_worker_stop = [self](int worker) {
+    tls_mutator = nullptr;
     self->heap_->DestroyMutator(self->mutators_[worker]);
     self->mutators_[worker] = nullptr;
   };
@@ -91,12 +105,7 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
   return static_cast<int>(result.value);
 }
 
-heap::Mutator& RuntimeImpl::mutator() {
-  int w = threads::this_thread::WorkerIndex();
-  WEFT_CHECK(w >= 0 && w < static_cast<int>(mutators_.size()) && mutators_[w] != nullptr,
-             "weft: allocation outside a green thread");
-  return *mutators_[w];
-}
+heap::Mutator& RuntimeImpl::mutator() { return *CurrentMutator(); }
 
 void RuntimeImpl::WithWorldStopped(const std::function<void()>& fn) {
   trace::Begin("runtime", "stop-the-world");

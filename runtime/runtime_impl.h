@@ -103,6 +103,13 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   size_t globals_in_use_ ABSL_GUARDED_BY(globals_mu_) = 0;
 };
 
+// CurrentMutator: the Mutator of the worker running the caller, or null off a worker.
+// An opaque call on purpose, like threads' CurrentWorker: green threads migrate at any
+// switch, so the per-worker Mutator must be fetched again after every safepoint, and
+// no caller may keep the thread_local's address ([threads.inv.no-tls-across-switch]).
+// One allocation is one fetch: the thread cannot migrate during the allocation.
+heap::Mutator* CurrentMutator();
+
 // Value conversions between the public and the heap's representation (same bits).
 inline heap::Value ToHeap(Value v) { return heap::Value{v.raw}; }
 inline Value FromHeap(heap::Value v) { return Value{v.raw}; }

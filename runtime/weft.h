@@ -113,12 +113,40 @@ const char* KindName(Kind kind);
 inline constexpr int64_t kFixnumMax = (int64_t{1} << 62) - 1;
 inline constexpr int64_t kFixnumMin = -(int64_t{1} << 62);
 
+// The bits of a few values and of a pair, for the inline fast paths below. Private to
+// Weft: embedders use the functions, not these (runtime/handles.cc checks them against
+// heap/value.h and heap/object.h).
+namespace internal {
+inline constexpr uint64_t kNilRaw = 3;             // the empty list
+inline constexpr uint64_t kFalseRaw = 19;          // #f
+inline constexpr uint64_t kUnboundRaw = 27;
+inline constexpr uint64_t kFrameMarkerTag = 43;    // a frame marker: payload << 8 | 43
+inline constexpr uint64_t kTagMask = 7;
+inline constexpr uint64_t kPointerTag = 1;         // a reference: object address + 1
+inline constexpr uint64_t kPairHeaderLowByte = 23;  // header & 0xff of a pair
+// IsPair: v refers to a pair. A pair is [header, car, cdr].
+inline bool IsPair(Value v) {
+  return (v.raw & kTagMask) == kPointerTag &&
+         (*reinterpret_cast<const uint64_t*>(v.raw - kPointerTag) & 0xff) == kPairHeaderLowByte;
+}
+// PairField: the car (0) or cdr (1) of a pair (read as a word: no Value type punning).
+inline Value PairField(Value pair, int i) {
+  return Value{reinterpret_cast<const uint64_t*>(pair.raw - kPointerTag)[1 + i]};
+}
+// Out-of-line slow paths of the inline functions.
+[[noreturn]] void ThrowWrongKind(const char* function, Kind expected, Value got);
+[[noreturn]] void ThrowFixnumOverflow(int64_t v);
+}  // namespace internal
+
+class Scope;
+
 // Local: a slot of the current green thread's managed stack. Copying a Local copies
 // the slot's address, not the value: both name the same slot.
 class Local {
  public:
   Local() : slot_(nullptr) {}
-  // New pushes a slot holding v in the innermost scope.
+  // New pushes a slot holding v in the innermost scope. Finds the thread's stack
+  // through a thread lookup: in loops prefer Scope::New, which does not.
   static Local New(Value v);
   static Local Nil();
 
@@ -129,8 +157,9 @@ class Local {
 
   Kind kind() const;
   bool IsFixnum() const { return (slot_->raw & 1) == 0; }
-  bool IsNil() const;
-  bool IsTrue() const;  // everything but #f is true
+  bool IsNil() const { return slot_->raw == internal::kNilRaw; }
+  bool IsTrue() const { return slot_->raw != internal::kFalseRaw; }  // all but #f
+  bool IsPair() const { return internal::IsPair(*slot_); }
   bool Is(Kind k) const { return kind() == k; }
   bool Eq(Local other) const { return slot_->raw == other.slot_->raw; }
 
@@ -145,24 +174,119 @@ class Local {
 // backtraces). Scopes nest strictly (RAII). Escape copies a value into a slot
 // reserved just below the frame; that slot stays, in the enclosing frame, only when
 // Escape was called, so a scope that does not escape leaves the stack as it found it.
+//
+// A Scope also keeps the address of its green thread's managed stack (which belongs
+// to the thread and never changes, wherever the thread runs), so the handle functions
+// below that are members of Scope push a slot with an inline pointer bump and no
+// thread lookup ([runtime.handles.fast]). They push into the *innermost* scope of the
+// thread, whichever of the thread's Scope objects they are called through: calling
+// them through an enclosing scope is the same as calling Local::New. A Scope must be
+// used only by the green thread that created it.
 class Scope {
  public:
   explicit Scope(const char* name);  // `name` must outlive the scope (a literal)
-  ~Scope();
+  // Scope(parent, name): the same, but takes the stack from `parent` (any live scope
+  // of the calling green thread) instead of looking the thread up: inline and cheap.
+  Scope(const Scope& parent, const char* name)
+      : top_(parent.top_), end_(parent.end_), stack_(parent.stack_) {
+    Enter(name);
+  }
+  ~Scope() {
+    Value* target = escape_slot_ + (escaped_ ? 1 : 0);
+    if (__builtin_expect(*end_ == segment_end_, 1)) {
+      *top_ = reinterpret_cast<uint64_t*>(target);  // same segment: just pop
+    } else {
+      ExitSlow(target);
+    }
+  }
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
 
-  Local Escape(Local v);
+  Local Escape(Local v) {
+    *escape_slot_ = v.get();
+    escaped_ = true;
+    return Local(escape_slot_);
+  }
   // SetInfo attaches a small integer to the frame (an interpreter's source line);
   // DumpStacks prints it.
   void SetInfo(int64_t info);
 
+  // Fast handle functions: as Local::New, Local::Nil, Fixnum, Cons, Car and Cdr, but
+  // the new slot is a pointer bump (an allocation is one thread-free bump too).
+  Local New(Value v) const {
+    uint64_t* p = *top_;
+    if (__builtin_expect(p >= *end_, 0)) return NewSlow(v);
+    *top_ = p + 1;
+    *p = v.raw;
+    return Local(reinterpret_cast<Value*>(p));
+  }
+  Local Nil() const { return New(Value{internal::kNilRaw}); }
+  Local Fixnum(int64_t v) const {
+    if (__builtin_expect(v < kFixnumMin || v > kFixnumMax, 0)) internal::ThrowFixnumOverflow(v);
+    return New(Value{static_cast<uint64_t>(v) << 1});
+  }
+  Local Cons(Local car, Local cdr) const;
+  Local Car(Local pair) const {
+    Value p = pair.get();
+    if (__builtin_expect(!internal::IsPair(p), 0)) internal::ThrowWrongKind("car", Kind::kPair, p);
+    return New(internal::PairField(p, 0));
+  }
+  Local Cdr(Local pair) const {
+    Value p = pair.get();
+    if (__builtin_expect(!internal::IsPair(p), 0)) internal::ThrowWrongKind("cdr", Kind::kPair, p);
+    return New(internal::PairField(p, 1));
+  }
+
  private:
+  void Enter(const char* name) {
+    uint64_t* p = *top_;
+    uint64_t* end = *end_;
+    if (__builtin_expect(end - p >= 3, 1)) {
+      // [escape slot] [frame marker] [info] in one segment ([runtime.frames]).
+      p[0] = internal::kUnboundRaw;
+      p[1] = (reinterpret_cast<uint64_t>(name) << 8) | internal::kFrameMarkerTag;
+      p[2] = 0;  // fixnum 0
+      *top_ = p + 3;
+      escape_slot_ = reinterpret_cast<Value*>(p);
+      frame_ = reinterpret_cast<Value*>(p + 1);
+      segment_end_ = end;
+    } else {
+      EnterSlow(name);
+    }
+  }
+  void EnterSlow(const char* name);
+  void ExitSlow(Value* target);
+  Local NewSlow(Value v) const;
+
+  uint64_t** top_;           // the managed stack's top and end words
+  uint64_t* const* end_;
+  void* stack_;              // the threads::ManagedStack, for the slow paths
   Value* escape_slot_;
   Value* frame_;
+  uint64_t* segment_end_;    // end of the frame's segment; null: frame straddles two
   bool escaped_ = false;
-  void* mark_[4];  // the stack before and after the escape slot
 };
+
+// Writing into an existing Local: the result goes into `out` (any live Local), so a
+// loop needs no new slot per step. `out` may be the same Local as an argument.
+inline void CarInto(Local pair, Local out) {
+  Value p = pair.get();
+  if (__builtin_expect(!internal::IsPair(p), 0)) internal::ThrowWrongKind("car", Kind::kPair, p);
+  out.SetValue(internal::PairField(p, 0));
+}
+inline void CdrInto(Local pair, Local out) {
+  Value p = pair.get();
+  if (__builtin_expect(!internal::IsPair(p), 0)) internal::ThrowWrongKind("cdr", Kind::kPair, p);
+  out.SetValue(internal::PairField(p, 1));
+}
+// ConsInto allocates the pair (car . cdr) into `out`; a safepoint like Cons.
+void ConsInto(Local car, Local cdr, Local out);
+// FixnumBits: the Value of a fixnum, for SetValue (a fixnum is not a reference: it
+// may be kept anywhere). Throws TypeError outside [kFixnumMin, kFixnumMax].
+inline Value FixnumBits(int64_t v) {
+  if (__builtin_expect(v < kFixnumMin || v > kFixnumMax, 0)) internal::ThrowFixnumOverflow(v);
+  return Value{static_cast<uint64_t>(v) << 1};
+}
 
 // Global: a root held by a long-lived native structure. Must be destroyed on a green
 // thread or after Run returns.

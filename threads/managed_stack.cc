@@ -104,6 +104,19 @@ void ManagedStack::Reset(Mark mark) {
   FreeSegmentsFrom(current_ + 2);  // keep one spare segment against thrashing
 }
 
+void ManagedStack::ResetTo(uint64_t* top) {
+  // The earliest segment holding `top` (a top equal to a segment's end and to the
+  // next one's begin names the same stack state either way).
+  for (int i = 0; i <= current_ && i < static_cast<int>(segments_.size()); ++i) {
+    const Segment& s = segments_[i];
+    if (s.begin <= top && top <= s.end) {
+      Reset(Mark{i, top});
+      return;
+    }
+  }
+  WEFT_CHECK(false, "weft: managed stack reset to a position it does not hold");
+}
+
 void ManagedStack::Clear() {
   if (segments_.empty()) return;
   FreeSegmentsFrom(1);

@@ -78,6 +78,17 @@ class ManagedStack {
   Mark GetMark() const { return Mark{current_, top_}; }
   // Reset pops every slot pushed since `mark` was taken. Keeps one spare segment.
   void Reset(Mark mark);
+  // ResetTo pops back to the position `top`, a slot address (or one past the last
+  // slot of a segment) that was the top of this stack earlier and is still in use
+  // (in the current or an earlier segment). Same as Reset(the Mark taken then).
+  void ResetTo(uint64_t* top);
+
+  // The addresses of the top and end words, for the runtime's inline slot pushes
+  // (runtime/weft.h, [runtime.handles.fast]): a push is `*top < *end ? (*top)++ :
+  // Push()`. Stable for the stack's lifetime; the stack belongs to its green thread,
+  // so they may be kept across switches, unlike anything per worker.
+  uint64_t** top_address() { return &top_; }
+  uint64_t* const* end_address() const { return &end_; }
   // Clear pops everything and frees every segment but the first.
   void Clear();
 

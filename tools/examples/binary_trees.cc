@@ -26,20 +26,23 @@ namespace {
 constexpr int kMinDepth = 4;
 
 // BottomUp returns a tree of `depth`: a node is (left . right), a leaf (() . ()).
+// The handles come from the scope's members (scope.Nil, scope.Cons): a slot bump
+// with no thread lookup ([runtime.handles.fast]); a scope per node keeps the code
+// plain (tools/bench/runtime/binary_trees.cc shows the register-file style instead).
 weft::Local BottomUp(int depth) {
   weft::Scope scope("bottom-up");
-  if (depth == 0) return scope.Escape(weft::Cons(weft::Local::Nil(), weft::Local::Nil()));
+  if (depth == 0) return scope.Escape(scope.Cons(scope.Nil(), scope.Nil()));
   weft::Local left = BottomUp(depth - 1);
   weft::Local right = BottomUp(depth - 1);
-  return scope.Escape(weft::Cons(left, right));
+  return scope.Escape(scope.Cons(left, right));
 }
 
-// Check counts the nodes of a tree.
-long Check(weft::Local tree) {
-  weft::Scope scope("check");
-  weft::Local left = weft::Car(tree);
+// Check counts the nodes of a tree; the parent's scope opens the child's.
+long Check(const weft::Scope& parent, weft::Local tree) {
+  weft::Scope scope(parent, "check");
+  weft::Local left = scope.Car(tree);
   if (left.IsNil()) return 1;
-  return 1 + Check(left) + Check(weft::Cdr(tree));
+  return 1 + Check(scope, left) + Check(scope, scope.Cdr(tree));
 }
 
 long Nodes(int depth) { return (2L << depth) - 1; }
@@ -57,7 +60,7 @@ int Main(int max_depth) {
   };
   {
     weft::Scope stretch("stretch");
-    long check = Check(BottomUp(max_depth + 1));
+    long check = Check(stretch, BottomUp(max_depth + 1));
     std::printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1, check);
     expect("stretch tree", max_depth + 1, check, Nodes(max_depth + 1));
   }
@@ -76,7 +79,7 @@ int Main(int max_depth) {
                                           weft::Scope s("depth");
                                           long check = 0;
                                           for (long i = 0; i < iterations; ++i) {
-                                            check += Check(BottomUp(d));
+                                            check += Check(s, BottomUp(d));
                                           }
                                           return weft::Fixnum(check);
                                         },
@@ -88,7 +91,7 @@ int Main(int max_depth) {
     std::printf("%ld\t trees of depth %d\t check: %ld\n", t.iterations, t.depth, check);
     expect("trees", t.depth, check, t.iterations * Nodes(t.depth));
   }
-  long check = Check(long_lived);
+  long check = Check(scope, long_lived);
   std::printf("long lived tree of depth %d\t check: %ld\n", max_depth, check);
   expect("long lived tree", max_depth, check, Nodes(max_depth));
 

@@ -19,49 +19,70 @@
 
 namespace {
 
-// Handles: every constructor and accessor pushes a slot in the innermost scope, so
-// the recursions open a scope only every kScopeLevels levels: a scope then holds at
-// most 2^(kScopeLevels+1) slots, and the Scope push/pop cost is paid per 2^kScopeLevels
-// nodes instead of per node (a scope per node doubles the run time).
-constexpr int kScopeLevels = 4;
+// Handles, the way an embedder writes a hot loop ([runtime.handles.fast]): a tree
+// is built and checked with a fixed "register file" of Locals allocated once per
+// scope (two per level for the build, one per level for the check), written with
+// ConsInto / CarInto / CdrInto, so a node costs one allocation and a few slot stores
+// and no handle allocation at all. Every managed reference lives in a slot at every
+// allocation, so the collector may move the tree at any ConsInto.
+constexpr int kMaxDepth = 40;
 
-weft::Local BottomUp(int depth, weft::Local nil);
-
-// Node returns a tree of `depth` in a new Local of the innermost scope.
-weft::Local Node(int depth, weft::Local nil) {
-  if (depth == 0) return weft::Cons(nil, nil);
-  weft::Local left = BottomUp(depth - 1, nil);
-  weft::Local right = BottomUp(depth - 1, nil);
-  return weft::Cons(left, right);
-}
-
-// BottomUp returns a tree of `depth` in a new Local of the caller's innermost scope.
-weft::Local BottomUp(int depth, weft::Local nil) {
-  if (depth == 0 || depth % kScopeLevels != 0) return Node(depth, nil);
-  weft::Scope scope("bottom-up");
-  return scope.Escape(Node(depth, nil));
-}
-
-// Check counts the nodes of `tree`, whose root is `level` levels below the top.
-// Allocates nothing. Opens a scope every kScopeLevels levels, at inner nodes only.
-long Check(weft::Local tree, int level = 0) {
-  weft::Local left = weft::Car(tree);
-  if (left.IsNil()) return 1;
-  if (level % kScopeLevels != 0) {
-    return 1 + Check(left, level + 1) + Check(weft::Cdr(tree), level + 1);
+// Registers: Locals of the scope that created them; both arrays are indexed by depth.
+struct Registers {
+  explicit Registers(const weft::Scope& scope) : nil_value(scope.Nil().get()) {
+    for (int d = 0; d <= kMaxDepth; ++d) {
+      left[d] = scope.Nil();
+      right[d] = scope.Nil();
+    }
   }
-  weft::Scope scope("check");
-  return 1 + Check(left, level + 1) + Check(weft::Cdr(tree), level + 1);
+  // Clear drops the subtrees still held after a build, so they can die.
+  void Clear(int depth) {
+    for (int d = 0; d <= depth; ++d) {
+      left[d].SetValue(nil_value);
+      right[d].SetValue(nil_value);
+    }
+  }
+  const weft::Value nil_value;  // an immediate: safe to keep in C++
+  weft::Local left[kMaxDepth + 1];   // build: the left subtree of a node at depth d
+  weft::Local right[kMaxDepth + 1];  // build: its right subtree; check: the child
+};
+
+// BottomUp builds a tree of `depth` into `out`. A node is a pair (left . right); a
+// leaf is (() . ()).
+void BottomUp(int depth, weft::Local out, weft::Local nil, Registers& r) {
+  if (depth == 0) {
+    weft::ConsInto(nil, nil, out);
+    return;
+  }
+  BottomUp(depth - 1, r.left[depth], nil, r);
+  BottomUp(depth - 1, r.right[depth], nil, r);
+  weft::ConsInto(r.left[depth], r.right[depth], out);
+}
+
+// Check counts the nodes of `tree` (at `level`); the child goes to r.right[level].
+// Allocates nothing.
+long Check(weft::Local tree, int level, Registers& r) {
+  weft::Local child = r.right[level];
+  weft::CarInto(tree, child);
+  if (child.IsNil()) return 1;
+  long n = 1 + Check(child, level + 1, r);
+  weft::CdrInto(tree, child);
+  return n + Check(child, level + 1, r);
 }
 
 // Iterate builds and checks the trees [begin, end) of one depth; returns their checks.
 long Iterate(int depth, long begin, long end) {
   weft::Scope scope("iterate");
-  weft::Local nil = weft::Local::Nil();
+  weft::Local nil = scope.Nil();
+  weft::Local tree = scope.Nil();
+  Registers r(scope);
   long check = 0;
   for (long i = begin; i < end; ++i) {
-    weft::Scope tree_scope("tree");
-    check += Check(BottomUp(depth, nil));
+    BottomUp(depth, tree, nil, r);
+    r.Clear(depth);
+    check += Check(tree, 0, r);
+    r.Clear(depth);
+    tree.SetValue(r.nil_value);  // the next build must not keep this tree alive
   }
   return check;
 }
@@ -70,20 +91,32 @@ int Main(int n, int workers) {
   weft::Scope scope("binary-trees");
   const int min_depth = 4;
   const int max_depth = n > min_depth + 2 ? n : min_depth + 2;
-  weft::Local nil = weft::Local::Nil();
-  {
-    weft::Scope stretch("stretch");
-    std::printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1,
-                Check(BottomUp(max_depth + 1, nil)));
+  if (max_depth + 1 > kMaxDepth) {
+    std::fprintf(stderr, "binary_trees: N must be at most %d\n", kMaxDepth - 1);
+    return 2;
   }
-  weft::Local long_lived = BottomUp(max_depth, nil);
+  weft::Local nil = scope.Nil();
+  {
+    weft::Scope stretch(scope, "stretch");
+    weft::Local tree = stretch.Nil();
+    Registers r(stretch);
+    BottomUp(max_depth + 1, tree, nil, r);
+    r.Clear(max_depth + 1);
+    std::printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1, Check(tree, 0, r));
+  }
+  weft::Local long_lived = scope.Nil();
+  {
+    weft::Scope build(scope, "long-lived");
+    Registers r(build);
+    BottomUp(max_depth, long_lived, nil, r);
+  }
   for (int d = min_depth; d <= max_depth; d += 2) {
     const long iters = 1L << (max_depth - d + min_depth);
     long check = 0;
     if (workers == 1) {
       check = Iterate(d, 0, iters);
     } else {
-      weft::Scope join_scope("join");
+      weft::Scope join_scope(scope, "join");
       std::vector<weft::Thread> threads;
       for (int t = 0; t < workers; ++t) {
         const long begin = iters * t / workers, end = iters * (t + 1) / workers;
@@ -95,7 +128,12 @@ int Main(int n, int workers) {
     }
     std::printf("%ld\t trees of depth %d\t check: %ld\n", iters, d, check);
   }
-  std::printf("long lived tree of depth %d\t check: %ld\n", max_depth, Check(long_lived));
+  {
+    weft::Scope last(scope, "long-lived-check");
+    Registers r(last);
+    std::printf("long lived tree of depth %d\t check: %ld\n", max_depth,
+                Check(long_lived, 0, r));
+  }
   return 0;
 }
 

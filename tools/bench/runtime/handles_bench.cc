@@ -7,6 +7,9 @@
 // BM_ScopePushPop: one Scope opened and closed.
 // BM_ConsAlloc: one Cons through the API (allocation, handle, amortised young
 //   collections of an all-garbage nursery).
+// BM_ScopeNew, BM_ScopeFromParent, BM_ConsInto, BM_CarInto: the same through the
+//   fast API ([runtime.handles.fast]): a slot bump from a Scope, a scope opened from
+//   its parent, an allocation written into an existing Local, a read into one.
 // BM_SetCar/*: one SetCar store with its write barrier: into a young pair, into an
 //   old pair (old-to-young, marks a card) and a fixnum into an old pair.
 // BM_ChannelPingPong: one round trip of a managed value between two green threads on
@@ -63,6 +66,50 @@ void BM_ConsAlloc(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ConsAlloc);
+
+void BM_ScopeNew(benchmark::State& state) {
+  weft::Scope scope("bench");
+  weft::Local seven = scope.Fixnum(7);
+  while (state.KeepRunningBatch(kBatch)) {
+    weft::Scope batch(scope, "batch");
+    for (int i = 0; i < kBatch; ++i) {
+      weft::Local l = batch.New(seven.get());
+      benchmark::DoNotOptimize(l);
+    }
+  }
+}
+BENCHMARK(BM_ScopeNew);
+
+void BM_ScopeFromParent(benchmark::State& state) {
+  weft::Scope scope("bench");
+  for (auto _ : state) {
+    weft::Scope inner(scope, "bench");
+    benchmark::DoNotOptimize(&inner);
+  }
+}
+BENCHMARK(BM_ScopeFromParent);
+
+void BM_ConsInto(benchmark::State& state) {
+  weft::Scope scope("bench");
+  weft::Local nil = scope.Nil();
+  weft::Local out = scope.Nil();
+  for (auto _ : state) {
+    weft::ConsInto(nil, nil, out);
+    benchmark::DoNotOptimize(out.get());
+  }
+}
+BENCHMARK(BM_ConsInto);
+
+void BM_CarInto(benchmark::State& state) {
+  weft::Scope scope("bench");
+  weft::Local pair = scope.Cons(scope.Fixnum(1), scope.Nil());
+  weft::Local out = scope.Nil();
+  for (auto _ : state) {
+    weft::CarInto(pair, out);
+    benchmark::DoNotOptimize(out.get());
+  }
+}
+BENCHMARK(BM_CarInto);
 
 // SetCarBench stores `value` into `pair` repeatedly; neither is allocated in the loop,
 // so no collection changes their ages while it runs.

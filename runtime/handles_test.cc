@@ -1,0 +1,271 @@
+// Tests of the fast handle API ([runtime.handles.fast]): Scope::New and friends,
+// Scope(parent, name), ConsInto / CarInto / CdrInto, across collections (every young
+// object moves under --config=checked), segment boundaries of the managed stack,
+// overflow, migration between workers. Parameterised over 1, 2 and 4 workers.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/weft.h"
+
+namespace weft {
+namespace {
+
+class HandlesTest : public ::testing::TestWithParam<int> {
+ protected:
+  std::unique_ptr<Runtime> Make(Options o = {}) {
+    o.workers = GetParam();
+    auto rt = Runtime::Create(o);
+    EXPECT_TRUE(rt.ok()) << rt.status();
+    return std::move(*rt);
+  }
+};
+
+// The list (n-1 ... 0) built with ConsInto into one Local: no slot per step.
+void BuildListInto(int n, Local out) {
+  Scope scope("build");
+  Local tmp = scope.Nil();
+  out.SetValue(tmp.get());
+  for (int i = 0; i < n; ++i) {
+    tmp.SetValue(FixnumBits(i));
+    ConsInto(tmp, out, out);  // out may name an argument's slot
+  }
+}
+
+int64_t SumListWithCarInto(Local list) {
+  Scope scope("sum");
+  Local p = scope.New(list.get());
+  Local x = scope.Nil();
+  int64_t sum = 0;
+  while (!p.IsNil()) {
+    CarInto(p, x);
+    sum += FixnumValue(x);
+    CdrInto(p, p);
+  }
+  return sum;
+}
+
+TEST_P(HandlesTest, ScopeMembersMatchTheFreeFunctions) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Local nil = scope.Nil();
+    EXPECT_TRUE(nil.IsNil());
+    EXPECT_TRUE(nil.Eq(Local::Nil()));
+    Local seven = scope.Fixnum(7);
+    EXPECT_EQ(FixnumValue(seven), 7);
+    EXPECT_EQ(scope.Fixnum(kFixnumMin).get().raw, Fixnum(kFixnumMin).get().raw);
+    Local pair = scope.Cons(seven, nil);
+    EXPECT_TRUE(pair.IsPair());
+    EXPECT_FALSE(seven.IsPair());
+    EXPECT_FALSE(nil.IsPair());
+    EXPECT_TRUE(pair.Is(Kind::kPair));
+    EXPECT_EQ(FixnumValue(scope.Car(pair)), 7);
+    EXPECT_TRUE(scope.Cdr(pair).IsNil());
+    EXPECT_TRUE(scope.New(pair.get()).Eq(pair));
+    EXPECT_TRUE(Boolean(true).IsTrue());
+    EXPECT_FALSE(Boolean(false).IsTrue());
+    EXPECT_TRUE(nil.IsTrue());
+    // Everything above stays valid across collections: the slots are roots.
+    Collect(0);
+    Collect(-1);
+    EXPECT_EQ(FixnumValue(Car(pair)), 7);
+    EXPECT_TRUE(Cdr(pair).IsNil());
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(HandlesTest, IntoFunctionsSurviveCollections) {
+  Options o;
+  o.gc_stress_every = 7;  // a collection every 7 allocations: each moves the list
+  auto rt = Make(o);
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Local list = scope.Nil();
+    BuildListInto(2000, list);
+    EXPECT_EQ(SumListWithCarInto(list), 2000LL * 1999 / 2);
+    Collect(-1);
+    EXPECT_EQ(SumListWithCarInto(list), 2000LL * 1999 / 2);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(HandlesTest, TypeErrorsOfTheInlinePathsNameTheFunction) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Local three = scope.Fixnum(3);
+    Local out = scope.Nil();
+    auto expect_error = [](auto fn, const char* message) {
+      try {
+        fn();
+        ADD_FAILURE() << "no TypeError: " << message;
+      } catch (const TypeError& e) {
+        EXPECT_STREQ(e.what(), message);
+      }
+    };
+    expect_error([&] { CarInto(three, out); }, "weft: car: expected a pair, got a fixnum");
+    expect_error([&] { CdrInto(out, out); }, "weft: cdr: expected a pair, got a nil");
+    expect_error([&] { scope.Car(MakeString("s")); },
+                 "weft: car: expected a pair, got a string");
+    expect_error([&] { scope.Cdr(MakeVector(1, out)); },
+                 "weft: cdr: expected a pair, got a vector");
+    EXPECT_THROW(scope.Fixnum(kFixnumMax + 1), TypeError);
+    EXPECT_THROW(FixnumBits(kFixnumMin - 1), TypeError);
+    EXPECT_TRUE(out.IsNil());  // a failed Into leaves `out` alone
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// Frames at every offset around the managed stack's segment boundaries (the first
+// segment is 512 bytes, later ones a block), escaping or not: the stack must come
+// back exactly, and escaped values must be intact after a collection.
+TEST_P(HandlesTest, ScopesAcrossSegmentBoundaries) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Local marker = scope.Fixnum(-1);
+    for (int pad = 0; pad < 200; ++pad) {
+      Scope outer(scope, "outer");
+      std::vector<Local> padding;
+      for (int i = 0; i < pad; ++i) padding.push_back(outer.Fixnum(i));
+      Local escaped;
+      Local again;
+      {
+        Scope inner(outer, "inner");
+        Local l = inner.Cons(inner.Fixnum(pad), inner.Nil());
+        // Many locals: the frame's own slots cross into the next segment.
+        for (int i = 0; i < 5000; ++i) inner.Fixnum(i);
+        escaped = inner.Escape(l);
+      }
+      {
+        Scope inner(outer, "inner-no-escape");
+        Local l = inner.Fixnum(pad);
+        EXPECT_EQ(FixnumValue(l), pad);
+      }
+      again = outer.Fixnum(pad + 1);  // takes the slot the second scope left
+      Collect(0);
+      EXPECT_EQ(FixnumValue(Car(escaped)), pad);
+      EXPECT_EQ(FixnumValue(again), pad + 1);
+      for (int i = 0; i < pad; ++i) EXPECT_EQ(FixnumValue(padding[i]), i);
+    }
+    EXPECT_EQ(FixnumValue(marker), -1);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// A loop of scopes runs in constant stack: a million scopes with locals (more than the
+// maximum stack could hold if any leaked) and no overflow.
+TEST_P(HandlesTest, ScopesPopExactly) {
+  Options o;
+  o.managed_stack_max_bytes = 64 << 10;
+  auto rt = Make(o);
+  auto r = rt->Run([] {
+    Scope scope("main");
+    for (int i = 0; i < 1000000; ++i) {
+      Scope step(scope, "step");
+      step.Fixnum(i);
+      Scope esc(step, "escaping");
+      esc.Escape(esc.Fixnum(i));
+    }
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(HandlesTest, OverflowThroughTheFastPathsIsRecoverable) {
+  Options o;
+  o.managed_stack_max_bytes = 64 << 10;
+  auto rt = Make(o);
+  auto r = rt->Run([] {
+    Scope scope("main");
+    int caught = 0;
+    try {
+      Scope deep(scope, "deep");
+      for (int i = 0; i < 1000000; ++i) deep.Fixnum(i);
+    } catch (const StackOverflow&) {
+      ++caught;
+    }
+    {
+      // Nested scopes, each from its parent, until the stack is full; popped in order.
+      std::vector<std::unique_ptr<Scope>> scopes;
+      try {
+        for (;;) {
+          const Scope& parent = scopes.empty() ? scope : *scopes.back();
+          scopes.push_back(std::make_unique<Scope>(parent, "level"));
+          scopes.back()->Nil();
+        }
+      } catch (const StackOverflow&) {
+        ++caught;
+      }
+      EXPECT_GT(scopes.size(), 100u);
+      while (!scopes.empty()) scopes.pop_back();
+    }
+    EXPECT_EQ(caught, 2);
+    Local list = scope.Nil();
+    BuildListInto(100, list);
+    EXPECT_EQ(SumListWithCarInto(list), 4950);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// A Scope may be used after its thread migrated to another worker (it holds the
+// thread's stack, not the worker's): allocate, yield, allocate, on many threads.
+TEST_P(HandlesTest, ScopesFollowTheirThreadAcrossWorkers) {
+  Options o;
+  o.gc_stress_every = 101;
+  auto rt = Make(o);
+  auto r = rt->Run([] {
+    Scope scope("main");
+    std::vector<Thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.push_back(Spawn([t] {
+        Scope s("worker");
+        Local list = s.Nil();
+        Local x = s.Nil();
+        for (int i = 0; i < 3000; ++i) {
+          x.SetValue(FixnumBits(i + t));
+          ConsInto(x, list, list);
+          if (i % 100 == 0) Yield();
+        }
+        return s.Escape(s.Fixnum(SumListWithCarInto(list)));
+      }, {.name = absl::StrCat("t", t)}));
+    }
+    for (int t = 0; t < 8; ++t) {
+      EXPECT_EQ(FixnumValue(threads[t].Join()), 3000LL * 2999 / 2 + 3000LL * t);
+    }
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_P(HandlesTest, FastScopesAppearInTheDump) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Scope inner(scope, "fast-inner");
+    inner.SetInfo(42);
+    inner.Fixnum(12345);
+    DumpOptions options;
+    options.native_backtraces = false;
+    std::string dump = DumpStacks(options);
+    EXPECT_NE(dump.find("fast-inner"), std::string::npos) << dump;
+    EXPECT_NE(dump.find("12345"), std::string::npos) << dump;
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, HandlesTest, ::testing::Values(1, 2, 4),
+                         [](const auto& info) { return absl::StrCat(info.param, "w"); });
+
+}  // namespace
+}  // namespace weft
