@@ -21,19 +21,19 @@ grep -q "ready $pid" "$out" || fail "target did not start"
 [ "$(stat -c %a "$WEFT_CONTROL_DIR/$pid.sock")" = 600 ] || fail "socket is not 0600"
 
 dump="$("$stackscan" "$pid")"
-echo "$dump" | grep -q 'thread 1 "main"' || fail "no main thread in: $dump"
-echo "$dump" | grep -q 'frame live-main (info 7)' || fail "no live-main frame"
-echo "$dump" | grep -q 'fixnum 42' || fail "slot not decoded"
-echo "$dump" | grep -q 'string "hello stackscan"' || fail "string slot not decoded"
-echo "$dump" | grep -q '"consumer" blocked waiting on channel receive' || fail "no blocked consumer: $dump"
-echo "$dump" | grep -q '"sleeper" sleeping' || fail "no sleeper: $dump"
-echo "$dump" | grep -q 'frame consumer-loop' || fail "no consumer frame"
-echo "$dump" | grep -qE '#[0-9]+ +0x[0-9a-f]+ ' || fail "no native backtrace"
+grep -q 'thread 1 "main"' <<<"$dump" || fail "no main thread in: $dump"
+grep -q 'frame live-main (info 7)' <<<"$dump" || fail "no live-main frame"
+grep -q 'fixnum 42' <<<"$dump" || fail "slot not decoded"
+grep -q 'string "hello stackscan"' <<<"$dump" || fail "string slot not decoded"
+grep -q '"consumer" blocked waiting on channel receive' <<<"$dump" || fail "no blocked consumer: $dump"
+grep -q '"sleeper" sleeping' <<<"$dump" || fail "no sleeper: $dump"
+grep -q 'frame consumer-loop' <<<"$dump" || fail "no consumer frame"
+grep -qE '#[0-9]+ +0x[0-9a-f]+ ' <<<"$dump" || fail "no native backtrace"
 
 # Filters.
 one="$("$stackscan" "$pid" --thread sleeper)"
-echo "$one" | grep -q '"sleeper"' || fail "thread filter lost the sleeper"
-if echo "$one" | grep -q '"consumer"'; then fail "thread filter kept a consumer"; fi
+grep -q '"sleeper"' <<<"$one" || fail "thread filter lost the sleeper"
+if grep -q '"consumer"' <<<"$one"; then fail "thread filter kept a consumer"; fi
 blocked="$("$stackscan" "$pid" --state blocked --nonative)"
 [ "$(echo "$blocked" | grep -c '^thread ')" -ge 3 ] || fail "state filter: $blocked"
 
@@ -52,12 +52,12 @@ assert all("retained_bytes" in s for s in slots)
 ' || fail "JSON dump"
 
 census="$("$stackscan" "$pid" --census)"
-echo "$census" | grep -q '^total' || fail "census: $census"
+grep -q '^total' <<<"$census" || fail "census: $census"
 
 # Bad input: clear errors, non-zero exits.
 if "$stackscan" notapid 2>/dev/null; then fail "accepted a bad pid"; fi
 msg="$("$stackscan" 999999 2>&1 || true)"
-echo "$msg" | grep -q 'no process with pid 999999' || fail "missing process message: $msg"
+grep -q 'no process with pid 999999' <<<"$msg" || fail "missing process message: $msg"
 
 # SIGQUIT dumps to stderr and the process keeps running.
 kill -QUIT "$pid"
