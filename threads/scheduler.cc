@@ -837,6 +837,24 @@ void SchedulerImpl::SafepointStop(Worker* w) {
   w->at_safepoint_ = false;
 }
 
+void SchedulerImpl::WatchdogWarning(Worker* v, int64_t waited_ms) {
+  std::string culprit = "no green thread (the scheduler loop)\n";
+  {
+    OsMutexLock l(&reg_mu_);
+    // current_ is only read: the registry lock keeps the control block alive.
+    for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
+      if (t != v->current_.load()) continue;
+      ThreadInfo info = InfoOf(t);
+      info.running_unstopped = true;
+      info.managed_stack = nullptr;
+      info.saved_sp = nullptr;
+      culprit = FormatThread(info, internal::CoarseNowNs());
+    }
+  }
+  Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; running:\n{}",
+             v->index_, waited_ms, culprit);
+}
+
 void SchedulerImpl::StopTheWorld() {
   Worker* w = CurrentWorker();
   // A caller that is not a worker (the runtime's control thread serving stackscan or
@@ -870,11 +888,7 @@ void SchedulerImpl::StopTheWorld() {
       waited_ms += absl::ToInt64Milliseconds(options_.safepoint_watchdog);
       for (auto& v : workers_) {
         if (v.get() == w || v->parked_ || v->at_safepoint_) continue;
-        GreenThread* t = v->current_.load();
-        Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; "
-                   "running green thread '{}' (id {})",
-                   v->index_, waited_ms, t ? t->name : std::string("<scheduler>"),
-                   t ? t->id : 0);
+        WatchdogWarning(v.get(), waited_ms);
       }
     }
   }
@@ -890,41 +904,74 @@ void SchedulerImpl::ResumeTheWorld() {
 // ---------------------------------------------------------------------------
 // Registry.
 
+ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t) const {
+  ThreadInfo info;
+  info.id = t->id;
+  info.name = t->name;
+  info.state = t->state.load(std::memory_order_acquire);
+  info.wait_reason = t->reason.load(std::memory_order_relaxed);
+  info.wait_object = t->wait_object.load(std::memory_order_relaxed);
+  info.worker = t->worker.load(std::memory_order_relaxed);
+  info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
+  if (info.state != ThreadState::kDone && t->stacks != nullptr) {
+    info.stack_low = t->stacks->native.limit;
+    info.stack_high = t->stacks->native.top;
+    if (info.state != ThreadState::kRunning) info.saved_sp = t->ctx;
+    info.managed_stack = &t->stacks->managed;
+  }
+  return info;
+}
+
 void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
   OsMutexLock l(&reg_mu_);
+  for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) fn(InfoOf(t));
+}
+
+bool SchedulerImpl::ForEachThreadForFatal(
+    const std::function<void(const ThreadInfo&)>& fn) const {
+  // The failing code may hold the registry lock: try for a second, then give up.
+  bool locked = false;
+  for (int i = 0; i < 1000 && !(locked = reg_mu_.TryLock()); ++i) usleep(1000);
+  if (!locked) return false;
+  const GreenThread* self = CurrentThread();
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
-    ThreadInfo info;
-    info.id = t->id;
-    info.name = t->name;
-    info.state = t->state.load(std::memory_order_acquire);
-    info.wait_reason = t->reason.load(std::memory_order_relaxed);
-    info.wait_object = t->wait_object.load(std::memory_order_relaxed);
-    info.worker = t->worker.load(std::memory_order_relaxed);
-    info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
-    if (info.state != ThreadState::kDone && t->stacks != nullptr) {
-      info.stack_low = t->stacks->native.limit;
-      info.stack_high = t->stacks->native.top;
-      if (info.state != ThreadState::kRunning) info.saved_sp = t->ctx;
-      info.managed_stack = &t->stacks->managed;
+    ThreadInfo info = InfoOf(t);
+    if (info.state == ThreadState::kRunning && t != self) {
+      info.running_unstopped = true;
+      info.managed_stack = nullptr;
     }
     fn(info);
   }
+  reg_mu_.Unlock();
+  return true;
+}
+
+std::string SchedulerImpl::FormatThread(const ThreadInfo& i, int64_t now) const {
+  if (options_.format_thread) return options_.format_thread(i);
+  std::string out;
+  absl::StrAppendFormat(&out, "  thread %d '%s' %s", i.id, i.name, ThreadStateName(i.state));
+  if (i.wait_reason != WaitReason::kNone) {
+    absl::StrAppendFormat(&out, " on %s %p", WaitReasonName(i.wait_reason), i.wait_object);
+  }
+  if (i.blocked_since_ns != 0) {
+    absl::StrAppendFormat(&out, " for %d ms", (now - i.blocked_since_ns) / 1000000);
+  }
+  absl::StrAppendFormat(&out, " (worker %d)\n", i.worker);
+  return out;
 }
 
 std::string SchedulerImpl::DumpThreads() const {
-  std::string out;
+  // [threads.hook.format-thread]: the runtime's format is the stack-scan dump's.
+  std::string body;
+  int n = 0;
   int64_t now = internal::CoarseNowNs();
   ForEachThread([&](const ThreadInfo& i) {
-    absl::StrAppendFormat(&out, "  thread %d '%s' %s", i.id, i.name, ThreadStateName(i.state));
-    if (i.wait_reason != WaitReason::kNone) {
-      absl::StrAppendFormat(&out, " on %s %p", WaitReasonName(i.wait_reason), i.wait_object);
-    }
-    if (i.blocked_since_ns != 0) {
-      absl::StrAppendFormat(&out, " for %d ms", (now - i.blocked_since_ns) / 1000000);
-    }
-    absl::StrAppendFormat(&out, " (worker %d)\n", i.worker);
+    ++n;
+    if (options_.format_thread) body += "\n";
+    body += FormatThread(i, now);
   });
-  return out;
+  if (!options_.format_thread) return body;
+  return absl::StrFormat("weft: %d green threads\n", n) + body;
 }
 
 // ---------------------------------------------------------------------------
@@ -1043,6 +1090,9 @@ void Scheduler::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) 
   impl_->ForEachThread(fn);
 }
 std::string Scheduler::DumpThreads() const { return impl_->DumpThreads(); }
+bool Scheduler::ForEachThreadForFatal(const std::function<void(const ThreadInfo&)>& fn) const {
+  return impl_->ForEachThreadForFatal(fn);
+}
 int Scheduler::worker_count() const { return impl_->n_workers_; }
 void Scheduler::SetWorkerData(int worker, void* data) {
   WEFT_CHECK(worker >= 0 && worker < impl_->n_workers_, "weft: SetWorkerData: no such worker");
