@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "runtime/check.h"
 #include "runtime/log.h"
+#include "runtime/trace.h"
 #include "threads/blocking_pool.h"
 #include "threads/overflow.h"
 #include "threads/poller.h"
@@ -189,6 +190,9 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
     self->blocked_since_ns.store(CoarseNowNs(), std::memory_order_relaxed);
   }
   self->state.store(state, std::memory_order_release);
+  if (state != ThreadState::kRunnable) {
+    trace::Instant("threads", "block", self->id, WaitReasonName(reason));
+  }
   w->after_fn_ = &ParkAfter;
   w->after_arg_ = &frame;
   JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
@@ -209,6 +213,10 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
 
 void Ready(GreenThread* t) {
   Worker* w = CurrentWorker();
+  if (trace::Enabled()) {
+    WaitReason why = t->reason.load(std::memory_order_relaxed);
+    if (why != WaitReason::kNone) trace::Instant("threads", "wake", t->id, WaitReasonName(why));
+  }
   t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
   if (w != nullptr && w->sched_ == t->sched) {
     w->ReadyHere(t);
@@ -451,6 +459,7 @@ bool Worker::ParkLocked() {
   }
   s->CheckDeadlockLocked();
   s->parks_.fetch_add(1, std::memory_order_relaxed);
+  trace::Scoped parked("threads", "worker-parked", index_);
   while (!notified_ && !s->shutdown_.load()) {
     if (earliest == TimerHeap::kNever) {
       cv_.Wait(&s->mu_);
@@ -472,6 +481,7 @@ void Worker::Loop() {
   rng_ = 0x1234567ull * (index_ + 1);
   InitThreadFiber(&fiber_);
   altstack_ = InstallAltStack();
+  trace::NameThisThread(absl::StrCat("weft worker ", index_));
   if (sched_->options_.on_worker_start) sched_->options_.on_worker_start(index_);
   for (;;) {
     if (sched_->stop_requested_.load(std::memory_order_acquire)) sched_->SafepointStop(this);
@@ -628,6 +638,7 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
     if (reg_head_ != nullptr) reg_head_->reg_prev = t;
     reg_head_ = t;
   }
+  trace::Instant("threads", "spawn", t->id);
   internal::Ready(t);
   return t;
 }
@@ -829,6 +840,7 @@ void SchedulerImpl::ReadyExternal(GreenThread* t) {
 void SchedulerImpl::SafepointStop(Worker* w) {
   OsMutexLock l(&mu_);
   if (!stop_requested_.load()) return;
+  trace::Scoped stopped("threads", "safepoint-stop", w->index_);
   w->at_safepoint_ = true;
   ++stopped_;
   stw_cv_.SignalAll();
