@@ -503,6 +503,19 @@ void Worker::Loop() {
 // ---------------------------------------------------------------------------
 // SchedulerImpl.
 
+// [threads.debug.schedulers]: every live scheduler, for debuggers (tools/gdb/weft.py
+// walks it in a live process or a core file). Linked through debug_next_.
+namespace {
+OsMutex debug_schedulers_mu;
+}  // namespace
+}  // namespace weft::threads
+
+extern "C" {
+weft::threads::SchedulerImpl* weft_debug_schedulers = nullptr;
+}
+
+namespace weft::threads {
+
 SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options)
     : arena_(arena),
       options_(options),
@@ -513,9 +526,18 @@ SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options
       chunks_(arena) {
   InstallOverflowHandler(arena);
   for (int i = 0; i < n_workers_; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+  OsMutexLock l(&debug_schedulers_mu);
+  debug_next_ = weft_debug_schedulers;
+  weft_debug_schedulers = this;
 }
 
 SchedulerImpl::~SchedulerImpl() {
+  {
+    OsMutexLock l(&debug_schedulers_mu);
+    SchedulerImpl** p = &weft_debug_schedulers;
+    while (*p != this) p = &(*p)->debug_next_;
+    *p = debug_next_;
+  }
   {
     OsMutexLock l(&ext_mu_);
     poller_.reset();

@@ -209,6 +209,8 @@ class SchedulerImpl {
   GreenThread* main_ = nullptr;
   ThreadResult main_result_;
 
+  SchedulerImpl* debug_next_ = nullptr;  // weft_debug_schedulers list (scheduler.cc)
+
   OsMutex ext_mu_;
   std::unique_ptr<Poller> poller_ ABSL_GUARDED_BY(ext_mu_);
   std::unique_ptr<BlockingPool> blocking_ ABSL_GUARDED_BY(ext_mu_);
