@@ -31,7 +31,12 @@ if [[ "$pattern" == \|* ]]; then
   exit 0
 fi
 mkdir -p "$dir/cores"
-(cd "$dir/cores" && rm -f core* && ulimit -c unlimited && GDB_TARGET_ABORT=1 "$target") || true
+# Sanitizers disable core dumps by default (their shadow memory is excluded from the
+# core with MADV_DONTDUMP, so allowing them is cheap).
+(cd "$dir/cores" && rm -f core* && ulimit -c unlimited &&
+  ASAN_OPTIONS="${ASAN_OPTIONS:-}:disable_coredump=0" \
+  TSAN_OPTIONS="${TSAN_OPTIONS:-}:disable_coredump=0" \
+  GDB_TARGET_ABORT=1 "$target") || true
 core="$(ls -t "$dir"/cores/core* 2>/dev/null | head -1 || true)"
 [ -n "$core" ] && [ -s "$core" ] || { echo "FAIL: the aborting target left no core file"; exit 1; }
 dead="$(gdbx -ex "source $script" -ex "info weft-threads" -ex "weft-bt $id" "$target" "$core" 2>&1)"
