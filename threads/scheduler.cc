@@ -190,7 +190,8 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
     self->blocked_since_ns.store(CoarseNowNs(), std::memory_order_relaxed);
   }
   self->state.store(state, std::memory_order_release);
-  if (state != ThreadState::kRunnable) {
+  // [runtime.trace.off-cost]: the arguments are computed inside the branch.
+  if (trace::Enabled() && state != ThreadState::kRunnable) {
     trace::Instant("threads", "block", self->id, WaitReasonName(reason));
   }
   w->after_fn_ = &ParkAfter;
