@@ -93,6 +93,11 @@ void OverflowWithAThreadBlocked() {
 }
 
 TEST(FatalDumpDeathTest, NativeStackOverflowDumpsEveryGreenThread) {
+#if defined(WEFT_TSAN)
+  // The dump after an overflow runs in the SIGSEGV handler and is documented as not
+  // async-signal-safe ([runtime.dump.fatal]); TSan reports exactly that and halts.
+  GTEST_SKIP() << "the overflow dump is best effort in a signal handler; TSan rejects it";
+#endif
   ::testing::FLAGS_gtest_death_test_style = "threadsafe";
   EXPECT_DEATH(OverflowWithAThreadBlocked(),
                "weft: green thread 'deep' \\(id [0-9]+\\) overflowed its native stack of "

@@ -879,10 +879,17 @@ void SchedulerImpl::WatchdogWarning(Worker* v, int64_t waited_ms) {
     // current_ is only read: the registry lock keeps the control block alive.
     for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
       if (t != v->current_.load()) continue;
-      ThreadInfo info = InfoOf(t);
+      // Only the registry's atomics and the name (fixed at spawn): the thread runs, and
+      // may finish (releasing its stacks) while we look.
+      ThreadInfo info;
+      info.id = t->id;
+      info.name = t->name;
+      info.state = t->state.load(std::memory_order_acquire);
+      info.wait_reason = t->reason.load(std::memory_order_relaxed);
+      info.wait_object = t->wait_object.load(std::memory_order_relaxed);
+      info.worker = t->worker.load(std::memory_order_relaxed);
+      info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
       info.running_unstopped = true;
-      info.managed_stack = nullptr;
-      info.saved_sp = nullptr;
       culprit = FormatThread(info, internal::CoarseNowNs());
     }
   }
