@@ -1,5 +1,7 @@
 #include "runtime/check.h"
 
+#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,7 +12,9 @@ namespace weft {
 namespace {
 
 std::atomic<FatalHook> fatal_hook{nullptr};
-std::atomic<bool> in_fatal{false};
+// The kernel id of the thread handling the first fatal error (0: none yet).
+std::atomic<long> fatal_owner{0};
+std::atomic<void*> signal_context{nullptr};
 
 void WriteAll(const char* s) {
   size_t n = std::strlen(s);
@@ -35,22 +39,47 @@ void WriteInt(int v) {
   WriteAll(buf + i);
 }
 
+// RunHookAndAbort keeps [runtime.inv.fatal-once]. Only async-signal-safe calls
+// before the hook: it may run in a signal handler.
+[[noreturn]] void RunHookAndAbort(const char* message, void* context) {
+  long self = syscall(SYS_gettid);
+  long expected = 0;
+  if (!fatal_owner.compare_exchange_strong(expected, self)) {
+    if (expected != self) {
+      // Another thread is reporting: let it finish (its abort ends us too).
+      for (;;) pause();
+    }
+    WriteAll("weft: fatal error while reporting a fatal error; no dump\n");
+    signal(SIGABRT, SIG_DFL);
+    std::abort();
+  }
+  signal_context.store(context);
+  FatalHook hook = fatal_hook.load();
+  if (hook != nullptr) {
+    signal(SIGALRM, SIG_DFL);
+    alarm(kFatalHookSeconds);
+    hook(message);
+  }
+  signal(SIGABRT, SIG_DFL);
+  std::abort();
+}
+
 }  // namespace
 
 void SetFatalHook(FatalHook hook) { fatal_hook.store(hook); }
 
+void* FatalSignalContext() { return signal_context.load(); }
+
 void Fatal(const char* file, int line, const char* message) {
-  // A second failure while handling the first (e.g. inside the hook) skips the hook.
-  bool nested = in_fatal.exchange(true);
   WriteAll(file);
   WriteAll(":");
   WriteInt(line);
   WriteAll(": ");
   WriteAll(message);
   WriteAll("\n");
-  FatalHook hook = fatal_hook.load();
-  if (hook != nullptr && !nested) hook(message);
-  std::abort();
+  RunHookAndAbort(message, nullptr);
 }
+
+void FatalAfterReport(const char* message, void* context) { RunHookAndAbort(message, context); }
 
 }  // namespace weft

@@ -16,11 +16,26 @@ namespace weft {
 
 // FatalHook runs once, after the message is written and before abort(). It must
 // not allocate from the managed heap. Installing nullptr removes it.
+//
+// [runtime.inv.fatal-once] The hook runs at most once per process: a second fatal
+// error on the thread running the hook (a check failing inside the dump) aborts at
+// once without the hook; one on another thread waits for the first to abort. The
+// hook gets kFatalHookSeconds: SIGALRM (default action) ends a hook that hangs, e.g.
+// on a lock the failing code held.
 using FatalHook = void (*)(const char* message);
 void SetFatalHook(FatalHook hook);
+inline constexpr unsigned kFatalHookSeconds = 10;
 
 // Fatal writes "file:line: message" to stderr, runs the hook, and aborts.
 [[noreturn]] void Fatal(const char* file, int line, const char* message);
+
+// FatalAfterReport: for a caller that has written its own message (the native stack
+// overflow handler, which formats the thread's name). Runs the hook under the same
+// rules and aborts. `signal_context` is the ucontext_t of the signal being handled,
+// or nullptr; the hook reads it with FatalSignalContext() (to unwind the faulting
+// stack across the signal frame).
+[[noreturn]] void FatalAfterReport(const char* message, void* signal_context);
+void* FatalSignalContext();
 
 }  // namespace weft
 

@@ -1,5 +1,7 @@
 #include "runtime/check.h"
 
+#include <signal.h>
+
 #include <cstdio>
 
 #include <gtest/gtest.h>
@@ -27,6 +29,35 @@ TEST(CheckDeathTest, FatalHookRunsBeforeAbort) {
         WEFT_CHECK(false, "weft: with hook");
       },
       "hook saw <weft: with hook>");
+}
+
+void FailingHook(const char*) { WEFT_CHECK(false, "weft: failure inside the hook"); }
+
+// [runtime.inv.fatal-once]: a check failing inside the hook does not recurse.
+TEST(CheckDeathTest, FailureInsideTheHookAbortsWithoutRecursing) {
+  EXPECT_DEATH(
+      {
+        SetFatalHook(&FailingHook);
+        WEFT_CHECK(false, "weft: outer");
+      },
+      "weft: outer\n.*weft: failure inside the hook\n"
+      "weft: fatal error while reporting a fatal error; no dump\n");
+}
+
+void HangingHook(const char*) {
+  for (;;) {
+  }
+}
+
+// The hook's time is bounded: a hook that hangs (on a lock the failing code held)
+// still ends the process.
+TEST(CheckDeathTest, HangingHookIsEndedByTheAlarm) {
+  EXPECT_EXIT(
+      {
+        SetFatalHook(&HangingHook);
+        WEFT_CHECK(false, "weft: hangs");
+      },
+      ::testing::KilledBySignal(SIGALRM), "weft: hangs");
 }
 
 TEST(CheckTest, DcheckFollowsBuildConfig) {

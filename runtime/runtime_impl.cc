@@ -9,6 +9,7 @@
 #include "heap/allocation_failure.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "runtime/fatal_dump.h"
 #include "runtime/heap_inspect.h"
 #include "runtime/log.h"
 #include "runtime/stack_dump.h"
@@ -58,6 +59,9 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
     self->heap_->DestroyMutator(self->mutators_[worker]);
     self->mutators_[worker] = nullptr;
   };
+  // [threads.hook.format-thread]: deadlock reports and the safepoint watchdog print
+  // threads in the stack-scan format.
+  so.format_thread = [self](const threads::ThreadInfo& t) { return FormatThread(*self->heap_, t); };
   absl::StatusOr<std::unique_ptr<threads::Scheduler>> s =
       threads::Scheduler::Create(r->arena_.get(), so);
   if (!s.ok()) return s.status();
@@ -81,6 +85,7 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
         "weft: another runtime is already running in this process");
   }
   if (!trace::Enabled()) trace::StartFromEnvironment();
+  InstallFatalDump();
   control_ = ControlServer::Start(
       [this](const std::string& request) { return HandleControlRequest(request); },
       options_.control_socket, options_.dump_stacks_on_sigquit);

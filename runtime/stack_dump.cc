@@ -1,10 +1,12 @@
 #include "runtime/stack_dump.h"
 
 #include <time.h>
+#include <ucontext.h>
 
 #include <cstdint>
 #include <vector>
 
+#include "absl/container/node_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/debugging/stacktrace.h"
 #include "absl/debugging/symbolize.h"
@@ -62,7 +64,7 @@ struct Frame {
 
 struct NativeFrame {
   uintptr_t pc;
-  std::string symbol;
+  const std::string* symbol;  // owned by the dump's SymbolCache
 };
 
 // RetainedBytes: bytes of every object reachable from `v`.
@@ -114,47 +116,83 @@ std::vector<Frame> DecodeManagedStack(heap::Heap& heap, threads::ManagedStack* s
   return frames;
 }
 
-std::string Symbolize(uintptr_t pc) {
-  char buf[1024];
-  // pc is a return address: look up the call instruction before it.
-  if (absl::Symbolize(reinterpret_cast<void*>(pc - 1), buf, sizeof(buf))) return buf;
-  return "??";
-}
+// SymbolCache: one dump symbolizes each distinct return address once (100k blocked
+// threads share a handful of them).
+class SymbolCache {
+ public:
+  const std::string* Symbolize(uintptr_t pc) {
+    auto [it, inserted] = names_.try_emplace(pc);
+    if (inserted) {
+      char buf[1024];
+      // pc is a return address: look up the call instruction before it.
+      it->second =
+          absl::Symbolize(reinterpret_cast<void*>(pc - 1), buf, sizeof(buf)) ? buf : "??";
+    }
+    return &it->second;
+  }
 
-// UnwindSuspended walks frame pointers from a fiber's saved context. Boost.Context's
-// x86-64 jump_fcontext leaves, at the saved stack pointer: the FPU control words,
-// r12, r13, r14, r15, rbx, rbp, then the return address ([runtime.dump.fcontext]).
-std::vector<NativeFrame> UnwindSuspended(const threads::ThreadInfo& t) {
+ private:
+  absl::node_hash_map<uintptr_t, std::string> names_;  // pointer-stable values
+};
+
+// UnwindFrom walks frame pointers from (pc, rbp) within the stack [sp, hi).
+std::vector<NativeFrame> UnwindFrom(SymbolCache& symbols, uintptr_t pc, uintptr_t rbp,
+                                   uintptr_t sp, uintptr_t hi) {
   std::vector<NativeFrame> out;
-#if defined(__x86_64__)
-  auto lo = reinterpret_cast<uintptr_t>(t.stack_low);
-  auto hi = reinterpret_cast<uintptr_t>(t.stack_high);
-  auto sp = reinterpret_cast<uintptr_t>(t.saved_sp);
-  if (sp < lo || sp + 8 * sizeof(uintptr_t) > hi) return out;
-  const uintptr_t* saved = reinterpret_cast<const uintptr_t*>(sp);
-  uintptr_t rbp = saved[6];
-  uintptr_t pc = saved[7];
-  out.push_back({pc, Symbolize(pc)});
+  out.push_back({pc, symbols.Symbolize(pc)});
   for (int depth = 0; depth < 64; ++depth) {
     if (rbp < sp || rbp + 2 * sizeof(uintptr_t) > hi || rbp % sizeof(uintptr_t) != 0) break;
     const uintptr_t* frame = reinterpret_cast<const uintptr_t*>(rbp);
     uintptr_t ret = frame[1];
     if (ret == 0) break;
-    out.push_back({ret, Symbolize(ret)});
+    out.push_back({ret, symbols.Symbolize(ret)});
     if (frame[0] <= rbp) break;  // frames grow upwards as we unwind
     rbp = frame[0];
   }
-#endif
   return out;
 }
 
-std::vector<NativeFrame> UnwindSelf() {
+// UnwindSuspended walks frame pointers from a fiber's saved context. Boost.Context's
+// x86-64 jump_fcontext leaves, at the saved stack pointer: the FPU control words,
+// r12, r13, r14, r15, rbx, rbp, then the return address ([runtime.dump.fcontext]).
+std::vector<NativeFrame> UnwindSuspended(SymbolCache& symbols, const threads::ThreadInfo& t) {
+#if defined(__x86_64__)
+  auto lo = reinterpret_cast<uintptr_t>(t.stack_low);
+  auto hi = reinterpret_cast<uintptr_t>(t.stack_high);
+  auto sp = reinterpret_cast<uintptr_t>(t.saved_sp);
+  if (sp < lo || sp + 8 * sizeof(uintptr_t) > hi) return {};
+  const uintptr_t* saved = reinterpret_cast<const uintptr_t*>(sp);
+  return UnwindFrom(symbols, saved[7], saved[6], sp, hi);
+#else
+  return {};
+#endif
+}
+
+// UnwindSignalContext: the interrupted code of a fatal signal (a native stack
+// overflow, whose handler runs on the alternate signal stack), by frame pointers
+// from the ucontext's rip and rbp, within the thread's native stack.
+std::vector<NativeFrame> UnwindSignalContext(SymbolCache& symbols, const threads::ThreadInfo& t,
+                                            const void* uc) {
+#if defined(__x86_64__)
+  const auto* u = static_cast<const ucontext_t*>(uc);
+  auto pc = static_cast<uintptr_t>(u->uc_mcontext.gregs[REG_RIP]);
+  auto rbp = static_cast<uintptr_t>(u->uc_mcontext.gregs[REG_RBP]);
+  auto sp = static_cast<uintptr_t>(u->uc_mcontext.gregs[REG_RSP]);
+  auto lo = reinterpret_cast<uintptr_t>(t.stack_low);
+  if (sp < lo) sp = lo;  // the faulting push may have moved rsp into the guard page
+  return UnwindFrom(symbols, pc, rbp, sp, reinterpret_cast<uintptr_t>(t.stack_high));
+#else
+  return {};
+#endif
+}
+
+std::vector<NativeFrame> UnwindSelf(SymbolCache& symbols) {
   void* pcs[64];
   int n = absl::GetStackTrace(pcs, 64, 1);
   std::vector<NativeFrame> out;
   for (int i = 0; i < n; ++i) {
     auto pc = reinterpret_cast<uintptr_t>(pcs[i]);
-    out.push_back({pc, Symbolize(pc)});
+    out.push_back({pc, symbols.Symbolize(pc)});
   }
   return out;
 }
@@ -195,29 +233,42 @@ std::string WaitText(const threads::ThreadInfo& t, int64_t now) {
   return s;
 }
 
+void AppendThreadText(std::string& out, const ThreadDump& d, const DumpOptions& o,
+                      int64_t now) {
+  const threads::ThreadInfo& t = d.info;
+  absl::StrAppendFormat(&out, "thread %d \"%s\" %s%s, worker %d%s\n", t.id, d.name,
+                        threads::ThreadStateName(t.state), WaitText(t, now), t.worker,
+                        t.detached ? ", detached" : "");
+  if (t.running_unstopped) {
+    absl::StrAppendFormat(&out, "  managed stack: not read (running on worker %d, not stopped)\n",
+                          t.worker);
+  } else if (d.frames.empty()) {
+    out += "  managed stack: empty\n";
+  }
+  for (const Frame& f : d.frames) {
+    absl::StrAppendFormat(&out, "  frame %s (info %d)\n", f.name, f.info);
+    for (const Slot& s : f.slots) {
+      absl::StrAppendFormat(&out, "    [%d] %s", s.index, s.text);
+      if (o.roots) absl::StrAppendFormat(&out, "  (keeps %d bytes alive)", s.retained);
+      out += "\n";
+    }
+  }
+  if (o.native_backtraces) {
+    if (!d.native_note.empty()) absl::StrAppendFormat(&out, "  native: %s\n", d.native_note);
+    for (size_t i = 0; i < d.native.size(); ++i) {
+      // "  #%-2d 0x%x %s": StrAppend, as this runs once per frame of every thread.
+      absl::StrAppend(&out, "  #", i, i < 10 ? "  0x" : " 0x", absl::Hex(d.native[i].pc), " ",
+                      *d.native[i].symbol, "\n");
+    }
+  }
+}
+
 std::string FormatText(const std::vector<ThreadDump>& dumps, const DumpOptions& o,
                        int64_t now) {
   std::string out = absl::StrFormat("weft: %d green threads\n", dumps.size());
   for (const ThreadDump& d : dumps) {
-    const threads::ThreadInfo& t = d.info;
-    absl::StrAppendFormat(&out, "\nthread %d \"%s\" %s%s, worker %d%s\n", t.id, d.name,
-                          threads::ThreadStateName(t.state), WaitText(t, now), t.worker,
-                          t.detached ? ", detached" : "");
-    if (d.frames.empty()) out += "  managed stack: empty\n";
-    for (const Frame& f : d.frames) {
-      absl::StrAppendFormat(&out, "  frame %s (info %d)\n", f.name, f.info);
-      for (const Slot& s : f.slots) {
-        absl::StrAppendFormat(&out, "    [%d] %s", s.index, s.text);
-        if (o.roots) absl::StrAppendFormat(&out, "  (keeps %d bytes alive)", s.retained);
-        out += "\n";
-      }
-    }
-    if (o.native_backtraces) {
-      if (!d.native_note.empty()) absl::StrAppendFormat(&out, "  native: %s\n", d.native_note);
-      for (size_t i = 0; i < d.native.size(); ++i) {
-        absl::StrAppendFormat(&out, "  #%-2d 0x%x %s\n", i, d.native[i].pc, d.native[i].symbol);
-      }
-    }
+    out += "\n";
+    AppendThreadText(out, d, o, now);
   }
   return out;
 }
@@ -259,7 +310,7 @@ std::string FormatJson(const std::vector<ThreadDump>& dumps, const DumpOptions& 
     for (size_t j = 0; j < d.native.size(); ++j) {
       if (j > 0) out += ",";
       absl::StrAppendFormat(&out, "{\"pc\":\"0x%x\",\"symbol\":%s}", d.native[j].pc,
-                            JsonString(d.native[j].symbol));
+                            JsonString(*d.native[j].symbol));
     }
     out += "]}";
   }
@@ -296,32 +347,74 @@ std::string DescribeValue(heap::Heap& heap, heap::Value v) {
   }
 }
 
+namespace {
+
+// DumpOne decodes one thread. `self` is the calling green thread's id (0: none);
+// `signal_context` the ucontext of a fatal signal taken on `self`, or nullptr.
+ThreadDump DumpOne(heap::Heap& heap, SymbolCache& symbols, const threads::ThreadInfo& t,
+                   const DumpOptions& options, uint64_t self, const void* signal_context) {
+  ThreadDump d;
+  d.info = t;
+  d.name = std::string(t.name);
+  d.info.name = {};
+  if (t.managed_stack != nullptr) {
+    d.frames = DecodeManagedStack(heap, t.managed_stack, options.roots);
+  }
+  if (options.native_backtraces) {
+    if (t.id == self && signal_context != nullptr) {
+      d.native = UnwindSignalContext(symbols, t, signal_context);
+    } else if (t.id == self) {
+      d.native = UnwindSelf(symbols);
+    } else if (t.saved_sp != nullptr) {
+      d.native = UnwindSuspended(symbols, t);
+    } else if (t.running_unstopped) {
+      d.native_note = absl::StrFormat("running on worker %d, not stopped (no saved context)",
+                                      t.worker);
+    } else if (t.state == threads::ThreadState::kRunning) {
+      d.native_note = "running at a safepoint on another worker (no saved context)";
+    }
+  }
+  return d;
+}
+
+uint64_t SelfId() {
+  return threads::this_thread::InGreenThread() ? threads::this_thread::Id() : 0;
+}
+
+}  // namespace
+
 std::string BuildDump(heap::Heap& heap, threads::Scheduler& scheduler,
                       const DumpOptions& options) {
   std::vector<ThreadDump> dumps;
-  uint64_t self = threads::this_thread::InGreenThread() ? threads::this_thread::Id() : 0;
+  uint64_t self = SelfId();
+  SymbolCache symbols;
   scheduler.ForEachThread([&](const threads::ThreadInfo& t) {
     if (!Matches(t, options)) return;
-    ThreadDump d;
-    d.info = t;
-    d.name = std::string(t.name);
-    d.info.name = {};
-    if (t.managed_stack != nullptr) {
-      d.frames = DecodeManagedStack(heap, t.managed_stack, options.roots);
-    }
-    if (options.native_backtraces) {
-      if (t.id == self) {
-        d.native = UnwindSelf();
-      } else if (t.saved_sp != nullptr) {
-        d.native = UnwindSuspended(t);
-      } else if (t.state == threads::ThreadState::kRunning) {
-        d.native_note = "running at a safepoint on another worker (no saved context)";
-      }
-    }
-    dumps.push_back(std::move(d));
+    dumps.push_back(DumpOne(heap, symbols, t, options, self, nullptr));
   });
   int64_t now = MonotonicNanos();
   return options.json ? FormatJson(dumps, options, now) : FormatText(dumps, options, now);
+}
+
+std::string FormatThread(heap::Heap& heap, const threads::ThreadInfo& t) {
+  DumpOptions o;
+  std::string out;
+  SymbolCache symbols;
+  AppendThreadText(out, DumpOne(heap, symbols, t, o, SelfId(), nullptr), o, MonotonicNanos());
+  return out;
+}
+
+std::string BuildFatalDump(heap::Heap& heap, threads::Scheduler& scheduler,
+                           const void* signal_context) {
+  std::vector<ThreadDump> dumps;
+  uint64_t self = SelfId();
+  DumpOptions o;
+  SymbolCache symbols;
+  bool complete = scheduler.ForEachThreadForFatal([&](const threads::ThreadInfo& t) {
+    dumps.push_back(DumpOne(heap, symbols, t, o, self, signal_context));
+  });
+  if (!complete) return "weft: the green-thread registry stayed locked: no dump\n";
+  return FormatText(dumps, o, MonotonicNanos());
 }
 
 }  // namespace weft

@@ -24,6 +24,18 @@ std::string DescribeValue(heap::Heap& heap, heap::Value v);
 std::string BuildDump(heap::Heap& heap, threads::Scheduler& scheduler,
                       const DumpOptions& options);
 
+// FormatThread: one thread in BuildDump's text format (the "thread ..." line, its
+// frames and native backtrace). The scheduler's format_thread hook: the deadlock
+// report and the safepoint watchdog print threads with it.
+std::string FormatThread(heap::Heap& heap, const threads::ThreadInfo& t);
+
+// BuildFatalDump: BuildDump's text for a fatal error, with the world in any state
+// ([runtime.dump.fatal]): threads running on other workers are named but their
+// stacks are not read; `signal_context` (a ucontext_t, or nullptr) unwinds the
+// calling thread across a fatal signal.
+std::string BuildFatalDump(heap::Heap& heap, threads::Scheduler& scheduler,
+                           const void* signal_context);
+
 }  // namespace weft
 
 #endif  // WEFT_RUNTIME_STACK_DUMP_H_

@@ -5,7 +5,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/runtime_impl.h"
-#include "runtime/trace.h"
 #include "threads/blocking.h"
 #include "threads/io.h"
 #include "threads/mutex.h"
@@ -63,7 +62,6 @@ Thread Spawn(std::function<Local()> body, SpawnOptions options) {
       },
       so);
   record->id = record->handle.id();
-  trace::Instant("threads", "spawn", record->id);
   record->name = options.name.empty() ? absl::StrCat("thread-", record->id) : options.name;
   Thread t;
   t.state_ = std::shared_ptr<void>(record, record.get());

@@ -20,9 +20,10 @@ std::atomic<bool> enabled{false};
 namespace {
 
 struct Event {
-  uint64_t ts_ns;
+  uint64_t tsc;
   const char* category;
   const char* name;
+  const char* detail;
   uint64_t arg;
   char phase;
 };
@@ -31,6 +32,7 @@ struct Event {
 // tolerates a torn last event by reading `count` with acquire order first.
 struct Ring {
   int tid;
+  std::string name;  // under rings_mu
   std::atomic<uint64_t> count{0};
   std::unique_ptr<Event[]> events{new Event[kRingEvents]};
 };
@@ -38,6 +40,11 @@ struct Ring {
 std::mutex rings_mu;
 std::vector<Ring*>* rings = new std::vector<Ring*>();  // leaked: threads may outlive statics
 std::string* path = new std::string();
+// The two clocks sampled together at Start: Flush maps TSC ticks to nanoseconds.
+uint64_t start_tsc = 0;
+uint64_t start_ns = 0;
+
+inline uint64_t Tsc() { return __builtin_ia32_rdtsc(); }
 
 uint64_t NowNs() {
   timespec ts;
@@ -60,18 +67,30 @@ __attribute__((noinline)) Ring* ThisRing() {
 }  // namespace
 
 namespace internal {
-void Record(char phase, const char* category, const char* name, uint64_t arg) {
+void Record(char phase, const char* category, const char* name, uint64_t arg,
+            const char* detail) {
   Ring* r = ThisRing();
   uint64_t n = r->count.load(std::memory_order_relaxed);
-  r->events[n % kRingEvents] = Event{NowNs(), category, name, arg, phase};
+  r->events[n % kRingEvents] = Event{Tsc(), category, name, detail, arg, phase};
   r->count.store(n + 1, std::memory_order_release);
 }
 }  // namespace internal
+
+void NameThisThread(const std::string& name) {
+  if (!Enabled()) return;
+  Ring* r = ThisRing();
+  std::lock_guard<std::mutex> l(rings_mu);
+  r->name = name;
+}
 
 void Start(const std::string& file) {
   {
     std::lock_guard<std::mutex> l(rings_mu);
     *path = file;
+    if (start_tsc == 0) {
+      start_ns = NowNs();
+      start_tsc = Tsc();
+    }
   }
   internal::enabled.store(true);
 }
@@ -93,16 +112,28 @@ bool Flush() {
   std::fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
   bool first = true;
   int pid = static_cast<int>(getpid());
+  uint64_t now_ns = NowNs(), now_tsc = Tsc();
+  double ns_per_tick = now_tsc > start_tsc
+                           ? double(now_ns - start_ns) / double(now_tsc - start_tsc)
+                           : 1.0;
   for (Ring* r : *rings) {
+    if (!r->name.empty()) {
+      std::fprintf(f, "%s{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
+                   "\"args\":{\"name\":\"%s\"}}",
+                   first ? "" : ",\n", pid, r->tid, r->name.c_str());
+      first = false;
+    }
     uint64_t n = r->count.load(std::memory_order_acquire);
     uint64_t from = n > kRingEvents ? n - kRingEvents : 0;
     for (uint64_t i = from; i < n; ++i) {
       const Event& e = r->events[i % kRingEvents];
+      double ts_ns = double(start_ns) + (double(e.tsc) - double(start_tsc)) * ns_per_tick;
       std::fprintf(f, "%s{\"ph\":\"%c\",\"cat\":\"%s\",\"name\":\"%s\",\"pid\":%d,\"tid\":%d,"
-                   "\"ts\":%.3f,%s\"args\":{\"value\":%llu}}",
-                   first ? "" : ",\n", e.phase, e.category, e.name, pid, r->tid,
-                   e.ts_ns / 1000.0, e.phase == 'i' ? "\"s\":\"t\"," : "",
-                   static_cast<unsigned long long>(e.arg));
+                   "\"ts\":%.3f,%s\"args\":{\"value\":%llu",
+                   first ? "" : ",\n", e.phase, e.category, e.name, pid, r->tid, ts_ns / 1000.0,
+                   e.phase == 'i' ? "\"s\":\"t\"," : "", static_cast<unsigned long long>(e.arg));
+      if (e.detail != nullptr) std::fprintf(f, ",\"detail\":\"%s\"", e.detail);
+      std::fprintf(f, "}}");
       first = false;
     }
   }

@@ -7,12 +7,14 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/check.h"
 #include "threads/scheduler_impl.h"
 
 namespace weft::threads {
 namespace {
 
-constexpr size_t kAltStackBytes = 64 * 1024;
+// Room for the runtime's fatal hook too (it symbolizes and formats the dump on it).
+constexpr size_t kAltStackBytes = 256 * 1024;
 
 std::atomic<bool> installed{false};
 struct sigaction old_segv;
@@ -49,7 +51,7 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
       const NativeStack& s = t->stacks->native;
       char* addr = static_cast<char*>(info->si_addr);
       // The guard page, or below it by up to one large frame.
-      if (addr < s.limit && addr + (size_t{64} << 10) >= s.run) ReportOverflow(t);
+      if (addr < s.limit && addr + (size_t{64} << 10) >= s.run) ReportOverflow(t, uctx);
     }
   }
   // Not ours: restore the previous handler and let the fault happen again.
@@ -58,7 +60,7 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
 
 }  // namespace
 
-void ReportOverflow(const GreenThread* t) {
+void ReportOverflow(const GreenThread* t, void* signal_context) {
   WriteStr("weft: green thread '");
   WriteStr(t->name.c_str());
   WriteStr("' (id ");
@@ -66,8 +68,9 @@ void ReportOverflow(const GreenThread* t) {
   WriteStr(") overflowed its native stack of ");
   WriteU64(t->stacks->native.run_bytes);
   WriteStr(" bytes\n");
-  signal(SIGABRT, SIG_DFL);
-  abort();
+  // The runtime's fatal hook dumps every green thread: best effort, not
+  // async-signal-safe ([threads.overflow.dump]).
+  FatalAfterReport("weft: green thread overflowed its native stack", signal_context);
 }
 
 void InstallOverflowHandler(heap::Arena*) {

@@ -19,8 +19,10 @@ void InstallOverflowHandler(heap::Arena* arena);
 // Per worker OS thread: an alternate signal stack. Returns it for RemoveAltStack.
 void* InstallAltStack();
 void RemoveAltStack(void* stack);
-// ReportOverflow writes the message and aborts. Async-signal-safe.
-[[noreturn]] void ReportOverflow(const GreenThread* t);
+// ReportOverflow writes the message (async-signal-safe), then runs the fatal hook
+// through FatalAfterReport (check.h) and aborts. `signal_context` is the handler's
+// ucontext_t, or nullptr when called at a switch (canary check).
+[[noreturn]] void ReportOverflow(const GreenThread* t, void* signal_context = nullptr);
 
 }  // namespace weft::threads
 

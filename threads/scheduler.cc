@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "runtime/check.h"
 #include "runtime/log.h"
+#include "runtime/trace.h"
 #include "threads/blocking_pool.h"
 #include "threads/overflow.h"
 #include "threads/poller.h"
@@ -190,6 +191,10 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
     self->blocked_since_ns.store(CoarseNowNs(), std::memory_order_relaxed);
   }
   self->state.store(state, std::memory_order_release);
+  // [runtime.trace.off-cost]: the arguments are computed inside the branch.
+  if (trace::Enabled() && state != ThreadState::kRunnable) {
+    trace::Instant("threads", "block", self->id, WaitReasonName(reason));
+  }
   w->after_fn_ = &ParkAfter;
   w->after_arg_ = &frame;
   JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
@@ -210,6 +215,10 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
 
 void Ready(GreenThread* t) {
   Worker* w = CurrentWorker();
+  if (trace::Enabled()) {
+    WaitReason why = t->reason.load(std::memory_order_relaxed);
+    if (why != WaitReason::kNone) trace::Instant("threads", "wake", t->id, WaitReasonName(why));
+  }
   t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
   if (w != nullptr && w->sched_ == t->sched) {
     w->ReadyHere(t);
@@ -452,6 +461,7 @@ bool Worker::ParkLocked() {
   }
   s->CheckDeadlockLocked();
   s->parks_.fetch_add(1, std::memory_order_relaxed);
+  trace::Scoped parked("threads", "worker-parked", index_);
   while (!notified_ && !s->shutdown_.load()) {
     if (earliest == TimerHeap::kNever) {
       cv_.Wait(&s->mu_);
@@ -473,6 +483,7 @@ void Worker::Loop() {
   rng_ = 0x1234567ull * (index_ + 1);
   InitThreadFiber(&fiber_);
   altstack_ = InstallAltStack();
+  trace::NameThisThread(absl::StrCat("weft worker ", index_));
   if (sched_->options_.on_worker_start) sched_->options_.on_worker_start(index_);
   for (;;) {
     if (sched_->stop_requested_.load(std::memory_order_acquire)) sched_->SafepointStop(this);
@@ -494,6 +505,19 @@ void Worker::Loop() {
 // ---------------------------------------------------------------------------
 // SchedulerImpl.
 
+// [threads.debug.schedulers]: every live scheduler, for debuggers (tools/gdb/weft.py
+// walks it in a live process or a core file). Linked through debug_next_.
+namespace {
+OsMutex debug_schedulers_mu;
+}  // namespace
+}  // namespace weft::threads
+
+extern "C" {
+weft::threads::SchedulerImpl* weft_debug_schedulers = nullptr;
+}
+
+namespace weft::threads {
+
 SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options)
     : arena_(arena),
       options_(options),
@@ -504,9 +528,18 @@ SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options
       chunks_(arena) {
   InstallOverflowHandler(arena);
   for (int i = 0; i < n_workers_; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+  OsMutexLock l(&debug_schedulers_mu);
+  debug_next_ = weft_debug_schedulers;
+  weft_debug_schedulers = this;
 }
 
 SchedulerImpl::~SchedulerImpl() {
+  {
+    OsMutexLock l(&debug_schedulers_mu);
+    SchedulerImpl** p = &weft_debug_schedulers;
+    while (*p != this) p = &(*p)->debug_next_;
+    *p = debug_next_;
+  }
   {
     OsMutexLock l(&ext_mu_);
     poller_.reset();
@@ -629,6 +662,7 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
     if (reg_head_ != nullptr) reg_head_->reg_prev = t;
     reg_head_ = t;
   }
+  trace::Instant("threads", "spawn", t->id);
   internal::Ready(t);
   return t;
 }
@@ -830,12 +864,38 @@ void SchedulerImpl::ReadyExternal(GreenThread* t) {
 void SchedulerImpl::SafepointStop(Worker* w) {
   OsMutexLock l(&mu_);
   if (!stop_requested_.load()) return;
+  trace::Scoped stopped("threads", "safepoint-stop", w->index_);
   w->at_safepoint_ = true;
   ++stopped_;
   stw_cv_.SignalAll();
   while (stop_requested_.load()) stw_cv_.Wait(&mu_);
   --stopped_;
   w->at_safepoint_ = false;
+}
+
+void SchedulerImpl::WatchdogWarning(Worker* v, int64_t waited_ms) {
+  std::string culprit = "no green thread (the scheduler loop)\n";
+  {
+    OsMutexLock l(&reg_mu_);
+    // current_ is only read: the registry lock keeps the control block alive.
+    for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
+      if (t != v->current_.load()) continue;
+      // Only the registry's atomics and the name (fixed at spawn): the thread runs, and
+      // may finish (releasing its stacks) while we look.
+      ThreadInfo info;
+      info.id = t->id;
+      info.name = t->name;
+      info.state = t->state.load(std::memory_order_acquire);
+      info.wait_reason = t->reason.load(std::memory_order_relaxed);
+      info.wait_object = t->wait_object.load(std::memory_order_relaxed);
+      info.worker = t->worker.load(std::memory_order_relaxed);
+      info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
+      info.running_unstopped = true;
+      culprit = FormatThread(info, internal::CoarseNowNs());
+    }
+  }
+  Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; running:\n{}",
+             v->index_, waited_ms, culprit);
 }
 
 void SchedulerImpl::StopTheWorld() {
@@ -871,11 +931,7 @@ void SchedulerImpl::StopTheWorld() {
       waited_ms += absl::ToInt64Milliseconds(options_.safepoint_watchdog);
       for (auto& v : workers_) {
         if (v.get() == w || v->parked_ || v->at_safepoint_) continue;
-        GreenThread* t = v->current_.load();
-        Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; "
-                   "running green thread '{}' (id {})",
-                   v->index_, waited_ms, t ? t->name : std::string("<scheduler>"),
-                   t ? t->id : 0);
+        WatchdogWarning(v.get(), waited_ms);
       }
     }
   }
@@ -891,41 +947,74 @@ void SchedulerImpl::ResumeTheWorld() {
 // ---------------------------------------------------------------------------
 // Registry.
 
+ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t) const {
+  ThreadInfo info;
+  info.id = t->id;
+  info.name = t->name;
+  info.state = t->state.load(std::memory_order_acquire);
+  info.wait_reason = t->reason.load(std::memory_order_relaxed);
+  info.wait_object = t->wait_object.load(std::memory_order_relaxed);
+  info.worker = t->worker.load(std::memory_order_relaxed);
+  info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
+  if (info.state != ThreadState::kDone && t->stacks != nullptr) {
+    info.stack_low = t->stacks->native.limit;
+    info.stack_high = t->stacks->native.top;
+    if (info.state != ThreadState::kRunning) info.saved_sp = t->ctx;
+    info.managed_stack = &t->stacks->managed;
+  }
+  return info;
+}
+
 void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
   OsMutexLock l(&reg_mu_);
+  for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) fn(InfoOf(t));
+}
+
+bool SchedulerImpl::ForEachThreadForFatal(
+    const std::function<void(const ThreadInfo&)>& fn) const {
+  // The failing code may hold the registry lock: try for a second, then give up.
+  bool locked = false;
+  for (int i = 0; i < 1000 && !(locked = reg_mu_.TryLock()); ++i) usleep(1000);
+  if (!locked) return false;
+  const GreenThread* self = CurrentThread();
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
-    ThreadInfo info;
-    info.id = t->id;
-    info.name = t->name;
-    info.state = t->state.load(std::memory_order_acquire);
-    info.wait_reason = t->reason.load(std::memory_order_relaxed);
-    info.wait_object = t->wait_object.load(std::memory_order_relaxed);
-    info.worker = t->worker.load(std::memory_order_relaxed);
-    info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
-    if (info.state != ThreadState::kDone && t->stacks != nullptr) {
-      info.stack_low = t->stacks->native.limit;
-      info.stack_high = t->stacks->native.top;
-      if (info.state != ThreadState::kRunning) info.saved_sp = t->ctx;
-      info.managed_stack = &t->stacks->managed;
+    ThreadInfo info = InfoOf(t);
+    if (info.state == ThreadState::kRunning && t != self) {
+      info.running_unstopped = true;
+      info.managed_stack = nullptr;
     }
     fn(info);
   }
+  reg_mu_.Unlock();
+  return true;
+}
+
+std::string SchedulerImpl::FormatThread(const ThreadInfo& i, int64_t now) const {
+  if (options_.format_thread) return options_.format_thread(i);
+  std::string out;
+  absl::StrAppendFormat(&out, "  thread %d '%s' %s", i.id, i.name, ThreadStateName(i.state));
+  if (i.wait_reason != WaitReason::kNone) {
+    absl::StrAppendFormat(&out, " on %s %p", WaitReasonName(i.wait_reason), i.wait_object);
+  }
+  if (i.blocked_since_ns != 0) {
+    absl::StrAppendFormat(&out, " for %d ms", (now - i.blocked_since_ns) / 1000000);
+  }
+  absl::StrAppendFormat(&out, " (worker %d)\n", i.worker);
+  return out;
 }
 
 std::string SchedulerImpl::DumpThreads() const {
-  std::string out;
+  // [threads.hook.format-thread]: the runtime's format is the stack-scan dump's.
+  std::string body;
+  int n = 0;
   int64_t now = internal::CoarseNowNs();
   ForEachThread([&](const ThreadInfo& i) {
-    absl::StrAppendFormat(&out, "  thread %d '%s' %s", i.id, i.name, ThreadStateName(i.state));
-    if (i.wait_reason != WaitReason::kNone) {
-      absl::StrAppendFormat(&out, " on %s %p", WaitReasonName(i.wait_reason), i.wait_object);
-    }
-    if (i.blocked_since_ns != 0) {
-      absl::StrAppendFormat(&out, " for %d ms", (now - i.blocked_since_ns) / 1000000);
-    }
-    absl::StrAppendFormat(&out, " (worker %d)\n", i.worker);
+    ++n;
+    if (options_.format_thread) body += "\n";
+    body += FormatThread(i, now);
   });
-  return out;
+  if (!options_.format_thread) return body;
+  return absl::StrFormat("weft: %d green threads\n", n) + body;
 }
 
 // ---------------------------------------------------------------------------
@@ -1062,6 +1151,9 @@ void Scheduler::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) 
   impl_->ForEachThread(fn);
 }
 std::string Scheduler::DumpThreads() const { return impl_->DumpThreads(); }
+bool Scheduler::ForEachThreadForFatal(const std::function<void(const ThreadInfo&)>& fn) const {
+  return impl_->ForEachThreadForFatal(fn);
+}
 int Scheduler::worker_count() const { return impl_->n_workers_; }
 void Scheduler::SetWorkerData(int worker, void* data) {
   WEFT_CHECK(worker >= 0 && worker < impl_->n_workers_, "weft: SetWorkerData: no such worker");

@@ -58,6 +58,12 @@ struct SchedulerOptions {
   // Called on each worker's OS thread when it starts and before it exits.
   std::function<void(int worker)> on_worker_start;
   std::function<void(int worker)> on_worker_stop;
+  // Formats one green thread for the deadlock report and the safepoint watchdog: the
+  // runtime installs its stack-scan format (threads/ never includes runtime/). It
+  // runs with the scheduler's locks held (mu_, then the registry's) and must not call
+  // back into the Scheduler. Empty: the built-in one-line format.
+  // [threads.hook.format-thread]
+  std::function<std::string(const ThreadInfo&)> format_thread;
 
   // Validate returns InvalidArgument naming the first option out of range.
   absl::Status Validate() const;
@@ -136,8 +142,14 @@ class Scheduler {
   // ForEachThread calls fn for every green thread not yet joined (or, if detached,
   // not yet ended). Exact while the world is stopped.
   void ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const;
-  // DumpThreads: one line per thread (for fatal hooks and deadlock reports).
+  // DumpThreads: "weft: N green threads", then each thread in the format_thread
+  // format (or one built-in line per thread). The deadlock report is this text.
   std::string DumpThreads() const;
+  // ForEachThreadForFatal: ForEachThread for a fatal-error report, which may run with
+  // any lock held and the world half-stopped: it gives up (false) if the registry
+  // stays locked for a second, and marks every running thread other than the
+  // caller's running_unstopped.
+  bool ForEachThreadForFatal(const std::function<void(const ThreadInfo&)>& fn) const;
 
   int worker_count() const;
   // Per-worker opaque data for the runtime (e.g. its allocation context).

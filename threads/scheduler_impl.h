@@ -137,10 +137,16 @@ class SchedulerImpl {
   void StopTheWorld();
   void ResumeTheWorld();
   void SafepointStop(Worker* w);
+  // WatchdogWarning logs that `w` has not stopped, with its thread in the
+  // format_thread format. Called under mu_.
+  void WatchdogWarning(Worker* w, int64_t waited_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   void ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const;
+  bool ForEachThreadForFatal(const std::function<void(const ThreadInfo&)>& fn) const;
+  ThreadInfo InfoOf(const GreenThread* t) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu_);
   std::string DumpThreads() const;
-  std::string DumpThreadsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu_);
+  // FormatThread: one thread in the format_thread format, or the built-in line.
+  std::string FormatThread(const ThreadInfo& info, int64_t now) const;
 
   StackPair* AcquireStacks(Worker* w, size_t native_bytes, size_t managed_max);
   void ReleaseStacks(Worker* w, StackPair* s);
@@ -202,6 +208,8 @@ class SchedulerImpl {
   Scheduler* public_ = nullptr;
   GreenThread* main_ = nullptr;
   ThreadResult main_result_;
+
+  SchedulerImpl* debug_next_ = nullptr;  // weft_debug_schedulers list (scheduler.cc)
 
   OsMutex ext_mu_;
   std::unique_ptr<Poller> poller_ ABSL_GUARDED_BY(ext_mu_);

@@ -54,8 +54,12 @@ struct ThreadInfo {
   const void* stack_low = nullptr;
   const void* stack_high = nullptr;
   const void* saved_sp = nullptr;
-  ManagedStack* managed_stack = nullptr;  // nullptr once done
+  ManagedStack* managed_stack = nullptr;  // nullptr once done, or when not readable
   bool detached = false;
+  // Running on a worker that is not stopped (the safepoint watchdog's culprit, other
+  // workers' threads in a fatal dump): its stacks change under the reader, so
+  // managed_stack and saved_sp are nullptr.
+  bool running_unstopped = false;
 };
 
 }  // namespace weft::threads

@@ -24,6 +24,7 @@
 
 #include "absl/time/clock.h"
 #include "heap/arena.h"
+#include "runtime/trace.h"
 #include "threads/channel.h"
 #include "threads/scheduler.h"
 #include "threads/semaphore.h"
@@ -241,6 +242,9 @@ int main(int argc, char** argv) {
   std::string only = argc > 2 ? argv[2] : "";
   use_cpu_clock = argc > 3 && std::string(argv[3]) == "--cpu";
   auto want = [&](const char* k) { return only.empty() || only.find(k) != std::string::npos; };
+  // WEFT_TRACE=file.json records the scheduler's events (runtime/DESIGN.md, tracing
+  // overhead); the runtime does this in Run, this benchmark has no runtime.
+  weft::trace::StartFromEnvironment();
   std::printf("threads_bench: median of %d runs [min - max], %s clock\n", reps,
               use_cpu_clock ? "process CPU" : "wall");
   if (want("yield")) Report("yield between two green threads, 1 worker", "ns", "<= 20 ns", reps, Yield2);
@@ -276,5 +280,6 @@ int main(int argc, char** argv) {
            [] { return CrossWorkerWake(true); });
   }
   if (want("idle")) Report("idle CPU over 5 s, 2 workers", "%", "< 1 %", std::min(reps, 3), IdleCpu);
+  if (weft::trace::Enabled()) weft::trace::Stop();
   return 0;
 }

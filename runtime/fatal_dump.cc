@@ -1,0 +1,38 @@
+#include "runtime/fatal_dump.h"
+
+#include <unistd.h>
+
+#include <string>
+
+#include "runtime/check.h"
+#include "runtime/runtime_impl.h"
+#include "runtime/stack_dump.h"
+
+namespace weft {
+namespace {
+
+void WriteAll(const std::string& s) {
+  size_t off = 0;
+  while (off < s.size()) {
+    ssize_t n = ::write(STDERR_FILENO, s.data() + off, s.size() - off);
+    if (n <= 0) return;
+    off += static_cast<size_t>(n);
+  }
+}
+
+// [runtime.dump.fatal]: best effort. The world is not stopped (it may be half
+// stopped, or the failing code may hold locks); check.h bounds the hook's time and
+// keeps a failure inside it from recursing ([runtime.inv.fatal-once]).
+void FatalDump(const char* message) {
+  RuntimeImpl* rt = RuntimeImpl::CurrentOrNull();
+  if (rt == nullptr) return;
+  WriteAll("weft: fatal error; every green thread follows (best effort: threads running "
+           "on other workers are not read)\n");
+  WriteAll(BuildFatalDump(rt->heap(), rt->scheduler(), FatalSignalContext()));
+}
+
+}  // namespace
+
+void InstallFatalDump() { SetFatalHook(&FatalDump); }
+
+}  // namespace weft
