@@ -105,6 +105,11 @@ absl::Status SchedulerOptions::Validate() const {
 
 namespace {
 thread_local Worker* tls_worker = nullptr;
+
+// After-switch actions short enough to run on the next green thread's stack
+// (section 2 of DESIGN.md); defined below.
+void YieldAfter(void* p);
+void UnlockAfter(void* p);
 }  // namespace
 
 namespace internal {
@@ -172,35 +177,55 @@ void ParkAfter(void* p) {
 
 }  // namespace
 
+namespace {
+void NoAfter(void*) {}
+}  // namespace
+
 void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch after,
           void* arg, WaitState* ws, int64_t deadline_ns) {
   Worker* w = CurrentWorker();
   WEFT_CHECK(w != nullptr, "weft: blocking threads/ call outside a green thread");
   GreenThread* self = w->current_.load(std::memory_order_relaxed);
-  ParkFrame frame{after, arg, ws, TimerNode{}, self, {}};
-  if (deadline_ns > 0) {
-    WEFT_CHECK(ws != nullptr, "weft: Park with a deadline needs a WaitState");
-    frame.timer.deadline_ns = deadline_ns;
-    frame.timer.arg = ws;
-  }
   self->reason.store(reason, std::memory_order_relaxed);
   self->wait_object.store(object, std::memory_order_relaxed);
   if (state != ThreadState::kRunnable) {
     self->blocked_since_ns.store(CoarseNowNs(), std::memory_order_relaxed);
   }
   self->state.store(state, std::memory_order_release);
-  w->after_fn_ = &ParkAfter;
-  w->after_arg_ = &frame;
-  JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
-  // Resumed, possibly on another worker.
-  Worker* now = static_cast<Worker*>(r.data);
-  now->sched_ctx_ = r.from;
-  // A waker may have resumed us on another worker while the after-switch action is
-  // still running on the old one; it uses this frame until it says it is done
-  // ([threads.inv.ready-after-unlock]).
-  while (!frame.after_done.load(std::memory_order_acquire)) __builtin_ia32_pause();
-  if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
-    self->sched->ReleasePendingWakers();
+  if (deadline_ns == 0 && (after == nullptr || after == &UnlockSpinAfter ||
+                           after == &YieldAfter || after == &UnlockAfter)) {
+    // Fast path: a short action that touches nothing of this frame (its last access
+    // is the store that publishes the thread), so it needs no ParkFrame and Park need
+    // not wait for it. Switch directly to a runnable thread of this worker if there
+    // is one (the action then runs on that thread's stack, in Resumed), else
+    // through the loop, which also serves every safepoint and fairness turn
+    // TakeForDirectSwitch declines.
+    w->after_fn_ = after != nullptr ? after : &NoAfter;
+    w->after_arg_ = arg;
+    GreenThread* next = w->TakeForDirectSwitch();
+    JumpResult r = next != nullptr ? w->SwitchTo(self, next)
+                                   : Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+    // Resumed, possibly on another worker: by its loop, or directly by the thread
+    // that ran there before us, whose after-switch action Resumed runs.
+    static_cast<Worker*>(r.data)->Resumed(r.from);
+  } else {
+    ParkFrame frame{after, arg, ws, TimerNode{}, self, {}};
+    if (deadline_ns > 0) {
+      WEFT_CHECK(ws != nullptr, "weft: Park with a deadline needs a WaitState");
+      frame.timer.deadline_ns = deadline_ns;
+      frame.timer.arg = ws;
+    }
+    w->after_fn_ = &ParkAfter;
+    w->after_arg_ = &frame;
+    JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+    static_cast<Worker*>(r.data)->Resumed(r.from);
+    // A waker may have resumed us on another worker while the after-switch action
+    // is still running on the old one; it uses this frame until it says it is done
+    // ([threads.inv.ready-after-unlock]).
+    while (!frame.after_done.load(std::memory_order_acquire)) __builtin_ia32_pause();
+    if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
+      self->sched->ReleasePendingWakers();
+    }
   }
   self->blocked_since_ns.store(0, std::memory_order_relaxed);
   self->reason.store(WaitReason::kNone, std::memory_order_relaxed);
@@ -257,9 +282,9 @@ void FinishAfter(void* p) {
 
 void ThreadEntry(bctx::transfer_t tr) {
   Worker* w = static_cast<Worker*>(tr.data);
-  w->sched_ctx_ = tr.fctx;
   GreenThread* self = w->current_.load(std::memory_order_relaxed);
   FinishEntry(&self->fiber, nullptr);
+  w->Resumed(tr.fctx);
   try {
     self->result.value = self->body();
   } catch (...) {
@@ -302,15 +327,63 @@ void Worker::RunThread(GreenThread* t) {
   RawContext ctx = t->ctx;
   t->ctx = nullptr;
   JumpResult r = Jump(ctx, this, &fiber_, t->fiber);
-  t->ctx = r.from;
+  // Back from the thread running here last: t, or one t switched to directly.
+  GreenThread* last = current_.load(std::memory_order_relaxed);
   current_.store(nullptr, std::memory_order_relaxed);
   run_started_ns_.store(0, std::memory_order_relaxed);
+  SwitchedOut(last, r.from);
+}
+
+JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
+  WEFT_DCHECK(next->ctx != nullptr, "weft: running a thread with no saved context");
+  current_.store(next, std::memory_order_relaxed);
+  next->worker.store(index_, std::memory_order_relaxed);
+  next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
+  RawContext ctx = next->ctx;
+  next->ctx = nullptr;
+  switching_from_ = self;
+  return Jump(ctx, this, &self->fiber, next->fiber);
+}
+
+GreenThread* Worker::TakeForDirectSwitch() {
+  // [threads.inv.stw]: a stop request is served by the loop (SafepointStop).
+  if (sched_->stop_requested_.load(std::memory_order_acquire)) return nullptr;
+  // The loop's turns: the global queue every 61st tick (FindWork counts it), due
+  // timers (checked every 16th switch while any is armed), the mailbox.
+  if ((tick_ + 1) % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
+    return nullptr;
+  }
+  ++tick_;
+  if ((tick_ & 15) == 0 && timers_.earliest() != TimerHeap::kNever) return nullptr;
+  if (mailbox_size_.load(std::memory_order_relaxed) > 0) return nullptr;
+  // [threads.inv.run-once]: the exchange or the ring's head CAS makes it ours.
+  if (runnext_.load(std::memory_order_relaxed) != nullptr) {
+    if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
+  }
+  return runq_.Pop();
+}
+
+void Worker::Resumed(RawContext from) {
+  GreenThread* prev = switching_from_;
+  if (prev == nullptr) {  // from the loop
+    sched_ctx_ = from;
+    return;
+  }
+  switching_from_ = nullptr;
+  SwitchedOut(prev, from);
+}
+
+// `t` has just been switched out and its context is `from`: save it, then run its
+// after-switch action ([threads.inv.publish-after-save]). On the loop's stack or, after
+// a direct switch, on the next thread's.
+void Worker::SwitchedOut(GreenThread* t, RawContext from) {
+  t->ctx = from;
   // [threads.inv.overflow-detected]: beyond the guard budget, check at every switch.
   if (t->stacks != nullptr) {
     const NativeStack& ns = t->stacks->native;
     if (!ns.guarded) {
-      bool sp_ok = reinterpret_cast<char*>(r.from) >= ns.limit &&
-                   reinterpret_cast<char*>(r.from) < ns.top;
+      bool sp_ok = reinterpret_cast<char*>(from) >= ns.limit &&
+                   reinterpret_cast<char*>(from) < ns.top;
       if (!NativeStackAllocator::CanaryIntact(ns) || !sp_ok) ReportOverflow(t);
     }
   }
@@ -322,6 +395,12 @@ void Worker::RunThread(GreenThread* t) {
 }
 
 void Worker::PushLocal(GreenThread* t) {
+  if (__builtin_expect(runq_.Push(t), 1)) return;
+  PushLocalOverflow(t);
+}
+
+// Out of line: its batch array would otherwise grow every Park's stack use.
+__attribute__((noinline)) void Worker::PushLocalOverflow(GreenThread* t) {
   if (runq_.Push(t)) return;
   // Full: move half of the ring and t to the global queue.
   GreenThread* batch[LocalRunQueue::kCapacity / 2 + 1];
@@ -333,7 +412,7 @@ void Worker::PushLocal(GreenThread* t) {
 void Worker::ReadyHere(GreenThread* t) {
   GreenThread* old = runnext_.exchange(t, std::memory_order_acq_rel);
   if (old != nullptr) PushLocal(old);
-  sched_->WakeOne();
+  sched_->WakeOneHint();
 }
 
 int Worker::RunTimers(int64_t now) {
@@ -808,6 +887,19 @@ void SchedulerImpl::WakeOne() {
   w->cv_.Signal();
 }
 
+void SchedulerImpl::WakeOneHint() {
+  // No fence: this worker runs the work itself if nobody else takes it, so a stale
+  // zero here (a worker parking at this very moment) costs parallelism, not progress.
+  if (parked_count_.load(std::memory_order_relaxed) == 0) return;
+  if (spinning_.load(std::memory_order_relaxed) > 0) return;
+  OsMutexLock l(&mu_);
+  if (idle_.empty()) return;
+  Worker* w = idle_.back();
+  idle_.pop_back();
+  w->notified_ = true;
+  w->cv_.Signal();
+}
+
 void SchedulerImpl::WakeWorker(Worker* w) {
   parked_count_.fetch_add(0);  // [threads.inv.no-lost-wake]
   OsMutexLock l(&mu_);
@@ -1116,9 +1208,20 @@ std::string_view Name() {
 }
 
 void Yield() {
-  GreenThread* self = CurrentThread();
+  // Park's fast path, specialised: YieldAfter's only access is the push that
+  // publishes the thread.
+  Worker* w = CurrentWorker();
+  GreenThread* self = w == nullptr ? nullptr : w->current_.load(std::memory_order_relaxed);
   WEFT_CHECK(self != nullptr, "weft: Yield outside a green thread");
-  internal::Park(ThreadState::kRunnable, WaitReason::kYield, nullptr, &YieldAfter, self);
+  self->reason.store(WaitReason::kYield, std::memory_order_relaxed);
+  self->state.store(ThreadState::kRunnable, std::memory_order_release);
+  w->after_fn_ = &YieldAfter;
+  w->after_arg_ = self;
+  GreenThread* next = w->TakeForDirectSwitch();
+  JumpResult r = next != nullptr ? w->SwitchTo(self, next)
+                                 : Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+  static_cast<Worker*>(r.data)->Resumed(r.from);
+  self->reason.store(WaitReason::kNone, std::memory_order_relaxed);
 }
 
 namespace {

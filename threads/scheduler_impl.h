@@ -75,11 +75,20 @@ class Worker {
 
   void Loop();
   void RunThread(GreenThread* t);
+  // Direct switch (DESIGN.md section 2): the running green thread `self` jumps
+  // straight to `next`, taken from this worker's own queues by TakeForDirectSwitch;
+  // returns when `self` is resumed. The resumed side calls Resumed first, which saves
+  // the previous thread's context and runs its after-switch action.
+  JumpResult SwitchTo(GreenThread* self, GreenThread* next);
+  GreenThread* TakeForDirectSwitch();
+  void Resumed(RawContext from);
+  void SwitchedOut(GreenThread* t, RawContext from);
   GreenThread* FindWork(bool steal_runnext);
   GreenThread* Spin();
   void Park();
   bool ParkLocked();  // true: timers are due
   void PushLocal(GreenThread* t);
+  void PushLocalOverflow(GreenThread* t);
   void ReadyHere(GreenThread* t);
   bool HasLocalWork() const {
     return runnext_.load() != nullptr || !runq_.Empty() || mailbox_size_.load() > 0;
@@ -99,6 +108,9 @@ class Worker {
   RawContext sched_ctx_ = nullptr;
   SanitizerFiber fiber_;
   std::atomic<GreenThread*> current_{nullptr};
+  // The green thread whose context the jump in progress saves, when that jump goes
+  // straight to another green thread (nullptr: the jump comes from the loop).
+  GreenThread* switching_from_ = nullptr;
   internal::AfterSwitch after_fn_ = nullptr;
   void* after_arg_ = nullptr;
   std::vector<StackPair*> pool_;
@@ -127,7 +139,13 @@ class SchedulerImpl {
   void Detach(GreenThread* t);
 
   void ReadyExternal(GreenThread* t);
+  // WakeOne: after publishing work that this worker may not run itself (global
+  // queue, another worker); pairs with parking ([threads.inv.no-lost-wake]).
   void WakeOne();
+  // WakeOneHint: after a running worker readied a thread into its own queues. The
+  // worker runs that thread itself at its next switch, so the wake only adds
+  // parallelism and needs no StoreLoad fence: plain loads, best effort.
+  void WakeOneHint();
   void WakeWorker(Worker* w);
   void GlobalPush(GreenThread* t);
   void GlobalPushBatch(GreenThread** ts, int n);
