@@ -28,8 +28,8 @@ struct WaitState {
   GreenThread* thread = nullptr;
   std::atomic<bool> claimed{false};
   int fired = -1;  // set by the winner before it readies the thread; -1: timeout
-  // Only wakers holding one lock (the wait's primitive's) can claim it: no race, so
-  // no CAS.
+  // Claims never race (only wakers holding the primitive's one lock, or a single
+  // waker, can claim it): no CAS needed.
   bool one_lock = false;
 
   bool Claim() {

@@ -263,6 +263,20 @@ using internal::MonoNowNs;
 
 namespace {
 
+}  // namespace
+
+std::string ThreadName(const GreenThread* t) {
+  if (!t->name.empty()) return t->name;
+  char buf[32] = "thread-";
+  char digits[24];
+  int n = 0;
+  for (uint64_t v = t->id; v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  for (int i = 0; i < n; ++i) buf[7 + i] = digits[n - 1 - i];
+  return std::string(buf, 7 + n);
+}
+
+namespace {
+
 void LogUncaught(GreenThread* self) {
   std::string what = "unknown exception";
   try {
@@ -271,7 +285,7 @@ void LogUncaught(GreenThread* self) {
     what = e.what();
   } catch (...) {
   }
-  Log().error("green thread '{}' (id {}) ended with an uncaught exception: {}", self->name,
+  Log().error("green thread '{}' (id {}) ended with an uncaught exception: {}", ThreadName(self),
               self->id, what);
 }
 
@@ -293,10 +307,29 @@ void ThreadEntry(bctx::transfer_t tr) {
   }
   self->body = nullptr;
   // Local-storage destructors run on the thread's own stack.
-  RunLocalDestructors(self);
+  if (!self->locals.empty()) RunLocalDestructors(self);
   Worker* now = CurrentWorker();
   now->after_fn_ = &FinishAfter;
   now->after_arg_ = self;
+  // Hand off to the joiner if one waits: claiming its WaitState makes it ours alone
+  // (in no queue, and FinishThread's Wake then finds it claimed), so it may run next
+  // here, directly ([threads.inv.run-once]). Else switch directly to a runnable
+  // thread of this worker; else through the loop. FinishAfter runs on whichever side
+  // comes next.
+  GreenThread* next = nullptr;
+  if (now->DirectSwitchOk()) {
+    {
+      SpinLockHolder h(&self->join_lock);
+      WaitState* j = self->joiner;
+      if (j != nullptr && j->Claim()) {
+        j->fired = 0;
+        next = j->thread;
+        next->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+      }
+    }
+    if (next == nullptr) next = now->TakeLocal();
+  }
+  if (next != nullptr) now->SwitchToFinal(self, next);
   JumpFinal(now->sched_ctx_, nullptr, now->fiber_);
 }
 
@@ -324,6 +357,7 @@ void Worker::RunThread(GreenThread* t) {
   t->worker.store(index_, std::memory_order_relaxed);
   t->state.store(ThreadState::kRunning, std::memory_order_relaxed);
   run_started_ns_.store(1, std::memory_order_relaxed);
+  CountSwitch();
   RawContext ctx = t->ctx;
   t->ctx = nullptr;
   JumpResult r = Jump(ctx, this, &fiber_, t->fiber);
@@ -339,23 +373,42 @@ JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
   current_.store(next, std::memory_order_relaxed);
   next->worker.store(index_, std::memory_order_relaxed);
   next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
+  CountSwitch();
   RawContext ctx = next->ctx;
   next->ctx = nullptr;
   switching_from_ = self;
   return Jump(ctx, this, &self->fiber, next->fiber);
 }
 
-GreenThread* Worker::TakeForDirectSwitch() {
+[[noreturn]] void Worker::SwitchToFinal(GreenThread* self, GreenThread* next) {
+  current_.store(next, std::memory_order_relaxed);
+  next->worker.store(index_, std::memory_order_relaxed);
+  next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
+  CountSwitch();
+  RawContext ctx = next->ctx;
+  next->ctx = nullptr;
+  switching_from_ = self;
+  JumpFinal(ctx, this, next->fiber);
+}
+
+bool Worker::DirectSwitchOk() {
   // [threads.inv.stw]: a stop request is served by the loop (SafepointStop).
-  if (sched_->stop_requested_.load(std::memory_order_acquire)) return nullptr;
+  if (sched_->stop_requested_.load(std::memory_order_acquire)) return false;
   // The loop's turns: the global queue every 61st tick (FindWork counts it), due
   // timers (checked every 16th switch while any is armed), the mailbox.
   if ((tick_ + 1) % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
-    return nullptr;
+    return false;
   }
   ++tick_;
-  if ((tick_ & 15) == 0 && timers_.earliest() != TimerHeap::kNever) return nullptr;
-  if (mailbox_size_.load(std::memory_order_relaxed) > 0) return nullptr;
+  if ((tick_ & 15) == 0 && timers_.earliest() != TimerHeap::kNever) return false;
+  return mailbox_size_.load(std::memory_order_relaxed) == 0;
+}
+
+GreenThread* Worker::TakeForDirectSwitch() {
+  return DirectSwitchOk() ? TakeLocal() : nullptr;
+}
+
+GreenThread* Worker::TakeLocal() {
   // [threads.inv.run-once]: the exchange or the ring's head CAS makes it ours.
   if (runnext_.load(std::memory_order_relaxed) != nullptr) {
     if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
@@ -390,6 +443,10 @@ void Worker::SwitchedOut(GreenThread* t, RawContext from) {
   internal::AfterSwitch fn = after_fn_;
   void* arg = after_arg_;
   after_fn_ = nullptr;
+  if (fn == &YieldAfter) {  // the commonest action, inline: this worker's ring
+    PushLocal(t);
+    return;
+  }
   WEFT_CHECK(fn != nullptr, "weft: green thread switched out without an after-switch action");
   fn(arg);
 }
@@ -459,7 +516,8 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
         sched_->steals_.fetch_add(1, std::memory_order_relaxed);
         return batch[0];
       }
-      if (steal_runnext && v->runnext_.load(std::memory_order_relaxed) != nullptr) {
+      if (steal_runnext && v->runnext_.load(std::memory_order_relaxed) != nullptr &&
+          RunnextStuck(v)) {
         if (GreenThread* t = v->runnext_.exchange(nullptr, std::memory_order_acq_rel)) {
           sched_->steals_.fetch_add(1, std::memory_order_relaxed);
           return t;
@@ -468,6 +526,24 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
     }
   }
   return nullptr;
+}
+
+// A thread readied into a busy worker's run-next slot normally runs there as soon as
+// the waker blocks (often within nanoseconds: a channel round trip), so spinners leave
+// it alone, as Go does, unless it has stayed put: the victim has not switched for
+// kRunnextStealNs since this spinner first saw the slot occupied.
+constexpr int64_t kRunnextStealNs = 1000;
+
+bool Worker::RunnextStuck(Worker* v) {
+  uint32_t sw = v->switches_.load(std::memory_order_relaxed);
+  int64_t now = MonoNowNs();
+  if (rn_victim_ != v || rn_switches_ != sw) {
+    rn_victim_ = v;
+    rn_switches_ = sw;
+    rn_seen_ns_ = now;
+    return false;
+  }
+  return now - rn_seen_ns_ >= kRunnextStealNs;
 }
 
 GreenThread* Worker::Spin() {
@@ -482,7 +558,7 @@ GreenThread* Worker::Spin() {
         sched_->shutdown_.load(std::memory_order_acquire)) {
       break;
     }
-    t = FindWork(/*steal_runnext=*/iter > 64);
+    t = FindWork(/*steal_runnext=*/true);
     if (t != nullptr) break;
     if ((iter & 15) == 15) {
       int64_t now = MonoNowNs();
@@ -677,17 +753,8 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
     t = new GreenThread();
   }
   t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  if (options.name.empty()) {
-    // "thread-<id>" without StrCat: this is on the spawn fast path.
-    char buf[32] = "thread-";
-    char digits[24];
-    int n = 0;
-    for (uint64_t v = t->id; v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
-    for (int i = 0; i < n; ++i) buf[7 + i] = digits[n - 1 - i];
-    t->name.assign(buf, 7 + n);
-  } else {
-    t->name = options.name;
-  }
+  // An empty name stands for "thread-<id>" (ThreadName): nothing to format here.
+  if (!options.name.empty()) t->name = options.name;
   t->sched = this;
   t->body = std::move(body);
   size_t native = options.native_stack_bytes ? options.native_stack_bytes : options_.native_stack_bytes;
@@ -698,11 +765,17 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
   arena_->InfoFor(ns.run).owner = t;
   CreateSanitizerFiber(&t->fiber, ns.limit, ns.usable_bytes());
   t->ctx = MakeContext(ns.top, ns.usable_bytes(), &ThreadEntry);
-  live_.fetch_add(1, std::memory_order_relaxed);
+  if (w != nullptr) {
+    w->AddRelaxed(&w->live_delta_, 1);
+    w->spawned_here_.store(w->spawned_here_.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+  } else {
+    live_.fetch_add(1, std::memory_order_relaxed);
+    spawned_.fetch_add(1, std::memory_order_relaxed);
+  }
   attached_live_.fetch_add(1, std::memory_order_relaxed);
-  spawned_.fetch_add(1, std::memory_order_relaxed);
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     t->reg_next = reg_head_;
     if (reg_head_ != nullptr) reg_head_->reg_prev = t;
     reg_head_ = t;
@@ -712,11 +785,12 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
 }
 
 void SchedulerImpl::FinishThread(GreenThread* t) {
+  Worker* w = CurrentWorker();
   DestroySanitizerFiber(&t->fiber);
-  ReleaseStacks(CurrentWorker(), t->stacks);
+  ReleaseStacks(w, t->stacks);
   t->stacks = nullptr;
   t->ctx = nullptr;
-  live_.fetch_sub(1, std::memory_order_relaxed);
+  w->AddRelaxed(&w->live_delta_, -1);
   WaitState* joiner;
   bool detached;
   {
@@ -744,7 +818,7 @@ void SchedulerImpl::ThreadRetired(bool attached) {
 
 void SchedulerImpl::DeleteThread(GreenThread* t) {
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
     if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
     if (reg_head_ == t) reg_head_ = t->reg_next;
@@ -756,8 +830,7 @@ void SchedulerImpl::DeleteThread(GreenThread* t) {
   }
   Worker* w = CurrentWorker();
   if (w != nullptr && w->sched_ == this && w->thread_pool_.size() < 256) {
-    t->~GreenThread();
-    new (t) GreenThread();
+    t->Reset();
     w->thread_pool_.push_back(t);
     return;
   }
@@ -776,6 +849,7 @@ ThreadResult SchedulerImpl::Join(GreenThread* t) {
   if (!t->done) {
     WaitState ws;
     ws.thread = self;
+    ws.one_lock = true;  // one waker: t's exit (handoff or FinishThread)
     t->joiner = &ws;
     internal::Park(ThreadState::kBlocked, WaitReason::kJoin, t, &UnlockAfter, &t->join_lock);
     t->join_lock.Lock();
@@ -963,10 +1037,14 @@ void SchedulerImpl::StopTheWorld() {
       for (auto& v : workers_) {
         if (v.get() == w || v->parked_ || v->at_safepoint_) continue;
         GreenThread* t = v->current_.load();
+        std::string name = "<scheduler>";
+        if (t != nullptr) {
+          SpinLockHolder r(&reg_mu_);  // this_thread::Name may be filling it in
+          name = ThreadName(t);
+        }
         Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; "
                    "running green thread '{}' (id {})",
-                   v->index_, waited_ms, t ? t->name : std::string("<scheduler>"),
-                   t ? t->id : 0);
+                   v->index_, waited_ms, name, t ? t->id : 0);
       }
     }
   }
@@ -983,11 +1061,11 @@ void SchedulerImpl::ResumeTheWorld() {
 // Registry.
 
 void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
-  OsMutexLock l(&reg_mu_);
+  SpinLockHolder l(&reg_mu_);
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
     ThreadInfo info;
     info.id = t->id;
-    info.name = t->name;
+    info.name = ThreadName(t);
     info.state = t->state.load(std::memory_order_acquire);
     info.wait_reason = t->reason.load(std::memory_order_relaxed);
     info.wait_object = t->wait_object.load(std::memory_order_relaxed);
@@ -1088,7 +1166,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   for (auto& w : workers_) w->timers_.Clear();
   std::vector<GreenThread*> left;
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) left.push_back(t);
   }
   if (!left.empty() && !deadlock) {
@@ -1097,6 +1175,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   for (GreenThread* t : left) DeleteThread(t);
   main_ = nullptr;
   live_.store(0);
+  for (auto& w : workers_) w->live_delta_.store(0);
   attached_live_.store(0);
   pending_wakers_.store(0);
   running_ = false;
@@ -1147,7 +1226,12 @@ void* Scheduler::GetWorkerData(int worker) const {
 SchedulerStats Scheduler::Stats() const {
   SchedulerStats s;
   s.spawned = impl_->spawned_.load();
-  s.live = static_cast<uint64_t>(impl_->live_.load());
+  int64_t live = impl_->live_.load();
+  for (auto& w : impl_->workers_) {
+    s.spawned += w->spawned_here_.load(std::memory_order_relaxed);
+    live += w->live_delta_.load(std::memory_order_relaxed);
+  }
+  s.live = static_cast<uint64_t>(live);
   s.steals = impl_->steals_.load();
   s.parks = impl_->parks_.load();
   s.guarded_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardedStacks());
@@ -1204,7 +1288,14 @@ uint64_t Id() {
 
 std::string_view Name() {
   GreenThread* t = CurrentThread();
-  return t == nullptr ? std::string_view() : std::string_view(t->name);
+  if (t == nullptr) return std::string_view();
+  if (t->name.empty()) {
+    // Made on demand; readers of other threads' names hold reg_mu_.
+    std::string name = ThreadName(t);
+    SpinLockHolder l(&t->sched->reg_mu_);
+    t->name = std::move(name);
+  }
+  return std::string_view(t->name);
 }
 
 void Yield() {
