@@ -392,8 +392,13 @@ JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
 }
 
 bool Worker::DirectSwitchOk() {
-  // [threads.inv.stw]: a stop request is served by the loop (SafepointStop).
-  if (sched_->stop_requested_.load(std::memory_order_acquire)) return false;
+  // [threads.inv.stw]: a stop request is served by the loop (SafepointStop). At
+  // shutdown the loop ends, abandoning detached threads that still switch among
+  // themselves.
+  if (sched_->stop_requested_.load(std::memory_order_acquire) ||
+      sched_->shutdown_.load(std::memory_order_relaxed)) {
+    return false;
+  }
   // The loop's turns: the global queue every 61st tick (FindWork counts it), due
   // timers (checked every 16th switch while any is armed), the mailbox.
   if ((tick_ + 1) % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
