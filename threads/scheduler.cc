@@ -1070,7 +1070,10 @@ void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& 
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
     ThreadInfo info;
     info.id = t->id;
-    info.name = ThreadName(t);
+    // info.name is a view: keep a default name's storage alive through fn.
+    std::string default_name;
+    if (t->name.empty()) default_name = ThreadName(t);
+    info.name = t->name.empty() ? std::string_view(default_name) : std::string_view(t->name);
     info.state = t->state.load(std::memory_order_acquire);
     info.wait_reason = t->reason.load(std::memory_order_relaxed);
     info.wait_object = t->wait_object.load(std::memory_order_relaxed);
