@@ -59,6 +59,7 @@ bool ChannelBase::closed() const {
 bool ChannelBase::Block(internal::WaitQueue* q, void* value, bool send) {
   internal::WaitState ws;
   ws.thread = internal::CurrentThread();
+  ws.one_lock = true;  // claimed only under lock_ (no select, no timer)
   WEFT_CHECK(ws.thread != nullptr, "weft: blocking channel operation outside a green thread");
   internal::WaitNode node;
   node.ws = &ws;

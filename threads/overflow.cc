@@ -62,7 +62,12 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
 
 void ReportOverflow(const GreenThread* t, void* signal_context) {
   WriteStr("weft: green thread '");
-  WriteStr(t->name.c_str());
+  if (t->name.empty()) {  // the default name, "thread-<id>" (ThreadName)
+    WriteStr("thread-");
+    WriteU64(t->id);
+  } else {
+    WriteStr(t->name.c_str());
+  }
   WriteStr("' (id ");
   WriteU64(t->id);
   WriteStr(") overflowed its native stack of ");

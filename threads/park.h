@@ -28,8 +28,16 @@ struct WaitState {
   GreenThread* thread = nullptr;
   std::atomic<bool> claimed{false};
   int fired = -1;  // set by the winner before it readies the thread; -1: timeout
+  // Claims never race (only wakers holding the primitive's one lock, or a single
+  // waker, can claim it): no CAS needed.
+  bool one_lock = false;
 
   bool Claim() {
+    if (one_lock) {
+      if (claimed.load(std::memory_order_relaxed)) return false;
+      claimed.store(true, std::memory_order_relaxed);
+      return true;
+    }
     bool expected = false;
     return claimed.compare_exchange_strong(expected, true, std::memory_order_acq_rel);
   }

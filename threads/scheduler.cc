@@ -107,6 +107,11 @@ absl::Status SchedulerOptions::Validate() const {
 
 namespace {
 thread_local Worker* tls_worker = nullptr;
+
+// After-switch actions short enough to run on the next green thread's stack
+// (section 2 of DESIGN.md); defined below.
+void YieldAfter(void* p);
+void UnlockAfter(void* p);
 }  // namespace
 
 namespace internal {
@@ -174,17 +179,15 @@ void ParkAfter(void* p) {
 
 }  // namespace
 
+namespace {
+void NoAfter(void*) {}
+}  // namespace
+
 void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch after,
           void* arg, WaitState* ws, int64_t deadline_ns) {
   Worker* w = CurrentWorker();
   WEFT_CHECK(w != nullptr, "weft: blocking threads/ call outside a green thread");
   GreenThread* self = w->current_.load(std::memory_order_relaxed);
-  ParkFrame frame{after, arg, ws, TimerNode{}, self, {}};
-  if (deadline_ns > 0) {
-    WEFT_CHECK(ws != nullptr, "weft: Park with a deadline needs a WaitState");
-    frame.timer.deadline_ns = deadline_ns;
-    frame.timer.arg = ws;
-  }
   self->reason.store(reason, std::memory_order_relaxed);
   self->wait_object.store(object, std::memory_order_relaxed);
   if (state != ThreadState::kRunnable) {
@@ -195,18 +198,40 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
   if (trace::Enabled() && state != ThreadState::kRunnable) {
     trace::Instant("threads", "block", self->id, WaitReasonName(reason));
   }
-  w->after_fn_ = &ParkAfter;
-  w->after_arg_ = &frame;
-  JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
-  // Resumed, possibly on another worker.
-  Worker* now = static_cast<Worker*>(r.data);
-  now->sched_ctx_ = r.from;
-  // A waker may have resumed us on another worker while the after-switch action is
-  // still running on the old one; it uses this frame until it says it is done
-  // ([threads.inv.ready-after-unlock]).
-  while (!frame.after_done.load(std::memory_order_acquire)) __builtin_ia32_pause();
-  if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
-    self->sched->ReleasePendingWakers();
+  if (deadline_ns == 0 && (after == nullptr || after == &UnlockSpinAfter ||
+                           after == &YieldAfter || after == &UnlockAfter)) {
+    // Fast path: a short action that touches nothing of this frame (its last access
+    // is the store that publishes the thread), so it needs no ParkFrame and Park need
+    // not wait for it. Switch directly to a runnable thread of this worker if there
+    // is one (the action then runs on that thread's stack, in Resumed), else
+    // through the loop, which also serves every safepoint and fairness turn
+    // TakeForDirectSwitch declines.
+    w->after_fn_ = after != nullptr ? after : &NoAfter;
+    w->after_arg_ = arg;
+    GreenThread* next = w->TakeForDirectSwitch();
+    JumpResult r = next != nullptr ? w->SwitchTo(self, next)
+                                   : Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+    // Resumed, possibly on another worker: by its loop, or directly by the thread
+    // that ran there before us, whose after-switch action Resumed runs.
+    static_cast<Worker*>(r.data)->Resumed(r.from);
+  } else {
+    ParkFrame frame{after, arg, ws, TimerNode{}, self, {}};
+    if (deadline_ns > 0) {
+      WEFT_CHECK(ws != nullptr, "weft: Park with a deadline needs a WaitState");
+      frame.timer.deadline_ns = deadline_ns;
+      frame.timer.arg = ws;
+    }
+    w->after_fn_ = &ParkAfter;
+    w->after_arg_ = &frame;
+    JumpResult r = Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+    static_cast<Worker*>(r.data)->Resumed(r.from);
+    // A waker may have resumed us on another worker while the after-switch action
+    // is still running on the old one; it uses this frame until it says it is done
+    // ([threads.inv.ready-after-unlock]).
+    while (!frame.after_done.load(std::memory_order_acquire)) __builtin_ia32_pause();
+    if (deadline_ns > 0 && TimerHeap::Cancel(&frame.timer)) {
+      self->sched->ReleasePendingWakers();
+    }
   }
   self->blocked_since_ns.store(0, std::memory_order_relaxed);
   self->reason.store(WaitReason::kNone, std::memory_order_relaxed);
@@ -248,6 +273,20 @@ using internal::MonoNowNs;
 
 namespace {
 
+}  // namespace
+
+std::string ThreadName(const GreenThread* t) {
+  if (!t->name.empty()) return t->name;
+  char buf[32] = "thread-";
+  char digits[24];
+  int n = 0;
+  for (uint64_t v = t->id; v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  for (int i = 0; i < n; ++i) buf[7 + i] = digits[n - 1 - i];
+  return std::string(buf, 7 + n);
+}
+
+namespace {
+
 void LogUncaught(GreenThread* self) {
   std::string what = "unknown exception";
   try {
@@ -256,7 +295,7 @@ void LogUncaught(GreenThread* self) {
     what = e.what();
   } catch (...) {
   }
-  Log().error("green thread '{}' (id {}) ended with an uncaught exception: {}", self->name,
+  Log().error("green thread '{}' (id {}) ended with an uncaught exception: {}", ThreadName(self),
               self->id, what);
 }
 
@@ -267,9 +306,9 @@ void FinishAfter(void* p) {
 
 void ThreadEntry(bctx::transfer_t tr) {
   Worker* w = static_cast<Worker*>(tr.data);
-  w->sched_ctx_ = tr.fctx;
   GreenThread* self = w->current_.load(std::memory_order_relaxed);
   FinishEntry(&self->fiber, nullptr);
+  w->Resumed(tr.fctx);
   try {
     self->result.value = self->body();
   } catch (...) {
@@ -278,10 +317,29 @@ void ThreadEntry(bctx::transfer_t tr) {
   }
   self->body = nullptr;
   // Local-storage destructors run on the thread's own stack.
-  RunLocalDestructors(self);
+  if (!self->locals.empty()) RunLocalDestructors(self);
   Worker* now = CurrentWorker();
   now->after_fn_ = &FinishAfter;
   now->after_arg_ = self;
+  // Hand off to the joiner if one waits: claiming its WaitState makes it ours alone
+  // (in no queue, and FinishThread's Wake then finds it claimed), so it may run next
+  // here, directly ([threads.inv.run-once]). Else switch directly to a runnable
+  // thread of this worker; else through the loop. FinishAfter runs on whichever side
+  // comes next.
+  GreenThread* next = nullptr;
+  if (now->DirectSwitchOk()) {
+    {
+      SpinLockHolder h(&self->join_lock);
+      WaitState* j = self->joiner;
+      if (j != nullptr && j->Claim()) {
+        j->fired = 0;
+        next = j->thread;
+        next->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+      }
+    }
+    if (next == nullptr) next = now->TakeLocal();
+  }
+  if (next != nullptr) now->SwitchToFinal(self, next);
   JumpFinal(now->sched_ctx_, nullptr, now->fiber_);
 }
 
@@ -309,29 +367,112 @@ void Worker::RunThread(GreenThread* t) {
   t->worker.store(index_, std::memory_order_relaxed);
   t->state.store(ThreadState::kRunning, std::memory_order_relaxed);
   run_started_ns_.store(1, std::memory_order_relaxed);
+  CountSwitch();
   RawContext ctx = t->ctx;
   t->ctx = nullptr;
   JumpResult r = Jump(ctx, this, &fiber_, t->fiber);
-  t->ctx = r.from;
+  // Back from the thread running here last: t, or one t switched to directly.
+  GreenThread* last = current_.load(std::memory_order_relaxed);
   current_.store(nullptr, std::memory_order_relaxed);
   run_started_ns_.store(0, std::memory_order_relaxed);
+  SwitchedOut(last, r.from);
+}
+
+JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
+  WEFT_DCHECK(next->ctx != nullptr, "weft: running a thread with no saved context");
+  current_.store(next, std::memory_order_relaxed);
+  next->worker.store(index_, std::memory_order_relaxed);
+  next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
+  CountSwitch();
+  RawContext ctx = next->ctx;
+  next->ctx = nullptr;
+  switching_from_ = self;
+  return Jump(ctx, this, &self->fiber, next->fiber);
+}
+
+[[noreturn]] void Worker::SwitchToFinal(GreenThread* self, GreenThread* next) {
+  current_.store(next, std::memory_order_relaxed);
+  next->worker.store(index_, std::memory_order_relaxed);
+  next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
+  CountSwitch();
+  RawContext ctx = next->ctx;
+  next->ctx = nullptr;
+  switching_from_ = self;
+  JumpFinal(ctx, this, next->fiber);
+}
+
+bool Worker::DirectSwitchOk() {
+  // [threads.inv.stw]: a stop request is served by the loop (SafepointStop). At
+  // shutdown the loop ends, abandoning detached threads that still switch among
+  // themselves.
+  if (sched_->stop_requested_.load(std::memory_order_acquire) ||
+      sched_->shutdown_.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  // The loop's turns: the global queue every 61st tick (FindWork counts it), due
+  // timers (checked every 16th switch while any is armed), the mailbox.
+  if ((tick_ + 1) % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
+    return false;
+  }
+  ++tick_;
+  if ((tick_ & 15) == 0 && timers_.earliest() != TimerHeap::kNever) return false;
+  return mailbox_size_.load(std::memory_order_relaxed) == 0;
+}
+
+GreenThread* Worker::TakeForDirectSwitch() {
+  return DirectSwitchOk() ? TakeLocal() : nullptr;
+}
+
+GreenThread* Worker::TakeLocal() {
+  // [threads.inv.run-once]: the exchange or the ring's head CAS makes it ours.
+  if (runnext_.load(std::memory_order_relaxed) != nullptr) {
+    if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
+  }
+  return runq_.Pop();
+}
+
+void Worker::Resumed(RawContext from) {
+  GreenThread* prev = switching_from_;
+  if (prev == nullptr) {  // from the loop
+    sched_ctx_ = from;
+    return;
+  }
+  switching_from_ = nullptr;
+  SwitchedOut(prev, from);
+}
+
+// `t` has just been switched out and its context is `from`: save it, then run its
+// after-switch action ([threads.inv.publish-after-save]). On the loop's stack or, after
+// a direct switch, on the next thread's.
+void Worker::SwitchedOut(GreenThread* t, RawContext from) {
+  t->ctx = from;
   // [threads.inv.overflow-detected]: beyond the guard budget, check at every switch.
   if (t->stacks != nullptr) {
     const NativeStack& ns = t->stacks->native;
     if (!ns.guarded) {
-      bool sp_ok = reinterpret_cast<char*>(r.from) >= ns.limit &&
-                   reinterpret_cast<char*>(r.from) < ns.top;
+      bool sp_ok = reinterpret_cast<char*>(from) >= ns.limit &&
+                   reinterpret_cast<char*>(from) < ns.top;
       if (!NativeStackAllocator::CanaryIntact(ns) || !sp_ok) ReportOverflow(t);
     }
   }
   internal::AfterSwitch fn = after_fn_;
   void* arg = after_arg_;
   after_fn_ = nullptr;
+  if (fn == &YieldAfter) {  // the commonest action, inline: this worker's ring
+    PushLocal(t);
+    return;
+  }
   WEFT_CHECK(fn != nullptr, "weft: green thread switched out without an after-switch action");
   fn(arg);
 }
 
 void Worker::PushLocal(GreenThread* t) {
+  if (__builtin_expect(runq_.Push(t), 1)) return;
+  PushLocalOverflow(t);
+}
+
+// Out of line: its batch array would otherwise grow every Park's stack use.
+__attribute__((noinline)) void Worker::PushLocalOverflow(GreenThread* t) {
   if (runq_.Push(t)) return;
   // Full: move half of the ring and t to the global queue.
   GreenThread* batch[LocalRunQueue::kCapacity / 2 + 1];
@@ -343,7 +484,7 @@ void Worker::PushLocal(GreenThread* t) {
 void Worker::ReadyHere(GreenThread* t) {
   GreenThread* old = runnext_.exchange(t, std::memory_order_acq_rel);
   if (old != nullptr) PushLocal(old);
-  sched_->WakeOne();
+  sched_->WakeOneHint();
 }
 
 int Worker::RunTimers(int64_t now) {
@@ -390,7 +531,8 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
         sched_->steals_.fetch_add(1, std::memory_order_relaxed);
         return batch[0];
       }
-      if (steal_runnext && v->runnext_.load(std::memory_order_relaxed) != nullptr) {
+      if (steal_runnext && v->runnext_.load(std::memory_order_relaxed) != nullptr &&
+          RunnextStuck(v)) {
         if (GreenThread* t = v->runnext_.exchange(nullptr, std::memory_order_acq_rel)) {
           sched_->steals_.fetch_add(1, std::memory_order_relaxed);
           return t;
@@ -399,6 +541,24 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
     }
   }
   return nullptr;
+}
+
+// A thread readied into a busy worker's run-next slot normally runs there as soon as
+// the waker blocks (often within nanoseconds: a channel round trip), so spinners leave
+// it alone, as Go does, unless it has stayed put: the victim has not switched for
+// kRunnextStealNs since this spinner first saw the slot occupied.
+constexpr int64_t kRunnextStealNs = 1000;
+
+bool Worker::RunnextStuck(Worker* v) {
+  uint32_t sw = v->switches_.load(std::memory_order_relaxed);
+  int64_t now = MonoNowNs();
+  if (rn_victim_ != v || rn_switches_ != sw) {
+    rn_victim_ = v;
+    rn_switches_ = sw;
+    rn_seen_ns_ = now;
+    return false;
+  }
+  return now - rn_seen_ns_ >= kRunnextStealNs;
 }
 
 GreenThread* Worker::Spin() {
@@ -413,7 +573,7 @@ GreenThread* Worker::Spin() {
         sched_->shutdown_.load(std::memory_order_acquire)) {
       break;
     }
-    t = FindWork(/*steal_runnext=*/iter > 64);
+    t = FindWork(/*steal_runnext=*/true);
     if (t != nullptr) break;
     if ((iter & 15) == 15) {
       int64_t now = MonoNowNs();
@@ -632,17 +792,8 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
     t = new GreenThread();
   }
   t->id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  if (options.name.empty()) {
-    // "thread-<id>" without StrCat: this is on the spawn fast path.
-    char buf[32] = "thread-";
-    char digits[24];
-    int n = 0;
-    for (uint64_t v = t->id; v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
-    for (int i = 0; i < n; ++i) buf[7 + i] = digits[n - 1 - i];
-    t->name.assign(buf, 7 + n);
-  } else {
-    t->name = options.name;
-  }
+  // An empty name stands for "thread-<id>" (ThreadName): nothing to format here.
+  if (!options.name.empty()) t->name = options.name;
   t->sched = this;
   t->body = std::move(body);
   size_t native = options.native_stack_bytes ? options.native_stack_bytes : options_.native_stack_bytes;
@@ -653,11 +804,17 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
   arena_->InfoFor(ns.run).owner = t;
   CreateSanitizerFiber(&t->fiber, ns.limit, ns.usable_bytes());
   t->ctx = MakeContext(ns.top, ns.usable_bytes(), &ThreadEntry);
-  live_.fetch_add(1, std::memory_order_relaxed);
+  if (w != nullptr) {
+    w->AddRelaxed(&w->live_delta_, 1);
+    w->spawned_here_.store(w->spawned_here_.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+  } else {
+    live_.fetch_add(1, std::memory_order_relaxed);
+    spawned_.fetch_add(1, std::memory_order_relaxed);
+  }
   attached_live_.fetch_add(1, std::memory_order_relaxed);
-  spawned_.fetch_add(1, std::memory_order_relaxed);
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     t->reg_next = reg_head_;
     if (reg_head_ != nullptr) reg_head_->reg_prev = t;
     reg_head_ = t;
@@ -668,11 +825,12 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
 }
 
 void SchedulerImpl::FinishThread(GreenThread* t) {
+  Worker* w = CurrentWorker();
   DestroySanitizerFiber(&t->fiber);
-  ReleaseStacks(CurrentWorker(), t->stacks);
+  ReleaseStacks(w, t->stacks);
   t->stacks = nullptr;
   t->ctx = nullptr;
-  live_.fetch_sub(1, std::memory_order_relaxed);
+  w->AddRelaxed(&w->live_delta_, -1);
   WaitState* joiner;
   bool detached;
   {
@@ -700,7 +858,7 @@ void SchedulerImpl::ThreadRetired(bool attached) {
 
 void SchedulerImpl::DeleteThread(GreenThread* t) {
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
     if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
     if (reg_head_ == t) reg_head_ = t->reg_next;
@@ -712,8 +870,7 @@ void SchedulerImpl::DeleteThread(GreenThread* t) {
   }
   Worker* w = CurrentWorker();
   if (w != nullptr && w->sched_ == this && w->thread_pool_.size() < 256) {
-    t->~GreenThread();
-    new (t) GreenThread();
+    t->Reset();
     w->thread_pool_.push_back(t);
     return;
   }
@@ -732,6 +889,7 @@ ThreadResult SchedulerImpl::Join(GreenThread* t) {
   if (!t->done) {
     WaitState ws;
     ws.thread = self;
+    ws.one_lock = true;  // one waker: t's exit (handoff or FinishThread)
     t->joiner = &ws;
     internal::Park(ThreadState::kBlocked, WaitReason::kJoin, t, &UnlockAfter, &t->join_lock);
     t->join_lock.Lock();
@@ -843,6 +1001,19 @@ void SchedulerImpl::WakeOne() {
   w->cv_.Signal();
 }
 
+void SchedulerImpl::WakeOneHint() {
+  // No fence: this worker runs the work itself if nobody else takes it, so a stale
+  // zero here (a worker parking at this very moment) costs parallelism, not progress.
+  if (parked_count_.load(std::memory_order_relaxed) == 0) return;
+  if (spinning_.load(std::memory_order_relaxed) > 0) return;
+  OsMutexLock l(&mu_);
+  if (idle_.empty()) return;
+  Worker* w = idle_.back();
+  idle_.pop_back();
+  w->notified_ = true;
+  w->cv_.Signal();
+}
+
 void SchedulerImpl::WakeWorker(Worker* w) {
   parked_count_.fetch_add(0);  // [threads.inv.no-lost-wake]
   OsMutexLock l(&mu_);
@@ -876,15 +1047,16 @@ void SchedulerImpl::SafepointStop(Worker* w) {
 void SchedulerImpl::WatchdogWarning(Worker* v, int64_t waited_ms) {
   std::string culprit = "no green thread (the scheduler loop)\n";
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     // current_ is only read: the registry lock keeps the control block alive.
     for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
       if (t != v->current_.load()) continue;
       // Only the registry's atomics and the name (fixed at spawn): the thread runs, and
       // may finish (releasing its stacks) while we look.
       ThreadInfo info;
+      std::string name = ThreadName(t);
       info.id = t->id;
-      info.name = t->name;
+      info.name = name;
       info.state = t->state.load(std::memory_order_acquire);
       info.wait_reason = t->reason.load(std::memory_order_relaxed);
       info.wait_object = t->wait_object.load(std::memory_order_relaxed);
@@ -947,10 +1119,15 @@ void SchedulerImpl::ResumeTheWorld() {
 // ---------------------------------------------------------------------------
 // Registry.
 
-ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t) const {
+ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t, std::string* default_name) const {
   ThreadInfo info;
   info.id = t->id;
-  info.name = t->name;
+  if (t->name.empty()) {
+    *default_name = ThreadName(t);
+    info.name = *default_name;
+  } else {
+    info.name = t->name;
+  }
   info.state = t->state.load(std::memory_order_acquire);
   info.wait_reason = t->reason.load(std::memory_order_relaxed);
   info.wait_object = t->wait_object.load(std::memory_order_relaxed);
@@ -966,8 +1143,11 @@ ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t) const {
 }
 
 void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const {
-  OsMutexLock l(&reg_mu_);
-  for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) fn(InfoOf(t));
+  SpinLockHolder l(&reg_mu_);
+  for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
+    std::string default_name;  // info.name is a view: alive through fn
+    fn(InfoOf(t, &default_name));
+  }
 }
 
 bool SchedulerImpl::ForEachThreadForFatal(
@@ -978,7 +1158,8 @@ bool SchedulerImpl::ForEachThreadForFatal(
   if (!locked) return false;
   const GreenThread* self = CurrentThread();
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
-    ThreadInfo info = InfoOf(t);
+    std::string default_name;
+    ThreadInfo info = InfoOf(t, &default_name);
     if (info.state == ThreadState::kRunning && t != self) {
       info.running_unstopped = true;
       info.managed_stack = nullptr;
@@ -1104,7 +1285,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   for (auto& w : workers_) w->timers_.Clear();
   std::vector<GreenThread*> left;
   {
-    OsMutexLock l(&reg_mu_);
+    SpinLockHolder l(&reg_mu_);
     for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) left.push_back(t);
   }
   if (!left.empty() && !deadlock) {
@@ -1113,6 +1294,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   for (GreenThread* t : left) DeleteThread(t);
   main_ = nullptr;
   live_.store(0);
+  for (auto& w : workers_) w->live_delta_.store(0);
   attached_live_.store(0);
   pending_wakers_.store(0);
   running_ = false;
@@ -1166,7 +1348,12 @@ void* Scheduler::GetWorkerData(int worker) const {
 SchedulerStats Scheduler::Stats() const {
   SchedulerStats s;
   s.spawned = impl_->spawned_.load();
-  s.live = static_cast<uint64_t>(impl_->live_.load());
+  int64_t live = impl_->live_.load();
+  for (auto& w : impl_->workers_) {
+    s.spawned += w->spawned_here_.load(std::memory_order_relaxed);
+    live += w->live_delta_.load(std::memory_order_relaxed);
+  }
+  s.live = static_cast<uint64_t>(live);
   s.steals = impl_->steals_.load();
   s.parks = impl_->parks_.load();
   s.guarded_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardedStacks());
@@ -1223,13 +1410,31 @@ uint64_t Id() {
 
 std::string_view Name() {
   GreenThread* t = CurrentThread();
-  return t == nullptr ? std::string_view() : std::string_view(t->name);
+  if (t == nullptr) return std::string_view();
+  if (t->name.empty()) {
+    // Made on demand; readers of other threads' names hold reg_mu_.
+    std::string name = ThreadName(t);
+    SpinLockHolder l(&t->sched->reg_mu_);
+    t->name = std::move(name);
+  }
+  return std::string_view(t->name);
 }
 
 void Yield() {
-  GreenThread* self = CurrentThread();
+  // Park's fast path, specialised: YieldAfter's only access is the push that
+  // publishes the thread.
+  Worker* w = CurrentWorker();
+  GreenThread* self = w == nullptr ? nullptr : w->current_.load(std::memory_order_relaxed);
   WEFT_CHECK(self != nullptr, "weft: Yield outside a green thread");
-  internal::Park(ThreadState::kRunnable, WaitReason::kYield, nullptr, &YieldAfter, self);
+  self->reason.store(WaitReason::kYield, std::memory_order_relaxed);
+  self->state.store(ThreadState::kRunnable, std::memory_order_release);
+  w->after_fn_ = &YieldAfter;
+  w->after_arg_ = self;
+  GreenThread* next = w->TakeForDirectSwitch();
+  JumpResult r = next != nullptr ? w->SwitchTo(self, next)
+                                 : Jump(w->sched_ctx_, nullptr, &self->fiber, w->fiber_);
+  static_cast<Worker*>(r.data)->Resumed(r.from);
+  self->reason.store(WaitReason::kNone, std::memory_order_relaxed);
 }
 
 namespace {

@@ -42,7 +42,7 @@ struct StackPair {
 
 struct GreenThread {
   uint64_t id = 0;
-  std::string name;
+  std::string name;  // empty: the default "thread-<id>" (ThreadName), made on demand
   SchedulerImpl* sched = nullptr;
   std::function<int64_t()> body;
   ThreadResult result;
@@ -67,7 +67,34 @@ struct GreenThread {
   GreenThread* reg_next = nullptr;
   GreenThread* next_runnable = nullptr;  // global queue link
   std::vector<void*> locals;             // green-thread local storage
+
+  // Reset: as if newly constructed, for reuse from a worker's pool (cheaper than
+  // destroying and constructing). Keep in step with the fields above.
+  void Reset() {
+    id = 0;
+    name.clear();
+    sched = nullptr;
+    body = nullptr;
+    result = ThreadResult{};
+    stacks = nullptr;
+    ctx = nullptr;
+    fiber = SanitizerFiber{};
+    state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+    reason.store(WaitReason::kNone, std::memory_order_relaxed);
+    wait_object.store(nullptr, std::memory_order_relaxed);
+    blocked_since_ns.store(0, std::memory_order_relaxed);
+    worker.store(-1, std::memory_order_relaxed);
+    done = false;
+    detached = false;
+    joiner = nullptr;
+    reg_prev = reg_next = nullptr;
+    next_runnable = nullptr;
+    locals.clear();
+  }
 };
+
+// The thread's name: SpawnOptions::name, or "thread-<id>".
+std::string ThreadName(const GreenThread* t);
 
 class Worker {
  public:
@@ -75,11 +102,23 @@ class Worker {
 
   void Loop();
   void RunThread(GreenThread* t);
+  // Direct switch (DESIGN.md section 2): the running green thread `self` jumps
+  // straight to `next`, taken from this worker's own queues by TakeForDirectSwitch;
+  // returns when `self` is resumed. The resumed side calls Resumed first, which saves
+  // the previous thread's context and runs its after-switch action.
+  JumpResult SwitchTo(GreenThread* self, GreenThread* next);
+  [[noreturn]] void SwitchToFinal(GreenThread* self, GreenThread* next);  // exit
+  bool DirectSwitchOk();  // false: take the loop (safepoint, fairness, timers)
+  GreenThread* TakeForDirectSwitch();
+  GreenThread* TakeLocal();  // run-next, else the ring's head
+  void Resumed(RawContext from);
+  void SwitchedOut(GreenThread* t, RawContext from);
   GreenThread* FindWork(bool steal_runnext);
   GreenThread* Spin();
   void Park();
   bool ParkLocked();  // true: timers are due
   void PushLocal(GreenThread* t);
+  void PushLocalOverflow(GreenThread* t);
   void ReadyHere(GreenThread* t);
   bool HasLocalWork() const {
     return runnext_.load() != nullptr || !runq_.Empty() || mailbox_size_.load() > 0;
@@ -99,14 +138,35 @@ class Worker {
   RawContext sched_ctx_ = nullptr;
   SanitizerFiber fiber_;
   std::atomic<GreenThread*> current_{nullptr};
+  // The green thread whose context the jump in progress saves, when that jump goes
+  // straight to another green thread (nullptr: the jump comes from the loop).
+  GreenThread* switching_from_ = nullptr;
   internal::AfterSwitch after_fn_ = nullptr;
   void* after_arg_ = nullptr;
   std::vector<StackPair*> pool_;
   std::vector<GreenThread*> thread_pool_;  // reusable control blocks
+  // This worker's share of SchedulerStats::spawned and ::live (summed by Stats;
+  // written only by this worker, so no read-modify-write instructions).
+  std::atomic<uint64_t> spawned_here_{0};
+  std::atomic<int64_t> live_delta_{0};
+  void AddRelaxed(std::atomic<int64_t>* c, int64_t d) {
+    c->store(c->load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  }
   uint32_t tick_ = 0;
   uint64_t rng_ = 0;
   std::atomic<void*> user_data_{nullptr};
   std::atomic<int64_t> run_started_ns_{0};
+  // Switches into a green thread on this worker (written by this worker only).
+  std::atomic<uint32_t> switches_{0};
+  void CountSwitch() {
+    switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  // A spinner's view of one victim's occupied run-next slot: which victim, its switch
+  // count and when first seen so (RunnextStuck).
+  bool RunnextStuck(Worker* v);
+  Worker* rn_victim_ = nullptr;
+  uint32_t rn_switches_ = 0;
+  int64_t rn_seen_ns_ = 0;
   void* altstack_ = nullptr;
 
   // Parking and safepoints, under SchedulerImpl::mu_.
@@ -127,7 +187,13 @@ class SchedulerImpl {
   void Detach(GreenThread* t);
 
   void ReadyExternal(GreenThread* t);
+  // WakeOne: after publishing work that this worker may not run itself (global
+  // queue, another worker); pairs with parking ([threads.inv.no-lost-wake]).
   void WakeOne();
+  // WakeOneHint: after a running worker readied a thread into its own queues. The
+  // worker runs that thread itself at its next switch, so the wake only adds
+  // parallelism and needs no StoreLoad fence: plain loads, best effort.
+  void WakeOneHint();
   void WakeWorker(Worker* w);
   void GlobalPush(GreenThread* t);
   void GlobalPushBatch(GreenThread** ts, int n);
@@ -143,7 +209,9 @@ class SchedulerImpl {
 
   void ForEachThread(const std::function<void(const ThreadInfo&)>& fn) const;
   bool ForEachThreadForFatal(const std::function<void(const ThreadInfo&)>& fn) const;
-  ThreadInfo InfoOf(const GreenThread* t) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu_);
+  // InfoOf: `default_name` holds the made-on-demand default name info.name views.
+  ThreadInfo InfoOf(const GreenThread* t, std::string* default_name) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reg_mu_);
   std::string DumpThreads() const;
   // FormatThread: one thread in the format_thread format, or the built-in line.
   std::string FormatThread(const ThreadInfo& info, int64_t now) const;
@@ -180,7 +248,9 @@ class SchedulerImpl {
   OsMutex pool_mu_;
   std::vector<StackPair*> global_pool_ ABSL_GUARDED_BY(pool_mu_);
 
-  mutable OsMutex reg_mu_;
+  // Registry list. A SpinLock: held only to link or unlink one thread, except by
+  // ForEachThread, which normally runs with the world stopped (no contention).
+  mutable SpinLock reg_mu_;
   GreenThread* reg_head_ ABSL_GUARDED_BY(reg_mu_) = nullptr;
 
   // Parking, safepoints and completion.

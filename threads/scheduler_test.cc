@@ -134,6 +134,24 @@ TEST_P(SchedulerRunTest, DetachedThreadsRun) {
   EXPECT_EQ(done.load(), 50);
 }
 
+// Detached threads that only switch directly among themselves (yield forever) must
+// not keep Run from ending: each switch checks for shutdown and takes the loop.
+TEST_P(SchedulerRunTest, RunEndsWhileDetachedThreadsYieldForever) {
+  std::atomic<int> started{0};
+  ASSERT_TRUE(RunMain([&] {
+    for (int i = 0; i < 4; ++i) {
+      Spawn([&] {
+        started.fetch_add(1);
+        for (;;) this_thread::Yield();
+        return int64_t{0};
+      }).Detach();
+    }
+    while (started.load() < 4) this_thread::Yield();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(started.load(), 4);
+}
+
 TEST_P(SchedulerRunTest, YieldInterleaves) {
   std::atomic<int> turns{0};
   ASSERT_TRUE(RunMain([&] {

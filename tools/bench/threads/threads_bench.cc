@@ -53,6 +53,14 @@ int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
+// Iterations of the per-operation loops: `dflt`, or WEFT_BENCH_ITERS (for callgrind:
+// run with two counts and divide the difference in instructions by the difference
+// in operations).
+int Iters(int dflt) {
+  const char* e = std::getenv("WEFT_BENCH_ITERS");
+  return e != nullptr ? std::atoi(e) : dflt;
+}
+
 long RssKiB() {
   std::ifstream f("/proc/self/status");
   std::string line;
@@ -90,7 +98,7 @@ double InScheduler(int workers, std::function<double()> body, SchedulerOptions o
 
 double Yield2() {
   return InScheduler(1, [] {
-    const int n = 5000000;
+    const int n = Iters(5000000);
     auto body = [&] {
       for (int i = 0; i < n; ++i) this_thread::Yield();
       return int64_t{0};
@@ -105,7 +113,7 @@ double Yield2() {
 
 double PingPong(int workers) {
   return InScheduler(workers, [] {
-    const int n = 2000000;
+    const int n = Iters(2000000);
     Channel<int64_t> ping, pong;
     Thread t = Spawn([&] {
       for (int i = 0; i < n; ++i) pong.Send(*ping.Receive());
@@ -124,7 +132,7 @@ double PingPong(int workers) {
 
 double SpawnJoinWarm() {
   return InScheduler(1, [] {
-    const int n = 2000000;
+    const int n = Iters(2000000);
     for (int i = 0; i < 1000; ++i) Spawn([] { return int64_t{0}; }).Join();  // warm the pool
     int64_t t0 = NowNs();
     for (int i = 0; i < n; ++i) Spawn([] { return int64_t{1}; }).Join();
@@ -248,9 +256,12 @@ int main(int argc, char** argv) {
   std::printf("threads_bench: median of %d runs [min - max], %s clock\n", reps,
               use_cpu_clock ? "process CPU" : "wall");
   if (want("yield")) Report("yield between two green threads, 1 worker", "ns", "<= 20 ns", reps, Yield2);
-  if (want("pingpong")) {
+  // "pingpong" runs both; "pp1" / "pp2" one of them.
+  if (want("pingpong") || want("pp1")) {
     Report("unbuffered channel ping-pong round trip, 1 worker", "ns", "<= 100 ns", reps,
            [] { return PingPong(1); });
+  }
+  if (want("pingpong") || want("pp2")) {
     Report("unbuffered channel ping-pong round trip, 2 workers", "ns", "<= 100 ns", reps,
            [] { return PingPong(2); });
   }
