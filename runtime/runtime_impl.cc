@@ -252,6 +252,7 @@ Stats RuntimeImpl::GetStats() const {
   threads::SchedulerStats ts = scheduler_->Stats();
   s.threads_total_spawned = ts.spawned;
   s.steals = ts.steals;
+  s.context_switches = ts.context_switches;
   scheduler_->ForEachThread([&](const threads::ThreadInfo& t) {
     switch (t.state) {
       case threads::ThreadState::kRunnable: ++s.threads_runnable; break;

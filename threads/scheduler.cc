@@ -550,7 +550,7 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
 constexpr int64_t kRunnextStealNs = 1000;
 
 bool Worker::RunnextStuck(Worker* v) {
-  uint32_t sw = v->switches_.load(std::memory_order_relaxed);
+  uint64_t sw = v->switches_.load(std::memory_order_relaxed);
   int64_t now = MonoNowNs();
   if (rn_victim_ != v || rn_switches_ != sw) {
     rn_victim_ = v;
@@ -1352,6 +1352,7 @@ SchedulerStats Scheduler::Stats() const {
   for (auto& w : impl_->workers_) {
     s.spawned += w->spawned_here_.load(std::memory_order_relaxed);
     live += w->live_delta_.load(std::memory_order_relaxed);
+    s.context_switches += w->switches_.load(std::memory_order_relaxed);
   }
   s.live = static_cast<uint64_t>(live);
   s.steals = impl_->steals_.load();

@@ -113,6 +113,7 @@ struct SchedulerStats {
   uint64_t live = 0;
   uint64_t steals = 0;
   uint64_t parks = 0;
+  uint64_t context_switches = 0;  // switches into a green thread, on every worker
   uint64_t guarded_stacks = 0;
 };
 

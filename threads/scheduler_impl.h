@@ -157,7 +157,7 @@ class Worker {
   std::atomic<void*> user_data_{nullptr};
   std::atomic<int64_t> run_started_ns_{0};
   // Switches into a green thread on this worker (written by this worker only).
-  std::atomic<uint32_t> switches_{0};
+  std::atomic<uint64_t> switches_{0};
   void CountSwitch() {
     switches_.store(switches_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
@@ -165,7 +165,7 @@ class Worker {
   // count and when first seen so (RunnextStuck).
   bool RunnextStuck(Worker* v);
   Worker* rn_victim_ = nullptr;
-  uint32_t rn_switches_ = 0;
+  uint64_t rn_switches_ = 0;
   int64_t rn_seen_ns_ = 0;
   void* altstack_ = nullptr;
 
