@@ -18,27 +18,22 @@ BlockingPool::~BlockingPool() {
 void BlockingPool::Submit(std::function<void()> job) {
   {
     OsMutexLock l(&mu_);
-    if (idle_ > 0 || static_cast<int>(threads_.size()) >= max_threads_) {
-      jobs_.push_back(std::move(job));
-      cv_.Signal();
-      return;
-    }
-    try {
-      threads_.emplace_back([this] { Loop(); });
-      jobs_.push_back(std::move(job));
-      cv_.Signal();
-      return;
-    } catch (const std::system_error&) {
-      // The OS refused a helper thread (e.g. under `ulimit -v`). Queue the job if a
-      // helper exists; otherwise run it below on the caller: that stalls the caller's
-      // worker for the call, but never loses the job or ends the process.
-      if (!threads_.empty()) {
-        jobs_.push_back(std::move(job));
-        cv_.Signal();
-        return;
+    if (idle_ == 0 && static_cast<int>(threads_.size()) < max_threads_) {
+      try {
+        threads_.emplace_back([this] { Loop(); });
+      } catch (const std::system_error&) {
+        // The OS refused a helper thread (e.g. under `ulimit -v`): the helpers there
+        // are will take the job in turn.
       }
     }
+    if (!threads_.empty()) {
+      jobs_.push_back(std::move(job));
+      cv_.Signal();
+      return;
+    }
   }
+  // No helper at all: run the job on the caller. That stalls the caller's worker for
+  // the call, but never loses the job or ends the process.
   job();
 }
 
