@@ -154,7 +154,22 @@ TEST_P(LimitsConcurrencyTest, HardLimitHitByManyThreadsTheyShedAndAllComplete) {
             std::mt19937 rng(seed * 7 + t);
             // A ring of retained chunks; `cap` shrinks when the hard limit hits.
             size_t cap = 32;
-            Local ring = MakeVector(cap, Local::Nil());
+            // The ring itself may be refused: threads that start late find the
+            // limit already reached by the others. Retry until some are shed.
+            Local ring;
+            for (int attempt = 0;; ++attempt) {
+              try {
+                ring = MakeVector(cap, Local::Nil());
+                break;
+              } catch (const HeapExhausted&) {
+                caught.fetch_add(1);
+                if (attempt > 1000) {
+                  bad.fetch_add(1);
+                  return Fixnum(t);
+                }
+                weft::SleepFor(absl::Microseconds(100 + rng() % 500));
+              }
+            }
             int failures_in_a_row = 0;
             size_t shed_cursor = 0;
             for (int round = 0; round < kRounds;) {
