@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/stderr_write.h"
+
 namespace weft {
 namespace {
 
@@ -15,29 +17,6 @@ std::atomic<FatalHook> fatal_hook{nullptr};
 // The kernel id of the thread handling the first fatal error (0: none yet).
 std::atomic<long> fatal_owner{0};
 std::atomic<void*> signal_context{nullptr};
-
-void WriteAll(const char* s) {
-  size_t n = std::strlen(s);
-  while (n > 0) {
-    ssize_t w = ::write(STDERR_FILENO, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-// Formats a non-negative int without allocating.
-void WriteInt(int v) {
-  char buf[16];
-  int i = sizeof(buf) - 1;
-  buf[i] = '\0';
-  if (v == 0) buf[--i] = '0';
-  while (v > 0 && i > 0) {
-    buf[--i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  WriteAll(buf + i);
-}
 
 // RunHookAndAbort keeps [runtime.inv.fatal-once]. Only async-signal-safe calls
 // before the hook: it may run in a signal handler.
@@ -49,7 +28,7 @@ void WriteInt(int v) {
       // Another thread is reporting: let it finish (its abort ends us too).
       for (;;) pause();
     }
-    WriteAll("weft: fatal error while reporting a fatal error; no dump\n");
+    WriteStderr("weft: fatal error while reporting a fatal error; no dump\n");
     signal(SIGABRT, SIG_DFL);
     std::abort();
   }
@@ -71,12 +50,12 @@ void SetFatalHook(FatalHook hook) { fatal_hook.store(hook); }
 void* FatalSignalContext() { return signal_context.load(); }
 
 void Fatal(const char* file, int line, const char* message) {
-  WriteAll(file);
-  WriteAll(":");
-  WriteInt(line);
-  WriteAll(": ");
-  WriteAll(message);
-  WriteAll("\n");
+  WriteStderr(file);
+  WriteStderr(":");
+  WriteStderrDecimal(static_cast<uint64_t>(line));
+  WriteStderr(": ");
+  WriteStderr(message);
+  WriteStderr("\n");
   RunHookAndAbort(message, nullptr);
 }
 

@@ -7,18 +7,10 @@
 #include "runtime/check.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/stack_dump.h"
+#include "runtime/stderr_write.h"
 
 namespace weft {
 namespace {
-
-void WriteAll(const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = ::write(STDERR_FILENO, s.data() + off, s.size() - off);
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
-}
 
 // [runtime.dump.fatal]: best effort. The world is not stopped (it may be half
 // stopped, or the failing code may hold locks); check.h bounds the hook's time and
@@ -26,9 +18,9 @@ void WriteAll(const std::string& s) {
 void FatalDump(const char* message) {
   RuntimeImpl* rt = RuntimeImpl::CurrentOrNull();
   if (rt == nullptr) return;
-  WriteAll("weft: fatal error; every green thread follows (best effort: threads running "
+  WriteStderr("weft: fatal error; every green thread follows (best effort: threads running "
            "on other workers are not read)\n");
-  WriteAll(BuildFatalDump(rt->heap(), rt->scheduler(), FatalSignalContext()));
+  WriteStderr(BuildFatalDump(rt->heap(), rt->scheduler(), FatalSignalContext()));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "runtime/check.h"
+#include "runtime/stderr_write.h"
 #include "threads/scheduler_impl.h"
 
 namespace weft::threads {
@@ -19,28 +20,6 @@ constexpr size_t kAltStackBytes = 256 * 1024;
 std::atomic<bool> installed{false};
 struct sigaction old_segv;
 struct sigaction old_bus;
-
-void WriteStr(const char* s) {
-  size_t n = std::strlen(s);
-  while (n > 0) {
-    ssize_t w = ::write(STDERR_FILENO, s, n);
-    if (w <= 0) return;
-    s += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
-void WriteU64(uint64_t v) {
-  char buf[24];
-  int i = sizeof(buf) - 1;
-  buf[i] = '\0';
-  if (v == 0) buf[--i] = '0';
-  while (v > 0 && i > 0) {
-    buf[--i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  }
-  WriteStr(buf + i);
-}
 
 void Handler(int sig, siginfo_t* info, void* uctx) {
   // Direct thread_local read: we are on the faulting OS thread, inside the handler.
@@ -61,18 +40,18 @@ void Handler(int sig, siginfo_t* info, void* uctx) {
 }  // namespace
 
 void ReportOverflow(const GreenThread* t, void* signal_context) {
-  WriteStr("weft: green thread '");
+  WriteStderr("weft: green thread '");
   if (t->name.empty()) {  // the default name, "thread-<id>" (ThreadName)
-    WriteStr("thread-");
-    WriteU64(t->id);
+    WriteStderr("thread-");
+    WriteStderrDecimal(t->id);
   } else {
-    WriteStr(t->name.c_str());
+    WriteStderr(t->name.c_str());
   }
-  WriteStr("' (id ");
-  WriteU64(t->id);
-  WriteStr(") overflowed its native stack of ");
-  WriteU64(t->stacks->native.run_bytes);
-  WriteStr(" bytes\n");
+  WriteStderr("' (id ");
+  WriteStderrDecimal(t->id);
+  WriteStderr(") overflowed its native stack of ");
+  WriteStderrDecimal(t->stacks->native.run_bytes);
+  WriteStderr(" bytes\n");
   // The runtime's fatal hook dumps every green thread: best effort, not
   // async-signal-safe ([threads.overflow.dump]).
   FatalAfterReport("weft: green thread overflowed its native stack", signal_context);
