@@ -1,8 +1,7 @@
 // image_bench.cc: heap image throughput for a 256 MiB image.
 //
-//   bazel --output_base=/root/.cache/bazel-heap build -c opt --symlink_prefix=/ \
-//       //tools/bench/heap:image_bench
-//   .../bin/tools/bench/heap/image_bench
+//   bazel build -c opt //tools/bench/heap:image_bench
+//   bazel-bin/tools/bench/heap/image_bench
 //
 // The live graph: 48-byte vectors linked in chains (each also pointing at a 40-byte
 // string and a fixnum), plus 64 KiB byte arrays (large objects): 256 MiB of live
