@@ -18,14 +18,6 @@ __attribute__((noinline)) int64_t Recurse(int64_t n) {
   return Recurse(n - 1) + pad[0];
 }
 
-// Writes below the stack's usable range without faulting (the canary zone), then
-// switches: only the canary check can notice.
-__attribute__((noinline)) void ClobberCanaryThenYield() {
-  char* sp = static_cast<char*>(__builtin_frame_address(0));
-  (void)sp;
-  this_thread::Yield();
-}
-
 void RunOverflow(long guard_budget) {
   auto arena = heap::Arena::Create({});
   SchedulerOptions o;

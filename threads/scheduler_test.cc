@@ -224,7 +224,9 @@ TEST_P(SchedulerRunTest, MigrationKeepsIdentityAndLocals) {
     for (auto& t : ts) t.Join();
     return int64_t{0};
   }).ok());
-  if (GetParam() > 1) EXPECT_GT(migrations.load(), 0);
+  if (GetParam() > 1) {
+    EXPECT_GT(migrations.load(), 0);
+  }
 }
 
 TEST_P(SchedulerRunTest, LocalKeyDestructorRuns) {
@@ -335,8 +337,8 @@ TEST_P(SchedulerRunTest, StopTheWorldStopsOtherWorkers) {
                       });
                       // Only this thread runs, plus those stopped at an explicit poll.
                       EXPECT_LE(running, sched_->worker_count());
-                      for (volatile int k = 0; k < 100000; ++k) {
-                      }
+                      // Give the stopped threads time to run, were they not stopped.
+                      for (int k = 0; k < 100000; ++k) asm volatile("" ::: "memory");
                       EXPECT_EQ(progress.load(), p0);
                       sched_->ResumeTheWorld();
                     }

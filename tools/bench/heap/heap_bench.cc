@@ -1,7 +1,6 @@
 // heap_bench.cc: heap micro-benchmarks.
 //
-//   bazel --output_base=/root/.cache/bazel-heap run -c opt --symlink_prefix=/ \
-//       //tools/bench/heap:heap_bench
+//   bazel run -c opt //tools/bench/heap:heap_bench
 //
 // BM_Alloc*: ns per object through Mutator (inline bump fast path; the amortised
 //   slow path and young collections of an all-garbage nursery included).
