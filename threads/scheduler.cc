@@ -839,7 +839,7 @@ void SchedulerImpl::FinishThread(GreenThread* t) {
     t->state.store(ThreadState::kDone, std::memory_order_release);
     t->done = true;
     joiner = t->joiner;
-    detached = t->detached;
+    detached = t->detached.load(std::memory_order_relaxed);
   }
   if (joiner != nullptr) internal::Wake(joiner, 0);
   if (detached) {
@@ -904,7 +904,7 @@ void SchedulerImpl::Detach(GreenThread* t) {
   bool done;
   {
     SpinLockHolder h(&t->join_lock);
-    t->detached = true;
+    t->detached.store(true, std::memory_order_relaxed);
     done = t->done;
   }
   if (done) {
@@ -1133,6 +1133,7 @@ ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t, std::string* default_name
   info.wait_object = t->wait_object.load(std::memory_order_relaxed);
   info.worker = t->worker.load(std::memory_order_relaxed);
   info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
+  info.detached = t->detached.load(std::memory_order_relaxed);
   if (info.state != ThreadState::kDone && t->stacks != nullptr) {
     info.stack_low = t->stacks->native.limit;
     info.stack_high = t->stacks->native.top;

@@ -60,7 +60,9 @@ struct GreenThread {
   // Join protocol ([threads.inv.join]).
   SpinLock join_lock;
   bool done ABSL_GUARDED_BY(join_lock) = false;
-  bool detached ABSL_GUARDED_BY(join_lock) = false;
+  // Written under join_lock and read there by the join protocol; atomic so that
+  // observers (ForEachThread, the dumps) can read it without the lock.
+  std::atomic<bool> detached{false};
   internal::WaitState* joiner ABSL_GUARDED_BY(join_lock) = nullptr;
 
   GreenThread* reg_prev = nullptr;  // registry list, under SchedulerImpl::reg_mu_
@@ -85,7 +87,7 @@ struct GreenThread {
     blocked_since_ns.store(0, std::memory_order_relaxed);
     worker.store(-1, std::memory_order_relaxed);
     done = false;
-    detached = false;
+    detached.store(false, std::memory_order_relaxed);
     joiner = nullptr;
     reg_prev = reg_next = nullptr;
     next_runnable = nullptr;

@@ -307,6 +307,35 @@ TEST_P(SchedulerRunTest, RegistryShowsStatesAndStacks) {
   }).ok());
 }
 
+TEST_P(SchedulerRunTest, RegistryShowsWhichThreadsAreDetached) {
+  std::atomic<bool> release{false};
+  std::atomic<int> finished{0};
+  ASSERT_TRUE(RunMain([&] {
+    auto body = [&] {
+      while (!release.load()) this_thread::Yield();
+      finished.fetch_add(1);
+      return int64_t{0};
+    };
+    Spawn(body, SpawnOptions{"loose"}).Detach();
+    Thread kept = Spawn(body, SpawnOptions{"kept"});
+    int seen = 0;
+    sched_->ForEachThread([&](const ThreadInfo& i) {
+      if (i.name == "loose") {
+        ++seen;
+        EXPECT_TRUE(i.detached);
+      } else {
+        if (i.name == "kept") ++seen;
+        EXPECT_FALSE(i.detached) << i.name;
+      }
+    });
+    EXPECT_EQ(seen, 2);
+    release.store(true);
+    kept.Join();
+    while (finished.load() < 2) this_thread::Yield();
+    return int64_t{0};
+  }).ok());
+}
+
 TEST_P(SchedulerRunTest, StopTheWorldStopsOtherWorkers) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> progress{0};
