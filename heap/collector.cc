@@ -45,6 +45,15 @@ class CollectingVisitor final : public RootVisitor {
   Collector& c_;
 };
 
+class WeakVisitor final : public WeakRootVisitor {
+ public:
+  explicit WeakVisitor(Collector& c) : c_(c) {}
+  bool Visit(Value* slot) override { return c_.ProcessWeak(slot); }
+
+ private:
+  Collector& c_;
+};
+
 }  // namespace
 
 void Heap::Collect(int generation, RootSource& roots, bool compact) {
@@ -77,6 +86,10 @@ void Collector::Run(RootSource& roots) {
   for (char* b : dirty_blocks_) ScanDirtyBlock(b);
   for (char* r : dirty_large_) ScanDirtyLarge(r);
   Drain();
+  // [heap.weak]: after the closure (nothing more will be copied or marked) and
+  // before Finish frees the from-space and sweeps.
+  WeakVisitor weak(*this);
+  roots.VisitWeakRoots(weak);
   Finish();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();
@@ -207,6 +220,20 @@ void Collector::Process(Value* slot) {
     default:
       WEFT_CHECK(false, "weft: heap reference into a block that is not a heap block");
   }
+}
+
+bool Collector::ProcessWeak(Value* slot) {
+  Value v = *slot;
+  if (!v.IsPointer()) return true;
+  Object* o = v.AsObject();
+  if (o->IsForwarded()) {
+    *slot = Value::FromObject(o->forwarding_address());
+    return true;
+  }
+  const BlockInfo& info = arena_.InfoFor(o);
+  // Not condemned, already a copy, or marked in place: alive. Anything else in a
+  // condemned block was not reached.
+  return info.generation > generation_ || (info.flags & kBlockToSpace) || o->marked();
 }
 
 void Collector::Mark(Object* o) {

@@ -26,6 +26,9 @@ class Collector {
 
   // Process: the slot's referent survives; the slot is updated if it moved.
   void Process(Value* slot);
+  // ProcessWeak: after the trace, whether the slot's referent survived; updates the
+  // slot if it moved ([heap.weak]).
+  bool ProcessWeak(Value* slot);
 
  private:
   struct HoleCursor {

@@ -240,6 +240,47 @@ TEST_F(CollectorTest, DeepListsAreCollectedWithoutRecursion) {
   ExpectList(roots_.roots[0], n);
 }
 
+// [heap.weak]
+TEST_F(CollectorTest, WeakSlotsFollowMovesAndReportDeathsPerGeneration) {
+  // weak[0]: a nursery pair also held strongly; weak[1]: a nursery pair held only
+  // weakly; weak[2]: an old vector that dies later; weak[3]: a large byte array;
+  // weak[4]: a fixnum (no reference).
+  roots_.roots.push_back(V(m_->AllocatePair(Value::Fixnum(1), Value::Nil())));
+  roots_.weak.push_back(roots_.roots[0]);
+  roots_.weak.push_back(V(m_->AllocatePair(Value::Fixnum(2), Value::Nil())));
+  roots_.roots.push_back(V(m_->AllocateVector(3, Value::Fixnum(3))));
+  roots_.weak.push_back(roots_.roots[1]);
+  roots_.roots.push_back(V(m_->AllocateBytes(256 << 10)));
+  roots_.weak.push_back(roots_.roots[2]);
+  roots_.weak.push_back(Value::Fixnum(42));
+  Value young_before = roots_.roots[0];
+
+  Collect(0);  // every nursery survivor moves
+  EXPECT_EQ(roots_.weak_died, 1);
+  EXPECT_EQ(roots_.weak[1], Value::False());
+  EXPECT_NE(roots_.roots[0], young_before);
+  EXPECT_EQ(roots_.weak[0], roots_.roots[0]);  // followed the move
+  EXPECT_EQ(roots_.weak[2], roots_.roots[1]);
+  EXPECT_EQ(roots_.weak[3], roots_.roots[2]);
+  EXPECT_EQ(roots_.weak[4], Value::Fixnum(42));
+
+  // Promote everything, then drop the strong references to the vector and the
+  // large array: a young collection does not condemn them, a full one does.
+  for (int i = 0; i < 4; ++i) Collect(0);
+  Collect(t_.heap->oldest_generation());
+  EXPECT_EQ(roots_.weak[2], roots_.roots[1]);
+  roots_.roots[1] = Value::Nil();
+  roots_.roots[2] = Value::Nil();
+  Collect(0);
+  EXPECT_EQ(roots_.weak_died, 1);
+  Collect(t_.heap->oldest_generation(), /*compact=*/true);
+  EXPECT_EQ(roots_.weak_died, 3);
+  EXPECT_EQ(roots_.weak[2], Value::False());
+  EXPECT_EQ(roots_.weak[3], Value::False());
+  EXPECT_EQ(roots_.weak[0], roots_.roots[0]);  // moved by the compaction, followed
+  EXPECT_EQ(roots_.weak[0].AsObject()->car().FixnumValue(), 1);
+}
+
 TEST_F(CollectorTest, CompactingFullCollectionMovesAndPacksOldObjects) {
   // Promote 2000 small vectors, then keep every 10th.
   roots_.roots.push_back(V(m_->AllocateVector(2000, Value::Nil())));

@@ -23,11 +23,23 @@
 
 namespace weft::heap::testing {
 
+// VectorRoots: strong roots in `roots`; weak slots in `weak` (a dead one becomes
+// #f and counts in `weak_died`).
 class VectorRoots final : public RootSource {
  public:
   std::vector<Value> roots;
+  std::vector<Value> weak;
+  int weak_died = 0;
   void VisitRoots(RootVisitor& v) override {
     if (!roots.empty()) v.VisitRange(roots.data(), roots.data() + roots.size());
+  }
+  void VisitWeakRoots(WeakRootVisitor& v) override {
+    for (Value& w : weak) {
+      if (!v.Visit(&w)) {
+        w = Value::False();
+        ++weak_died;
+      }
+    }
   }
 };
 

@@ -30,6 +30,8 @@ class HeapVerifier {
     if (roots != nullptr) {
       RootChecker checker(*this);
       roots->VisitRoots(checker);
+      WeakChecker weak(*this);
+      roots->VisitWeakRoots(weak);
     }
     for (Value* slot : heap_.global_roots_) CheckTarget(*slot);
     for (Mutator* m : heap_.mutators_) {
@@ -42,6 +44,18 @@ class HeapVerifier {
    public:
     explicit RootChecker(HeapVerifier& v) : v_(v) {}
     void Visit(Value* slot) override { v_.CheckTarget(*slot); }
+
+   private:
+    HeapVerifier& v_;
+  };
+
+  class WeakChecker final : public WeakRootVisitor {
+   public:
+    explicit WeakChecker(HeapVerifier& v) : v_(v) {}
+    bool Visit(Value* slot) override {
+      v_.CheckTarget(*slot);
+      return true;
+    }
 
    private:
     HeapVerifier& v_;

@@ -23,6 +23,17 @@ class RootVisitor {
   }
 };
 
+// WeakRootVisitor: for weak slots, which the collector updates but does not trace
+// ([heap.weak]). Visit returns true when the slot's object survived the collection
+// (the slot now holds its address, which may have changed) or the slot holds no
+// reference; false when the object is dead: the slot is left as it was and its owner
+// must clear it (it points at memory the collection is about to free).
+class WeakRootVisitor {
+ public:
+  virtual ~WeakRootVisitor() = default;
+  virtual bool Visit(Value* slot) = 0;
+};
+
 class RootSource {
  public:
   virtual ~RootSource() = default;
@@ -30,6 +41,9 @@ class RootSource {
   // more than once per collection (Verify walks the roots too) and must not allocate
   // from the managed heap.
   virtual void VisitRoots(RootVisitor& v) = 0;
+  // VisitWeakRoots calls v.Visit for every weak slot, after the trace and before
+  // any memory is freed. Same rules as VisitRoots. Default: no weak slots.
+  virtual void VisitWeakRoots(WeakRootVisitor& v) {}
 };
 
 // NoRoots: a RootSource with no roots.

@@ -129,6 +129,7 @@ void RuntimeImpl::Collect(int generation, bool compact) {
     trace::Scoped collect("gc", "collect", static_cast<uint64_t>(g));
     heap_->Collect(g, *this, compact);
   });
+  RunPendingCleanups();
 }
 
 // [runtime.stw]: stop every other worker, collect on this one, resume.
@@ -137,6 +138,7 @@ void RuntimeImpl::RequestCollection(int generation) {
     trace::Scoped collect("gc", "collect", static_cast<uint64_t>(generation));
     heap_->Collect(generation, *this);
   });
+  RunPendingCleanups();
 }
 
 void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
@@ -249,6 +251,11 @@ Stats RuntimeImpl::GetStats() const {
   s.pause_histogram.assign(h.pauses.counts.begin(), h.pauses.counts.end());
   s.heap_committed_bytes = h.heap_bytes;
   s.soft_limit_bytes = h.soft_limit_bytes;
+  {
+    heap::MutexLock l(&cleanup_mu_);
+    s.cleanups_registered = cleanups_.size();
+    s.cleanups_run = cleanups_run_;
+  }
   threads::SchedulerStats ts = scheduler_->Stats();
   s.threads_total_spawned = ts.spawned;
   s.steals = ts.steals;

@@ -61,6 +61,14 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   // heap::RootSource: managed stacks, global slots, channel contents.
   void VisitRoots(heap::RootVisitor& v) override;
 
+  // heap::RootSource: the objects of registered cleanups ([runtime.cleanup]).
+  void VisitWeakRoots(heap::WeakRootVisitor& v) override;
+
+  // Cleanups ([runtime.cleanup]): AddCleanup registers; RunPendingCleanups runs the
+  // ones whose objects the last collections found dead (after the world resumed).
+  void AddCleanup(heap::Value object, std::function<void()> cleanup);
+  void RunPendingCleanups();
+
   // Global slots: stable addresses visited by every collection.
   heap::Value* NewGlobalSlot(heap::Value initial);
   void FreeGlobalSlot(heap::Value* slot);
@@ -101,6 +109,18 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::deque<std::array<heap::Value, kGlobalChunk>> global_chunks_ ABSL_GUARDED_BY(globals_mu_);
   std::vector<heap::Value*> free_globals_ ABSL_GUARDED_BY(globals_mu_);
   size_t globals_in_use_ ABSL_GUARDED_BY(globals_mu_) = 0;
+
+  // [runtime.cleanup]: never held across a safepoint (registration allocates
+  // nothing managed), so a stopped worker never holds it.
+  struct Cleanup {
+    heap::Value object;  // a weak slot
+    std::function<void()> fn;
+  };
+  mutable heap::Mutex cleanup_mu_;
+  std::vector<Cleanup> cleanups_ ABSL_GUARDED_BY(cleanup_mu_);
+  std::vector<std::function<void()>> pending_cleanups_ ABSL_GUARDED_BY(cleanup_mu_);
+  uint64_t cleanups_run_ ABSL_GUARDED_BY(cleanup_mu_) = 0;
+  bool running_cleanups_ ABSL_GUARDED_BY(cleanup_mu_) = false;
 };
 
 // CurrentMutator: the Mutator of the worker running the caller, or null off a worker.

@@ -67,6 +67,8 @@ struct Stats {
   std::vector<uint64_t> pause_histogram;
   uint64_t heap_committed_bytes = 0;
   uint64_t soft_limit_bytes = 0;
+  uint64_t cleanups_registered = 0;  // AddCleanup entries whose object still lives
+  uint64_t cleanups_run = 0;
   // Threads.
   uint64_t threads_runnable = 0, threads_running = 0, threads_blocked = 0,
            threads_sleeping = 0, threads_total_spawned = 0;
@@ -305,6 +307,17 @@ class Global {
  private:
   Value* slot_;
 };
+
+// AddCleanup arranges for `cleanup` to run once, after a collection finds `object`
+// unreachable (as Go's runtime.AddCleanup and Java's Cleaner; the object is gone by
+// then and cannot be revived). Use it to release the native resources a record
+// stands for. `object` must be a heap object (TypeError otherwise); an object may
+// have several cleanups. The cleanup runs on the green thread whose allocation or
+// Collect ran that collection, after the world resumes; it must not allocate from
+// the managed heap, block or throw, and must not hold `object` (a Global of it would
+// keep it alive forever). Cleanups still pending when the runtime is destroyed are
+// dropped without running.
+void AddCleanup(Local object, std::function<void()> cleanup);
 
 // ---------------------------------------------------------------------------------
 // Objects. Constructors return a new Local in the innermost scope. Type errors

@@ -153,7 +153,7 @@ Local IsThread(Ctx& c, Args a) { return BoolLocal(c, In(c).IsRecordOf(a[0], In(c
 Local MakeChannel(Ctx& c, Args a) {
   int64_t cap = a.empty() ? 0 : ArgFixnum(c, "make-channel", a, 0);
   if (cap < 0) TypeFail(c, "make-channel", 1, "a non-negative capacity", a[0]);
-  return In(c).WrapNative(In(c).channel_type(), In(c).AddChannel(Channel::Make(size_t(cap))));
+  return In(c).NewChannel(Channel::Make(size_t(cap)));
 }
 
 Channel ChannelArg(Ctx& c, const char* proc, Args a) {
@@ -179,7 +179,7 @@ Local Close(Ctx& c, Args a) {
 
 Local IsChannel(Ctx& c, Args a) { return BoolLocal(c, In(c).IsRecordOf(a[0], In(c).channel_type())); }
 
-Local MakeMutex(Ctx& c, Args a) { return In(c).WrapNative(In(c).mutex_type(), In(c).AddMutex()); }
+Local MakeMutex(Ctx& c, Args a) { return In(c).NewMutex(); }
 
 Mutex* MutexArg(Ctx& c, const char* proc, Args a) {
   return In(c).MutexAt(NativeArg(c, proc, a, 0, In(c).mutex_type(), "a mutex"));
@@ -194,7 +194,7 @@ Local MutexUnlock(Ctx& c, Args a) {
   return In(c).Void();
 }
 
-Local MakeWaitGroup(Ctx& c, Args a) { return In(c).WrapNative(In(c).waitgroup_type(), In(c).AddWaitGroup()); }
+Local MakeWaitGroup(Ctx& c, Args a) { return In(c).NewWaitGroup(); }
 
 WaitGroup* WaitGroupArg(Ctx& c, const char* proc, Args a) {
   return In(c).WaitGroupAt(NativeArg(c, proc, a, 0, In(c).waitgroup_type(), "a wait group"));
@@ -257,6 +257,12 @@ Local HeapStats(Ctx& c, Args a) {
       {"threads-total-spawned", [&] { return Fx(s.threads_total_spawned); }},
       {"context-switches", [&] { return Fx(s.context_switches); }},
       {"steals", [&] { return Fx(s.steals); }},
+      {"cleanups-registered", [&] { return Fx(s.cleanups_registered); }},
+      {"cleanups-run", [&] { return Fx(s.cleanups_run); }},
+      // [lisp.native-tables]: entries in use.
+      {"channels", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[0])); }},
+      {"mutexes", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[1])); }},
+      {"wait-groups", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[2])); }},
   };
   Local result = NilLocal();
   for (size_t i = fields.size(); i-- > 0;) {

@@ -294,32 +294,70 @@ size_t Interp::ThreadCount() {
   std::lock_guard<std::mutex> lock(mu_);
   return threads_.size();
 }
-size_t Interp::AddChannel(Channel ch) {
-  std::lock_guard<std::mutex> lock(mu_);
-  channels_.push_back(std::move(ch));
-  return channels_.size() - 1;
+namespace {
+
+// Takes an entry for `value` in `table`, reusing a released one first. Caller holds
+// the table's lock.
+template <typename Table, typename T>
+size_t TakeEntry(Table& table, std::vector<size_t>& free, T value) {
+  if (!free.empty()) {
+    size_t i = free.back();
+    free.pop_back();
+    table[i] = std::move(value);
+    return i;
+  }
+  table.push_back(std::move(value));
+  return table.size() - 1;
 }
+
+}  // namespace
+
+// [lisp.native-tables]: the record is made before the entry is taken (making it may
+// throw HeapExhausted, and then nothing leaks), and the cleanup that releases the
+// entry is registered right after: no safepoint in between.
+template <typename Table, typename T>
+Local Interp::WrapEntry(RecordType type, Table& table, std::vector<size_t>& free, T value) {
+  Local r = MakeRecord(type);
+  size_t index;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    index = TakeEntry(table, free, std::move(value));
+  }
+  WriteRaw<uint64_t>(r, index);
+  // Runs after the collection that found the record dead: only native work (the
+  // entry's destructor frees the channel's in-flight slots, which is allowed).
+  weft::AddCleanup(r, [this, &table, &free, index] {
+    T released;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      std::swap(released, table[index]);
+      free.push_back(index);
+    }
+  });
+  return r;
+}
+
+Local Interp::NewChannel(Channel ch) { return WrapEntry(channel_type_, channels_, free_channels_, std::move(ch)); }
 Channel Interp::ChannelAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
   return channels_.at(i);
 }
-size_t Interp::AddMutex() {
-  std::lock_guard<std::mutex> lock(mu_);
-  mutexes_.emplace_back();
-  return mutexes_.size() - 1;
-}
+Local Interp::NewMutex() { return WrapEntry(mutex_type_, mutexes_, free_mutexes_, Mutex()); }
 Mutex* Interp::MutexAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
   return &mutexes_.at(i);
 }
-size_t Interp::AddWaitGroup() {
-  std::lock_guard<std::mutex> lock(mu_);
-  waitgroups_.emplace_back();
-  return waitgroups_.size() - 1;
+Local Interp::NewWaitGroup() {
+  return WrapEntry(waitgroup_type_, waitgroups_, free_waitgroups_, WaitGroup());
 }
 WaitGroup* Interp::WaitGroupAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
   return &waitgroups_.at(i);
+}
+std::array<size_t, 3> Interp::NativeTableSizes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {channels_.size() - free_channels_.size(), mutexes_.size() - free_mutexes_.size(),
+          waitgroups_.size() - free_waitgroups_.size()};
 }
 
 int Interp::FinishThreads() {

@@ -38,6 +38,7 @@
 #ifndef WEFT_TOOLS_LISP_INTERP_H_
 #define WEFT_TOOLS_LISP_INTERP_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -290,12 +291,17 @@ class Interp {
   size_t AddThread(std::unique_ptr<ThreadEntry> t);
   ThreadEntry* ThreadAt(size_t i);
   size_t ThreadCount();
-  size_t AddChannel(Channel ch);
+  // Channels, mutexes and wait groups: a record whose raw bytes index a table
+  // entry; the entry is released (and reused) when a collection finds the record
+  // dead ([lisp.native-tables]).
+  Local NewChannel(Channel ch);
   Channel ChannelAt(size_t i);
-  size_t AddMutex();
+  Local NewMutex();
   Mutex* MutexAt(size_t i);
-  size_t AddWaitGroup();
+  Local NewWaitGroup();
   WaitGroup* WaitGroupAt(size_t i);
+  // NativeTableSizes: entries in use in the channel, mutex and wait-group tables.
+  std::array<size_t, 3> NativeTableSizes();
 
   // Checks.
   void CheckFailed() { check_failures_.fetch_add(1); }
@@ -329,6 +335,8 @@ class Interp {
  private:
   friend class ImageWalk;
   void RegisterBuiltins();
+  template <typename Table, typename T>
+  Local WrapEntry(RecordType type, Table& table, std::vector<size_t>& free, T value);
   int RunForms(std::string_view text, const std::string& file, bool repl);
 
   std::string program_name_;
@@ -345,9 +353,12 @@ class Interp {
   std::vector<std::unique_ptr<Lambda>> lambdas_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<ThreadEntry>> threads_;
+  // [lisp.native-tables]: entries are reused through the free lists; deques keep the
+  // addresses MutexAt and WaitGroupAt return stable.
   std::vector<Channel> channels_;
   std::deque<Mutex> mutexes_;
   std::deque<WaitGroup> waitgroups_;
+  std::vector<size_t> free_channels_, free_mutexes_, free_waitgroups_;
   std::atomic<int> check_failures_{0};
   std::mutex out_mu_;
   // Images: every program text run (file, text), in order, and the builtins by name.
