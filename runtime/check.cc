@@ -15,6 +15,7 @@ std::atomic<FatalHook> fatal_hook{nullptr};
 // The kernel id of the thread handling the first fatal error (0: none yet).
 std::atomic<long> fatal_owner{0};
 std::atomic<void*> signal_context{nullptr};
+std::atomic<bool> fatal_child{false};
 
 void WriteAll(const char* s) {
   size_t n = std::strlen(s);
@@ -42,6 +43,10 @@ void WriteInt(int v) {
 // RunHookAndAbort keeps [runtime.inv.fatal-once]. Only async-signal-safe calls
 // before the hook: it may run in a signal handler.
 [[noreturn]] void RunHookAndAbort(const char* message, void* context) {
+  if (fatal_child.load()) {
+    WriteAll("weft: fatal error in the core writer\n");
+    _exit(kFatalChildExit);
+  }
   long self = syscall(SYS_gettid);
   long expected = 0;
   if (!fatal_owner.compare_exchange_strong(expected, self)) {
@@ -69,6 +74,8 @@ void WriteInt(int v) {
 void SetFatalHook(FatalHook hook) { fatal_hook.store(hook); }
 
 void* FatalSignalContext() { return signal_context.load(); }
+
+void EnterFatalChild() { fatal_child.store(true); }
 
 void Fatal(const char* file, int line, const char* message) {
   WriteAll(file);
