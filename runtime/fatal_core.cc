@@ -29,6 +29,7 @@ char core_path[PATH_MAX];
 int64_t core_timeout_ms = 0;
 int64_t core_pid = 0;  // the process's, for the core: the writer is another process
 std::atomic<bool> core_enabled{false};
+std::atomic<void (*)()> writer_hook_for_testing{nullptr};
 
 constexpr size_t kWriterStackBytes = size_t{8} << 20;
 // Exit statuses of the core writer process.
@@ -97,6 +98,7 @@ int WriterMain(void* p) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (auto hook = writer_hook_for_testing.load(); hook != nullptr) hook();
   CoreRequest request{core_path, a.cause, a.message, a.signal_context,
                       std::span<void* const>(a.self_pcs, a.self_depth), core_pid};
   absl::Status s = WriteCore(*a.rt, request);
@@ -219,6 +221,8 @@ void ConfigureCore(const Options& options) {
 }
 
 void ClearCore() { core_enabled.store(false); }
+
+void SetCoreWriterHookForTesting(void (*hook)()) { writer_hook_for_testing.store(hook); }
 
 void WriteFatalCore(RuntimeImpl& rt, const char* message) {
   if (!core_enabled.load(std::memory_order_acquire)) return;

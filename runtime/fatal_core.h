@@ -35,6 +35,10 @@ void WriteFatalCore(RuntimeImpl& rt, const char* message);
 // WriteDeadlockCore: from the scheduler's deadlock hook, every worker stopped.
 void WriteDeadlockCore(RuntimeImpl& rt);
 
+// For tests: `hook` runs in the core writer process before it writes (to make it
+// hang, crash or fail a check). nullptr removes it.
+void SetCoreWriterHookForTesting(void (*hook)());
+
 }  // namespace weft
 
 #endif  // WEFT_RUNTIME_FATAL_CORE_H_
