@@ -33,6 +33,23 @@ same_stacks() {  # same_stacks STDERR CORE_TEXT
     fail "the core's threads, frames and slots differ from the stderr dump"
 }
 
+# die_with_core NAME STATUS CORE_REGEX CMD...: CMD must exit with STATUS after writing
+# a core whose path matches CORE_REGEX (linked as $dir/NAME.core), with no temporary
+# file left; NAME.err holds its stderr, NAME.txt what `stackscan --core` prints.
+die_with_core() {
+  local name="$1" want="$2" regex="$3" status core
+  shift 3
+  "$@" >"$dir/$name.out" 2>"$dir/$name.err"
+  status=$?
+  [ "$status" = "$want" ] || { cat "$dir/$name.err" >&2; fail "$name: exit status $status, expected $want"; }
+  core="$(core_path "$dir/$name.err")"
+  [[ "$core" =~ $regex ]] || { cat "$dir/$name.err" >&2; fail "$name: core path '$core' !~ $regex"; }
+  [ -s "$core" ] || fail "$name: core $core missing"
+  ls "$dir" | grep -q '\.tmp\.' && fail "$name: a temporary file was left behind"
+  [ "$core" = "$dir/$name.core" ] || ln -sf "$core" "$dir/$name.core"
+  "$stackscan" --core "$core" >"$dir/$name.txt" || fail "$name: stackscan --core failed"
+}
+
 check_main_frame() {  # check_main_frame TEXT
   expect "$1" '^  frame core-main \(info 7\)$'
   expect "$1" '^    \[[0-9]+\] fixnum 42$'
@@ -46,17 +63,9 @@ check_main_frame() {  # check_main_frame TEXT
 }
 
 # --- (a) a failed WEFT_CHECK, core path from WEFT_CORE with %p --------------------
-WEFT_CORE="$dir/check.%p.core" "$target" check >"$dir/check.out" 2>"$dir/check.err"
-status=$?
-[ "$status" = 134 ] || fail "check: exit status $status, expected 134 (SIGABRT)"
+die_with_core check 134 '/check\.[0-9]+\.core$' env WEFT_CORE="$dir/check.%p.core" "$target" check
 expect "$dir/check.err" 'core_target\.cc:[0-9]+: weft: core test invariant broken$'
 expect "$dir/check.err" '^weft: fatal error; every green thread follows'
-core="$(core_path "$dir/check.err")"
-[ -n "$core" ] || { cat "$dir/check.err" >&2; fail "check: no 'Weft core written' line"; }
-[[ "$core" =~ /check\.[0-9]+\.core$ ]] || fail "check: %p not expanded: $core"
-[ -s "$core" ] || fail "check: core $core missing"
-ls "$dir" | grep -q '\.tmp\.' && fail "check: a temporary file was left behind"
-"$stackscan" --core "$core" >"$dir/check.txt" || fail "check: stackscan --core failed"
 expect "$dir/check.txt" '^weft: core of process [0-9]+ \(fatal error\): weft: core test invariant broken$'
 expect "$dir/check.txt" '^weft: 3 green threads$'
 expect "$dir/check.txt" '^thread 1 "main" running, worker [0-9]+$'
@@ -66,7 +75,7 @@ check_main_frame "$dir/check.txt"
 same_stacks "$dir/check.err" "$dir/check.txt"
 
 # JSON parses and says the same.
-"$stackscan" --core "$core" --json --roots >"$dir/check.json" || fail "check: --json failed"
+"$stackscan" --core "$dir/check.core" --json --roots >"$dir/check.json" || fail "check: --json failed"
 python3 - "$dir/check.json" <<'EOF' || fail "check: JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -91,26 +100,21 @@ assert all(fr["symbol"] for fr in main["native"]) and main["native"], main["nati
 EOF
 
 # Filters, --nonative, --roots.
-"$stackscan" --core "$core" --thread consumer >"$dir/one.txt" || fail "--thread"
+"$stackscan" --core "$dir/check.core" --thread consumer >"$dir/one.txt" || fail "--thread"
 expect "$dir/one.txt" '^weft: 1 green threads$'
 expect "$dir/one.txt" '"consumer"'
-"$stackscan" --core "$core" --thread 1 --nonative >"$dir/main.txt" || fail "--thread 1"
+"$stackscan" --core "$dir/check.core" --thread 1 --nonative >"$dir/main.txt" || fail "--thread 1"
 expect "$dir/main.txt" '^thread 1 "main"'
 grep -qE '^  #[0-9]' "$dir/main.txt" && fail "--nonative printed a native backtrace"
-"$stackscan" --core "$core" --state sleeping >"$dir/sleeping.txt" || fail "--state"
+"$stackscan" --core "$dir/check.core" --state sleeping >"$dir/sleeping.txt" || fail "--state"
 expect "$dir/sleeping.txt" '^weft: 1 green threads$'
 expect "$dir/sleeping.txt" '"sleeper" sleeping'
-"$stackscan" --core "$core" --roots >"$dir/roots.txt" || fail "--roots"
+"$stackscan" --core "$dir/check.core" --roots >"$dir/roots.txt" || fail "--roots"
 expect "$dir/roots.txt" '^    \[[0-9]+\] string "abc"  \(keeps 16 bytes alive\)$'
 
 # --- (b) a native stack overflow ---------------------------------------------------
-WEFT_CORE="$dir/overflow.core" "$target" overflow >"$dir/overflow.out" 2>"$dir/overflow.err"
-status=$?
-[ "$status" = 134 ] || fail "overflow: exit status $status, expected 134 (SIGABRT)"
+die_with_core overflow 134 "^$dir/overflow\.core\$" env WEFT_CORE="$dir/overflow.core" "$target" overflow
 expect "$dir/overflow.err" "^weft: green thread 'deep' \(id [0-9]+\) overflowed its native stack"
-[ "$(core_path "$dir/overflow.err")" = "$dir/overflow.core" ] || {
-  cat "$dir/overflow.err" >&2; fail "overflow: no core written"; }
-"$stackscan" --core "$dir/overflow.core" >"$dir/overflow.txt" || fail "overflow: stackscan"
 expect "$dir/overflow.txt" '^weft: core of process [0-9]+ \(fatal error\): weft: green thread overflowed its native stack$'
 expect "$dir/overflow.txt" '^thread [0-9]+ "deep" running, worker [0-9]+$'
 expect "$dir/overflow.txt" '^  frame deep-frame \(info 0\)$'
@@ -129,13 +133,9 @@ assert "RecurseForever" in deep["native"][0]["symbol"]
 ' || fail "overflow: JSON"
 
 # --- (c) a deadlock, core path from Options::core_path ----------------------------
-"$target" deadlock "$dir/deadlock.core" >"$dir/deadlock.out" 2>"$dir/deadlock.err"
-status=$?
-[ "$status" = 1 ] || fail "deadlock: exit status $status, expected 1 (Run's FailedPrecondition)"
+# Exit status 1: Run returns FailedPrecondition and core_target prints it.
+die_with_core deadlock 1 "^$dir/deadlock\.core\$" "$target" deadlock "$dir/deadlock.core"
 expect "$dir/deadlock.err" '^core_target: deadlock: all green threads are blocked$'
-[ "$(core_path "$dir/deadlock.err")" = "$dir/deadlock.core" ] || {
-  cat "$dir/deadlock.err" >&2; fail "deadlock: no core written"; }
-"$stackscan" --core "$dir/deadlock.core" >"$dir/deadlock.txt" || fail "deadlock: stackscan"
 expect "$dir/deadlock.txt" '^weft: core of process [0-9]+ \(deadlock\): deadlock: all green threads are blocked$'
 expect "$dir/deadlock.txt" '^weft: 2 green threads$'
 expect "$dir/deadlock.txt" '^thread 1 "main" blocked waiting on channel receive'
