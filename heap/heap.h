@@ -131,6 +131,10 @@ class Heap {
 
   // GenerationOf: the generation of a heap object.
   int GenerationOf(const Object* o) const { return arena_->InfoFor(o).generation; }
+  // CollectingForFatal: whether a collection is under way, read without the lock. For
+  // a fatal-error report only: the Weft core writer saves no heap caught in the middle
+  // of a collection (forwarding headers, half-copied objects).
+  bool CollectingForFatal() const ABSL_NO_THREAD_SAFETY_ANALYSIS { return in_collection_; }
   // NeverMoves: whether `o` is in a pinned block or a large run.
   bool NeverMoves(const Object* o) const;
 

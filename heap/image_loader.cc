@@ -14,25 +14,46 @@ absl::Status ImageLoader::Bad(const std::string& message) const {
 }
 
 absl::StatusOr<ImageLoader> ImageLoader::Prepare(const ImageReader& reader, Heap& heap) {
-  ImageLoader l(reader, heap);
-  if (absl::Status s = l.ReadLayouts(); !s.ok()) return s;
-  if (absl::Status s = l.ReadSegments(); !s.ok()) return s;
-  for (size_t i = 0; i < l.segments_.size(); ++i) {
-    if (absl::Status s = l.ParseSegment(i); !s.ok()) return s;
+  ImageLoader l(reader, &heap);
+  if (absl::Status s = l.Validate(); !s.ok()) return s;
+  return l;
+}
+
+absl::StatusOr<ImageLoader> ImageLoader::Inspect(const ImageReader& reader) {
+  ImageLoader l(reader, nullptr);
+  if (absl::Status s = l.Validate(); !s.ok()) return s;
+  return l;
+}
+
+absl::Status ImageLoader::Validate() {
+  if (absl::Status s = ReadLayouts(); !s.ok()) return s;
+  if (absl::Status s = ReadSegments(); !s.ok()) return s;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (absl::Status s = ParseSegment(i); !s.ok()) return s;
   }
-  for (size_t i = 0; i < l.segments_.size(); ++i) {
-    if (absl::Status s = l.CheckReferences(i); !s.ok()) return s;
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    if (absl::Status s = CheckReferences(i); !s.ok()) return s;
   }
-  for (size_t i = 0; i < l.roots_count_; ++i) {
-    absl::Status s = l.CheckValue(l.roots_[i], [&] { return absl::StrFormat("root %d", i); });
+  for (size_t i = 0; i < roots_count_; ++i) {
+    absl::Status s = CheckValue(roots_[i], [&] { return absl::StrFormat("root %d", i); });
     if (!s.ok()) return s;
   }
-  return l;
+  return absl::OkStatus();
+}
+
+const Object* ImageLoader::ObjectAt(Value v) const {
+  if (!v.IsPointer()) return nullptr;
+  uint64_t address = v.raw - Value::kPointerTag;
+  if (address < base_ || address >= end_) return nullptr;
+  const Segment& s = segments_[block_segment_[(address - base_) / kBlockSize]];
+  if (address >= s.old_start + s.bytes || !IsStart(address)) return nullptr;
+  return reinterpret_cast<const Object*>(s.data + (address - s.old_start));
 }
 
 // Layouts are re-bound by name ([heap.image.layouts]).
 absl::Status ImageLoader::ReadLayouts() {
   layout_map_.assign(LayoutRegistry::kMaxLayouts, -1);
+  image_layouts_.assign(LayoutRegistry::kMaxLayouts, ImageLayout{});
   const SectionEntry* found = nullptr;
   size_t index = 0;
   std::span<const SectionEntry> secs = reader_->sections();
@@ -63,9 +84,11 @@ absl::Status ImageLoader::ReadLayouts() {
     }
     std::string_view name(p + at, head.name_bytes);
     at = std::min<uint64_t>(size, AlignUp8(at + head.name_bytes));
-    if (layout_map_[head.id] != -1) {
+    if (image_layouts_[head.id].listed) {
       return Bad(absl::StrFormat("record layouts (section %d): layout id %d appears twice", index, head.id));
     }
+    image_layouts_[head.id] = ImageLayout{true, name, head.ref_slots, head.raw_bytes};
+    if (heap_ == nullptr) continue;  // Inspect: the image's own layouts
     const RecordLayout* l = heap_->layouts().Find(name);
     if (l == nullptr) {
       return Bad(absl::StrFormat("record layout '%s' (id %d in the image) is not registered here", name,
@@ -200,12 +223,12 @@ absl::Status ImageLoader::ParseSegment(size_t k) {
                                  ObjectKindName(kind), size, name, s.bytes));
     }
     if (kind == ObjectKind::kRecord) {
-      int32_t id = layout_map_[o->aux()];
-      if (id < 0) {
+      // The image's layout; Prepare checked it equals the heap's ([heap.image.layouts]).
+      const ImageLayout* l = &image_layouts_[o->aux()];
+      if (!l->listed) {
         return Bad(absl::StrFormat("%s: record of layout id %d, which the image does not list", where(),
                                    o->aux()));
       }
-      const RecordLayout* l = heap_->layouts().Get(static_cast<LayoutId>(id));
       if (o->record_ref_slots() != l->ref_slots || o->record_raw_words() != WordsForBytes(l->raw_bytes)) {
         return Bad(absl::StrFormat("%s: record of layout '%s' with %d ref slots and %d raw words (expected %d "
                                    "and %d)",
@@ -274,6 +297,7 @@ absl::Status ImageLoader::CheckReferences(size_t k) {
 // O(1) block-indexed segment lookup instead of a search).
 absl::StatusOr<std::vector<Value>> ImageLoader::Load() {
   WEFT_CHECK(!loaded_, "weft: ImageLoader::Load called twice");
+  WEFT_CHECK(heap_ != nullptr, "weft: ImageLoader::Load after Inspect");
   loaded_ = true;
   std::vector<Heap::ImageRun> runs;
   runs.reserve(segments_.size());

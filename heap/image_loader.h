@@ -16,6 +16,10 @@
 //    then the heap is unchanged.
 // The returned root Values are unrooted: the caller must store them in roots before
 // the world resumes.
+//
+// Inspect is Prepare without a heap, for reading an image offline (`stackscan
+// --core`): records are checked against the image's own layout list, and ObjectAt
+// then finds any validated object in the image's bytes. Load is not available.
 #ifndef WEFT_HEAP_IMAGE_LOADER_H_
 #define WEFT_HEAP_IMAGE_LOADER_H_
 
@@ -36,6 +40,8 @@ class ImageLoader {
   // Prepare validates `reader`'s heap against `heap`'s layout registry. `reader`
   // must outlive the loader.
   static absl::StatusOr<ImageLoader> Prepare(const ImageReader& reader, Heap& heap);
+  // Inspect validates `reader`'s heap on its own (no heap; Load not allowed).
+  static absl::StatusOr<ImageLoader> Inspect(const ImageReader& reader);
 
   // Load copies the image into `heap` (the one given to Prepare). Call once.
   absl::StatusOr<std::vector<Value>> Load();
@@ -43,6 +49,14 @@ class ImageLoader {
   size_t object_bytes() const { return object_bytes_; }  // sum of segment bytes
   size_t object_count() const { return object_count_; }
   size_t root_count() const { return roots_count_; }
+
+  // After Prepare or Inspect: root `i` (references are image addresses).
+  Value root(size_t i) const { return Value::FromRaw(roots_[i]); }
+  // ObjectAt: the object a reference Value refers to, in the image's bytes, or
+  // nullptr when `v` is not a reference to an object start of a segment.
+  const Object* ObjectAt(Value v) const;
+  // LayoutName: the name of a record's layout (its header's aux, the image's id).
+  std::string_view LayoutName(uint16_t image_id) const { return image_layouts_[image_id].name; }
 
  private:
   struct Segment {
@@ -56,7 +70,16 @@ class ImageLoader {
     uint64_t displacement = 0;  // new start - old start, modulo 2^64
   };
 
-  ImageLoader(const ImageReader& reader, Heap& heap) : reader_(&reader), heap_(&heap) {}
+  // A layout as the image lists it.
+  struct ImageLayout {
+    bool listed = false;
+    std::string_view name;
+    uint32_t ref_slots = 0;
+    uint32_t raw_bytes = 0;
+  };
+
+  ImageLoader(const ImageReader& reader, Heap* heap) : reader_(&reader), heap_(heap) {}
+  absl::Status Validate();
   absl::Status Bad(const std::string& message) const;
   absl::Status ReadLayouts();
   absl::Status ReadSegments();
@@ -71,12 +94,13 @@ class ImageLoader {
   }
 
   const ImageReader* reader_;
-  Heap* heap_;
+  Heap* heap_;  // nullptr after Inspect
   uint64_t base_ = 0, end_ = 0;
   std::vector<Segment> segments_;
   std::vector<uint32_t> block_segment_;  // image block -> segment index
   std::vector<uint64_t> starts_;         // one bit per image word: an object starts
   std::vector<int32_t> layout_map_;      // image layout id -> heap layout id, or -1
+  std::vector<ImageLayout> image_layouts_;  // by image layout id
   const uint64_t* roots_ = nullptr;
   size_t roots_count_ = 0;
   size_t object_bytes_ = 0;

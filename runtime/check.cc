@@ -17,10 +17,15 @@ std::atomic<FatalHook> fatal_hook{nullptr};
 // The kernel id of the thread handling the first fatal error (0: none yet).
 std::atomic<long> fatal_owner{0};
 std::atomic<void*> signal_context{nullptr};
+std::atomic<bool> fatal_child{false};
 
 // RunHookAndAbort keeps [runtime.inv.fatal-once]. Only async-signal-safe calls
 // before the hook: it may run in a signal handler.
 [[noreturn]] void RunHookAndAbort(const char* message, void* context) {
+  if (fatal_child.load()) {
+    WriteStderr("weft: fatal error in the core writer\n");
+    _exit(kFatalChildExit);
+  }
   long self = syscall(SYS_gettid);
   long expected = 0;
   if (!fatal_owner.compare_exchange_strong(expected, self)) {
@@ -48,6 +53,8 @@ std::atomic<void*> signal_context{nullptr};
 void SetFatalHook(FatalHook hook) { fatal_hook.store(hook); }
 
 void* FatalSignalContext() { return signal_context.load(); }
+
+void EnterFatalChild() { fatal_child.store(true); }
 
 void Fatal(const char* file, int line, const char* message) {
   WriteStderr(file);

@@ -37,6 +37,14 @@ inline constexpr unsigned kFatalHookSeconds = 10;
 [[noreturn]] void FatalAfterReport(const char* message, void* signal_context);
 void* FatalSignalContext();
 
+// EnterFatalChild: called first in a process cloned to finish a fatal report (the
+// Weft core writer, runtime/fatal_core.h). From then on a fatal error in that process
+// writes its message and `weft: fatal error in the core writer` and _exits with
+// kFatalChildExit, instead of waiting for the first report ([runtime.inv.fatal-once])
+// or running the hook again.
+void EnterFatalChild();
+inline constexpr int kFatalChildExit = 3;
+
 }  // namespace weft
 
 #define WEFT_CHECK(cond, message)                     \

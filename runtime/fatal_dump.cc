@@ -5,6 +5,7 @@
 #include <string>
 
 #include "runtime/check.h"
+#include "runtime/fatal_core.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/stack_dump.h"
 #include "runtime/stderr_write.h"
@@ -21,6 +22,8 @@ void FatalDump(const char* message) {
   WriteStderr("weft: fatal error; every green thread follows (best effort: threads running "
            "on other workers are not read)\n");
   WriteStderr(BuildFatalDump(rt->heap(), rt->scheduler(), FatalSignalContext()));
+  // [runtime.core]: then the Weft core, if configured, by a bounded child process.
+  WriteFatalCore(*rt, message);
 }
 
 }  // namespace

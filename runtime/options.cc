@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runtime/fatal_core.h"
 
 namespace weft {
 namespace {
@@ -86,6 +87,15 @@ absl::Status ValidateOptions(const Options& o) {
   if (o.safepoint_watchdog <= absl::ZeroDuration() || o.safepoint_watchdog > absl::Hours(1)) {
     return OutOfRange("safepoint_watchdog", "in (0, 1h]",
                       absl::FormatDuration(o.safepoint_watchdog));
+  }
+  if (!o.core_path.empty()) {
+    if (auto p = ExpandCorePath(o.core_path, 1); !p.ok()) {
+      return OutOfRange("core_path", "a path where only %p and %% follow a %",
+                        absl::StrCat("'", o.core_path, "'"));
+    }
+  }
+  if (o.core_timeout <= absl::ZeroDuration() || o.core_timeout > absl::Hours(1)) {
+    return OutOfRange("core_timeout", "in (0, 1h]", absl::FormatDuration(o.core_timeout));
   }
   // The layers check their own cross-field rules; their messages name their fields.
   if (auto s = ToHeapOptions(o).Validate(); !s.ok()) return s;

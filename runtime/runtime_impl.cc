@@ -1,5 +1,7 @@
 #include "runtime/runtime_impl.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 
@@ -9,6 +11,7 @@
 #include "heap/allocation_failure.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "runtime/fatal_core.h"
 #include "runtime/fatal_dump.h"
 #include "runtime/heap_inspect.h"
 #include "runtime/log.h"
@@ -62,6 +65,8 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   // [threads.hook.format-thread]: deadlock reports and the safepoint watchdog print
   // threads in the stack-scan format.
   so.format_thread = [self](const threads::ThreadInfo& t) { return FormatThread(*self->heap_, t); };
+  // [threads.hook.deadlock]: the Weft core of a deadlock, if configured ([runtime.core]).
+  so.on_deadlock = [self] { WriteDeadlockCore(*self); };
   absl::StatusOr<std::unique_ptr<threads::Scheduler>> s =
       threads::Scheduler::Create(r->arena_.get(), so);
   if (!s.ok()) return s.status();
@@ -86,6 +91,7 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
   }
   if (!trace::Enabled()) trace::StartFromEnvironment();
   InstallFatalDump();
+  ConfigureCore(options_);
   control_ = ControlServer::Start(
       [this](const std::string& request) { return HandleControlRequest(request); },
       options_.control_socket, options_.dump_stacks_on_sigquit);
@@ -94,6 +100,7 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
     return main();
   });
   control_.reset();
+  ClearCore();
   current_.store(nullptr, std::memory_order_release);
   if (trace::Enabled()) trace::Flush();
   if (!status.ok()) return status;
@@ -181,6 +188,10 @@ void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
 
 std::vector<heap::Value*> RuntimeImpl::GlobalSlots() const {
   heap::MutexLock lock(&globals_mu_);
+  return GlobalSlotsLocked();
+}
+
+std::vector<heap::Value*> RuntimeImpl::GlobalSlotsLocked() const {
   absl::flat_hash_set<const heap::Value*> free(free_globals_.begin(), free_globals_.end());
   std::vector<heap::Value*> out;
   for (auto& chunk : global_chunks_) {
@@ -189,6 +200,16 @@ std::vector<heap::Value*> RuntimeImpl::GlobalSlots() const {
     }
   }
   return out;
+}
+
+bool RuntimeImpl::GlobalSlotsForFatal(std::vector<heap::Value*>* out) const {
+  // As ForEachThreadForFatal: the failing code may hold the lock.
+  bool locked = false;
+  for (int i = 0; i < 1000 && !(locked = globals_mu_.TryLock()); ++i) usleep(1000);
+  if (!locked) return false;
+  *out = GlobalSlotsLocked();
+  globals_mu_.Unlock();
+  return true;
 }
 
 // [runtime.errors]: allocation failures are exceptions in the allocating thread.

@@ -74,6 +74,9 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   void FreeGlobalSlot(heap::Value* slot);
   // GlobalSlots: every global slot in use (for inspection while the world is stopped).
   std::vector<heap::Value*> GlobalSlots() const;
+  // GlobalSlotsForFatal: GlobalSlots for a fatal-error report, which may find the
+  // lock held by the failing code: false if it stays held for a second.
+  bool GlobalSlotsForFatal(std::vector<heap::Value*>* out) const;
 
   // ThrowAllocationFailure turns the mutator's last failure into the public
   // exception (HeapExhausted, or TypeError for a request too large to represent).
@@ -94,6 +97,7 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
  private:
 
   RuntimeImpl() = default;
+  std::vector<heap::Value*> GlobalSlotsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(globals_mu_);
 
   static std::atomic<RuntimeImpl*> current_;
 

@@ -452,6 +452,16 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   o.generations = 9;
   EXPECT_NE(Runtime::Create(o).status().message().find("generations must be in [1, 6]"),
             std::string::npos);
+  o = Options{};
+  o.core_path = "/tmp/core.%x";
+  EXPECT_EQ(Runtime::Create(o).status().message(),
+            "weft: option core_path must be a path where only %p and %% follow a %; got "
+            "'/tmp/core.%x'");
+  o.core_path = "/tmp/core.%p.%%";
+  EXPECT_TRUE(Runtime::Create(o).ok());
+  o.core_timeout = absl::ZeroDuration();
+  EXPECT_NE(Runtime::Create(o).status().message().find("core_timeout must be in (0, 1h]"),
+            std::string::npos);
 }
 
 long RssKiB() {

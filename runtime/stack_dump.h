@@ -2,15 +2,17 @@
 //
 // BuildDump reads the scheduler's registry, every managed stack (decoded slot by slot,
 // precisely: the heap's tags say what each slot is) and the native stacks (unwound
-// by frame pointers from each suspended fiber's saved context), and formats them as
-// text or JSON. It allocates nothing in the managed heap and must run while the
-// world is stopped ([runtime.dump.stopped]).
+// by frame pointers from each suspended fiber's saved context) into a Dump
+// (dump_format.h) and formats it as text or JSON. It allocates nothing in the managed
+// heap and must run while the world is stopped ([runtime.dump.stopped]).
 #ifndef WEFT_RUNTIME_STACK_DUMP_H_
 #define WEFT_RUNTIME_STACK_DUMP_H_
 
+#include <span>
 #include <string>
 
 #include "heap/heap.h"
+#include "runtime/dump_format.h"
 #include "runtime/weft.h"
 #include "threads/scheduler.h"
 
@@ -35,6 +37,13 @@ std::string FormatThread(heap::Heap& heap, const threads::ThreadInfo& t);
 // calling thread across a fatal signal.
 std::string BuildFatalDump(heap::Heap& heap, threads::Scheduler& scheduler,
                            const void* signal_context);
+// TakeFatalDump: the Dump behind BuildFatalDump, for the Weft core writer
+// (core_writer.h): every slot keeps its raw Value. `self_pcs`, when not empty, is the
+// calling thread's backtrace taken earlier (the core writer runs in a copy of the
+// process, on a stack of its own, and prints the failing thread's). False when the
+// registry stayed locked (then `dump` is empty).
+bool TakeFatalDump(heap::Heap& heap, threads::Scheduler& scheduler, const void* signal_context,
+                   std::span<void* const> self_pcs, Dump* dump);
 
 }  // namespace weft
 

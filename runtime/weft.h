@@ -53,6 +53,18 @@ struct Options {
   bool dump_stacks_on_sigquit = true;       // SIGQUIT prints every green thread to stderr
   bool control_socket = true;               // `stackscan PID` can ask for dumps
   absl::Duration safepoint_watchdog = absl::Seconds(5);
+  // Weft core: when a fatal error (failed check, native stack overflow) ends the
+  // process, or Run ends in a deadlock, also write a Weft core here, after the stderr
+  // dump: a heap image of every object reachable from the green threads' managed
+  // stacks and the global slots, with the thread registry and those managed stacks.
+  // Read it offline with `stackscan --core FILE`. `%p` is replaced by the process id,
+  // `%%` by `%`; a relative path is taken from the working directory at Run. Empty:
+  // the WEFT_CORE environment variable, same syntax (a bad one is logged and ignored);
+  // neither: no core. The core is written by a copy of the process, waited for at
+  // most `core_timeout` (then killed: the process still dies, or Run still returns,
+  // as without a core). See runtime/DESIGN.md [runtime.core].
+  std::string core_path;
+  absl::Duration core_timeout = absl::Seconds(30);  // (0, 1h]
 };
 
 struct Stats {

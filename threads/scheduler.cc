@@ -1292,6 +1292,11 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   if (!left.empty() && !deadlock) {
     Log().info("Run: abandoning {} green threads still alive (detached or unjoined)", left.size());
   }
+  if (deadlock) {
+    Log().error("deadlock: all green threads are blocked\n{}", report);
+    // [threads.hook.deadlock]: the workers have stopped; the threads still exist.
+    if (options_.on_deadlock) options_.on_deadlock();
+  }
   for (GreenThread* t : left) DeleteThread(t);
   main_ = nullptr;
   live_.store(0);
@@ -1300,7 +1305,6 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   pending_wakers_.store(0);
   running_ = false;
   if (deadlock) {
-    Log().error("deadlock: all green threads are blocked\n{}", report);
     return absl::FailedPreconditionError(
         absl::StrCat("deadlock: all green threads are blocked\n", report));
   }

@@ -64,6 +64,11 @@ struct SchedulerOptions {
   // back into the Scheduler. Empty: the built-in one-line format.
   // [threads.hook.format-thread]
   std::function<std::string(const ThreadInfo&)> format_thread;
+  // Called once on Run's thread after a deadlock, once every worker has stopped and
+  // before the blocked threads are freed: ForEachThread still lists them with their
+  // stacks, and nothing runs on them (the runtime writes its Weft core then).
+  // [threads.hook.deadlock]
+  std::function<void()> on_deadlock;
 
   // Validate returns InvalidArgument naming the first option out of range.
   absl::Status Validate() const;

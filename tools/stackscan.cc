@@ -1,12 +1,19 @@
-// stackscan: print every green thread of a live Weft process, precisely.
+// stackscan: print every green thread of a live Weft process, or of a Weft core,
+// precisely.
 //
 //   stackscan PID [--thread ID|NAME] [--state STATE] [--json] [--roots]
-//                 [--no-native] [--census]
+//                 [--nonative] [--census]
+//   stackscan --core FILE [--thread ID|NAME] [--state STATE] [--json] [--roots]
+//                 [--nonative]
 //
-// It connects to the process's control socket (<dir>/<pid>.sock, mode 0600 in a 0700
-// directory: see runtime/control_server.h), sends one request line and prints the
-// answer. Exit status: 0 on success, 1 when the process cannot be reached or answers
-// with an error, 2 for bad usage.
+// With a PID it connects to the process's control socket (<dir>/<pid>.sock, mode 0600
+// in a 0700 directory: see runtime/control_server.h), sends one request line and
+// prints the answer. With --core it reads a Weft core written when a process died
+// (Options::core_path, WEFT_CORE; runtime/DESIGN.md [runtime.core]) and prints the
+// same dump, preceded by one line naming the process and why it died (JSON: a "core"
+// member). Exit status: 0 on success, 1 when the process cannot be reached or answers
+// with an error, or the core cannot be read or is invalid (the message says what is
+// wrong), 2 for bad usage.
 #include <errno.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -24,6 +31,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/control_server.h"
+#include "runtime/core_reader.h"
+#include "runtime/dump_format.h"
 
 ABSL_FLAG(std::string, thread, "", "only the green thread with this id or name");
 ABSL_FLAG(std::string, state, "", "only threads in this state (runnable, running, blocked, sleeping, done)");
@@ -31,6 +40,7 @@ ABSL_FLAG(bool, json, false, "print JSON instead of text");
 ABSL_FLAG(bool, roots, false, "for each managed slot, the bytes it keeps alive");
 ABSL_FLAG(bool, native, true, "include native backtraces (--nonative to omit)");
 ABSL_FLAG(bool, census, false, "print the heap census instead of the threads");
+ABSL_FLAG(std::string, core, "", "read this Weft core file instead of a live process");
 
 namespace {
 
@@ -43,14 +53,42 @@ bool ValidWord(const std::string& s) {
   return s.find_first_of(" \n\r\t") == std::string::npos;
 }
 
+// ScanCore: the dump of a Weft core, offline.
+int ScanCore(const std::string& path) {
+  if (absl::GetFlag(FLAGS_census)) return Fail("--census needs a live process, not --core", 2);
+  weft::CoreReadOptions options;
+  options.thread_filter = absl::GetFlag(FLAGS_thread);
+  options.state_filter = absl::GetFlag(FLAGS_state);
+  options.roots = absl::GetFlag(FLAGS_roots);
+  absl::StatusOr<weft::Core> core = weft::ReadCore(path, options);
+  if (!core.ok()) return Fail(std::string(core.status().message()), 1);
+  weft::DumpStyle style{absl::GetFlag(FLAGS_json), absl::GetFlag(FLAGS_native),
+                        absl::GetFlag(FLAGS_roots)};
+  std::string out = weft::FormatDump(core->dump, style, weft::CoreTextPreamble(core->info),
+                                     weft::CoreJsonMembers(core->info));
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  return std::fflush(stdout) == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "stackscan PID [--thread ID|NAME] [--state STATE] [--json] [--roots] [--nonative] "
-      "[--census]");
+      "[--census]\n"
+      "       stackscan --core FILE [--thread ID|NAME] [--state STATE] [--json] [--roots] "
+      "[--nonative]\n"
+      "A Weft core is written when a process dies of a fatal error or a deadlock with\n"
+      "Options::core_path or WEFT_CORE=PATH (%p: the pid) set.");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() != 2) return Fail("usage: stackscan PID [flags] (see --help)", 2);
+  std::string core = absl::GetFlag(FLAGS_core);
+  if (!core.empty()) {
+    if (args.size() != 1) return Fail("usage: stackscan --core FILE [flags] (no PID)", 2);
+    return ScanCore(core);
+  }
+  if (args.size() != 2) {
+    return Fail("usage: stackscan PID [flags] or stackscan --core FILE [flags] (see --help)", 2);
+  }
   int pid = 0;
   if (!absl::SimpleAtoi(args[1], &pid) || pid <= 0) {
     return Fail(absl::StrCat("not a process id: '", args[1], "'"), 2);

@@ -10,7 +10,9 @@
 // Options: --workers N, --heap-initial B, --heap-soft-limit B, --gc-stress N,
 // --managed-stack B (managed stack limit per thread), --thread-stack B (native stack
 // of spawned threads). Sizes accept k, m and g
-// suffixes. A bad option prints a message and exits 2.
+// suffixes. A bad option prints a message and exits 2. With WEFT_CORE=PATH (%p: the
+// pid) a run that dies of a fatal error or ends in a deadlock also leaves a Weft core
+// at PATH, read with `stackscan --core PATH` (runtime/DESIGN.md "Weft cores").
 //
 // Test program headers (comment lines at the top of a .wl file):
 //   ;; expect-error: TEXT     the run must fail (exit 1) and its output contain TEXT
