@@ -235,6 +235,7 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   if (boxed) work_.push_back(n);
   copied_bytes_ += size;
   if (from_young && to_generation > 0) promoted_bytes_ += size;
+  if (from_young) young_survived_bytes_ += size;
   if (!from_young) evacuated_bytes_ += size;
   return n;
 }
@@ -268,10 +269,18 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
     }
   }
   // [heap.limits.reserve]: evacuation never eats into the nursery's copy reserve.
-  size_t need = heap_.heap_bytes_ + kBlockSize + (from_young ? 0 : young_reserve_);
+  // Spare nursery blocks are committed memory: a survivor block reuses one, and
+  // they go back to the arena before the hard limit refuses a block.
+  bool from_spare = gen == 0 && !heap_.spare_young_blocks_.empty();
+  size_t need = heap_.heap_bytes_ + heap_.SpareBytes() + (from_spare ? 0 : kBlockSize) +
+                (from_young ? 0 : young_reserve_);
+  if (need > heap_.options_.hard_limit_bytes && !heap_.spare_young_blocks_.empty()) {
+    heap_.ReleaseSpareBlocks(0);
+    need = heap_.heap_bytes_ + kBlockSize + (from_young ? 0 : young_reserve_);
+  }
   if (need > heap_.options_.hard_limit_bytes) return nullptr;
-  char* block = static_cast<char*>(
-      arena_.AllocateBlocks(1, gen == 0 ? BlockType::kYoung : BlockType::kOld));
+  char* block = gen == 0 ? heap_.TakeYoungBlock(!boxed)
+                         : static_cast<char*>(arena_.AllocateBlocks(1, BlockType::kOld));
   if (block == nullptr) return nullptr;
   BlockInfo& info = arena_.InfoFor(block);
   info.generation = static_cast<uint8_t>(gen);
@@ -417,8 +426,9 @@ void Collector::Finish() {
       heap_.CloseRegion(overflow_[g][s], false);
     }
   }
-  // The nursery's from-space is empty now (poisoned under WEFT_CHECKED).
-  for (char* b : from_young_) heap_.FreeRun(b, 1, /*poison=*/true);
+  // The nursery's from-space is empty now (poisoned under WEFT_CHECKED); it stays
+  // committed as spare nursery blocks ([heap.nursery.spare]).
+  for (char* b : from_young_) heap_.KeepOrFreeYoungBlock(b);
   for (char* b : heap_.young_blocks_) arena_.InfoFor(b).flags &= ~kBlockToSpace;
 
   std::vector<char*> keep;
@@ -488,6 +498,7 @@ void Collector::Finish() {
     if (info.generation == 0 && HasFreeLine(info)) heap_.pinned_holes_.push_back(b);
   }
 
+  heap_.AdaptNursery(heap_.young_since_gc_, young_survived_bytes_);
   heap_.young_since_gc_ = 0;
   std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();
   for (int g = 1; g <= generation_; ++g) {
