@@ -17,6 +17,8 @@ namespace {
 constexpr size_t kMediumObjectBytes = 2 * kLineSize;
 // An old block less full than this is evacuated by a collection of its generation.
 constexpr size_t kEvacuateBelowBytes = kBlockSize / 4;
+// Copy moves objects up to this size word by word instead of calling memcpy.
+constexpr size_t kSmallCopyBytes = 64;
 
 bool AnyCardDirty(const BlockInfo& info) {
   uint64_t words[kCardsPerBlock / 8];
@@ -218,14 +220,29 @@ void Collector::Mark(Object* o) {
 Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) {
   size_t size = ObjectSize(o);
   bool boxed = KindHasReferences(o->kind());
-  char* p = AllocateTo(to_generation, boxed, size, from_young);
+  // The open to-space region first (inline); AllocateTo opens the next one.
+  bool medium = to_generation >= 1 && size > kMediumObjectBytes;
+  char* p = (medium ? overflow_ : to_)[to_generation][boxed ? 0 : 1].Bump(size);
+  if (p == nullptr) p = AllocateTo(to_generation, boxed, size, from_young);
   if (p == nullptr) return nullptr;
-  std::memcpy(p, o, size);
+  if (size <= kSmallCopyBytes) {
+    // Most objects are a few words: a word loop beats a call to memcpy.
+    const uint64_t* from = reinterpret_cast<const uint64_t*>(o);
+    uint64_t* to = reinterpret_cast<uint64_t*>(p);
+    for (size_t i = 0; i < size / sizeof(uint64_t); ++i) to[i] = from[i];
+  } else {
+    std::memcpy(p, o, size);
+  }
   Object* n = reinterpret_cast<Object*>(p);
   n->SetAge(age);
   // A copy into a hole of a block this collection sweeps must survive the sweep.
-  const BlockInfo& dest = arena_.InfoFor(p);
-  n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
+  // A young collection sweeps no block, so its copies are never marked.
+  if (generation_ > 0) {
+    const BlockInfo& dest = arena_.InfoFor(p);
+    n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
+  } else {
+    n->SetMarked(false);
+  }
   if (!from_young) {
     // The copy keeps its block's age, so evacuation does not delay promotion.
     BlockInfo& dest_info = arena_.InfoFor(p);
@@ -260,7 +277,7 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
   int space = boxed ? 0 : 1;
   bool medium = gen >= 1 && bytes > kMediumObjectBytes;
   Region& r = medium ? overflow_[gen][space] : to_[gen][space];
-  if (char* p = r.Bump(bytes); p != nullptr) return p;
+  if (char* p = r.Bump(bytes); p != nullptr) return p;  // callers try it first too
   heap_.CloseRegion(r, false);
   if (gen >= 1 && !medium) {
     while (NextHole(holes_[gen][space], r)) {
@@ -304,6 +321,7 @@ void Collector::ScanObject(Object* o) {
   Value* s = o->slots();
   size_t n = ReferenceCount(o);
   for (size_t i = 0; i < n; ++i) {
+    if (!s[i].IsPointer()) continue;  // fixnums and immediates: nothing to do
     Process(&s[i]);
     if (gen > 0) RecordCard(&s[i], gen);
   }
