@@ -227,6 +227,7 @@ void Arena::DecommitExcess() {
     if (!OsDecommit(BlockAddress(it->start), it->length << kBlockShift)) return;
     for (size_t i = it->start; i < it->start + it->length; ++i) table_[i].flags = 0;
     free_dirty_blocks_ -= dirty;
+    decommitted_blocks_ += dirty;
   }
 }
 
@@ -242,6 +243,7 @@ size_t Arena::ReleaseFreeMemory() {
     if (!OsDecommit(BlockAddress(run.start), run.length << kBlockShift)) break;
     for (size_t i = run.start; i < run.start + run.length; ++i) table_[i].flags = 0;
     free_dirty_blocks_ -= dirty;
+    decommitted_blocks_ += dirty;
     released += dirty << kBlockShift;
   }
   return released;
@@ -261,6 +263,7 @@ ArenaStats Arena::Stats() const {
   }
   s.blocks_by_type[0] = free_blocks;
   s.free_committed_blocks = free_dirty_blocks_;
+  s.decommitted_blocks = decommitted_blocks_;
   return s;
 }
 

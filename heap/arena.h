@@ -40,6 +40,7 @@ struct ArenaStats {
   size_t blocks_in_use = 0;
   size_t blocks_by_type[8] = {};    // indexed by BlockType
   size_t free_committed_blocks = 0;
+  uint64_t decommitted_blocks = 0;  // ever returned to the OS (page faults to come)
 };
 
 class Arena {
@@ -146,6 +147,7 @@ class Arena {
   // on a free block); decommitted when they exceed options_.cached_free_bytes.
   size_t free_dirty_blocks_ ABSL_GUARDED_BY(mu_) = 0;
   size_t blocks_by_type_[8] ABSL_GUARDED_BY(mu_) = {};
+  uint64_t decommitted_blocks_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace weft::heap

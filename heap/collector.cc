@@ -17,6 +17,8 @@ namespace {
 constexpr size_t kMediumObjectBytes = 2 * kLineSize;
 // An old block less full than this is evacuated by a collection of its generation.
 constexpr size_t kEvacuateBelowBytes = kBlockSize / 4;
+// Copy moves objects up to this size word by word instead of calling memcpy.
+constexpr size_t kSmallCopyBytes = 64;
 
 bool AnyCardDirty(const BlockInfo& info) {
   uint64_t words[kCardsPerBlock / 8];
@@ -245,14 +247,29 @@ void Collector::Mark(Object* o) {
 Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) {
   size_t size = ObjectSize(o);
   bool boxed = KindHasReferences(o->kind());
-  char* p = AllocateTo(to_generation, boxed, size, from_young);
+  // The open to-space region first (inline); AllocateTo opens the next one.
+  bool medium = to_generation >= 1 && size > kMediumObjectBytes;
+  char* p = (medium ? overflow_ : to_)[to_generation][boxed ? 0 : 1].Bump(size);
+  if (p == nullptr) p = AllocateTo(to_generation, boxed, size, from_young);
   if (p == nullptr) return nullptr;
-  std::memcpy(p, o, size);
+  if (size <= kSmallCopyBytes) {
+    // Most objects are a few words: a word loop beats a call to memcpy.
+    const uint64_t* from = reinterpret_cast<const uint64_t*>(o);
+    uint64_t* to = reinterpret_cast<uint64_t*>(p);
+    for (size_t i = 0; i < size / sizeof(uint64_t); ++i) to[i] = from[i];
+  } else {
+    std::memcpy(p, o, size);
+  }
   Object* n = reinterpret_cast<Object*>(p);
   n->SetAge(age);
   // A copy into a hole of a block this collection sweeps must survive the sweep.
-  const BlockInfo& dest = arena_.InfoFor(p);
-  n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
+  // A young collection sweeps no block, so its copies are never marked.
+  if (generation_ > 0) {
+    const BlockInfo& dest = arena_.InfoFor(p);
+    n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
+  } else {
+    n->SetMarked(false);
+  }
   if (!from_young) {
     // The copy keeps its block's age, so evacuation does not delay promotion.
     BlockInfo& dest_info = arena_.InfoFor(p);
@@ -262,6 +279,7 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   if (boxed) work_.push_back(n);
   copied_bytes_ += size;
   if (from_young && to_generation > 0) promoted_bytes_ += size;
+  if (from_young) young_survived_bytes_ += size;
   if (!from_young) evacuated_bytes_ += size;
   return n;
 }
@@ -286,7 +304,7 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
   int space = boxed ? 0 : 1;
   bool medium = gen >= 1 && bytes > kMediumObjectBytes;
   Region& r = medium ? overflow_[gen][space] : to_[gen][space];
-  if (char* p = r.Bump(bytes); p != nullptr) return p;
+  if (char* p = r.Bump(bytes); p != nullptr) return p;  // callers try it first too
   heap_.CloseRegion(r, false);
   if (gen >= 1 && !medium) {
     while (NextHole(holes_[gen][space], r)) {
@@ -295,10 +313,18 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
     }
   }
   // [heap.limits.reserve]: evacuation never eats into the nursery's copy reserve.
-  size_t need = heap_.heap_bytes_ + kBlockSize + (from_young ? 0 : young_reserve_);
+  // Spare nursery blocks are committed memory: a survivor block reuses one, and
+  // they go back to the arena before the hard limit refuses a block.
+  bool from_spare = gen == 0 && !heap_.spare_young_blocks_.empty();
+  size_t need = heap_.heap_bytes_ + heap_.SpareBytes() + (from_spare ? 0 : kBlockSize) +
+                (from_young ? 0 : young_reserve_);
+  if (need > heap_.options_.hard_limit_bytes && !heap_.spare_young_blocks_.empty()) {
+    heap_.ReleaseSpareBlocks(0);
+    need = heap_.heap_bytes_ + kBlockSize + (from_young ? 0 : young_reserve_);
+  }
   if (need > heap_.options_.hard_limit_bytes) return nullptr;
-  char* block = static_cast<char*>(
-      arena_.AllocateBlocks(1, gen == 0 ? BlockType::kYoung : BlockType::kOld));
+  char* block = gen == 0 ? heap_.TakeYoungBlock(!boxed)
+                         : static_cast<char*>(arena_.AllocateBlocks(1, BlockType::kOld));
   if (block == nullptr) return nullptr;
   BlockInfo& info = arena_.InfoFor(block);
   info.generation = static_cast<uint8_t>(gen);
@@ -322,6 +348,7 @@ void Collector::ScanObject(Object* o) {
   Value* s = o->slots();
   size_t n = ReferenceCount(o);
   for (size_t i = 0; i < n; ++i) {
+    if (!s[i].IsPointer()) continue;  // fixnums and immediates: nothing to do
     Process(&s[i]);
     if (gen > 0) RecordCard(&s[i], gen);
   }
@@ -444,8 +471,9 @@ void Collector::Finish() {
       heap_.CloseRegion(overflow_[g][s], false);
     }
   }
-  // The nursery's from-space is empty now (poisoned under WEFT_CHECKED).
-  for (char* b : from_young_) heap_.FreeRun(b, 1, /*poison=*/true);
+  // The nursery's from-space is empty now (poisoned under WEFT_CHECKED); it stays
+  // committed as spare nursery blocks ([heap.nursery.spare]).
+  for (char* b : from_young_) heap_.KeepOrFreeYoungBlock(b);
   for (char* b : heap_.young_blocks_) arena_.InfoFor(b).flags &= ~kBlockToSpace;
 
   std::vector<char*> keep;
@@ -515,6 +543,7 @@ void Collector::Finish() {
     if (info.generation == 0 && HasFreeLine(info)) heap_.pinned_holes_.push_back(b);
   }
 
+  heap_.AdaptNursery(heap_.young_since_gc_, young_survived_bytes_);
   heap_.young_since_gc_ = 0;
   std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();
   for (int g = 1; g <= generation_; ++g) {

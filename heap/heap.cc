@@ -23,6 +23,8 @@ namespace {
 
 HeapOptions Normalized(HeapOptions o) {
   o.nursery_bytes = (o.nursery_bytes + kBlockSize - 1) / kBlockSize * kBlockSize;
+  o.max_nursery_bytes = std::max(
+      o.nursery_bytes, (o.max_nursery_bytes + kBlockSize - 1) / kBlockSize * kBlockSize);
   return o;
 }
 
@@ -32,6 +34,7 @@ Heap::Heap(const HeapOptions& options, Arena* arena)
     : options_(Normalized(options)), arena_(arena) {
   MutexLock lock(&mu_);
   soft_limit_ = options_.soft_limit_bytes;
+  nursery_bytes_ = options_.nursery_bytes;
   for (size_t& t : trigger_bytes_) t = std::max(options_.initial_bytes, options_.nursery_bytes);
 }
 
@@ -40,6 +43,7 @@ Heap::~Heap() {
   WEFT_CHECK(mutators_.empty(), "weft: heap destroyed while mutators remain");
   if (pinned_region_.open()) CloseRegion(pinned_region_, true);
   for (char* b : young_blocks_) arena_->FreeBlocks(b);
+  for (char* b : spare_young_blocks_) arena_->FreeBlocks(b);
   for (char* b : old_blocks_) arena_->FreeBlocks(b);
   for (char* b : large_runs_) arena_->FreeBlocks(b);
   for (char* b : pinned_blocks_) arena_->FreeBlocks(b);
@@ -110,13 +114,93 @@ size_t Heap::YoungReserve(size_t extra_young_bytes) const {
   return young + young / 3 + 8 * kBlockSize;
 }
 
+char* Heap::TakeYoungBlock(bool unboxed) {
+  char* block;
+  if (!spare_young_blocks_.empty()) {
+    block = spare_young_blocks_.back();
+    spare_young_blocks_.pop_back();
+  } else {
+    block = static_cast<char*>(arena_->AllocateBlocks(1, BlockType::kYoung));
+    if (block == nullptr) return nullptr;
+  }
+  // As the arena would: a spare block's entry still describes its last use.
+  BlockInfo& info = arena_->InfoFor(block);
+  info.generation = 0;
+  info.flags = unboxed ? kBlockUnboxed : 0;
+  info.reserved = 0;
+  info.bytes_used = 0;
+  info.owner = nullptr;
+  return block;
+}
+
+void Heap::KeepOrFreeYoungBlock(char* block) {
+  // [heap.nursery.spare]: the nursery's working set stays committed; only blocks
+  // beyond the nursery's size go back to the arena (which may decommit them).
+  if (WEFT_CHECKED_BUILD) PoisonWords(block, kBlockSize);
+  heap_bytes_ -= kBlockSize;
+  if (SpareBytes() < nursery_bytes_) {
+    spare_young_blocks_.push_back(block);
+  } else {
+    arena_->FreeBlocks(block);
+  }
+}
+
+void Heap::ReleaseSpareBlocks(size_t keep) {
+  while (spare_young_blocks_.size() > keep) {
+    arena_->FreeBlocks(spare_young_blocks_.back());
+    spare_young_blocks_.pop_back();
+  }
+}
+
+size_t Heap::NurseryLimit() const {
+  // [heap.nursery.adaptive]: a nursery of T needs T of blocks and a copy reserve of
+  // about 4/3 T more under the hard limit ([heap.limits.reserve]), and T of room
+  // under the soft limit with as much again for what it promotes.
+  size_t limit = options_.max_nursery_bytes;
+  size_t hard = options_.hard_limit_bytes;
+  size_t used = heap_bytes_ + 8 * kBlockSize;
+  limit = std::min(limit, hard > used ? (hard - used) / 3 : 0);
+  limit = std::min(limit, soft_limit_ > heap_bytes_ ? (soft_limit_ - heap_bytes_) / 2 : 0);
+  limit = limit / kBlockSize * kBlockSize;
+  return std::max(limit, options_.nursery_bytes);
+}
+
+void Heap::AdaptNursery(size_t allocated, size_t survived) {
+  size_t target = nursery_bytes_;
+  // Only a collection of a nursery at least half full tells its survival rate
+  // (explicit and stress collections come early).
+  if (options_.max_nursery_bytes > options_.nursery_bytes && allocated >= nursery_bytes_ / 2) {
+    if (survived * kNurseryGrowAbove > allocated) {
+      target = std::min(2 * nursery_bytes_, options_.max_nursery_bytes);
+    } else if (survived * kNurseryShrinkBelow < allocated) {
+      target = std::max(nursery_bytes_ / 2, options_.nursery_bytes);
+    }
+  }
+  target = std::min(target, NurseryLimit());
+  target = std::max(target / kBlockSize * kBlockSize, options_.nursery_bytes);
+  if (target != nursery_bytes_) {
+    ++nursery_resizes_;
+    nursery_bytes_ = target;
+  }
+  ReleaseSpareBlocks(nursery_bytes_ / kBlockSize);
+}
+
 Heap::Admission Heap::Admit(size_t block_bytes, bool young_block, const Request& req) {
   if (host_ != nullptr && !req.collected_young &&
-      young_since_gc_ + block_bytes > options_.nursery_bytes) {
+      young_since_gc_ + block_bytes > nursery_bytes_) {
     return Admission::kNeedYoung;
   }
   size_t after = heap_bytes_ + block_bytes;
-  if (after + YoungReserve(young_block ? block_bytes : 0) > options_.hard_limit_bytes) {
+  // Spare nursery blocks are committed memory too: they count against the hard
+  // limit, and go back to the arena before the hard limit refuses anything.
+  bool from_spare = young_block && !spare_young_blocks_.empty();
+  size_t committed = heap_bytes_ + SpareBytes() + (from_spare ? 0 : block_bytes);
+  if (committed + YoungReserve(young_block ? block_bytes : 0) > options_.hard_limit_bytes &&
+      !spare_young_blocks_.empty()) {
+    ReleaseSpareBlocks(0);
+    committed = after;
+  }
+  if (committed + YoungReserve(young_block ? block_bytes : 0) > options_.hard_limit_bytes) {
     return Admission::kOverHard;
   }
   if (after > soft_limit_) return Admission::kOverSoft;
@@ -238,11 +322,8 @@ char* Heap::AllocateSmall(Mutator* m, size_t bytes, Space space) {
       CloseRegion(r, true);
       a = Admit(kBlockSize, true, req);
       if (a == Admission::kOk) {
-        char* block = static_cast<char*>(arena_->AllocateBlocks(1, BlockType::kYoung));
+        char* block = TakeYoungBlock(space == Space::kUnboxed);
         if (block != nullptr) {
-          BlockInfo& info = arena_->InfoFor(block);
-          info.generation = 0;
-          info.flags = space == Space::kUnboxed ? kBlockUnboxed : 0;
           young_blocks_.push_back(block);
           heap_bytes_ += kBlockSize;
           young_since_gc_ += kBlockSize;
@@ -349,6 +430,8 @@ void Heap::SetSoftLimit(size_t bytes) {
   MutexLock lock(&mu_);
   soft_limit_ = std::clamp(bytes, options_.nursery_bytes, options_.hard_limit_bytes);
   full_gc_futile_ = false;
+  nursery_bytes_ = std::min(nursery_bytes_, NurseryLimit());  // [heap.nursery.adaptive]
+  ReleaseSpareBlocks(nursery_bytes_ / kBlockSize);
 }
 
 size_t Heap::soft_limit() const {
@@ -452,6 +535,9 @@ HeapStats Heap::Stats() const {
   s.heap_bytes = heap_bytes_;
   s.soft_limit_bytes = soft_limit_;
   s.hard_limit_bytes = options_.hard_limit_bytes;
+  s.nursery_bytes = nursery_bytes_;
+  s.nursery_spare_blocks = spare_young_blocks_.size();
+  s.nursery_resizes = nursery_resizes_;
   s.generation_bytes = GenerationBytesLocked();
   for (const auto* list : {&young_blocks_, &old_blocks_, &large_runs_, &pinned_blocks_}) {
     for (char* b : *list) {

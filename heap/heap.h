@@ -145,6 +145,11 @@ class Heap {
 
   enum class Admission { kOk, kNeedYoung, kOverSoft, kOverHard, kOsRefused };
   static constexpr int64_t kFutileBackoff = 10;
+  // [heap.nursery.adaptive]: the nursery doubles when more than 1/kNurseryGrowAbove of
+  // what was allocated survived a young collection, and halves below
+  // 1/kNurseryShrinkBelow.
+  static constexpr size_t kNurseryGrowAbove = 10;
+  static constexpr size_t kNurseryShrinkBelow = 50;
   static constexpr int64_t kMinFutileBackoffNs = 2'000'000;
   // FutileLocked: whether a request over a limit must fail without collecting
   // ([heap.limits.futile]).
@@ -174,6 +179,24 @@ class Heap {
   char* Fail(Mutator* m, Admission a, const Request& req);
   int ChooseGeneration() ABSL_LOCKS_EXCLUDED(mu_);
   size_t YoungReserve(size_t extra_young_bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // TakeYoungBlock returns a nursery block, a spare one if any ([heap.nursery.spare]),
+  // with its BlockInfo reset to an empty generation-0 block, or nullptr when the
+  // arena refuses (errno set).
+  char* TakeYoungBlock(bool unboxed) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // KeepOrFreeYoungBlock keeps an emptied nursery block as a spare while the spares
+  // are fewer than the nursery's blocks, else frees it to the arena.
+  void KeepOrFreeYoungBlock(char* block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ReleaseSpareBlocks frees spare nursery blocks beyond `keep`.
+  void ReleaseSpareBlocks(size_t keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  size_t SpareBytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return spare_young_blocks_.size() * kBlockSize;
+  }
+  // NurseryLimit: the largest nursery the soft and hard limits allow now (never
+  // below options_.nursery_bytes) ([heap.nursery.adaptive]).
+  size_t NurseryLimit() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AdaptNursery resizes the nursery after a collection that found `survived` of
+  // the `allocated` bytes mutators allocated since the last one still alive.
+  void AdaptNursery(size_t allocated, size_t survived) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // CloseRegion writes fillers over the unused end of `r` and accounts its bytes.
   void CloseRegion(Region& r, bool mutator) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -206,6 +229,11 @@ class Heap {
   size_t pinned_hole_line_ ABSL_GUARDED_BY(mu_) = 0;
   size_t heap_bytes_ ABSL_GUARDED_BY(mu_) = 0;       // blocks held, in bytes
   size_t young_since_gc_ ABSL_GUARDED_BY(mu_) = 0;   // allocated since the last GC
+  // The nursery's current size, in [options_.nursery_bytes, max], whole blocks
+  // ([heap.nursery.adaptive]), and its spare blocks ([heap.nursery.spare]).
+  size_t nursery_bytes_ ABSL_GUARDED_BY(mu_);
+  std::vector<char*> spare_young_blocks_ ABSL_GUARDED_BY(mu_);
+  uint64_t nursery_resizes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t soft_limit_ ABSL_GUARDED_BY(mu_);
   // After a full collection that left the heap over the soft limit, skip further
   // full collections until this much more has been promoted ([heap.limits.futile]).

@@ -17,6 +17,10 @@ absl::Status HeapOptions::Validate() const {
   if (nursery_bytes < (size_t{64} << 10) || nursery_bytes > (size_t{1} << 30)) {
     return OutOfRange("nursery_bytes", nursery_bytes, size_t{64} << 10, size_t{1} << 30);
   }
+  if (max_nursery_bytes != 0 &&
+      (max_nursery_bytes < nursery_bytes || max_nursery_bytes > (size_t{1} << 30))) {
+    return OutOfRange("max_nursery_bytes", max_nursery_bytes, nursery_bytes, size_t{1} << 30);
+  }
   if (generations < 1 || generations > kMaxOlderGenerations) {
     return OutOfRange("generations", generations, 1, kMaxOlderGenerations);
   }

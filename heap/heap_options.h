@@ -18,6 +18,11 @@ struct HeapOptions {
   // Bytes mutators may allocate (small objects, large objects, pinned objects)
   // between young collections. [64 KiB, 1 GiB]; rounded up to whole blocks.
   size_t nursery_bytes = size_t{4} << 20;
+  // Adaptive nursery ([heap.nursery.adaptive]): the nursery grows from nursery_bytes
+  // up to this many bytes while young collections find much of it alive, and shrinks
+  // back when little survives, within the soft and hard limits. 0: fixed at
+  // nursery_bytes. 0 or [nursery_bytes, 1 GiB]; rounded up to whole blocks.
+  size_t max_nursery_bytes = 0;
   // Number of older generations. [1, 6].
   int generations = 2;
   // promotion_age[g]: collections of generation g an object (nursery) or block

@@ -21,6 +21,13 @@ TEST(HeapOptionsTest, EachOptionOutOfRangeIsNamed) {
   o.nursery_bytes = 1000;
   ExpectInvalid(o, "nursery_bytes");
   o = {};
+  o.max_nursery_bytes = o.nursery_bytes / 2;
+  ExpectInvalid(o, "max_nursery_bytes");
+  o.max_nursery_bytes = size_t{2} << 30;
+  ExpectInvalid(o, "max_nursery_bytes");
+  o.max_nursery_bytes = 0;  // fixed nursery
+  EXPECT_TRUE(o.Validate().ok());
+  o = {};
   o.generations = 0;
   ExpectInvalid(o, "generations");
   o.generations = 7;

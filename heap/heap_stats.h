@@ -28,6 +28,12 @@ struct HeapStats {
   size_t heap_bytes = 0;         // blocks the heap holds, in bytes
   size_t soft_limit_bytes = 0;
   size_t hard_limit_bytes = 0;
+  // The nursery's current size ([heap.nursery.adaptive]) and its spare blocks: emptied
+  // by the last young collection and kept committed for the next allocations
+  // ([heap.nursery.spare]); not part of heap_bytes.
+  size_t nursery_bytes = 0;
+  size_t nursery_spare_blocks = 0;
+  uint64_t nursery_resizes = 0;  // times the adaptive nursery grew or shrank
   // Per generation: bytes in objects (block bytes_used) and blocks held.
   std::array<size_t, kMaxGenerations> generation_bytes = {};
   std::array<size_t, kMaxGenerations> generation_blocks = {};

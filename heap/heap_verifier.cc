@@ -25,6 +25,15 @@ class HeapVerifier {
     for (char* b : heap_.old_blocks_) bytes += WalkBlock(b, BlockType::kOld);
     for (char* b : heap_.pinned_blocks_) bytes += WalkBlock(b, BlockType::kPinned);
     for (char* r : heap_.large_runs_) bytes += WalkLarge(r);
+    // [heap.nursery.spare]: spare nursery blocks are empty kYoung blocks outside
+    // heap_bytes, no more than the nursery's blocks.
+    WEFT_CHECK(heap_.SpareBytes() <= heap_.nursery_bytes_,
+               "weft: heap verify: more spare nursery blocks than the nursery holds");
+    for (char* b : heap_.spare_young_blocks_) {
+      const BlockInfo& info = arena_.InfoFor(b);
+      WEFT_CHECK(info.type == BlockType::kYoung && info.owner == nullptr,
+                 "weft: heap verify: spare nursery block is not a free young block");
+    }
     WEFT_CHECK(bytes == heap_.heap_bytes_, "weft: heap verify: heap_bytes disagrees with blocks");
     for (Object* o : objects_) CheckReferences(o);
     if (roots != nullptr) {

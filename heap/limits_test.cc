@@ -1,5 +1,6 @@
 // limits_test.cc: the soft and hard limits and OS refusal end in recoverable
 // allocation failures, never a crash, and nothing live is lost.
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -154,6 +155,40 @@ TEST(LimitsTest, OsRefusalIsReportedAndRecoverable) {
   t.heap->Verify();
   EXPECT_NE(m->AllocatePair(Value::Nil(), Value::Nil()), nullptr);
   EXPECT_EQ(t.heap->Stats().allocation_failures, 1u);
+  t.heap->DestroyMutator(m);
+}
+
+// [heap.nursery.adaptive]: a nursery allowed to grow far beyond the limits' room
+// grows only as far as they allow: the heap fills to the soft limit as a fixed
+// nursery would, and never holds more than the hard limit.
+TEST(LimitsTest, AdaptiveNurseryStaysWithinTheLimits) {
+  HeapOptions o = LimitedOptions();
+  o.max_nursery_bytes = size_t{64} << 20;
+  TestHeap t(o);
+  VectorRoots roots;
+  roots.roots.push_back(Value::Nil());
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  int n = 0;
+  size_t largest = 0;
+  for (;;) {
+    int added = Fill(m, roots, n, n + 64);
+    n += added;
+    HeapStats s = t.heap->Stats();
+    largest = std::max(largest, s.nursery_bytes);
+    ASSERT_LE(t.arena->Stats().blocks_in_use * kBlockSize, o.hard_limit_bytes);
+    // A nursery bigger than the minimum fits twice in the soft limit's room.
+    ASSERT_TRUE(s.nursery_bytes == o.nursery_bytes || 2 * s.nursery_bytes <= kSoft)
+        << s.nursery_bytes;
+    if (added < 64) break;
+  }
+  EXPECT_GT(largest, o.nursery_bytes) << "live data should have grown the nursery";
+  EXPECT_LT(largest, kSoft);
+  EXPECT_EQ(m->last_failure().reason, AllocationFailure::Reason::kSoftLimit);
+  EXPECT_LE(t.heap->Stats().heap_bytes, kSoft);
+  ExpectChain(roots, n);
+  t.heap->Verify(&roots);
   t.heap->DestroyMutator(m);
 }
 

@@ -57,6 +57,7 @@ absl::Status ValidateOptions(const Options& o) {
     return s;
   }
   if (auto s = CheckSize("nursery_bytes", o.nursery_bytes, 256 * kKiB, kGiB); !s.ok()) return s;
+  if (auto s = CheckSize("max_nursery_bytes", o.max_nursery_bytes, 0, kGiB); !s.ok()) return s;
   if (o.generations < 1 || o.generations > heap::kMaxOlderGenerations) {
     return OutOfRange("generations", "in [1, 6]", absl::StrCat(o.generations));
   }
@@ -106,6 +107,8 @@ absl::Status ValidateOptions(const Options& o) {
 heap::HeapOptions ToHeapOptions(const Options& o) {
   heap::HeapOptions h;
   h.nursery_bytes = o.nursery_bytes;
+  // A max below nursery_bytes (the 32 MiB default with a bigger nursery) means fixed.
+  h.max_nursery_bytes = o.max_nursery_bytes > o.nursery_bytes ? o.max_nursery_bytes : 0;
   h.generations = o.generations;
   h.promotion_age.fill(o.promotion_age);
   h.hard_limit_bytes = o.heap_hard_limit_bytes == 0 ? PhysicalMemory() : o.heap_hard_limit_bytes;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -41,7 +42,14 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
   std::unique_ptr<RuntimeImpl> r(new RuntimeImpl());
   r->options_ = options;
-  absl::StatusOr<heap::Arena*> arena = heap::Arena::Create(heap::ArenaOptions{});
+  // Freed blocks stay committed up to twice the largest nursery: an old collection
+  // frees about what young collections promoted, and the next nurseries' promotions
+  // reuse those blocks without page faults ([heap.arena.decommit]).
+  heap::ArenaOptions arena_options;
+  arena_options.cached_free_bytes =
+      std::max(arena_options.cached_free_bytes,
+               2 * std::max(options.nursery_bytes, options.max_nursery_bytes));
+  absl::StatusOr<heap::Arena*> arena = heap::Arena::Create(arena_options);
   if (!arena.ok()) return arena.status();
   r->arena_.reset(*arena);
   absl::StatusOr<std::unique_ptr<heap::Heap>> h =

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_join.h"
 
+#include "runtime/options.h"
 #include "runtime/weft.h"
 
 namespace weft {
@@ -448,6 +449,15 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   rt = Runtime::Create(o);
   ASSERT_FALSE(rt.ok());
   EXPECT_NE(rt.status().message().find("nursery_bytes"), std::string::npos);
+  o = Options{};
+  o.max_nursery_bytes = size_t{2} << 30;
+  rt = Runtime::Create(o);
+  ASSERT_FALSE(rt.ok());
+  EXPECT_NE(rt.status().message().find("max_nursery_bytes"), std::string::npos);
+  o = Options{};
+  o.nursery_bytes = size_t{64} << 20;  // above the default max: a fixed nursery
+  EXPECT_TRUE(ValidateOptions(o).ok());
+  EXPECT_EQ(ToHeapOptions(o).max_nursery_bytes, 0u);
   o = Options{};
   o.generations = 9;
   EXPECT_NE(Runtime::Create(o).status().message().find("generations must be in [1, 6]"),

@@ -44,6 +44,11 @@ struct Options {
   size_t native_stack_bytes = 64 << 10;      // per green thread; 16 KiB..64 MiB
   size_t managed_stack_max_bytes = 1 << 20;  // per green thread; 4 KiB..1 GiB
   size_t nursery_bytes = 4 << 20;            // 256 KiB..1 GiB
+  // The nursery grows up to this while much of it survives young collections and
+  // shrinks back to nursery_bytes when little does (heap/DESIGN.md
+  // [heap.nursery.adaptive]); 0 or at most nursery_bytes: fixed at nursery_bytes.
+  // 0..1 GiB.
+  size_t max_nursery_bytes = 32 << 20;
   int generations = 3;                       // older generations, 1..6
   int promotion_age = 1;                     // survived collections before promotion, 1..15
   size_t heap_initial_bytes = 16 << 20;

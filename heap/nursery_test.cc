@@ -1,0 +1,126 @@
+// nursery_test.cc: the adaptive nursery ([heap.nursery.adaptive]) grows while young
+// collections find much of it alive and shrinks back when little survives, and its
+// blocks stay committed between collections ([heap.nursery.spare]).
+#include <gtest/gtest.h>
+
+#include "heap/heap.h"
+#include "heap/heap_testing.h"
+
+namespace weft::heap {
+namespace {
+
+using testing::SmallHeapOptions;
+using testing::TestArenaOptions;
+using testing::TestHeap;
+using testing::TestHost;
+using testing::V;
+using testing::VectorRoots;
+
+constexpr size_t kMin = size_t{256} << 10;  // SmallHeapOptions().nursery_bytes
+constexpr size_t kMax = size_t{2} << 20;
+
+HeapOptions AdaptiveOptions() {
+  HeapOptions o = SmallHeapOptions();
+  o.max_nursery_bytes = kMax;
+  return o;
+}
+
+// KeepVectors allocates `n` 1 KiB vectors chained from roots[0]: all of them survive.
+void KeepVectors(Mutator* m, VectorRoots& roots, int n) {
+  for (int i = 0; i < n; ++i) {
+    Object* v = m->AllocateVector(127, Value::Fixnum(i));
+    ASSERT_NE(v, nullptr);
+    v->at(0) = roots.roots[0];
+    roots.roots[0] = V(v);
+  }
+}
+
+// DropPairs allocates `n` pairs that die at once.
+void DropPairs(Mutator* m, int n) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_NE(m->AllocatePair(Value::Fixnum(i), Value::Nil()), nullptr);
+  }
+}
+
+TEST(NurseryTest, GrowsWhenSurvivalIsHighAndShrinksBack) {
+  TestHeap t(AdaptiveOptions());
+  VectorRoots roots;
+  roots.roots.push_back(Value::Nil());
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  EXPECT_EQ(t.heap->Stats().nursery_bytes, kMin);
+
+  KeepVectors(m, roots, 8 << 10);  // 8 MiB, all live: survival near 100%
+  HeapStats grown = t.heap->Stats();
+  EXPECT_EQ(grown.nursery_bytes, kMax);
+  EXPECT_GE(grown.nursery_resizes, 3u);  // 256 KiB -> 512 KiB -> 1 MiB -> 2 MiB
+
+  roots.roots[0] = Value::Nil();
+  DropPairs(m, 1 << 20);  // 24 MiB of garbage: survival near 0
+  HeapStats shrunk = t.heap->Stats();
+  EXPECT_EQ(shrunk.nursery_bytes, kMin);
+  EXPECT_GE(shrunk.nursery_resizes, grown.nursery_resizes + 3);
+  EXPECT_LE(shrunk.nursery_spare_blocks * kBlockSize, kMin);
+  t.heap->Verify(&roots);
+  t.heap->DestroyMutator(m);
+}
+
+TEST(NurseryTest, FixedWithoutMaxNurseryBytes) {
+  TestHeap t(SmallHeapOptions());
+  VectorRoots roots;
+  roots.roots.push_back(Value::Nil());
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  KeepVectors(m, roots, 4 << 10);
+  EXPECT_EQ(t.heap->Stats().nursery_bytes, kMin);
+  EXPECT_EQ(t.heap->Stats().nursery_resizes, 0u);
+  t.heap->DestroyMutator(m);
+}
+
+TEST(NurseryTest, LoweringTheSoftLimitShrinksTheNursery) {
+  TestHeap t(AdaptiveOptions());
+  VectorRoots roots;
+  roots.roots.push_back(Value::Nil());
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  KeepVectors(m, roots, 8 << 10);
+  ASSERT_EQ(t.heap->Stats().nursery_bytes, kMax);
+  size_t heap_bytes = t.heap->Stats().heap_bytes;
+  t.heap->SetSoftLimit(heap_bytes + kMax);  // room for half the grown nursery
+  HeapStats s = t.heap->Stats();
+  EXPECT_LE(s.nursery_bytes, kMax / 2);
+  EXPECT_LE(s.nursery_spare_blocks * kBlockSize, s.nursery_bytes);
+  t.heap->DestroyMutator(m);
+}
+
+// [heap.nursery.spare]: with an arena that caches no free blocks at all, a heap that
+// returned its emptied nursery to the arena would have it decommitted at every young
+// collection (and re-faulted by the next allocations); the heap keeps it instead.
+TEST(NurseryTest, BlocksAreNotDecommittedBetweenCollections) {
+  ArenaOptions ao = TestArenaOptions();
+  ao.cached_free_bytes = 0;
+  TestHeap t(SmallHeapOptions(), ao);
+  VectorRoots roots;
+  TestHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  DropPairs(m, 1 << 18);  // 6 MiB of garbage through a 256 KiB nursery
+  HeapStats s = t.heap->Stats();
+  EXPECT_GE(s.collections[0], 20u);
+  // The emptied nursery is kept as spare blocks (less the ones allocation has
+  // taken back since the last collection).
+  EXPECT_GE(s.nursery_spare_blocks, kMin / kBlockSize / 2);
+  EXPECT_LE(s.nursery_spare_blocks, kMin / kBlockSize);
+  ArenaStats a = t.arena->Stats();
+  EXPECT_EQ(a.decommitted_blocks, 0u) << "nursery blocks were returned to the OS";
+  // Every nursery block ever used is one of the nursery's own: the working set does
+  // not wander through the arena.
+  EXPECT_LE(a.blocks_by_type[static_cast<int>(BlockType::kYoung)] * kBlockSize, 2 * kMin);
+  t.heap->DestroyMutator(m);
+}
+
+}  // namespace
+}  // namespace weft::heap
