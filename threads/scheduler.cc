@@ -369,7 +369,7 @@ void Worker::RunThread(GreenThread* t) {
   run_started_ns_.store(1, std::memory_order_relaxed);
   CountSwitch();
   RawContext ctx = t->ctx;
-  t->ctx = nullptr;
+  SetObserved(t->ctx, RawContext{nullptr});
   JumpResult r = Jump(ctx, this, &fiber_, t->fiber);
   // Back from the thread running here last: t, or one t switched to directly.
   GreenThread* last = current_.load(std::memory_order_relaxed);
@@ -385,7 +385,7 @@ JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
   next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
   CountSwitch();
   RawContext ctx = next->ctx;
-  next->ctx = nullptr;
+  SetObserved(next->ctx, RawContext{nullptr});
   switching_from_ = self;
   return Jump(ctx, this, &self->fiber, next->fiber);
 }
@@ -396,7 +396,7 @@ JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
   next->state.store(ThreadState::kRunning, std::memory_order_relaxed);
   CountSwitch();
   RawContext ctx = next->ctx;
-  next->ctx = nullptr;
+  SetObserved(next->ctx, RawContext{nullptr});
   switching_from_ = self;
   JumpFinal(ctx, this, next->fiber);
 }
@@ -445,7 +445,7 @@ void Worker::Resumed(RawContext from) {
 // after-switch action ([threads.inv.publish-after-save]). On the loop's stack or, after
 // a direct switch, on the next thread's.
 void Worker::SwitchedOut(GreenThread* t, RawContext from) {
-  t->ctx = from;
+  SetObserved(t->ctx, from);
   // [threads.inv.overflow-detected]: beyond the guard budget, check at every switch.
   if (t->stacks != nullptr) {
     const NativeStack& ns = t->stacks->native;
@@ -828,8 +828,8 @@ void SchedulerImpl::FinishThread(GreenThread* t) {
   Worker* w = CurrentWorker();
   DestroySanitizerFiber(&t->fiber);
   ReleaseStacks(w, t->stacks);
-  t->stacks = nullptr;
-  t->ctx = nullptr;
+  SetObserved(t->stacks, static_cast<StackPair*>(nullptr));
+  SetObserved(t->ctx, RawContext{nullptr});
   w->AddRelaxed(&w->live_delta_, -1);
   WaitState* joiner;
   bool detached;
@@ -1134,11 +1134,13 @@ ThreadInfo SchedulerImpl::InfoOf(const GreenThread* t, std::string* default_name
   info.worker = t->worker.load(std::memory_order_relaxed);
   info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
   info.detached = t->detached.load(std::memory_order_relaxed);
-  if (info.state != ThreadState::kDone && t->stacks != nullptr) {
-    info.stack_low = t->stacks->native.limit;
-    info.stack_high = t->stacks->native.top;
-    if (info.state != ThreadState::kRunning) info.saved_sp = t->ctx;
-    info.managed_stack = &t->stacks->managed;
+  // [threads.inv.observed-fields]
+  StackPair* stacks = LoadObserved(t->stacks);
+  if (info.state != ThreadState::kDone && stacks != nullptr) {
+    info.stack_low = stacks->native.limit;
+    info.stack_high = stacks->native.top;
+    if (info.state != ThreadState::kRunning) info.saved_sp = LoadObserved(t->ctx);
+    info.managed_stack = &stacks->managed;
   }
   return info;
 }

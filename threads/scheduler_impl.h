@@ -40,6 +40,20 @@ struct StackPair {
   bool pooled_size = false;  // default sizes: may go back to a pool
 };
 
+// [threads.inv.observed-fields] GreenThread::ctx and ::stacks change while other
+// workers may read them through the registry (ForEachThread, e.g. GetStats, without
+// the world stopped): once a thread is registered, they are written only with
+// SetObserved (a relaxed atomic store, a plain move on x86-64) and read by observers
+// with LoadObserved; the owning worker may read them plainly.
+template <typename T>
+inline void SetObserved(T& field, T v) {
+  std::atomic_ref<T>(field).store(v, std::memory_order_relaxed);
+}
+template <typename T>
+inline T LoadObserved(const T& field) {
+  return std::atomic_ref<T>(const_cast<T&>(field)).load(std::memory_order_relaxed);
+}
+
 struct GreenThread {
   uint64_t id = 0;
   std::string name;  // empty: the default "thread-<id>" (ThreadName), made on demand
