@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""trace_overhead.py: what WEFT_TRACE costs on the ping-pong and binary-trees benchmarks
+(issue 7 goal: under 10 % on both; runtime/DESIGN.md, [runtime.trace.overhead]).
+
+    nice -n 15 bazel build //tools/bench/threads:threads_bench //tools/bench/runtime:binary_trees
+    tools/bench/trace_overhead.py [--reps 15] [--modes default,all,sample=8] [--callgrind]
+
+Runs the same binaries with tracing off and on, in pairs: each repetition runs, for every
+traced mode, one run with tracing off and one with the mode, back to back (which goes
+first alternates), so both runs of a pair see about the same machine load. Per mode it
+prints the median and the minimum, the ratio of the medians and of the minimums to the
+off runs, and the median of the pairs' ratios ("paired", the figure to quote):
+
+  - ping-pong: `threads_bench 1 pp1 --cpu`, ns of process CPU per round trip (1 worker,
+    WEFT_BENCH_ITERS round trips, timed inside the program: the trace file's writing is
+    not in it);
+  - binary-trees: `binary_trees DEPTH WORKERS`, process CPU seconds (user + sys of the
+    whole process, the trace file's writing included).
+
+Process CPU time is the figure to trust on a shared machine (wall time counts the time
+the process waits for a core); the minimum is the least disturbed run. With --callgrind
+it also prints instructions, which do not depend on the load: per ping-pong round trip
+(the difference of two runs, --cg-iters and twice that, counted up to the trace's Flush)
+and for a whole binary-trees run (the trace file's writing included). Callgrind runs the program about 50 times slower, so
+the auto sampling, which follows real time, records more there than in a real run.
+
+Modes: `default` (WEFT_TRACE set, WEFT_TRACE_SAMPLE unset: auto), `all`
+(WEFT_TRACE_SAMPLE=all), `sample=N` (WEFT_TRACE_SAMPLE=N); `off` is always measured.
+The load average is printed before, during and after.
+"""
+import argparse
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+BIN = os.path.join(ROOT, "bazel-bin", "tools", "bench")
+FIGURE = re.compile(r"ping-pong round trip, 1 worker\s+([0-9.]+) ns")
+
+
+def mode_env(mode, trace_path):
+    env = dict(os.environ)
+    env.pop("WEFT_TRACE", None)
+    env.pop("WEFT_TRACE_SAMPLE", None)
+    if mode == "off":
+        return env
+    env["WEFT_TRACE"] = trace_path
+    if mode == "all":
+        env["WEFT_TRACE_SAMPLE"] = "all"
+    elif mode.startswith("sample="):
+        env["WEFT_TRACE_SAMPLE"] = mode.split("=", 1)[1]
+    elif mode != "default":
+        sys.exit("trace_overhead: unknown mode %r" % mode)
+    return env
+
+
+def run(cmd, env):
+    """Runs cmd; returns (stdout, CPU s = user + sys of the process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if p.returncode != 0:
+        sys.exit("trace_overhead: %s failed (%d): %s" % (" ".join(cmd), p.returncode, p.stderr[-2000:]))
+    return p.stdout, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def check_trace(mode, path):
+    if mode == "off":
+        return
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        sys.exit("trace_overhead: mode %s wrote no trace to %s" % (mode, path))
+    os.remove(path)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def report(title, fmt, off, pairs):
+    """off: every off run; pairs: mode -> [(off, on)]."""
+    print(title)
+    print("  %-12s %s" % ("off", (fmt + " median, " + fmt + " min, %d runs")
+                          % (statistics.median(off), min(off), len(off))))
+    for mode, ps in pairs.items():
+        on = [b for _, b in ps]
+        med = statistics.median(on) / statistics.median(off)
+        best = min(on) / min(off)
+        paired = statistics.median(b / a for a, b in ps)
+        print("  %-12s %s" % (mode, (fmt + " median, " + fmt + " min; x%.3f medians, x%.3f minimums;"
+                                     " paired x%.3f (%+.1f %%) [%.3f - %.3f]")
+                              % (statistics.median(on), min(on), med, best, paired,
+                                 100 * (paired - 1), min(b / a for a, b in ps),
+                                 max(b / a for a, b in ps))))
+
+
+def callgrind_instructions(cmd, env, tmp, until_flush):
+    """Instructions of cmd: up to the trace's Flush (the whole run when it never
+    flushes), or the whole run."""
+    out = os.path.join(tmp, "callgrind.out")
+    for f in os.listdir(tmp):
+        if f.startswith("callgrind.out"):
+            os.remove(os.path.join(tmp, f))
+    flags = ["--dump-before=weft::trace::Flush()"] if until_flush else []
+    p = subprocess.run(["valgrind", "--tool=callgrind"] + flags + ["--callgrind-out-file=" + out] + cmd,
+                       env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("trace_overhead: callgrind %s failed: %s" % (" ".join(cmd), p.stderr[-2000:]))
+    path = out + ".1" if os.path.exists(out + ".1") else out
+    with open(path) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                return int(line.split()[1])
+    sys.exit("trace_overhead: no totals in " + path)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--reps", type=int, default=15, help="pairs per mode and benchmark")
+    ap.add_argument("--modes", default="default,all,sample=8")
+    ap.add_argument("--threads-bench", default=os.path.join(BIN, "threads", "threads_bench"))
+    ap.add_argument("--binary-trees", default=os.path.join(BIN, "runtime", "binary_trees"))
+    ap.add_argument("--pp-iters", type=int, default=500000, help="round trips per ping-pong run")
+    ap.add_argument("--bt-depth", type=int, default=16)
+    ap.add_argument("--bt-workers", type=int, default=2)
+    ap.add_argument("--only", choices=["pingpong", "binarytrees"], default=None)
+    ap.add_argument("--callgrind", action="store_true",
+                    help="also count instructions (slow: minutes under load)")
+    ap.add_argument("--cg-iters", type=int, default=100000)
+    ap.add_argument("--cg-depth", type=int, default=14)
+    args = ap.parse_args()
+    modes = [m for m in args.modes.split(",") if m != "off"]
+    for b in (args.threads_bench, args.binary_trees):
+        if not os.path.exists(b):
+            sys.exit("trace_overhead: %s missing; build it first:\n  nice -n 15 bazel build "
+                     "//tools/bench/threads:threads_bench //tools/bench/runtime:binary_trees" % b)
+    tmp = tempfile.mkdtemp(prefix="weft_trace_overhead.")
+    trace = os.path.join(tmp, "trace.json")
+    benches = []
+    if args.only in (None, "pingpong"):
+        cmd = [args.threads_bench, "1", "pp1", "--cpu"]
+
+        def pingpong(env):
+            env["WEFT_BENCH_ITERS"] = str(args.pp_iters)
+            out, _ = run(cmd, env)
+            m = FIGURE.search(out)
+            if not m:
+                sys.exit("trace_overhead: no ping-pong figure in: " + out)
+            return float(m.group(1))
+        benches.append(("ping-pong round trip, 1 worker (`threads_bench 1 pp1 --cpu`, "
+                        "WEFT_BENCH_ITERS=%d), CPU ns:" % args.pp_iters, "%.1f", pingpong))
+    if args.only in (None, "binarytrees"):
+        cmd_bt = [args.binary_trees, str(args.bt_depth), str(args.bt_workers)]
+
+        def binarytrees(env):
+            out, cpu = run(cmd_bt, env)
+            if "long lived tree of depth" not in out:
+                sys.exit("trace_overhead: unexpected binary_trees output: " + out)
+            return cpu
+        benches.append(("binary-trees (`binary_trees %d %d`), process CPU s (user+sys):"
+                        % (args.bt_depth, args.bt_workers), "%.3f", binarytrees))
+    print("trace_overhead: %d pairs (off, mode) per mode %s; load average %s"
+          % (args.reps, ",".join(modes), loadavg()), flush=True)
+    off = {title: [] for title, _, _ in benches}
+    pairs = {title: {m: [] for m in modes} for title, _, _ in benches}
+    for rep in range(args.reps):
+        for title, _, fn in benches:
+            for mode in modes:
+                figures = {}
+                for m in (("off", mode) if rep % 2 == 0 else (mode, "off")):
+                    figures[m] = fn(mode_env(m, trace))
+                    check_trace(m, trace)
+                off[title].append(figures["off"])
+                pairs[title][mode].append((figures["off"], figures[mode]))
+        print("  repetition %d done; load average %s" % (rep + 1, loadavg()), flush=True)
+    print()
+    for title, fmt, _ in benches:
+        report(title, fmt, off[title], pairs[title])
+    print("load average at the end: %s" % loadavg())
+    if args.callgrind:
+        if not shutil.which("valgrind"):
+            sys.exit("trace_overhead: --callgrind needs valgrind")
+        print()
+        print("instructions (valgrind --tool=callgrind; ping-pong up to the trace's Flush, "
+              "binary-trees the whole run):")
+        base_pp = base_bt = None
+        for mode in ["off"] + modes:
+            env = mode_env(mode, trace)
+            line = "  %-12s" % mode
+            if args.only in (None, "pingpong"):
+                counts = []
+                for n in (args.cg_iters, 2 * args.cg_iters):
+                    env["WEFT_BENCH_ITERS"] = str(n)
+                    counts.append(callgrind_instructions([args.threads_bench, "1", "pp1"], env, tmp, True))
+                env.pop("WEFT_BENCH_ITERS")
+                per = (counts[1] - counts[0]) / args.cg_iters
+                base_pp = per if mode == "off" else base_pp
+                line += " ping-pong %.0f per round trip" % per
+                if mode != "off":
+                    line += " (%+.0f, x%.3f)" % (per - base_pp, per / base_pp)
+            if args.only in (None, "binarytrees"):
+                n = callgrind_instructions([args.binary_trees, str(args.cg_depth),
+                                            str(args.bt_workers)], env, tmp, False)
+                base_bt = n if mode == "off" else base_bt
+                line += "; binary_trees %d %d: %.1fM" % (args.cg_depth, args.bt_workers, n / 1e6)
+                if mode != "off":
+                    line += " (x%.4f)" % (n / base_bt)
+            if os.path.exists(trace):
+                os.remove(trace)
+            print(line, flush=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
