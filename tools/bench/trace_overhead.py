@@ -8,8 +8,8 @@
 Runs the same binaries with tracing off and on, in pairs: each repetition runs, for every
 traced mode, one run with tracing off and one with the mode, back to back (which goes
 first alternates), so both runs of a pair see about the same machine load. Per mode it
-prints the median and the minimum, the ratio of the medians and of the minimums to the
-off runs, and the median of the pairs' ratios ("paired", the figure to quote):
+prints the median and the minimum of its off and on runs, the ratios of the medians and
+of the minimums, and the median of the pairs' ratios ("paired") with their range:
 
   - ping-pong: `threads_bench 1 pp1 --cpu`, ns of process CPU per round trip (1 worker,
     WEFT_BENCH_ITERS round trips, timed inside the program: the trace file's writing is
@@ -17,12 +17,19 @@ off runs, and the median of the pairs' ratios ("paired", the figure to quote):
   - binary-trees: `binary_trees DEPTH WORKERS`, process CPU seconds (user + sys of the
     whole process, the trace file's writing included).
 
+Pairs of processes are seconds apart; the ping-pong is also measured within one process
+(`threads_bench PAIRS traceoverhead --cpu`: segments of 200k round trips alternating
+tracing off and on, a pair within milliseconds), --inproc-runs times per mode, which is
+the steadier figure on a loaded machine.
+
 Process CPU time is the figure to trust on a shared machine (wall time counts the time
 the process waits for a core); the minimum is the least disturbed run. With --callgrind
 it also prints instructions, which do not depend on the load: per ping-pong round trip
 (the difference of two runs, --cg-iters and twice that, counted up to the trace's Flush)
-and for a whole binary-trees run (the trace file's writing included). Callgrind runs the program about 50 times slower, so
-the auto sampling, which follows real time, records more there than in a real run.
+and for a whole binary-trees run (the trace file's writing included; with one worker by
+default, as two workers' spinning makes the count vary by about 1 %). Callgrind runs the
+program about 50 times slower, so the auto sampling, which follows real time, records
+more there than in a real run.
 
 Modes: `default` (WEFT_TRACE set, WEFT_TRACE_SAMPLE unset: auto), `all`
 (WEFT_TRACE_SAMPLE=all), `sample=N` (WEFT_TRACE_SAMPLE=N); `off` is always measured.
@@ -42,6 +49,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 BIN = os.path.join(ROOT, "bazel-bin", "tools", "bench")
 FIGURE = re.compile(r"ping-pong round trip, 1 worker\s+([0-9.]+) ns")
+INPROC = re.compile(r"off ([0-9.]+) ns, on ([0-9.]+) ns per round trip \(medians\); on/off x([0-9.]+)")
 
 
 def mode_env(mode, trace_path):
@@ -83,21 +91,19 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
-def report(title, fmt, off, pairs):
-    """off: every off run; pairs: mode -> [(off, on)]."""
+def report(title, fmt, pairs):
+    """pairs: mode -> [(off, on)], each pair run back to back."""
     print(title)
-    print("  %-12s %s" % ("off", (fmt + " median, " + fmt + " min, %d runs")
-                          % (statistics.median(off), min(off), len(off))))
     for mode, ps in pairs.items():
+        off = [a for a, _ in ps]
         on = [b for _, b in ps]
-        med = statistics.median(on) / statistics.median(off)
-        best = min(on) / min(off)
-        paired = statistics.median(b / a for a, b in ps)
-        print("  %-12s %s" % (mode, (fmt + " median, " + fmt + " min; x%.3f medians, x%.3f minimums;"
-                                     " paired x%.3f (%+.1f %%) [%.3f - %.3f]")
-                              % (statistics.median(on), min(on), med, best, paired,
-                                 100 * (paired - 1), min(b / a for a, b in ps),
-                                 max(b / a for a, b in ps))))
+        ratios = [b / a for a, b in ps]
+        paired = statistics.median(ratios)
+        print(("  %-12s off " + fmt + " median, " + fmt + " min; on " + fmt + " median, " + fmt +
+               " min; x%.3f medians, x%.3f minimums; paired x%.3f (%+.1f %%) [%.3f - %.3f]")
+              % (mode, statistics.median(off), min(off), statistics.median(on), min(on),
+                 statistics.median(on) / statistics.median(off), min(on) / min(off), paired,
+                 100 * (paired - 1), min(ratios), max(ratios)))
 
 
 def callgrind_instructions(cmd, env, tmp, until_flush):
@@ -130,10 +136,15 @@ def main():
     ap.add_argument("--bt-depth", type=int, default=16)
     ap.add_argument("--bt-workers", type=int, default=2)
     ap.add_argument("--only", choices=["pingpong", "binarytrees"], default=None)
+    ap.add_argument("--inproc-runs", type=int, default=3,
+                    help="in-process ping-pong measurements per mode (0: none)")
+    ap.add_argument("--inproc-pairs", type=int, default=20, help="segment pairs per measurement")
     ap.add_argument("--callgrind", action="store_true",
                     help="also count instructions (slow: minutes under load)")
     ap.add_argument("--cg-iters", type=int, default=100000)
     ap.add_argument("--cg-depth", type=int, default=14)
+    ap.add_argument("--cg-workers", type=int, default=1,
+                    help="binary-trees workers under callgrind (1: the count is repeatable)")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m != "off"]
     for b in (args.threads_bench, args.binary_trees):
@@ -167,7 +178,6 @@ def main():
                         % (args.bt_depth, args.bt_workers), "%.3f", binarytrees))
     print("trace_overhead: %d pairs (off, mode) per mode %s; load average %s"
           % (args.reps, ",".join(modes), loadavg()), flush=True)
-    off = {title: [] for title, _, _ in benches}
     pairs = {title: {m: [] for m in modes} for title, _, _ in benches}
     for rep in range(args.reps):
         for title, _, fn in benches:
@@ -176,12 +186,28 @@ def main():
                 for m in (("off", mode) if rep % 2 == 0 else (mode, "off")):
                     figures[m] = fn(mode_env(m, trace))
                     check_trace(m, trace)
-                off[title].append(figures["off"])
                 pairs[title][mode].append((figures["off"], figures[mode]))
         print("  repetition %d done; load average %s" % (rep + 1, loadavg()), flush=True)
     print()
     for title, fmt, _ in benches:
-        report(title, fmt, off[title], pairs[title])
+        report(title, fmt, pairs[title])
+    if args.only in (None, "pingpong") and args.inproc_runs > 0:
+        print("ping-pong, 1 worker, in one process (`threads_bench %d traceoverhead --cpu`: "
+              "segments alternating off and on), CPU ns per round trip:" % args.inproc_pairs)
+        inproc = {m: [] for m in modes}
+        for _ in range(args.inproc_runs):
+            for mode in modes:
+                env = mode_env(mode, trace)
+                out, _ = run([args.threads_bench, str(args.inproc_pairs), "traceoverhead", "--cpu"], env)
+                m = INPROC.search(out)
+                if not m:
+                    sys.exit("trace_overhead: no traceoverhead figure in: " + out)
+                inproc[mode].append(tuple(float(g) for g in m.groups()))
+        for mode, runs in inproc.items():
+            print("  %-12s on/off x%.3f (%+.1f %%), median of %d runs: %s"
+                  % (mode, statistics.median(r[2] for r in runs),
+                     100 * (statistics.median(r[2] for r in runs) - 1), len(runs),
+                     ", ".join("%.1f/%.1f x%.3f" % r for r in runs)))
     print("load average at the end: %s" % loadavg())
     if args.callgrind:
         if not shutil.which("valgrind"):
@@ -206,9 +232,9 @@ def main():
                     line += " (%+.0f, x%.3f)" % (per - base_pp, per / base_pp)
             if args.only in (None, "binarytrees"):
                 n = callgrind_instructions([args.binary_trees, str(args.cg_depth),
-                                            str(args.bt_workers)], env, tmp, False)
+                                            str(args.cg_workers)], env, tmp, False)
                 base_bt = n if mode == "off" else base_bt
-                line += "; binary_trees %d %d: %.1fM" % (args.cg_depth, args.bt_workers, n / 1e6)
+                line += "; binary_trees %d %d: %.1fM" % (args.cg_depth, args.cg_workers, n / 1e6)
                 if mode != "off":
                     line += " (x%.4f)" % (n / base_bt)
             if os.path.exists(trace):
