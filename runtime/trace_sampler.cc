@@ -32,7 +32,7 @@ void Sampler::Recorded(uint64_t tsc) {
     uint64_t since = tsc - last_tsc_;
     if (since < interval) {
       period_ = std::min(period_ * 2, kMaxSamplePeriod);
-    } else if (since > 2 * interval && period_ > 1) {
+    } else if (since > 4 * interval && period_ > 1) {  // hysteresis: no flip-flop
       period_ /= 2;
     }
   }

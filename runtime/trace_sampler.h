@@ -27,7 +27,8 @@ class Sampler {
   bool Take() { return --countdown_ == 0; }
   uint32_t period() const { return period_; }
   // Recorded sets the next period: the fixed one, or (auto) twice the current one if
-  // the last recorded blocking was under kSampleIntervalNs ago, half if over twice that.
+  // the last recorded blocking was under kSampleIntervalNs ago, half if over four times
+  // that (a period that just doubled is kept while the gap stays under 4 intervals).
   void Recorded(uint64_t tsc);
 
  private:
