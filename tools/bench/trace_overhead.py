@@ -32,8 +32,12 @@ program about 50 times slower, so the auto sampling, which follows real time, re
 more there than in a real run.
 
 Modes: `default` (WEFT_TRACE set, WEFT_TRACE_SAMPLE unset: auto), `all`
-(WEFT_TRACE_SAMPLE=all), `sample=N` (WEFT_TRACE_SAMPLE=N); `off` is always measured.
-The load average is printed before, during and after.
+(WEFT_TRACE_SAMPLE=all), `sample=N` (WEFT_TRACE_SAMPLE=N); `off` is always measured. A
+mode prefixed `base:` runs the binaries in --base-dir instead (threads_bench and
+binary_trees built from another commit, for a before/after in one session; its pairs'
+off runs use the same binaries; the in-process figure needs a threads_bench with
+`traceoverhead` and is skipped for them). The load average is printed before, during
+and after.
 """
 import argparse
 import os
@@ -53,6 +57,7 @@ INPROC = re.compile(r"off ([0-9.]+) ns, on ([0-9.]+) ns per round trip \(medians
 
 
 def mode_env(mode, trace_path):
+    mode = mode.split(":", 1)[-1]
     env = dict(os.environ)
     env.pop("WEFT_TRACE", None)
     env.pop("WEFT_TRACE_SAMPLE", None)
@@ -130,6 +135,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--reps", type=int, default=15, help="pairs per mode and benchmark")
     ap.add_argument("--modes", default="default,all,sample=8")
+    ap.add_argument("--base-dir", default=None,
+                    help="threads_bench and binary_trees of another build, for base: modes")
     ap.add_argument("--threads-bench", default=os.path.join(BIN, "threads", "threads_bench"))
     ap.add_argument("--binary-trees", default=os.path.join(BIN, "runtime", "binary_trees"))
     ap.add_argument("--pp-iters", type=int, default=500000, help="round trips per ping-pong run")
@@ -147,7 +154,16 @@ def main():
                     help="binary-trees workers under callgrind (1: the count is repeatable)")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m != "off"]
-    for b in (args.threads_bench, args.binary_trees):
+    bins = {"": (args.threads_bench, args.binary_trees)}
+    if any(m.startswith("base:") for m in modes):
+        if args.base_dir is None:
+            sys.exit("trace_overhead: base: modes need --base-dir")
+        bins["base"] = (os.path.join(args.base_dir, "threads_bench"),
+                        os.path.join(args.base_dir, "binary_trees"))
+
+    def binaries(mode):
+        return bins["base" if mode.startswith("base:") else ""]
+    for b in [b for pair in bins.values() for b in pair]:
         if not os.path.exists(b):
             sys.exit("trace_overhead: %s missing; build it first:\n  nice -n 15 bazel build "
                      "//tools/bench/threads:threads_bench //tools/bench/runtime:binary_trees" % b)
@@ -155,11 +171,9 @@ def main():
     trace = os.path.join(tmp, "trace.json")
     benches = []
     if args.only in (None, "pingpong"):
-        cmd = [args.threads_bench, "1", "pp1", "--cpu"]
-
-        def pingpong(env):
+        def pingpong(mode, env):
             env["WEFT_BENCH_ITERS"] = str(args.pp_iters)
-            out, _ = run(cmd, env)
+            out, _ = run([binaries(mode)[0], "1", "pp1", "--cpu"], env)
             m = FIGURE.search(out)
             if not m:
                 sys.exit("trace_overhead: no ping-pong figure in: " + out)
@@ -167,10 +181,8 @@ def main():
         benches.append(("ping-pong round trip, 1 worker (`threads_bench 1 pp1 --cpu`, "
                         "WEFT_BENCH_ITERS=%d), CPU ns:" % args.pp_iters, "%.1f", pingpong))
     if args.only in (None, "binarytrees"):
-        cmd_bt = [args.binary_trees, str(args.bt_depth), str(args.bt_workers)]
-
-        def binarytrees(env):
-            out, cpu = run(cmd_bt, env)
+        def binarytrees(mode, env):
+            out, cpu = run([binaries(mode)[1], str(args.bt_depth), str(args.bt_workers)], env)
             if "long lived tree of depth" not in out:
                 sys.exit("trace_overhead: unexpected binary_trees output: " + out)
             return cpu
@@ -184,7 +196,7 @@ def main():
             for mode in modes:
                 figures = {}
                 for m in (("off", mode) if rep % 2 == 0 else (mode, "off")):
-                    figures[m] = fn(mode_env(m, trace))
+                    figures[m] = fn(mode, mode_env(m, trace))
                     check_trace(m, trace)
                 pairs[title][mode].append((figures["off"], figures[mode]))
         print("  repetition %d done; load average %s" % (rep + 1, loadavg()), flush=True)
@@ -194,9 +206,9 @@ def main():
     if args.only in (None, "pingpong") and args.inproc_runs > 0:
         print("ping-pong, 1 worker, in one process (`threads_bench %d traceoverhead --cpu`: "
               "segments alternating off and on), CPU ns per round trip:" % args.inproc_pairs)
-        inproc = {m: [] for m in modes}
+        inproc = {m: [] for m in modes if not m.startswith("base:")}
         for _ in range(args.inproc_runs):
-            for mode in modes:
+            for mode in inproc:
                 env = mode_env(mode, trace)
                 out, _ = run([args.threads_bench, str(args.inproc_pairs), "traceoverhead", "--cpu"], env)
                 m = INPROC.search(out)
@@ -216,26 +228,29 @@ def main():
         print("instructions (valgrind --tool=callgrind; ping-pong up to the trace's Flush, "
               "binary-trees the whole run):")
         base_pp = base_bt = None
-        for mode in ["off"] + modes:
+        cg_modes = ["off"] + [m for m in modes if not m.startswith("base:")]
+        if any(m.startswith("base:") for m in modes):
+            cg_modes = ["base:off"] + [m for m in modes if m.startswith("base:")] + cg_modes
+        for mode in cg_modes:
             env = mode_env(mode, trace)
             line = "  %-12s" % mode
             if args.only in (None, "pingpong"):
                 counts = []
                 for n in (args.cg_iters, 2 * args.cg_iters):
                     env["WEFT_BENCH_ITERS"] = str(n)
-                    counts.append(callgrind_instructions([args.threads_bench, "1", "pp1"], env, tmp, True))
+                    counts.append(callgrind_instructions([binaries(mode)[0], "1", "pp1"], env, tmp, True))
                 env.pop("WEFT_BENCH_ITERS")
                 per = (counts[1] - counts[0]) / args.cg_iters
-                base_pp = per if mode == "off" else base_pp
+                base_pp = per if mode.endswith("off") else base_pp
                 line += " ping-pong %.0f per round trip" % per
-                if mode != "off":
+                if not mode.endswith("off"):
                     line += " (%+.0f, x%.3f)" % (per - base_pp, per / base_pp)
             if args.only in (None, "binarytrees"):
-                n = callgrind_instructions([args.binary_trees, str(args.cg_depth),
+                n = callgrind_instructions([binaries(mode)[1], str(args.cg_depth),
                                             str(args.cg_workers)], env, tmp, False)
-                base_bt = n if mode == "off" else base_bt
+                base_bt = n if mode.endswith("off") else base_bt
                 line += "; binary_trees %d %d: %.1fM" % (args.cg_depth, args.cg_workers, n / 1e6)
-                if mode != "off":
+                if not mode.endswith("off"):
                     line += " (x%.4f)" % (n / base_bt)
             if os.path.exists(trace):
                 os.remove(trace)
