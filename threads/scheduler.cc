@@ -78,7 +78,8 @@ constexpr trace::Kind kSafepointStopKind{"threads", "safepoint-stop"};
 inline void TraceWake(GreenThread* t) {
   if (trace::Enabled() && t->trace_sampled.load(std::memory_order_relaxed)) {
     t->trace_sampled.store(false, std::memory_order_relaxed);
-    trace::Instant(kWakeKind, t->id, static_cast<uint8_t>(t->reason.load(std::memory_order_relaxed)));
+    WaitReason why = t->reason.load(std::memory_order_relaxed);
+    trace::Instant(kWakeKind, t->id, static_cast<uint8_t>(why));
   }
 }
 }  // namespace

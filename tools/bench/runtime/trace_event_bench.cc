@@ -84,7 +84,8 @@ int main(int argc, char** argv) {
   weft::trace::Stop();
   std::remove(path.c_str());
   (void)sink;
-  std::printf("trace_event_bench: median of %d loops of %ld operations, thread CPU time\n", reps, n);
+  std::printf("trace_event_bench: median of %d loops of %ld operations, thread CPU time\n", reps,
+              n);
   std::printf("RESULT trace_event %.2f ns\n", on);
   std::printf("RESULT trace_site_off %.2f ns\n", off);
   std::printf("RESULT trace_tsc_read %.2f ns\n", tsc);
