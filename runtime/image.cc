@@ -10,12 +10,16 @@
 #include "runtime/trace.h"
 
 namespace weft {
+namespace {
+constexpr trace::Kind kSaveImageKind{"heap", "save-image"};
+constexpr trace::Kind kLoadImageKind{"heap", "load-image"};
+}  // namespace
 
 absl::Status SaveImage(const std::string& path, std::span<const Local> roots) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   heap::image::ImageWriter writer(rt.heap());
   rt.WithWorldStopped([&] {
-    trace::Scoped save("heap", "save-image");
+    trace::Scoped save(kSaveImageKind);
     // Read inside the pause: no collection can move the objects meanwhile.
     std::vector<heap::Value> values;
     values.reserve(roots.size());
@@ -38,7 +42,7 @@ absl::StatusOr<std::vector<Local>> LoadImage(const std::string& path) {
   for (size_t i = 0; i < loader->root_count(); ++i) locals.push_back(Local::Nil());
   absl::Status status;
   rt.WithWorldStopped([&] {
-    trace::Scoped load("heap", "load-image");
+    trace::Scoped load(kLoadImageKind);
     absl::StatusOr<std::vector<heap::Value>> roots = loader->Load();
     if (!roots.ok()) {
       status = roots.status();

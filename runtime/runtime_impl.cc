@@ -29,6 +29,11 @@ std::atomic<RuntimeImpl*> RuntimeImpl::current_{nullptr};
 namespace {
 // The running worker's Mutator: set by on_worker_start on the worker's own OS thread.
 thread_local heap::Mutator* tls_mutator = nullptr;
+
+// Timeline events ([runtime.trace]).
+constexpr trace::Kind kStopTheWorldKind{"runtime", "stop-the-world"};
+constexpr trace::Kind kWorldStoppedKind{"runtime", "world-stopped"};
+constexpr trace::Kind kCollectKind{"gc", "collect"};
 }  // namespace
 
 __attribute__((noinline)) heap::Mutator* CurrentMutator() {
@@ -128,11 +133,11 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
 heap::Mutator& RuntimeImpl::mutator() { return *CurrentMutator(); }
 
 void RuntimeImpl::WithWorldStopped(const std::function<void()>& fn) {
-  trace::Begin("runtime", "stop-the-world");
+  trace::Begin(kStopTheWorldKind);
   scheduler_->StopTheWorld();
-  trace::End("runtime", "stop-the-world");
+  trace::End(kStopTheWorldKind);
   {
-    trace::Scoped stopped("runtime", "world-stopped");
+    trace::Scoped stopped(kWorldStoppedKind);
     fn();
   }
   scheduler_->ResumeTheWorld();
@@ -141,7 +146,7 @@ void RuntimeImpl::WithWorldStopped(const std::function<void()>& fn) {
 void RuntimeImpl::Collect(int generation, bool compact) {
   int g = generation < 0 ? heap_->oldest_generation() : generation;
   WithWorldStopped([&] {
-    trace::Scoped collect("gc", "collect", static_cast<uint64_t>(g));
+    trace::Scoped collect(kCollectKind, static_cast<uint64_t>(g));
     heap_->Collect(g, *this, compact);
   });
   RunPendingCleanups();
@@ -150,7 +155,7 @@ void RuntimeImpl::Collect(int generation, bool compact) {
 // [runtime.stw]: stop every other worker, collect on this one, resume.
 void RuntimeImpl::RequestCollection(int generation) {
   WithWorldStopped([&] {
-    trace::Scoped collect("gc", "collect", static_cast<uint64_t>(generation));
+    trace::Scoped collect(kCollectKind, static_cast<uint64_t>(generation));
     heap_->Collect(generation, *this);
   });
   RunPendingCleanups();

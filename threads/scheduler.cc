@@ -65,6 +65,25 @@ const char* WaitReasonName(WaitReason r) {
   return "unknown";
 }
 
+// Timeline events ([runtime.trace]).
+namespace {
+const char* WaitReasonDetail(uint8_t r) { return WaitReasonName(static_cast<WaitReason>(r)); }
+constexpr trace::Kind kSpawnKind{"threads", "spawn"};
+constexpr trace::Kind kBlockKind{"threads", "block", &WaitReasonDetail};
+constexpr trace::Kind kWakeKind{"threads", "wake", &WaitReasonDetail};
+constexpr trace::Kind kWorkerParkedKind{"threads", "worker-parked"};
+constexpr trace::Kind kSafepointStopKind{"threads", "safepoint-stop"};
+
+// The wake of `t`, made runnable, if its blocking was recorded ([runtime.trace.sample]).
+inline void TraceWake(GreenThread* t) {
+  if (trace::Enabled() && t->trace_sampled.load(std::memory_order_relaxed)) {
+    t->trace_sampled.store(false, std::memory_order_relaxed);
+    WaitReason why = t->reason.load(std::memory_order_relaxed);
+    trace::Instant(kWakeKind, t->id, static_cast<uint8_t>(why));
+  }
+}
+}  // namespace
+
 // ---------------------------------------------------------------------------
 // Options.
 
@@ -193,11 +212,18 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
   if (state != ThreadState::kRunnable) {
     self->blocked_since_ns.store(CoarseNowNs(), std::memory_order_relaxed);
   }
-  self->state.store(state, std::memory_order_release);
   // [runtime.trace.off-cost]: the arguments are computed inside the branch.
+  // [runtime.trace.sample]: the choice travels with the thread to its waker, so it is
+  // made before the thread is published.
   if (trace::Enabled() && state != ThreadState::kRunnable) {
-    trace::Instant("threads", "block", self->id, WaitReasonName(reason));
+    bool sampled = w->trace_sampler_.Take();
+    self->trace_sampled.store(sampled, std::memory_order_relaxed);
+    if (sampled) {
+      w->trace_sampler_.Recorded(trace::SampledInstant(
+          kBlockKind, self->id, static_cast<uint8_t>(reason), w->trace_sampler_.period()));
+    }
   }
+  self->state.store(state, std::memory_order_release);
   if (deadline_ns == 0 && (after == nullptr || after == &UnlockSpinAfter ||
                            after == &YieldAfter || after == &UnlockAfter)) {
     // Fast path: a short action that touches nothing of this frame (its last access
@@ -240,10 +266,7 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
 
 void Ready(GreenThread* t) {
   Worker* w = CurrentWorker();
-  if (trace::Enabled()) {
-    WaitReason why = t->reason.load(std::memory_order_relaxed);
-    if (why != WaitReason::kNone) trace::Instant("threads", "wake", t->id, WaitReasonName(why));
-  }
+  TraceWake(t);
   t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
   if (w != nullptr && w->sched_ == t->sched) {
     w->ReadyHere(t);
@@ -334,6 +357,7 @@ void ThreadEntry(bctx::transfer_t tr) {
       if (j != nullptr && j->Claim()) {
         j->fired = 0;
         next = j->thread;
+        TraceWake(next);
         next->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
       }
     }
@@ -621,7 +645,7 @@ bool Worker::ParkLocked() {
   }
   s->CheckDeadlockLocked();
   s->parks_.fetch_add(1, std::memory_order_relaxed);
-  trace::Scoped parked("threads", "worker-parked", index_);
+  trace::Scoped parked(kWorkerParkedKind, index_);
   while (!notified_ && !s->shutdown_.load()) {
     if (earliest == TimerHeap::kNever) {
       cv_.Wait(&s->mu_);
@@ -819,7 +843,7 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
     if (reg_head_ != nullptr) reg_head_->reg_prev = t;
     reg_head_ = t;
   }
-  trace::Instant("threads", "spawn", t->id);
+  trace::Instant(kSpawnKind, t->id);
   internal::Ready(t);
   return t;
 }
@@ -1035,7 +1059,7 @@ void SchedulerImpl::ReadyExternal(GreenThread* t) {
 void SchedulerImpl::SafepointStop(Worker* w) {
   OsMutexLock l(&mu_);
   if (!stop_requested_.load()) return;
-  trace::Scoped stopped("threads", "safepoint-stop", w->index_);
+  trace::Scoped stopped(kSafepointStopKind, w->index_);
   w->at_safepoint_ = true;
   ++stopped_;
   stw_cv_.SignalAll();

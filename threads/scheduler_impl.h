@@ -18,6 +18,7 @@
 #include "absl/base/thread_annotations.h"
 #include "threads/os_mutex.h"
 #include "heap/arena.h"
+#include "runtime/trace_sampler.h"
 #include "threads/context.h"
 #include "threads/managed_stack.h"
 #include "threads/native_stack.h"
@@ -70,6 +71,9 @@ struct GreenThread {
   std::atomic<const void*> wait_object{nullptr};
   std::atomic<int64_t> blocked_since_ns{0};
   std::atomic<int> worker{-1};
+  // Its current blocking is recorded in the timeline, so its wake is too
+  // ([runtime.trace.sample]); set by Park, cleared by the waker, only with tracing on.
+  std::atomic<bool> trace_sampled{false};
 
   // Join protocol ([threads.inv.join]).
   SpinLock join_lock;
@@ -100,6 +104,7 @@ struct GreenThread {
     wait_object.store(nullptr, std::memory_order_relaxed);
     blocked_since_ns.store(0, std::memory_order_relaxed);
     worker.store(-1, std::memory_order_relaxed);
+    trace_sampled.store(false, std::memory_order_relaxed);
     done = false;
     detached.store(false, std::memory_order_relaxed);
     joiner = nullptr;
@@ -170,6 +175,7 @@ class Worker {
   }
   uint32_t tick_ = 0;
   uint64_t rng_ = 0;
+  trace::Sampler trace_sampler_;  // which blockings the timeline records
   std::atomic<void*> user_data_{nullptr};
   std::atomic<int64_t> run_started_ns_{0};
   // Switches into a green thread on this worker (written by this worker only).

@@ -9,8 +9,11 @@
 //   resident memory per blocked green thread           [<= 5 KiB]
 //   cross-worker wake                                  [<= 2 us]
 //   idle CPU over 5 s with 2 workers                   [< 1 %]
+// and, only as `threads_bench PAIRS traceoverhead [--cpu]`, the cost of WEFT_TRACE on the
+// ping-pong (segments alternating tracing off and on in one process; [runtime.trace]).
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,6 +22,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -231,6 +235,71 @@ double IdleCpu() {
   });
 }
 
+// Tracing overhead ([runtime.trace.overhead]): `pairs` pairs of ping-pong segments
+// (`n` round trips each, 1 worker, one scheduler), one with tracing off and one with it
+// on (WEFT_TRACE_SAMPLE as in the environment; which goes first alternates), so the two
+// segments of a pair run within milliseconds of each other on the same OS thread. Prints
+// the median ns per round trip off and on and the median of the pairs' ratios.
+void TraceOverhead(int pairs) {
+  if (std::getenv("WEFT_TRACE") == nullptr) {
+    const char* tmp = std::getenv("TMPDIR");
+    std::string path = std::string(tmp != nullptr ? tmp : "/tmp") + "/threads_bench_trace." +
+                       std::to_string(getpid()) + ".json";
+    setenv("WEFT_TRACE", path.c_str(), 1);
+  }
+  const char* sample = std::getenv("WEFT_TRACE_SAMPLE");
+  std::vector<double> off, on, ratio;
+  InScheduler(1, [&] {
+    const int n = Iters(200000);
+    Channel<int64_t> ping, pong;
+    Thread t = Spawn([&] {
+      while (std::optional<int64_t> v = ping.Receive()) pong.Send(*v);
+      return int64_t{0};
+    });
+    auto segment = [&](bool traced) {
+      if (traced) weft::trace::StartFromEnvironment();
+      int64_t t0 = NowNs();
+      for (int i = 0; i < n; ++i) {
+        ping.Send(i);
+        pong.Receive();
+      }
+      double r = double(NowNs() - t0) / n;
+      if (traced) weft::trace::Stop();  // writes the file, outside the timed loop
+      return r;
+    };
+    segment(false);  // warm up
+    for (int p = 0; p < pairs; ++p) {
+      double a, b;
+      if (p % 2 == 0) {
+        a = segment(false);
+        b = segment(true);
+      } else {
+        b = segment(true);
+        a = segment(false);
+      }
+      off.push_back(a);
+      on.push_back(b);
+      ratio.push_back(b / a);
+    }
+    ping.Close();
+    t.Join();
+    return 0.0;
+  });
+  std::remove(std::getenv("WEFT_TRACE"));
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("tracing off vs on (WEFT_TRACE_SAMPLE=%s), %zu pairs of ping-pong segments, "
+              "1 worker:\n", sample != nullptr ? sample : "auto", ratio.size());
+  std::printf("  off %.1f ns, on %.1f ns per round trip (medians); on/off x%.3f (%+.1f %%) "
+              "[%.3f - %.3f]\n",
+              median(off), median(on), median(ratio), 100.0 * (median(ratio) - 1.0),
+              *std::min_element(ratio.begin(), ratio.end()),
+              *std::max_element(ratio.begin(), ratio.end()));
+  std::fflush(stdout);
+}
+
 void Report(const char* name, const char* unit, const char* goal, int reps,
             const std::function<double()>& f) {
   std::vector<double> v;
@@ -250,6 +319,11 @@ int main(int argc, char** argv) {
   std::string only = argc > 2 ? argv[2] : "";
   use_cpu_clock = argc > 3 && std::string(argv[3]) == "--cpu";
   auto want = [&](const char* k) { return only.empty() || only.find(k) != std::string::npos; };
+  // "traceoverhead" (only when asked for): tracing off vs on in alternating segments.
+  if (only == "traceoverhead") {
+    TraceOverhead(std::max(reps, 1));
+    return 0;
+  }
   // WEFT_TRACE=file.json records the scheduler's events (runtime/DESIGN.md, tracing
   // overhead); the runtime does this in Run, this benchmark has no runtime.
   weft::trace::StartFromEnvironment();
