@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
             weft::Scope s("deep-frame");
             weft::Local ninety_nine = weft::Fixnum(99);
             (void)ninety_nine;
+            // Let main block in Join first: the other worker keeps running while the
+            // stderr dump and the core are written, so a main still on its way to
+            // Join would show as running in one and blocked in the other.
+            weft::SleepFor(absl::Milliseconds(200));
             return weft::Fixnum(RecurseForever(0));
           },
           {.name = "deep"});
