@@ -153,6 +153,27 @@ absl::Status ImageReader::Validate() {
                                         by_offset[k].first));
     }
   }
+  // No checksum covers the bytes outside every section (alignment padding, or gaps
+  // a hand-made file could leave): the writer makes them zero, so anything else is
+  // corruption ([heap.image.untrusted]).
+  {
+    size_t from = table_end;
+    auto zero_until = [&](size_t to) -> absl::Status {
+      for (size_t at = from; at < to; ++at) {
+        if (data()[at] != 0) {
+          return Bad(what_, absl::StrFormat("byte at file offset %d lies in no section and is not "
+                                            "zero (padding between sections is zero)",
+                                            at));
+        }
+      }
+      return absl::OkStatus();
+    };
+    for (const auto& [offset, index] : by_offset) {
+      if (absl::Status z = zero_until(offset); !z.ok()) return z;
+      from = std::max<size_t>(from, offset + secs[index].bytes);
+    }
+    if (absl::Status z = zero_until(size_); !z.ok()) return z;
+  }
   for (size_t i = 0; i < secs.size(); ++i) {
     const SectionEntry& s = secs[i];
     uint64_t sum = ImageHash64(data() + s.offset, s.bytes);

@@ -424,6 +424,45 @@ TEST_F(BadImageTest, ChecksumMismatch) {
   EXPECT_NE(s.message().find("checksum mismatch in the header or section table"), std::string::npos) << s;
 }
 
+// [heap.image.untrusted]: every byte of an image is covered by a checksum or must be
+// zero padding, so changing any single byte anywhere is refused. (The soak found a
+// changed padding byte that loaded.) The reader alone decides it, so this runs the
+// whole file through ImageReader::FromBytes once per byte.
+TEST_F(BadImageTest, EverySingleChangedByteIsRefused) {
+  for (size_t at = 0; at < img.bytes.size(); ++at) {
+    std::string b = img.bytes;
+    b[at] ^= static_cast<char>(0x5a);
+    absl::StatusOr<ImageReader> r = ImageReader::FromBytes(b, "flipped");
+    ASSERT_FALSE(r.ok()) << "a change of the byte at offset " << at << " was accepted";
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  }
+}
+
+TEST_F(BadImageTest, NonZeroPaddingBetweenSections) {
+  // An 11-byte opaque section is followed by 5 bytes of padding.
+  ImageWriter w(*img.t.heap);
+  w.AddHeap(img.roots);
+  ASSERT_TRUE(w.AddSection(SectionKind::kOpaque, "notes", "hello notes").ok());
+  std::string path = TempPath("padded.img");
+  ASSERT_TRUE(w.Write(path).ok());
+  std::string b = ReadAll(path);
+  std::remove(path.c_str());
+  size_t notes = FindKind(b, SectionKind::kOpaque);
+  size_t at = EntryOf(b, notes)->offset + 11;
+  ASSERT_LT(at, b.size());
+  ASSERT_TRUE(ImageReader::FromBytes(b, "padded").ok());
+  for (size_t k = at; k < at + 5; ++k) {
+    std::string c = b;
+    c[k] = 1;
+    absl::StatusOr<ImageReader> r = ImageReader::FromBytes(c, "padded");
+    ASSERT_FALSE(r.ok()) << "padding byte " << k << " changed and accepted";
+    EXPECT_EQ(r.status().message(),
+              absl::StrFormat("image padded: byte at file offset %d lies in no section and is not "
+                              "zero (padding between sections is zero)",
+                              k));
+  }
+}
+
 TEST_F(BadImageTest, SectionsOutOfTheFileOrOverlapping) {
   std::string b = img.bytes;
   EntryOf(b, 1)->bytes = b.size();

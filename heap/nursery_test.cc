@@ -42,58 +42,61 @@ void DropPairs(Mutator* m, int n) {
   }
 }
 
-TEST(NurseryTest, GrowsWhenSurvivalIsHighAndShrinksBack) {
-  TestHeap t(AdaptiveOptions());
-  VectorRoots roots;
-  roots.roots.push_back(Value::Nil());
-  TestHost host(t.heap.get(), &roots);
-  t.heap->SetHost(&host);
-  Mutator* m = t.heap->CreateMutator();
-  EXPECT_EQ(t.heap->Stats().nursery_bytes, kMin);
+// A heap with one root (roots.roots[0], nil at first), its host and one mutator;
+// verified and torn down at the end of every test.
+struct NurseryHeap {
+  explicit NurseryHeap(const HeapOptions& options,
+                       const ArenaOptions& arena_options = TestArenaOptions())
+      : t(options, arena_options), host(t.heap.get(), &roots) {
+    roots.roots.push_back(Value::Nil());
+    t.heap->SetHost(&host);
+    m = t.heap->CreateMutator();
+  }
+  ~NurseryHeap() {
+    t.heap->Verify(&roots);
+    t.heap->DestroyMutator(m);
+  }
+  HeapStats Stats() { return t.heap->Stats(); }
 
-  KeepVectors(m, roots, 8 << 10);  // 8 MiB, all live: survival near 100%
-  HeapStats grown = t.heap->Stats();
+  TestHeap t;
+  VectorRoots roots;
+  TestHost host;
+  Mutator* m = nullptr;
+};
+
+TEST(NurseryTest, GrowsWhenSurvivalIsHighAndShrinksBack) {
+  NurseryHeap h(AdaptiveOptions());
+  EXPECT_EQ(h.Stats().nursery_bytes, kMin);
+
+  KeepVectors(h.m, h.roots, 8 << 10);  // 8 MiB, all live: survival near 100%
+  HeapStats grown = h.Stats();
   EXPECT_EQ(grown.nursery_bytes, kMax);
   EXPECT_GE(grown.nursery_resizes, 3u);  // 256 KiB -> 512 KiB -> 1 MiB -> 2 MiB
 
-  roots.roots[0] = Value::Nil();
-  DropPairs(m, 1 << 20);  // 24 MiB of garbage: survival near 0
-  HeapStats shrunk = t.heap->Stats();
+  h.roots.roots[0] = Value::Nil();
+  DropPairs(h.m, 1 << 20);  // 24 MiB of garbage: survival near 0
+  HeapStats shrunk = h.Stats();
   EXPECT_EQ(shrunk.nursery_bytes, kMin);
   EXPECT_GE(shrunk.nursery_resizes, grown.nursery_resizes + 3);
   EXPECT_LE(shrunk.nursery_spare_blocks * kBlockSize, kMin);
-  t.heap->Verify(&roots);
-  t.heap->DestroyMutator(m);
 }
 
 TEST(NurseryTest, FixedWithoutMaxNurseryBytes) {
-  TestHeap t(SmallHeapOptions());
-  VectorRoots roots;
-  roots.roots.push_back(Value::Nil());
-  TestHost host(t.heap.get(), &roots);
-  t.heap->SetHost(&host);
-  Mutator* m = t.heap->CreateMutator();
-  KeepVectors(m, roots, 4 << 10);
-  EXPECT_EQ(t.heap->Stats().nursery_bytes, kMin);
-  EXPECT_EQ(t.heap->Stats().nursery_resizes, 0u);
-  t.heap->DestroyMutator(m);
+  NurseryHeap h(SmallHeapOptions());
+  KeepVectors(h.m, h.roots, 4 << 10);
+  EXPECT_EQ(h.Stats().nursery_bytes, kMin);
+  EXPECT_EQ(h.Stats().nursery_resizes, 0u);
 }
 
 TEST(NurseryTest, LoweringTheSoftLimitShrinksTheNursery) {
-  TestHeap t(AdaptiveOptions());
-  VectorRoots roots;
-  roots.roots.push_back(Value::Nil());
-  TestHost host(t.heap.get(), &roots);
-  t.heap->SetHost(&host);
-  Mutator* m = t.heap->CreateMutator();
-  KeepVectors(m, roots, 8 << 10);
-  ASSERT_EQ(t.heap->Stats().nursery_bytes, kMax);
-  size_t heap_bytes = t.heap->Stats().heap_bytes;
-  t.heap->SetSoftLimit(heap_bytes + kMax);  // room for half the grown nursery
-  HeapStats s = t.heap->Stats();
+  NurseryHeap h(AdaptiveOptions());
+  KeepVectors(h.m, h.roots, 8 << 10);
+  ASSERT_EQ(h.Stats().nursery_bytes, kMax);
+  size_t heap_bytes = h.Stats().heap_bytes;
+  h.t.heap->SetSoftLimit(heap_bytes + kMax);  // room for half the grown nursery
+  HeapStats s = h.Stats();
   EXPECT_LE(s.nursery_bytes, kMax / 2);
   EXPECT_LE(s.nursery_spare_blocks * kBlockSize, s.nursery_bytes);
-  t.heap->DestroyMutator(m);
 }
 
 // [heap.nursery.spare]: with an arena that caches no free blocks at all, a heap that
@@ -102,24 +105,19 @@ TEST(NurseryTest, LoweringTheSoftLimitShrinksTheNursery) {
 TEST(NurseryTest, BlocksAreNotDecommittedBetweenCollections) {
   ArenaOptions ao = TestArenaOptions();
   ao.cached_free_bytes = 0;
-  TestHeap t(SmallHeapOptions(), ao);
-  VectorRoots roots;
-  TestHost host(t.heap.get(), &roots);
-  t.heap->SetHost(&host);
-  Mutator* m = t.heap->CreateMutator();
-  DropPairs(m, 1 << 18);  // 6 MiB of garbage through a 256 KiB nursery
-  HeapStats s = t.heap->Stats();
+  NurseryHeap h(SmallHeapOptions(), ao);
+  DropPairs(h.m, 1 << 18);  // 6 MiB of garbage through a 256 KiB nursery
+  HeapStats s = h.Stats();
   EXPECT_GE(s.collections[0], 20u);
   // The emptied nursery is kept as spare blocks (less the ones allocation has
   // taken back since the last collection).
   EXPECT_GE(s.nursery_spare_blocks, kMin / kBlockSize / 2);
   EXPECT_LE(s.nursery_spare_blocks, kMin / kBlockSize);
-  ArenaStats a = t.arena->Stats();
+  ArenaStats a = h.t.arena->Stats();
   EXPECT_EQ(a.decommitted_blocks, 0u) << "nursery blocks were returned to the OS";
   // Every nursery block ever used is one of the nursery's own: the working set does
   // not wander through the arena.
   EXPECT_LE(a.blocks_by_type[static_cast<int>(BlockType::kYoung)] * kBlockSize, 2 * kMin);
-  t.heap->DestroyMutator(m);
 }
 
 }  // namespace

@@ -13,6 +13,10 @@
 //   - socketpair byte streams (non-blocking, WaitReadable / WaitWritable), checked byte
 //     by byte;
 //   - explicit collections of random generations;
+//   - heap images: a random structure (lists in a vector, a string) is saved with
+//     SaveImage while other threads allocate, loaded back with LoadImage and checked
+//     slot by slot against the original's checksums; a copy with one byte changed
+//     must be refused with InvalidArgument;
 //   - now and then a soft-limit recovery: a hog lowers the soft limit, allocates until
 //     HeapExhausted, and restores it; every allocating step elsewhere retries after a
 //     HeapExhausted, so nothing is lost.
@@ -24,6 +28,7 @@
 // Prints its seed first and a closing verdict line "soak: PASS ..." or "soak: FAIL
 // ..."; exits 0 only on PASS.
 #include <fcntl.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,6 +39,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,6 +78,8 @@ struct Figures {
   std::atomic<uint64_t> select_timeouts{0}, mutations{0}, sleeps{0}, early_wakeups{0};
   std::atomic<uint64_t> io_bytes{0}, io_errors{0}, collections{0}, spawned{0};
   std::atomic<uint64_t> heap_exhausted{0}, soft_limit_recoveries{0}, registry_errors{0};
+  std::atomic<uint64_t> images_saved{0}, images_loaded{0}, images_refused{0};
+  std::atomic<uint64_t> images_skipped{0}, image_errors{0};
   std::atomic<uint64_t> progress{0};  // bumped by every round; read by the watchdog
 };
 
@@ -326,6 +335,88 @@ void IoPair(std::mt19937_64& rng) {
   reader.Join();
 }
 
+// ImageError counts an image round trip that went wrong and says why.
+void ImageError(const std::string& what) {
+  figures.image_errors.fetch_add(1);
+  std::fprintf(stderr, "soak: image: %s\n", what.c_str());
+}
+
+// Saves a random structure (a vector of lists and a string), loads it back and checks
+// every list against its checksum; then a copy of the file with one byte changed must
+// be refused. A save or load that finds no room (a soft-limit recovery elsewhere) is
+// skipped, not failed: ResourceExhausted is the documented answer then.
+void ImageRoundTrip(std::mt19937_64& rng, const std::string& dir, uint64_t id) {
+  Scope scope("image");
+  const int slots = 1 + static_cast<int>(rng() % 24);
+  std::vector<int> lengths(slots);
+  std::vector<int64_t> sums(slots);
+  std::string text(static_cast<size_t>(rng() % 200), 'x');
+  for (char& c : text) c = static_cast<char>('a' + rng() % 26);
+  Local vec = Retry([&] { return MakeVector(slots, Local::Nil()); });
+  for (int i = 0; i < slots; ++i) {
+    Scope step("image-slot");
+    lengths[i] = static_cast<int>(rng() % 60);
+    Local list = Retry([&] { return BuildList(rng, lengths[i], &sums[i]); });
+    VectorSet(vec, i, list);
+  }
+  Local str = Retry([&] { return MakeString(text); });
+  const std::string path = dir + "/image-" + std::to_string(id) + ".img";
+  Local roots[] = {vec, str};
+  absl::Status saved = SaveImage(path, roots);
+  if (saved.code() == absl::StatusCode::kResourceExhausted) {
+    figures.images_skipped.fetch_add(1);
+    return;
+  }
+  if (!saved.ok()) return ImageError("save " + path + ": " + saved.ToString());
+  figures.images_saved.fetch_add(1);
+  if (rng() % 2 == 0) Collect(static_cast<int>(rng() % 3) - 1);  // the originals move
+  absl::StatusOr<std::vector<Local>> loaded = LoadImage(path);
+  if (loaded.status().code() == absl::StatusCode::kResourceExhausted) {
+    figures.images_skipped.fetch_add(1);
+  } else if (!loaded.ok()) {
+    ImageError("load " + path + ": " + loaded.status().ToString());
+  } else if (loaded->size() != 2) {
+    ImageError("load " + path + ": " + std::to_string(loaded->size()) + " roots, expected 2");
+  } else {
+    figures.images_loaded.fetch_add(1);
+    Local lvec = (*loaded)[0];
+    if (!lvec.Is(Kind::kVector) || VectorLength(lvec) != static_cast<size_t>(slots)) {
+      ImageError("loaded vector has the wrong kind or length");
+    } else {
+      for (int i = 0; i < slots; ++i) {
+        Scope step("image-check");
+        if (!ListMatches(VectorRef(lvec, i), lengths[i], sums[i]) ||
+            !ListMatches(VectorRef(vec, i), lengths[i], sums[i])) {
+          ImageError("slot " + std::to_string(i) + " does not match its checksum");
+        }
+      }
+    }
+    Local lstr = (*loaded)[1];
+    if (!lstr.Is(Kind::kString) || StringView(lstr) != text) ImageError("loaded string differs");
+  }
+  // An image is untrusted input: one changed byte must be refused, never loaded.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  std::remove(path.c_str());
+  if (bytes.empty()) return ImageError("could not read back " + path);
+  bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
+  const std::string bad = path + ".bad";
+  {
+    std::ofstream out(bad, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  absl::StatusOr<std::vector<Local>> refused = LoadImage(bad);
+  std::remove(bad.c_str());
+  if (refused.ok()) return ImageError("an image with a changed byte was loaded");
+  if (refused.status().code() != absl::StatusCode::kInvalidArgument) {
+    return ImageError("a changed image gave " + refused.status().ToString());
+  }
+  figures.images_refused.fetch_add(1);
+}
+
 void Sleeper(uint64_t seed) {
   std::mt19937_64 rng(seed);
   for (int i = 0; i < 4; ++i) {
@@ -365,6 +456,15 @@ void SoftLimitRecovery(std::mt19937_64& rng) {
 int SoakMain(const Config& cfg, std::string* verdict) {
   Scope scope("soak-main");
   std::mt19937_64 rng(cfg.seed);
+  // Images go to a private directory, removed at the end.
+  std::string tmpl = std::string(std::getenv("TEST_TMPDIR") ? std::getenv("TEST_TMPDIR") : "/tmp") +
+                     "/weft-soak.XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    *verdict = "soak: FAIL: mkdtemp " + tmpl + ": " + std::strerror(errno);
+    return 1;
+  }
+  const std::string image_dir = tmpl;
+  std::atomic<uint64_t> image_ids{0};
   Registry reg;
   reg.vector.Set(MakeVector(kRegistrySlots, Local::Nil()));
   Collect(-1);
@@ -384,7 +484,7 @@ int SoakMain(const Config& cfg, std::string* verdict) {
     int mix = 1 + static_cast<int>(rng() % 6);
     for (int k = 0; k < mix; ++k) {
       uint64_t seed = rng();
-      switch (rng() % 5) {
+      switch (rng() % 6) {
         case 0:
         case 1:
           tasks.push_back(Spawn([seed] {
@@ -412,6 +512,15 @@ int SoakMain(const Config& cfg, std::string* verdict) {
             return Fixnum(0);
           }, {.name = "io"}));
           break;
+        case 5: {
+          uint64_t id = image_ids.fetch_add(1);
+          tasks.push_back(Spawn([seed, id, &image_dir] {
+            std::mt19937_64 r(seed);
+            ImageRoundTrip(r, image_dir, id);
+            return Fixnum(0);
+          }, {.name = "image"}));
+          break;
+        }
       }
       figures.spawned.fetch_add(1);
     }
@@ -456,7 +565,7 @@ int SoakMain(const Config& cfg, std::string* verdict) {
       std::printf(
           "soak: t=%.0fs %s rss=%.1fMiB committed=%.1fMiB rounds=%llu messages=%llu "
           "mutations=%llu io=%.1fMiB spawned=%llu collections=%llu heap_exhausted=%llu "
-          "soft_limit_recoveries=%llu max_pause=%s\n",
+          "soft_limit_recoveries=%llu images=%llu max_pause=%s\n",
           now, phase, rss, st.heap_committed_bytes / 1048576.0,
           static_cast<unsigned long long>(figures.rounds.load()),
           static_cast<unsigned long long>(figures.messages.load()),
@@ -466,12 +575,14 @@ int SoakMain(const Config& cfg, std::string* verdict) {
           static_cast<unsigned long long>(collections),
           static_cast<unsigned long long>(figures.heap_exhausted.load()),
           static_cast<unsigned long long>(figures.soft_limit_recoveries.load()),
+          static_cast<unsigned long long>(figures.images_loaded.load()),
           absl::FormatDuration(st.max_pause).c_str());
       std::fflush(stdout);
       next_report = now + cfg.report_every_seconds;
     }
     if (figures.lost.load() + figures.duplicated.load() + figures.corrupted.load() +
-            figures.registry_errors.load() + figures.io_errors.load() >
+            figures.registry_errors.load() + figures.io_errors.load() +
+            figures.image_errors.load() >
         0) {
       failed = true;
       break;
@@ -481,13 +592,15 @@ int SoakMain(const Config& cfg, std::string* verdict) {
   bool rss_ok = growth <= cfg.rss_growth_mb;
   if (!rss_ok) failed = true;
   if (figures.early_wakeups.load() > 0) failed = true;
-  char buf[1024];
+  char buf[2048];
   std::snprintf(
       buf, sizeof buf,
       "soak: %s seed=%llu seconds=%.0f rounds=%llu messages=%llu lost=%llu "
       "duplicated=%llu corrupted=%llu registry_errors=%llu io_errors=%llu "
       "early_wakeups=%llu select_timeouts=%llu heap_exhausted=%llu "
-      "soft_limit_recoveries=%llu rss_after_warmup=%.1fMiB rss_max=%.1fMiB "
+      "soft_limit_recoveries=%llu images_saved=%llu images_loaded=%llu "
+      "images_refused=%llu images_skipped=%llu image_errors=%llu "
+      "rss_after_warmup=%.1fMiB rss_max=%.1fMiB "
       "growth=%.1fMiB (bound %.0fMiB, %d samples)",
       failed ? "FAIL" : "PASS", static_cast<unsigned long long>(cfg.seed), elapsed(),
       static_cast<unsigned long long>(figures.rounds.load()),
@@ -501,10 +614,16 @@ int SoakMain(const Config& cfg, std::string* verdict) {
       static_cast<unsigned long long>(figures.select_timeouts.load()),
       static_cast<unsigned long long>(figures.heap_exhausted.load()),
       static_cast<unsigned long long>(figures.soft_limit_recoveries.load()),
+      static_cast<unsigned long long>(figures.images_saved.load()),
+      static_cast<unsigned long long>(figures.images_loaded.load()),
+      static_cast<unsigned long long>(figures.images_refused.load()),
+      static_cast<unsigned long long>(figures.images_skipped.load()),
+      static_cast<unsigned long long>(figures.image_errors.load()),
       baseline_rss < 0 ? 0 : baseline_rss, max_rss_after, growth, cfg.rss_growth_mb,
       rss_samples);
   *verdict = buf;
   reg.vector.Set(Local::Nil());
+  rmdir(image_dir.c_str());  // empty: every round trip removes its files
   return failed ? 1 : 0;
 }
 

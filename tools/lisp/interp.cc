@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -327,10 +328,13 @@ Local Interp::WrapEntry(RecordType type, Table& table, std::vector<size_t>& free
   // Runs after the collection that found the record dead: only native work (the
   // entry's destructor frees the channel's in-flight slots, which is allowed).
   weft::AddCleanup(r, [this, &table, &free, index] {
-    T released;
+    // Moved out under the lock, destroyed after it: the entry's destructor may
+    // free memory, and a moved-from entry costs nothing (a default-constructed
+    // Mutex or WaitGroup would allocate new state just to be dropped).
+    std::optional<T> released;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      std::swap(released, table[index]);
+      released.emplace(std::move(table[index]));
       free.push_back(index);
     }
   });
