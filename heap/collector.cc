@@ -6,6 +6,7 @@
 
 #include "heap/filler.h"
 #include "runtime/check.h"
+#include "runtime/stderr_write.h"
 #include "runtime/log.h"
 
 namespace weft::heap {
@@ -200,7 +201,9 @@ void Collector::Process(Value* slot) {
       int age = o->age() + 1;
       Object* n = age >= heap_.options_.promotion_age[0] ? Copy(o, 1, 0, true)
                                                          : Copy(o, 0, age, true);
-      // [heap.limits.reserve] guarantees room for every nursery survivor.
+      // [heap.limits.reserve] guarantees room for every nursery survivor within the
+      // heap's limits, so only the OS can refuse here (overcommit off, ulimit -v).
+      if (n == nullptr) ReportSurvivorOutOfMemory(ObjectSize(o));
       WEFT_CHECK(n != nullptr, "weft: heap: out of memory copying nursery survivors");
       *slot = Value::FromObject(n);
       return;
@@ -242,6 +245,24 @@ void Collector::Mark(Object* o) {
   o->SetMarked(true);
   marked_bytes_ += ObjectSize(o);
   if (KindHasReferences(o->kind())) work_.push_back(o);
+}
+
+// The fatal check that follows has a constant message; this line says how big the
+// heap was, so a user can tell a machine limit (ulimit -v, overcommit) from a leak.
+// Written with write(2) alone: the world is stopped and the allocator may be broken.
+void Collector::ReportSurvivorOutOfMemory(size_t object_bytes) {
+  ArenaStats a = arena_.Stats();
+  WriteStderr("weft: heap: the OS refused memory for a ");
+  WriteStderrDecimal(object_bytes);
+  WriteStderr("-byte nursery survivor in a collection of generation ");
+  WriteStderrDecimal(static_cast<uint64_t>(generation_));
+  WriteStderr(" after copying ");
+  WriteStderrDecimal(copied_bytes_);
+  WriteStderr(" bytes; the arena has ");
+  WriteStderrDecimal(a.committed_bytes);
+  WriteStderr(" bytes committed of ");
+  WriteStderrDecimal(a.reserved_bytes);
+  WriteStderr(" reserved (check ulimit -v and vm.overcommit_memory)\n");
 }
 
 Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) {

@@ -46,6 +46,7 @@ class Collector {
   void RecordCard(Value* slot, int holder_generation);
   void Mark(Object* o);
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
+  void ReportSurvivorOutOfMemory(size_t object_bytes);
   char* AllocateTo(int generation, bool boxed, size_t bytes, bool from_young);
   bool NextHole(HoleCursor& cursor, Region& r);
   void Finish();

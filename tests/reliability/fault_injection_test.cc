@@ -152,7 +152,14 @@ Ending Classify(const ChildResult& r, std::string* why) {
   }
   if (WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT) {
     for (const char* m : kDocumentedFatal) {
-      if (r.output.find(m) != std::string::npos) return Ending::kDocumentedFatal;
+      if (r.output.find(m) == std::string::npos) continue;
+      // The survivors fatal is preceded by a line with the sizes involved.
+      if (m == kDocumentedFatal[2] &&
+          r.output.find("weft: heap: the OS refused memory for a ") == std::string::npos) {
+        *why = "the survivors fatal came without the line giving the sizes";
+        return Ending::kBad;
+      }
+      return Ending::kDocumentedFatal;
     }
     *why = "abort without a documented fatal message";
     return Ending::kBad;
