@@ -28,3 +28,26 @@
 (send fresh 2)
 (check (list (recv fresh) (recv fresh)) '(1 2))
 (check (stat 'channels) 2)
+;; Threads: a spawned and joined thread's entry goes back once its records are dead;
+;; (current-thread) records count too. One never joined, and one that failed without
+;; a join observing it, stay until the end of the run (which joins and reports them).
+(define (spawn-join-loop n)
+  (do ((i 0 (+ i 1))) ((= i n))
+    (let ((t (spawn (lambda () (current-thread) (* i 2)))))
+      (check (join t) (* i 2)))))
+(define threads-before (stat 'threads))
+(spawn-join-loop 3000)
+(collect)
+(collect)
+(check (<= (stat 'threads) threads-before) #t)
+(define kept-thread (spawn (lambda () 'kept)))
+(check (join kept-thread) 'kept)
+(spawn-join-loop 100)
+(collect)
+(check (<= (stat 'threads) (+ threads-before 1)) #t)
+(check (join kept-thread) 'kept)
+;; A reused entry gets a fresh, unique default name.
+(define t1 (spawn (lambda () 1)))
+(define t2 (spawn (lambda () 2)))
+(check (equal? (thread-name t1) (thread-name t2)) #f)
+(check (+ (join t1) (join t2)) 3)

@@ -17,11 +17,10 @@ namespace weft::lisp {
 
 Local Interp::SpawnThread(Ctx& c, Local thunk, std::string name) {
   auto entry = std::make_unique<ThreadEntry>();
-  size_t index = ThreadCount();
-  entry->name = name.empty() ? absl::StrCat("thread-", index) : std::move(name);
+  entry->name = name.empty() ? absl::StrCat("thread-", NextThreadNumber()) : std::move(name);
   ThreadEntry* e = entry.get();
-  index = AddThread(std::move(entry));
-  Local record = WrapNative(thread_type_, index);
+  size_t index = AddThread(std::move(entry));
+  Local record = WrapThread(index);
   auto* start = new weft::Global(thunk);
   SpawnOptions options;
   options.name = e->name;
@@ -140,7 +139,7 @@ Local Sleep(Ctx& c, Args a) {
   return In(c).Void();
 }
 
-Local CurrentThread(Ctx& c, Args a) { return In(c).WrapNative(In(c).thread_type(), c.ts->thread_index); }
+Local CurrentThread(Ctx& c, Args a) { return In(c).WrapThread(c.ts->thread_index); }
 
 Local ThreadName(Ctx& c, Args a) {
   size_t index = NativeArg(c, "thread-name", a, 0, In(c).thread_type(), "a thread");
@@ -263,6 +262,7 @@ Local HeapStats(Ctx& c, Args a) {
       {"channels", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[0])); }},
       {"mutexes", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[1])); }},
       {"wait-groups", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[2])); }},
+      {"threads", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[3])); }},
   };
   Local result = NilLocal();
   for (size_t i = fields.size(); i-- > 0;) {

@@ -274,19 +274,43 @@ Local Interp::Materialize(ThreadState* ts, const LispError& e) {
 // ---------------------------------------------------------------------------------
 // Native objects.
 
-Local Interp::WrapNative(RecordType type, size_t index) {
-  Local r = MakeRecord(type);
-  WriteRaw<uint64_t>(r, index);
-  return r;
-}
-
 size_t Interp::NativeIndex(Local v) { return size_t(ReadRaw<uint64_t>(v)); }
 
 size_t Interp::AddThread(std::unique_ptr<ThreadEntry> t) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!free_threads_.empty()) {
+    size_t i = free_threads_.back();
+    free_threads_.pop_back();
+    threads_[i] = std::move(t);
+    return i;
+  }
   threads_.push_back(std::move(t));
   return threads_.size() - 1;
 }
+
+// [lisp.native-tables]: a thread entry may be named by several records
+// ((current-thread) makes a new one each time), so each counts; the last one to die
+// releases the entry if the thread was joined and has no unobserved failure to report
+// at the end of the run. The record is made before the count is taken (making it may
+// throw HeapExhausted) and the cleanup registered right after: no safepoint between.
+Local Interp::WrapThread(size_t index) {
+  Local r = MakeRecord(thread_type_);
+  WriteRaw<uint64_t>(r, index);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++threads_.at(index)->records;
+  }
+  weft::AddCleanup(r, [this, index] {
+    std::unique_ptr<ThreadEntry> released;  // destroyed after the lock
+    std::lock_guard<std::mutex> lock(mu_);
+    ThreadEntry* e = threads_.at(index).get();
+    if (--e->records > 0 || !e->joined || (e->failed && !e->failure_observed)) return;
+    released = std::move(threads_[index]);
+    free_threads_.push_back(index);
+  });
+  return r;
+}
+
 ThreadEntry* Interp::ThreadAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
   return threads_.at(i).get();
@@ -358,23 +382,28 @@ WaitGroup* Interp::WaitGroupAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
   return &waitgroups_.at(i);
 }
-std::array<size_t, 3> Interp::NativeTableSizes() {
+std::array<size_t, 4> Interp::NativeTableSizes() {
   std::lock_guard<std::mutex> lock(mu_);
   return {channels_.size() - free_channels_.size(), mutexes_.size() - free_mutexes_.size(),
-          waitgroups_.size() - free_waitgroups_.size()};
+          waitgroups_.size() - free_waitgroups_.size(), threads_.size() - free_threads_.size()};
 }
 
 int Interp::FinishThreads() {
-  size_t joined = 1;  // entry 0 is main
-  for (;;) {
-    size_t n = ThreadCount();
-    if (joined >= n) break;
-    for (; joined < n; ++joined) JoinEntry(ThreadAt(joined));
+  // Joining may let threads spawn more, into new or reused entries: repeat until a
+  // pass joins nothing. Entry 0 is main. A released entry was joined already.
+  for (bool again = true; again;) {
+    again = false;
+    for (size_t i = 1; i < ThreadCount(); ++i) {
+      ThreadEntry* t = ThreadAt(i);
+      if (t == nullptr || t->joined) continue;
+      JoinEntry(t);
+      again = true;
+    }
   }
   int failures = 0;
   for (size_t i = 1; i < ThreadCount(); ++i) {
     ThreadEntry* t = ThreadAt(i);
-    if (t->failed && !t->failure_observed) {
+    if (t != nullptr && t->failed && !t->failure_observed) {
       WriteErr(t->failure_report);
       ++failures;
     }

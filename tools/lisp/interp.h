@@ -179,6 +179,7 @@ struct ThreadEntry {
   std::string failure_report;         // message + backtrace, printed if never joined
   std::unique_ptr<Global> result;     // after join: the result or the condition
   Mutex join_mu;                      // one joiner at a time
+  int records = 0;                    // live `thread` records naming it (Interp::mu_)
 };
 
 class ImageWalk;
@@ -277,7 +278,6 @@ class Interp {
   bool IsVoid(Local v) const { return IsRecordOf(v, void_type_); }
 
   // Native object tables.
-  Local WrapNative(RecordType type, size_t index);
   size_t NativeIndex(Local v);
   RecordType thread_type() const { return thread_type_; }
   RecordType channel_type() const { return channel_type_; }
@@ -288,9 +288,17 @@ class Interp {
   bool IsRecordOf(Local v, RecordType t) const {
     return v.kind() == Kind::kRecord && RecordTypeOf(v).id == t.id;
   }
+  // Threads: an entry per spawned thread (entry 0 is main). A `thread` record names
+  // it; every record counts, and the entry is released once no record is left and
+  // the thread has been joined with nothing left to report ([lisp.native-tables]).
   size_t AddThread(std::unique_ptr<ThreadEntry> t);
-  ThreadEntry* ThreadAt(size_t i);
-  size_t ThreadCount();
+  ThreadEntry* ThreadAt(size_t i);  // nullptr for a released entry
+  size_t ThreadCount();             // entries ever allocated, released ones included
+  Local WrapThread(size_t index);
+  uint64_t NextThreadNumber() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return ++threads_spawned_;
+  }
   // Channels, mutexes and wait groups: a record whose raw bytes index a table
   // entry; the entry is released (and reused) when a collection finds the record
   // dead ([lisp.native-tables]).
@@ -300,8 +308,9 @@ class Interp {
   Mutex* MutexAt(size_t i);
   Local NewWaitGroup();
   WaitGroup* WaitGroupAt(size_t i);
-  // NativeTableSizes: entries in use in the channel, mutex and wait-group tables.
-  std::array<size_t, 3> NativeTableSizes();
+  // NativeTableSizes: entries in use in the channel, mutex, wait-group and thread
+  // tables.
+  std::array<size_t, 4> NativeTableSizes();
 
   // Checks.
   void CheckFailed() { check_failures_.fetch_add(1); }
@@ -358,7 +367,8 @@ class Interp {
   std::vector<Channel> channels_;
   std::deque<Mutex> mutexes_;
   std::deque<WaitGroup> waitgroups_;
-  std::vector<size_t> free_channels_, free_mutexes_, free_waitgroups_;
+  std::vector<size_t> free_channels_, free_mutexes_, free_waitgroups_, free_threads_;
+  uint64_t threads_spawned_ = 0;  // names "thread-N" stay unique when entries are reused
   std::atomic<int> check_failures_{0};
   std::mutex out_mu_;
   // Images: every program text run (file, text), in order, and the builtins by name.
