@@ -448,11 +448,12 @@ def make_cases(quick, weft_programs):
     return cases
 
 
-# Goals for Google Benchmark / figure binaries, matched on the benchmark name with
-# '_', '-', '/' and spaces removed, lower-cased. Value is in ns unless a counter
-# is named. See README.md for the names to use. A goal goes only to a benchmark that
-# measures it: a bare word matches too much (BM_SetCar_YoungPair and
-# BM_WriteBarrierYoungHolder contain "young" and are stores, not collections).
+# Goals for Google Benchmark / figure binaries, matched on the benchmark name as
+# norm_name gives it ('_', '-', '/', '+', ',' and spaces removed, lower-cased). Value
+# is in ns unless a counter is named. See README.md for the names to use. A goal goes
+# only to a benchmark that measures it: a bare word matches too much
+# (BM_SetCar_YoungPair and BM_WriteBarrierYoungHolder contain "young" and are stores,
+# not collections).
 NAME_GOALS = [
     # One small object per iteration: heap_bench's BM_Alloc* family, handles_bench's
     # BM_ConsAlloc (one Cons through the API). Not names that merely contain "alloc".
