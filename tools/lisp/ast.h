@@ -97,6 +97,21 @@ struct CallNode : Node {
   Local Eval(Local env, Ctx& c) const override;
 };
 
+// A call of a global that held one of a few builtins when it was compiled (fixnum
+// arithmetic and comparison, pairs, some predicates), with an argument count the
+// builtin accepts. While the global still holds that builtin the evaluator does the
+// simple case inline: no argument span, no indirect call, no arity check, the result
+// pushed through the activation's Scope. Anything else (a non-fixnum, an overflow, a
+// non-pair) calls the builtin, and a redefined global takes CallNode's path, so
+// results and errors are the builtin's own.
+struct InlinePrimNode : CallNode {
+  enum class Op { kAdd, kSub, kNumEq, kLt, kGt, kLe, kGe, kZeroP, kCons, kCar, kCdr, kNullP, kPairP, kNot, kEqP };
+  static constexpr size_t kMaxArgs = 4;
+  Op op = Op::kAdd;
+  const Prim* prim = nullptr;  // the builtin the global held at compile time
+  Local Eval(Local env, Ctx& c) const override;
+};
+
 // let, let*, letrec, letrec*: a new frame. With sequential, init i is evaluated in
 // the new frame (let*, letrec); otherwise in the outer one.
 struct LetNode : Node {

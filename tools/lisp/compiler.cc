@@ -176,6 +176,7 @@ Node* Compiler::Constant(Local v, int line) {
   } else {
     n->managed = true;
     n->object.Set(v);
+    if (interp_.IsVoid(v)) n->cached = kConstVoid;
   }
   return n;
 }
@@ -347,10 +348,62 @@ Node* Compiler::Compile(const Datum& d, CFrame* scope, bool tail, const std::str
   return CompileCall(d, scope, tail);
 }
 
+namespace {
+
+// The builtins InlinePrimNode runs inline, with the argument counts it handles.
+struct InlineEntry {
+  const char* name;
+  InlinePrimNode::Op op;
+  size_t min_args, max_args;
+  bool fixnum;  // relies on the fixnum encoding being value << 1 (g_imm.fixnum_shift)
+};
+constexpr InlineEntry kInline[] = {
+    {"+", InlinePrimNode::Op::kAdd, 2, InlinePrimNode::kMaxArgs, true},
+    {"-", InlinePrimNode::Op::kSub, 2, 2, true},
+    {"=", InlinePrimNode::Op::kNumEq, 2, 2, true},
+    {"<", InlinePrimNode::Op::kLt, 2, 2, true},
+    {">", InlinePrimNode::Op::kGt, 2, 2, true},
+    {"<=", InlinePrimNode::Op::kLe, 2, 2, true},
+    {">=", InlinePrimNode::Op::kGe, 2, 2, true},
+    {"zero?", InlinePrimNode::Op::kZeroP, 1, 1, true},
+    {"cons", InlinePrimNode::Op::kCons, 2, 2, false},
+    {"car", InlinePrimNode::Op::kCar, 1, 1, false},
+    {"cdr", InlinePrimNode::Op::kCdr, 1, 1, false},
+    {"null?", InlinePrimNode::Op::kNullP, 1, 1, false},
+    {"pair?", InlinePrimNode::Op::kPairP, 1, 1, false},
+    {"not", InlinePrimNode::Op::kNot, 1, 1, false},
+    {"eq?", InlinePrimNode::Op::kEqP, 2, 2, false},
+};
+
+const InlineEntry* InlineFor(const Prim* prim, size_t nargs) {
+  if (prim == nullptr) return nullptr;
+  for (const InlineEntry& e : kInline) {
+    if (std::string_view(prim->name) != e.name) continue;
+    if (nargs < e.min_args || nargs > e.max_args || (e.fixnum && !g_imm.fixnum_shift)) return nullptr;
+    return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
-  auto* n = New<CallNode>(d.line);
-  n->fn = Compile(d.items[0], scope, false);
-  if (auto* g = dynamic_cast<GlobalRefNode*>(n->fn)) n->fn_global = g->var;
+  Node* fn = Compile(d.items[0], scope, false);
+  GlobalVar* global = nullptr;
+  if (auto* g = dynamic_cast<GlobalRefNode*>(fn)) global = g->var;
+  size_t nargs = d.items.size() - 1;
+  const Prim* prim = global ? global->prim.load(std::memory_order_relaxed) : nullptr;
+  CallNode* n;
+  if (const InlineEntry* e = InlineFor(prim, nargs)) {
+    auto* in = New<InlinePrimNode>(d.line);
+    in->op = e->op;
+    in->prim = prim;
+    n = in;
+  } else {
+    n = New<CallNode>(d.line);
+  }
+  n->fn = fn;
+  n->fn_global = global;
   for (size_t i = 1; i < d.items.size(); ++i) n->args.push_back(Compile(d.items[i], scope, false));
   n->tail = tail;
   return n;
