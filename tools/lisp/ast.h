@@ -17,13 +17,17 @@
 namespace weft::lisp {
 
 struct Node {
+  // The operands EvalOperand reads without a virtual call.
+  enum class Shape : uint8_t { kOther, kVarRef, kConst };
   int line = 0;
+  Shape shape = Shape::kOther;
   virtual ~Node() = default;
   virtual Local Eval(Local env, Ctx& c) const = 0;
 };
 
 // A constant: an immediate word, or a managed object held by a Global.
 struct ConstNode : Node {
+  ConstNode() { shape = Shape::kConst; }
   int cached = -1;  // index in ThreadState::consts
   bool managed = false;
   Value immediate{0};
@@ -48,11 +52,25 @@ struct FrameInfo {
 };
 
 struct VarRefNode : Node {
+  VarRefNode() { shape = Shape::kVarRef; }
   VarAddr addr;
   bool checked = false;  // may be read before its definition (letrec, internal define)
   std::string name;
   Local Eval(Local env, Ctx& c) const override;
 };
+
+// EvalOperand is n->Eval(env, c), but reads the commonest operands (a stack variable
+// that needs no check, a cached constant) inline instead of through a virtual call.
+inline Local EvalOperand(const Node* n, Local env, Ctx& c) {
+  if (n->shape == Node::Shape::kVarRef) {
+    const auto* v = static_cast<const VarRefNode*>(n);
+    if (v->addr.stack && !v->checked) return c.vars[v->addr.slot];
+  } else if (n->shape == Node::Shape::kConst) {
+    const auto* k = static_cast<const ConstNode*>(n);
+    if (k->cached >= 0) return c.ts->consts[k->cached];
+  }
+  return n->Eval(env, c);
+}
 
 struct GlobalRefNode : Node {
   GlobalVar* var = nullptr;

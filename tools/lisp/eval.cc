@@ -61,6 +61,15 @@ class Slots {
       }
     }
   }
+  // Fits: InitBound can make n slots.
+  static bool Fits(size_t n) { return n <= kSmall; }
+  // InitBound makes the first n slots of a fresh Slots (Fits(n)), the first
+  // args.size() of them holding args: Grow and Bind in one pass, for a call whose
+  // parameters live in the activation.
+  void InitBound(const Scope& scope, Args args, size_t n) {
+    for (; n_ < args.size(); ++n_) small_[n_] = scope.New(args[n_].get());
+    for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
+  }
 
  private:
   static constexpr size_t kSmall = 8;
@@ -170,8 +179,13 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   Local result = sc.Nil();
   Local cur_env = sc.Nil();
   Slots vars;
-  vars.Grow(sc, size_t(lam->nslots));
-  Bind(c, lam, env, args, vars.data(), cur_env);
+  if (!lam->heap_frame && !lam->rest && args.size() == size_t(lam->nparams) && Slots::Fits(size_t(lam->nslots))) {
+    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
+    cur_env.Set(env);
+  } else {
+    vars.Grow(sc, size_t(lam->nslots));
+    Bind(c, lam, env, args, vars.data(), cur_env);
+  }
   bool packed = false;
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
@@ -274,8 +288,8 @@ Local SetGlobalNode::Eval(Local env, Ctx& c) const {
 }
 
 Local IfNode::Eval(Local env, Ctx& c) const {
-  if (Truthy(test->Eval(env, c))) return then->Eval(env, c);
-  if (otherwise) return otherwise->Eval(env, c);
+  if (Truthy(test->Eval(env, c))) return EvalOperand(then, env, c);
+  if (otherwise) return EvalOperand(otherwise, env, c);
   return VoidConst(c);
 }
 
@@ -300,7 +314,7 @@ Local CallNode::Eval(Local env, Ctx& c) const {
   if (fn_global) {
     // The caches are loaded before the arguments are evaluated, as the value would be.
     if (const Prim* p = fn_global->prim.load(std::memory_order_relaxed)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = args[i]->Eval(env, c);
+      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
       if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
         NoteLine(c, line);
         return p->fn(c, Args(argv, n));
@@ -309,13 +323,13 @@ Local CallNode::Eval(Local env, Ctx& c) const {
       return Apply(c, f, Args(argv, n), tail);  // reports the arity error
     }
     if (const Lambda* lam = fn_global->lambda.load(std::memory_order_acquire)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = args[i]->Eval(env, c);
+      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
       NoteLine(c, line);
       return Invoke(c, lam, NilConst(c), Args(argv, n), tail);
     }
   }
   Local f = fn->Eval(env, c);
-  for (size_t i = 0; i < n; ++i) argv[i] = args[i]->Eval(env, c);
+  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   NoteLine(c, line);
   return Apply(c, f, Args(argv, n), tail);
 }
@@ -378,7 +392,7 @@ Local InlinePrimNode::Eval(Local env, Ctx& c) const {
   NoteLine(c, line);
   size_t n = args.size();
   Local argv[kMaxArgs];
-  for (size_t i = 0; i < n; ++i) argv[i] = args[i]->Eval(env, c);
+  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   NoteLine(c, line);
   if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
   return prim->fn(c, Args(argv, n));
