@@ -110,6 +110,12 @@ struct SeqNode : Node {
 struct CallNode : Node {
   Node* fn = nullptr;
   GlobalVar* fn_global = nullptr;  // when fn is a global reference
+  // A known call (set by Compiler::Finalize): fn names a named let's procedure, which
+  // nothing assigns, in a heap frame. The closure is then `known` with that frame as
+  // its environment, `known_depth` links up from the call's environment, so the call
+  // reads neither the variable nor the closure.
+  const Lambda* known = nullptr;
+  int known_depth = 0;
   std::vector<Node*> args;
   bool tail = false;
   Local Eval(Local env, Ctx& c) const override;

@@ -13,6 +13,10 @@ struct Compiler::CFrame {
   std::vector<std::string> names;
   std::vector<bool> checked;
   std::vector<bool> captured;  // referred to from a nested lambda
+  // The procedure a variable is bound to before anything can refer to it (a named
+  // let's name), else null; assigned: a set! names the variable.
+  std::vector<const Lambda*> known;
+  std::vector<bool> assigned;
   size_t visible = 0;
   CFrame* parent = nullptr;
   const void* owner = nullptr;
@@ -23,6 +27,8 @@ struct Compiler::CFrame {
     names.push_back(name);
     checked.push_back(check);
     captured.push_back(false);
+    known.push_back(nullptr);
+    assigned.push_back(false);
     visible = names.size();
     return int(names.size());
   }
@@ -71,11 +77,22 @@ void Compiler::Finalize(ToplevelNode* top) {
     p.lambda->frame_size = int(p.frame->names.size());
     p.lambda->nslots = next[p.lambda];
   }
+  for (const CallPatch& p : call_patches_) {
+    const Lambda* known = p.var_frame->known[size_t(p.index)];
+    // A stack frame's closure has the environment of wherever the let ran, which the
+    // call site cannot name: known calls need the variable's frame on the heap.
+    if (known == nullptr || p.var_frame->assigned[size_t(p.index)] || !p.var_frame->heap) continue;
+    int depth = 0;
+    for (CFrame* f = p.ref_frame; f != p.var_frame; f = f->parent) depth += f->heap;
+    p.call->known = known;
+    p.call->known_depth = depth;
+  }
   top->nslots = next[nullptr];
   frames_.clear();
   var_patches_.clear();
   frame_patches_.clear();
   lambda_patches_.clear();
+  call_patches_.clear();
 }
 
 namespace {
@@ -204,6 +221,7 @@ Node* Compiler::CompileToplevel(const Datum& form) {
   var_patches_.clear();
   frame_patches_.clear();
   lambda_patches_.clear();
+  call_patches_.clear();
   auto* top = New<ToplevelNode>(form.line);
   top->body = Compile(form, nullptr, false);
   Finalize(top);
@@ -388,7 +406,10 @@ const InlineEntry* InlineFor(const Prim* prim, size_t nargs) {
 }  // namespace
 
 Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
-  Node* fn = Compile(d.items[0], scope, false);
+  CFrame* fn_frame = nullptr;
+  Node* fn = d.items[0].type == Datum::Type::kSymbol ? Variable(d.items[0], scope, &fn_frame)
+                                                     : Compile(d.items[0], scope, false);
+  int fn_index = fn_frame ? var_patches_.back().index : -1;
   GlobalVar* global = nullptr;
   if (auto* g = dynamic_cast<GlobalRefNode*>(fn)) global = g->var;
   size_t nargs = d.items.size() - 1;
@@ -404,6 +425,7 @@ Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
   }
   n->fn = fn;
   n->fn_global = global;
+  if (fn_frame) call_patches_.push_back({n, fn_frame, fn_index, scope});
   for (size_t i = 1; i < d.items.size(); ++i) n->args.push_back(Compile(d.items[i], scope, false));
   n->tail = tail;
   return n;
@@ -564,6 +586,7 @@ Node* Compiler::CompileSet(const Datum& d, CFrame* scope) {
   Node* var = Variable(it[1], scope, &where);
   if (dynamic_cast<VarRefNode*>(var)) {
     auto* n = New<SetVarNode>(d.line);
+    where->assigned[size_t(var_patches_.back().index)] = true;
     var_patches_.push_back({&n->addr, where, var_patches_.back().index, scope});
     n->value = Compile(it[2], scope, false, it[1].text);
     return n;
@@ -658,7 +681,10 @@ Node* Compiler::CompileNamedLet(const Datum& d, CFrame* scope, bool tail) {
   params.line = it[2].line;
   params.column = it[2].column;
   for (const Binding& b : bindings) params.items.push_back(*b.name);
-  letrec->inits.push_back(CompileLambda(params, it, 3, d, &frame, name));
+  Node* proc = CompileLambda(params, it, 3, d, &frame, name);
+  letrec->inits.push_back(proc);
+  // The LetNode binds the procedure before its body or the procedure can refer to it.
+  frame.known[0] = static_cast<LambdaNode*>(proc)->lambda;
   Datum ref;
   ref.type = Datum::Type::kSymbol;
   ref.text = name;

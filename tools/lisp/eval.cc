@@ -311,6 +311,12 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     big.resize(n);
     argv = big.data();
   }
+  if (known) {
+    Local closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    return Invoke(c, known, closure_env, Args(argv, n), tail);
+  }
   if (fn_global) {
     // The caches are loaded before the arguments are evaluated, as the value would be.
     if (const Prim* p = fn_global->prim.load(std::memory_order_relaxed)) {

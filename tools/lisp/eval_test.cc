@@ -103,6 +103,16 @@ TEST(EvalTest, InlineBuiltinsAndCachedGlobalsFollowRedefinition) {
             "(1 2 3)");
   EXPECT_EQ(Eval("(define (g) 1) (define (h) (g)) (set! g 5) (h)"), "error: type-error: not a procedure: 5");
   EXPECT_EQ(Eval("(define (g x) x) (define (h) (g)) (h)"), "error: arity-error: g: expected 1 argument, got 0");
+  // Named-let procedures are called as known code unless something assigns them.
+  EXPECT_EQ(Eval("(let loop ((i 0)) (if (= i 0) (begin (set! loop (lambda (j) 'replaced)) (loop 1)) i))"),
+            "replaced");
+  EXPECT_EQ(Eval("(let loop ((i 0) (acc '())) (if (= i 3) acc ((lambda () (loop (+ i 1) (cons i acc))))))"),
+            "(2 1 0)");
+  EXPECT_EQ(Eval("(let outer ((i 0) (acc '())) (if (= i 2) acc"
+                 "  (outer (+ i 1) (let inner ((j 0) (a acc)) (if (= j 2) a (inner (+ j 1) (cons (list i j) a)))))))"),
+            "((1 1) (1 0) (0 1) (0 0))");
+  EXPECT_EQ(Eval("(let loop ((i 0)) (if (< i 2) (loop (+ i 1) 'extra) i))"),
+            "error: arity-error: loop: expected 1 argument, got 2");
   // A tail call into a procedure that needs more slots than the caller's activation.
   EXPECT_EQ(Eval("(define (big a) (let ((b (+ a 1))) (let ((c (+ b 1))) (let ((d (+ c 1))) (list a b c d)))))"
                  "(define (small x) (big x)) (small 1)"),
