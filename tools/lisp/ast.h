@@ -17,13 +17,17 @@
 namespace weft::lisp {
 
 struct Node {
+  // The operands EvalOperand reads without a virtual call.
+  enum class Shape : uint8_t { kOther, kVarRef, kConst };
   int line = 0;
+  Shape shape = Shape::kOther;
   virtual ~Node() = default;
   virtual Local Eval(Local env, Ctx& c) const = 0;
 };
 
 // A constant: an immediate word, or a managed object held by a Global.
 struct ConstNode : Node {
+  ConstNode() { shape = Shape::kConst; }
   int cached = -1;  // index in ThreadState::consts
   bool managed = false;
   Value immediate{0};
@@ -48,11 +52,25 @@ struct FrameInfo {
 };
 
 struct VarRefNode : Node {
+  VarRefNode() { shape = Shape::kVarRef; }
   VarAddr addr;
   bool checked = false;  // may be read before its definition (letrec, internal define)
   std::string name;
   Local Eval(Local env, Ctx& c) const override;
 };
+
+// EvalOperand is n->Eval(env, c), but reads the commonest operands (a stack variable
+// that needs no check, a cached constant) inline instead of through a virtual call.
+inline Local EvalOperand(const Node* n, Local env, Ctx& c) {
+  if (n->shape == Node::Shape::kVarRef) {
+    const auto* v = static_cast<const VarRefNode*>(n);
+    if (v->addr.stack && !v->checked) return c.vars[v->addr.slot];
+  } else if (n->shape == Node::Shape::kConst) {
+    const auto* k = static_cast<const ConstNode*>(n);
+    if (k->cached >= 0) return c.ts->consts[k->cached];
+  }
+  return n->Eval(env, c);
+}
 
 struct GlobalRefNode : Node {
   GlobalVar* var = nullptr;
@@ -92,8 +110,29 @@ struct SeqNode : Node {
 struct CallNode : Node {
   Node* fn = nullptr;
   GlobalVar* fn_global = nullptr;  // when fn is a global reference
+  // A known call (set by Compiler::Finalize): fn names a named let's procedure, which
+  // nothing assigns, in a heap frame. The closure is then `known` with that frame as
+  // its environment, `known_depth` links up from the call's environment, so the call
+  // reads neither the variable nor the closure.
+  const Lambda* known = nullptr;
+  int known_depth = 0;
   std::vector<Node*> args;
   bool tail = false;
+  Local Eval(Local env, Ctx& c) const override;
+};
+
+// A call of a global that held one of a few builtins when it was compiled (fixnum
+// arithmetic and comparison, pairs, some predicates), with an argument count the
+// builtin accepts. While the global still holds that builtin the evaluator does the
+// simple case inline: no argument span, no indirect call, no arity check, the result
+// pushed through the activation's Scope. Anything else (a non-fixnum, an overflow, a
+// non-pair) calls the builtin, and a redefined global takes CallNode's path, so
+// results and errors are the builtin's own.
+struct InlinePrimNode : CallNode {
+  enum class Op { kAdd, kSub, kNumEq, kLt, kGt, kLe, kGe, kZeroP, kCons, kCar, kCdr, kNullP, kPairP, kNot, kEqP };
+  static constexpr size_t kMaxArgs = 4;
+  Op op = Op::kAdd;
+  const Prim* prim = nullptr;  // the builtin the global held at compile time
   Local Eval(Local env, Ctx& c) const override;
 };
 

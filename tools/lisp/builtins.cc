@@ -86,7 +86,7 @@ bool EqualRec(Interp& in, Local a, Local b, int depth) {
 
 Local MakeChecked(Ctx& c, const char* proc, __int128 v) {
   if (v > kFixnumMax || v < kFixnumMin) Overflow(c, proc);
-  return FxMake(int64_t(v));
+  return FxMake(c, int64_t(v));
 }
 
 // ListItems appends the elements of a proper list to *out (Locals in the current
@@ -123,7 +123,7 @@ Local Add(Ctx& c, Args a) {
     if (g_imm.fixnum_shift) {
       int64_t r;
       if (__builtin_add_overflow(int64_t(a[0].get().raw), int64_t(a[1].get().raw), &r)) Overflow(c, "+");
-      return Local::New(Value{uint64_t(r)});
+      return c.New(Value{uint64_t(r)});
     }
     return MakeChecked(c, "+", __int128(FxValue(a[0])) + FxValue(a[1]));
   }
@@ -132,7 +132,7 @@ Local Add(Ctx& c, Args a) {
     acc += ArgFixnum(c, "+", a, int(i));
     if (acc > kFixnumMax || acc < kFixnumMin) Overflow(c, "+");
   }
-  return FxMake(int64_t(acc));
+  return FxMake(c, int64_t(acc));
 }
 
 Local Sub(Ctx& c, Args a) {
@@ -140,7 +140,7 @@ Local Sub(Ctx& c, Args a) {
     if (g_imm.fixnum_shift) {
       int64_t r;
       if (__builtin_sub_overflow(int64_t(a[0].get().raw), int64_t(a[1].get().raw), &r)) Overflow(c, "-");
-      return Local::New(Value{uint64_t(r)});
+      return c.New(Value{uint64_t(r)});
     }
     return MakeChecked(c, "-", __int128(FxValue(a[0])) - FxValue(a[1]));
   }
@@ -150,7 +150,7 @@ Local Sub(Ctx& c, Args a) {
     acc -= ArgFixnum(c, "-", a, int(i));
     if (acc > kFixnumMax || acc < kFixnumMin) Overflow(c, "-");
   }
-  return FxMake(int64_t(acc));
+  return FxMake(c, int64_t(acc));
 }
 
 Local Mul(Ctx& c, Args a) {
@@ -159,7 +159,7 @@ Local Mul(Ctx& c, Args a) {
     acc *= ArgFixnum(c, "*", a, int(i));
     if (acc > kFixnumMax || acc < kFixnumMin) Overflow(c, "*");
   }
-  return FxMake(int64_t(acc));
+  return FxMake(c, int64_t(acc));
 }
 
 int64_t Divisor(Ctx& c, const char* proc, Args a) {
@@ -177,7 +177,7 @@ Local Quotient(Ctx& c, Args a) {
 Local Remainder(Ctx& c, Args a) {
   int64_t n = ArgFixnum(c, "remainder", a, 0);
   int64_t d = Divisor(c, "remainder", a);
-  return FxMake(d == -1 ? 0 : n % d);
+  return FxMake(c, d == -1 ? 0 : n % d);
 }
 
 Local Modulo(Ctx& c, Args a) {
@@ -185,7 +185,7 @@ Local Modulo(Ctx& c, Args a) {
   int64_t d = Divisor(c, "modulo", a);
   int64_t m = d == -1 ? 0 : n % d;
   if (m != 0 && ((m < 0) != (d < 0))) m += d;
-  return FxMake(m);
+  return FxMake(c, m);
 }
 
 Local Abs(Ctx& c, Args a) {
@@ -196,13 +196,13 @@ Local Abs(Ctx& c, Args a) {
 Local Min(Ctx& c, Args a) {
   int64_t m = ArgFixnum(c, "min", a, 0);
   for (size_t i = 1; i < a.size(); ++i) m = std::min(m, ArgFixnum(c, "min", a, int(i)));
-  return FxMake(m);
+  return FxMake(c, m);
 }
 
 Local Max(Ctx& c, Args a) {
   int64_t m = ArgFixnum(c, "max", a, 0);
   for (size_t i = 1; i < a.size(); ++i) m = std::max(m, ArgFixnum(c, "max", a, int(i)));
-  return FxMake(m);
+  return FxMake(c, m);
 }
 
 Local Expt(Ctx& c, Args a) {
@@ -215,7 +215,7 @@ Local Expt(Ctx& c, Args a) {
     if (r > kFixnumMax || r < kFixnumMin) Overflow(c, "expt");
     if (r == 0 || r == 1) break;
   }
-  return FxMake(int64_t(r));
+  return FxMake(c, int64_t(r));
 }
 
 template <class Cmp>
@@ -284,9 +284,9 @@ Local PairArg(Ctx& c, const char* proc, Args a, int i) {
   return a[size_t(i)];
 }
 
-Local ConsP(Ctx& c, Args a) { return Cons(a[0], a[1]); }
-Local CarP(Ctx& c, Args a) { return Car(PairArg(c, "car", a, 0)); }
-Local CdrP(Ctx& c, Args a) { return Cdr(PairArg(c, "cdr", a, 0)); }
+Local ConsP(Ctx& c, Args a) { return c.scope->Cons(a[0], a[1]); }
+Local CarP(Ctx& c, Args a) { return c.scope->Car(PairArg(c, "car", a, 0)); }
+Local CdrP(Ctx& c, Args a) { return c.scope->Cdr(PairArg(c, "cdr", a, 0)); }
 
 // Cxr walks a path of car (a) / cdr (d) steps, applied right to left.
 Local Cxr(Ctx& c, Args a, const char* name, const char* path) {
@@ -333,7 +333,7 @@ int64_t ListLength(Ctx& c, const char* proc, int argno, Local list) {
   return n;
 }
 
-Local Length(Ctx& c, Args a) { return FxMake(ListLength(c, "length", 1, a[0])); }
+Local Length(Ctx& c, Args a) { return FxMake(c, ListLength(c, "length", 1, a[0])); }
 
 // CopyOnto conses the elements of list (reversed) onto *acc.
 void RevOnto(Ctx& c, const char* proc, int argno, Local list, Local acc) {
@@ -577,7 +577,7 @@ Local VectorSetP(Ctx& c, Args a) {
 }
 Local VectorLengthP(Ctx& c, Args a) {
   ArgKind(c, "vector-length", a, 0, Kind::kVector, "a vector");
-  return FxMake(int64_t(VectorLength(a[0])));
+  return FxMake(c, int64_t(VectorLength(a[0])));
 }
 Local VectorFill(Ctx& c, Args a) {
   ArgKind(c, "vector-fill!", a, 0, Kind::kVector, "a vector");

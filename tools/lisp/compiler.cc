@@ -13,6 +13,10 @@ struct Compiler::CFrame {
   std::vector<std::string> names;
   std::vector<bool> checked;
   std::vector<bool> captured;  // referred to from a nested lambda
+  // The procedure a variable is bound to before anything can refer to it (a named
+  // let's name), else null; assigned: a set! names the variable.
+  std::vector<const Lambda*> known;
+  std::vector<bool> assigned;
   size_t visible = 0;
   CFrame* parent = nullptr;
   const void* owner = nullptr;
@@ -23,6 +27,8 @@ struct Compiler::CFrame {
     names.push_back(name);
     checked.push_back(check);
     captured.push_back(false);
+    known.push_back(nullptr);
+    assigned.push_back(false);
     visible = names.size();
     return int(names.size());
   }
@@ -71,11 +77,22 @@ void Compiler::Finalize(ToplevelNode* top) {
     p.lambda->frame_size = int(p.frame->names.size());
     p.lambda->nslots = next[p.lambda];
   }
+  for (const CallPatch& p : call_patches_) {
+    const Lambda* known = p.var_frame->known[size_t(p.index)];
+    // A stack frame's closure has the environment of wherever the let ran, which the
+    // call site cannot name: known calls need the variable's frame on the heap.
+    if (known == nullptr || p.var_frame->assigned[size_t(p.index)] || !p.var_frame->heap) continue;
+    int depth = 0;
+    for (CFrame* f = p.ref_frame; f != p.var_frame; f = f->parent) depth += f->heap;
+    p.call->known = known;
+    p.call->known_depth = depth;
+  }
   top->nslots = next[nullptr];
   frames_.clear();
   var_patches_.clear();
   frame_patches_.clear();
   lambda_patches_.clear();
+  call_patches_.clear();
 }
 
 namespace {
@@ -176,6 +193,7 @@ Node* Compiler::Constant(Local v, int line) {
   } else {
     n->managed = true;
     n->object.Set(v);
+    if (interp_.IsVoid(v)) n->cached = kConstVoid;
   }
   return n;
 }
@@ -203,6 +221,7 @@ Node* Compiler::CompileToplevel(const Datum& form) {
   var_patches_.clear();
   frame_patches_.clear();
   lambda_patches_.clear();
+  call_patches_.clear();
   auto* top = New<ToplevelNode>(form.line);
   top->body = Compile(form, nullptr, false);
   Finalize(top);
@@ -347,10 +366,66 @@ Node* Compiler::Compile(const Datum& d, CFrame* scope, bool tail, const std::str
   return CompileCall(d, scope, tail);
 }
 
+namespace {
+
+// The builtins InlinePrimNode runs inline, with the argument counts it handles.
+struct InlineEntry {
+  const char* name;
+  InlinePrimNode::Op op;
+  size_t min_args, max_args;
+  bool fixnum;  // relies on the fixnum encoding being value << 1 (g_imm.fixnum_shift)
+};
+constexpr InlineEntry kInline[] = {
+    {"+", InlinePrimNode::Op::kAdd, 2, InlinePrimNode::kMaxArgs, true},
+    {"-", InlinePrimNode::Op::kSub, 2, 2, true},
+    {"=", InlinePrimNode::Op::kNumEq, 2, 2, true},
+    {"<", InlinePrimNode::Op::kLt, 2, 2, true},
+    {">", InlinePrimNode::Op::kGt, 2, 2, true},
+    {"<=", InlinePrimNode::Op::kLe, 2, 2, true},
+    {">=", InlinePrimNode::Op::kGe, 2, 2, true},
+    {"zero?", InlinePrimNode::Op::kZeroP, 1, 1, true},
+    {"cons", InlinePrimNode::Op::kCons, 2, 2, false},
+    {"car", InlinePrimNode::Op::kCar, 1, 1, false},
+    {"cdr", InlinePrimNode::Op::kCdr, 1, 1, false},
+    {"null?", InlinePrimNode::Op::kNullP, 1, 1, false},
+    {"pair?", InlinePrimNode::Op::kPairP, 1, 1, false},
+    {"not", InlinePrimNode::Op::kNot, 1, 1, false},
+    {"eq?", InlinePrimNode::Op::kEqP, 2, 2, false},
+};
+
+const InlineEntry* InlineFor(const Prim* prim, size_t nargs) {
+  if (prim == nullptr) return nullptr;
+  for (const InlineEntry& e : kInline) {
+    if (std::string_view(prim->name) != e.name) continue;
+    if (nargs < e.min_args || nargs > e.max_args || (e.fixnum && !g_imm.fixnum_shift)) return nullptr;
+    return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
-  auto* n = New<CallNode>(d.line);
-  n->fn = Compile(d.items[0], scope, false);
-  if (auto* g = dynamic_cast<GlobalRefNode*>(n->fn)) n->fn_global = g->var;
+  CFrame* fn_frame = nullptr;
+  Node* fn = d.items[0].type == Datum::Type::kSymbol ? Variable(d.items[0], scope, &fn_frame)
+                                                     : Compile(d.items[0], scope, false);
+  int fn_index = fn_frame ? var_patches_.back().index : -1;
+  GlobalVar* global = nullptr;
+  if (auto* g = dynamic_cast<GlobalRefNode*>(fn)) global = g->var;
+  size_t nargs = d.items.size() - 1;
+  const Prim* prim = global ? global->prim.load(std::memory_order_relaxed) : nullptr;
+  CallNode* n;
+  if (const InlineEntry* e = InlineFor(prim, nargs)) {
+    auto* in = New<InlinePrimNode>(d.line);
+    in->op = e->op;
+    in->prim = prim;
+    n = in;
+  } else {
+    n = New<CallNode>(d.line);
+  }
+  n->fn = fn;
+  n->fn_global = global;
+  if (fn_frame) call_patches_.push_back({n, fn_frame, fn_index, scope});
   for (size_t i = 1; i < d.items.size(); ++i) n->args.push_back(Compile(d.items[i], scope, false));
   n->tail = tail;
   return n;
@@ -511,6 +586,7 @@ Node* Compiler::CompileSet(const Datum& d, CFrame* scope) {
   Node* var = Variable(it[1], scope, &where);
   if (dynamic_cast<VarRefNode*>(var)) {
     auto* n = New<SetVarNode>(d.line);
+    where->assigned[size_t(var_patches_.back().index)] = true;
     var_patches_.push_back({&n->addr, where, var_patches_.back().index, scope});
     n->value = Compile(it[2], scope, false, it[1].text);
     return n;
@@ -605,7 +681,10 @@ Node* Compiler::CompileNamedLet(const Datum& d, CFrame* scope, bool tail) {
   params.line = it[2].line;
   params.column = it[2].column;
   for (const Binding& b : bindings) params.items.push_back(*b.name);
-  letrec->inits.push_back(CompileLambda(params, it, 3, d, &frame, name));
+  Node* proc = CompileLambda(params, it, 3, d, &frame, name);
+  letrec->inits.push_back(proc);
+  // The LetNode binds the procedure before its body or the procedure can refer to it.
+  frame.known[0] = static_cast<LambdaNode*>(proc)->lambda;
   Datum ref;
   ref.type = Datum::Type::kSymbol;
   ref.text = name;

@@ -87,6 +87,14 @@ class Compiler {
     Lambda* lambda;
     CFrame* frame;
   };
+  // A call whose callee is a lexical variable: known when Finalize finds it bound to
+  // a known procedure (CFrame::known) and never assigned.
+  struct CallPatch {
+    CallNode* call;
+    CFrame* var_frame;
+    int index;
+    CFrame* ref_frame;
+  };
 
   Interp& interp_;
   std::string file_;
@@ -95,6 +103,7 @@ class Compiler {
   std::vector<VarPatch> var_patches_;
   std::vector<FramePatch> frame_patches_;
   std::vector<LambdaPatch> lambda_patches_;
+  std::vector<CallPatch> call_patches_;
 };
 
 }  // namespace weft::lisp

@@ -11,8 +11,6 @@ namespace weft::lisp {
 
 namespace {
 
-Local UnboundLocal() { return Local::New(Value{g_imm.unbound}); }
-
 // FrameLink pushes a Frame on the thread's backtrace list for its lifetime.
 struct FrameLink {
   FrameLink(ThreadState* ts, Frame* f) : ts_(ts) {
@@ -51,17 +49,26 @@ class Slots {
  public:
   Local* data() { return big_.empty() ? small_ : big_.data(); }
   size_t size() const { return n_; }
-  void Grow(size_t n) {
+  void Grow(const Scope& scope, size_t n) {
     if (n <= n_) return;
     if (n > kSmall && big_.empty()) big_.assign(small_, small_ + n_);
     for (; n_ < n; ++n_) {
-      Local l = UnboundLocal();
+      Local l = scope.New(Value{g_imm.unbound});
       if (big_.empty()) {
         small_[n_] = l;
       } else {
         big_.push_back(l);
       }
     }
+  }
+  // Fits: InitBound can make n slots.
+  static bool Fits(size_t n) { return n <= kSmall; }
+  // InitBound makes the first n slots of a fresh Slots (Fits(n)), the first
+  // args.size() of them holding args: Grow and Bind in one pass, for a call whose
+  // parameters live in the activation.
+  void InitBound(const Scope& scope, Args args, size_t n) {
+    for (; n_ < args.size(); ++n_) small_[n_] = scope.New(args[n_].get());
+    for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
   }
 
  private:
@@ -77,29 +84,34 @@ class Slots {
                                       " argument", lam->nparams == 1 ? "" : "s", ", got ", n));
 }
 
-// Bind binds args to closure `proc`'s parameters: into a new heap frame stored in
-// env_out, or into vars (at least lam->nslots of them) with env_out the closure's
-// environment. args may alias vars (a tail call): every argument is read before any
-// slot is written, with no safepoint in between.
-void Bind(Ctx& c, const Lambda* lam, Local proc, Args args, Local* vars, Local env_out) {
+inline void CheckArity(Ctx& c, const Lambda* lam, size_t n) {
+  if (lam->rest ? n < size_t(lam->nparams) : n != size_t(lam->nparams)) ArityFail(c, lam, n);
+}
+
+// Bind binds args to the parameters of the closure whose code is `lam` and whose
+// environment is `parent`: into a new heap frame stored in env_out, or into vars (at
+// least lam->nslots of them) with env_out the closure's environment. args may alias
+// vars (a tail call): every argument is read before any slot is written, with no
+// safepoint in between.
+void Bind(Ctx& c, const Lambda* lam, Local parent, Args args, Local* vars, Local env_out) {
   size_t n = args.size();
   size_t np = size_t(lam->nparams);
-  if (lam->rest ? n < np : n != np) ArityFail(c, lam, n);
+  CheckArity(c, lam, n);
+  const Scope& sc = *c.scope;
   Local rest;
   if (lam->rest) {
-    rest = NilLocal();
-    for (size_t i = n; i-- > np;) rest = Cons(args[i], rest);
+    rest = sc.Nil();
+    for (size_t i = n; i-- > np;) ConsInto(args[i], rest, rest);
   }
   if (lam->heap_frame) {
-    Local env = MakeVector(size_t(1 + lam->frame_size), UnboundLocal());
-    VectorSet(env, 0, RecordRef(proc, 0));
+    Local env = MakeVector(size_t(1 + lam->frame_size), sc.New(Value{g_imm.unbound}));
+    VectorSet(env, 0, parent);
     for (size_t i = 0; i < np; ++i) VectorSet(env, 1 + i, args[i]);
     if (lam->rest) VectorSet(env, 1 + np, rest);
     for (int i = 0; i < lam->nslots; ++i) vars[i].SetValue(Value{g_imm.unbound});
     env_out.Set(env);
     return;
   }
-  Local parent = RecordRef(proc, 0);
   Value small[8];
   std::vector<Value> big;
   Value* vals = small;
@@ -116,64 +128,78 @@ void Bind(Ctx& c, const Lambda* lam, Local proc, Args args, Local* vars, Local e
 }
 
 // RequestTail performs a call in tail position ([lisp.tail]).
-Local RequestTail(Ctx& c, Local proc, const Lambda* lam, Args args) {
+Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
   if (size_t(lam->nslots) <= c.nvars) {
-    Bind(c, lam, proc, args, c.vars, c.tail_env);
+    Bind(c, lam, parent, args, c.vars, c.tail_env);
     *c.tail_packed = false;
   } else {
-    if (lam->rest ? args.size() < size_t(lam->nparams) : args.size() != size_t(lam->nparams)) {
-      ArityFail(c, lam, args.size());
-    }
-    Local packed = MakeVector(args.size(), NilLocal());
-    for (size_t i = 0; i < args.size(); ++i) VectorSet(packed, i, args[i]);
+    CheckArity(c, lam, args.size());
+    // [environment, args...]: CallClosure binds them once it has grown the slots.
+    Local packed = MakeVector(args.size() + 1, parent);
+    for (size_t i = 0; i < args.size(); ++i) VectorSet(packed, i + 1, args[i]);
     c.tail_env.Set(packed);
     *c.tail_packed = true;
   }
-  c.tail_proc.Set(proc);
+  *c.tail_lambda = lam;
   return Local();
 }
 
-// RunBody runs one iteration of CallClosure: the body of cur_proc. Returns true with
-// the result in cur_proc, or false after a tail call replaced the procedure.
-bool RunBody(ThreadState* ts, const Lambda* lam, Frame* frame, Local cur_proc, Local cur_env, Slots& vars,
-             bool* packed) {
-  Scope s(lam->name.c_str());
-  frame->name = lam->name.c_str();
-  frame->file = lam->file.c_str();
-  frame->line = lam->line;
-  s.SetInfo(lam->line);
-  Ctx cc{ts, cur_proc, cur_env, &s, frame, vars.data(), vars.size(), packed};
-  Local r = lam->body->Eval(cur_env, cc);
+// RunBody runs one iteration of CallClosure: the body of *lam in a Scope taken from
+// `parent`. Returns true with the result in `result`, or false after a tail call
+// replaced *lam.
+bool RunBody(ThreadState* ts, const Scope& parent, const Lambda** lam, Frame* frame, Local result,
+             Local cur_env, Slots& vars, bool* packed) {
+  const Lambda* code = *lam;
+  Scope s(parent, code->name.c_str());
+  frame->name = code->name.c_str();
+  frame->file = code->file.c_str();
+  frame->line = code->line;
+  s.SetInfo(code->line);
+  Ctx cc{ts, lam, cur_env, &s, frame, vars.data(), vars.size(), packed};
+  Local r = code->body->Eval(cur_env, cc);
   if (r.empty()) return false;
-  cur_proc.Set(r);
+  result.Set(r);
   return true;
+}
+
+// Calls a closure whose code and environment are known: Apply and CallNode.
+inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
+  if (tail) return RequestTail(c, lam, env, args);
+  return CallClosure(c, lam, env, args);
 }
 
 }  // namespace
 
-Local CallClosure(Ctx& c, Local proc, const Lambda* lam, Args args) {
+Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
-  Local cur_proc = Local::New(proc.get());
-  Local cur_env = NilLocal();
+  // Every slot of the activation is made here, in the caller's innermost scope,
+  // through the caller's Scope: no thread lookup per call.
+  const Scope& sc = *c.scope;
+  Local result = sc.Nil();
+  Local cur_env = sc.Nil();
   Slots vars;
-  vars.Grow(size_t(lam->nslots));
-  Bind(c, lam, proc, args, vars.data(), cur_env);
+  if (!lam->heap_frame && !lam->rest && args.size() == size_t(lam->nparams) && Slots::Fits(size_t(lam->nslots))) {
+    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
+    cur_env.Set(env);
+  } else {
+    vars.Grow(sc, size_t(lam->nslots));
+    Bind(c, lam, env, args, vars.data(), cur_env);
+  }
   bool packed = false;
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
   try {
     const Lambda* next = lam;
-    while (!RunBody(ts, next, &frame, cur_proc, cur_env, vars, &packed)) {
-      next = ts->interp->ClosureLambda(cur_proc);
+    while (!RunBody(ts, sc, &next, &frame, result, cur_env, vars, &packed)) {
       if (packed) {
         // The callee needs more slots than this activation had: grow them here,
         // outside the iteration scope, and bind the packed arguments.
-        vars.Grow(size_t(next->nslots));
-        Local argv = Local::New(cur_env.get());
+        vars.Grow(sc, size_t(next->nslots));
+        Local argv = sc.New(cur_env.get());
         std::vector<Local> unpacked;
-        for (size_t i = 0; i < VectorLength(argv); ++i) unpacked.push_back(VectorRef(argv, i));
-        Bind(c, next, cur_proc, Args(unpacked.data(), unpacked.size()), vars.data(), cur_env);
+        for (size_t i = 1; i < VectorLength(argv); ++i) unpacked.push_back(VectorRef(argv, i));
+        Bind(c, next, VectorRef(argv, 0), Args(unpacked.data(), unpacked.size()), vars.data(), cur_env);
         packed = false;
       }
     }
@@ -186,17 +212,13 @@ Local CallClosure(Ctx& c, Local proc, const Lambda* lam, Args args) {
   } catch (const ChannelClosed& e) {
     throw ts->interp->FromNative(ts, e);
   }
-  return cur_proc;
+  return result;
 }
 
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
   Interp& in = c.interp();
   uint32_t type = proc.kind() == Kind::kRecord ? RecordTypeOf(proc).id : ~0u;
-  if (type == in.closure_type_id()) {
-    const Lambda* lam = in.ClosureLambda(proc);
-    if (tail) return RequestTail(c, proc, lam, args);
-    return CallClosure(c, proc, lam, args);
-  }
+  if (type == in.closure_type_id()) return Invoke(c, in.ClosureLambda(proc), RecordRef(proc, 0), args, tail);
   if (type == in.prim_type_id()) {
     const Prim* p = in.PrimOf(proc);
     int n = int(args.size());
@@ -218,7 +240,7 @@ Local CallFromNative(ThreadState* ts, Local proc, Args args) {
   Scope s("call");
   Frame frame{nullptr, "native", "", 0};
   FrameLink link(ts, &frame);
-  Ctx c{ts, Local(), Local(), &s, &frame};
+  Ctx c{ts, nullptr, Local(), &s, &frame};
   Local r = Apply(c, proc, args);
   return s.Escape(r);
 }
@@ -228,7 +250,7 @@ Local CallFromNative(ThreadState* ts, Local proc, Args args) {
 
 Local ConstNode::Eval(Local, Ctx& c) const {
   if (cached >= 0) return c.ts->consts[cached];
-  return managed ? object.Get() : Local::New(immediate);
+  return managed ? object.Get() : c.New(immediate);
 }
 
 Local VarRefNode::Eval(Local env, Ctx& c) const {
@@ -253,7 +275,7 @@ Local SetVarNode::Eval(Local env, Ctx& c) const {
   } else {
     VectorSet(addr.depth == 0 ? env : EnvAt(env, addr.depth), size_t(addr.index), v);
   }
-  return c.interp().Void();
+  return VoidConst(c);
 }
 
 Local SetGlobalNode::Eval(Local env, Ctx& c) const {
@@ -261,15 +283,14 @@ Local SetGlobalNode::Eval(Local env, Ctx& c) const {
   if (!define && IsUnboundRaw(var->value.Get())) {
     c.interp().RaiseNative(c.ts, "unbound-variable", absl::StrCat("set!: unbound variable: ", var->name));
   }
-  var->prim.store(nullptr, std::memory_order_relaxed);
-  var->value.Set(v);
-  return c.interp().Void();
+  c.interp().SetGlobal(var, v);
+  return VoidConst(c);
 }
 
 Local IfNode::Eval(Local env, Ctx& c) const {
-  if (Truthy(test->Eval(env, c))) return then->Eval(env, c);
-  if (otherwise) return otherwise->Eval(env, c);
-  return c.interp().Void();
+  if (Truthy(test->Eval(env, c))) return EvalOperand(then, env, c);
+  if (otherwise) return EvalOperand(otherwise, env, c);
+  return VoidConst(c);
 }
 
 Local LambdaNode::Eval(Local env, Ctx& c) const { return c.interp().MakeClosure(lambda, env); }
@@ -290,9 +311,16 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     big.resize(n);
     argv = big.data();
   }
+  if (known) {
+    Local closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    return Invoke(c, known, closure_env, Args(argv, n), tail);
+  }
   if (fn_global) {
+    // The caches are loaded before the arguments are evaluated, as the value would be.
     if (const Prim* p = fn_global->prim.load(std::memory_order_relaxed)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = args[i]->Eval(env, c);
+      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
       if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
         NoteLine(c, line);
         return p->fn(c, Args(argv, n));
@@ -300,11 +328,80 @@ Local CallNode::Eval(Local env, Ctx& c) const {
       Local f = fn->Eval(env, c);
       return Apply(c, f, Args(argv, n), tail);  // reports the arity error
     }
+    if (const Lambda* lam = fn_global->lambda.load(std::memory_order_acquire)) {
+      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+      NoteLine(c, line);
+      return Invoke(c, lam, NilConst(c), Args(argv, n), tail);
+    }
   }
   Local f = fn->Eval(env, c);
-  for (size_t i = 0; i < n; ++i) argv[i] = args[i]->Eval(env, c);
+  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   NoteLine(c, line);
   return Apply(c, f, Args(argv, n), tail);
+}
+
+namespace {
+
+// The fast paths of InlinePrimNode: an empty Local when the arguments are not the
+// simple case, and the builtin runs instead (so its errors read the same).
+Local InlineOp(InlinePrimNode::Op op, Ctx& c, const Local* a, size_t n) {
+  using Op = InlinePrimNode::Op;
+  switch (op) {
+    case Op::kAdd: {
+      // Fixnums are value << 1: their words add with the same overflow.
+      int64_t acc = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!a[i].IsFixnum() || __builtin_add_overflow(acc, int64_t(a[i].get().raw), &acc)) return Local();
+      }
+      return c.New(Value{uint64_t(acc)});
+    }
+    case Op::kSub: {
+      int64_t r;
+      if (!a[0].IsFixnum() || !a[1].IsFixnum() ||
+          __builtin_sub_overflow(int64_t(a[0].get().raw), int64_t(a[1].get().raw), &r)) {
+        return Local();
+      }
+      return c.New(Value{uint64_t(r)});
+    }
+    case Op::kNumEq:
+    case Op::kLt:
+    case Op::kGt:
+    case Op::kLe:
+    case Op::kGe: {
+      if (!a[0].IsFixnum() || !a[1].IsFixnum()) return Local();
+      int64_t x = int64_t(a[0].get().raw), y = int64_t(a[1].get().raw);
+      bool r = op == Op::kNumEq ? x == y : op == Op::kLt ? x < y : op == Op::kGt ? x > y : op == Op::kLe ? x <= y : x >= y;
+      return BoolLocal(c, r);
+    }
+    case Op::kZeroP:
+      if (!a[0].IsFixnum()) return Local();
+      return BoolLocal(c, a[0].get().raw == 0);
+    case Op::kCons: return c.scope->Cons(a[0], a[1]);
+    case Op::kCar:
+      if (!a[0].IsPair()) return Local();
+      return c.New(internal::PairField(a[0].get(), 0));
+    case Op::kCdr:
+      if (!a[0].IsPair()) return Local();
+      return c.New(internal::PairField(a[0].get(), 1));
+    case Op::kNullP: return BoolLocal(c, IsNilRaw(a[0]));
+    case Op::kPairP: return BoolLocal(c, a[0].IsPair());
+    case Op::kNot: return BoolLocal(c, !Truthy(a[0]));
+    case Op::kEqP: return BoolLocal(c, Eqv(a[0], a[1]));
+  }
+  return Local();
+}
+
+}  // namespace
+
+Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+  if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
+  NoteLine(c, line);
+  size_t n = args.size();
+  Local argv[kMaxArgs];
+  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+  NoteLine(c, line);
+  if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
+  return prim->fn(c, Args(argv, n));
 }
 
 Local LetNode::Eval(Local env, Ctx& c) const {
@@ -316,7 +413,7 @@ Local LetNode::Eval(Local env, Ctx& c) const {
     for (size_t i = 0; i < inits.size(); ++i) vars[i].Set(inits[i]->Eval(env, c));
     return body->Eval(env, c);
   }
-  Local f = MakeVector(size_t(1 + frame.size), UnboundLocal());
+  Local f = MakeVector(size_t(1 + frame.size), c.New(Value{g_imm.unbound}));
   VectorSet(f, 0, env);
   for (size_t i = 0; i < inits.size(); ++i) {
     Local v = inits[i]->Eval(sequential ? f : env, c);
@@ -354,7 +451,7 @@ Local CaseNode::Eval(Local env, Ctx& c) const {
       return Apply(c, f, Args(argv, 1), tail);
     }
   }
-  if (!otherwise) return c.interp().Void();
+  if (!otherwise) return VoidConst(c);
   if (!else_arrow) return otherwise->Eval(env, c);
   Local f = otherwise->Eval(env, c);
   Local argv[1] = {k};
@@ -363,13 +460,13 @@ Local CaseNode::Eval(Local env, Ctx& c) const {
 
 Local DoNode::Eval(Local env, Ctx& c) const {
   size_t n = inits.size();
-  Local result = NilLocal();
+  Local result = c.scope->Nil();
   if (!frame.heap) {
     Local* vars = c.vars + frame.slot_base;
     for (size_t i = 0; i < n; ++i) vars[i].Set(inits[i]->Eval(env, c));
-    RunBounded("do", [&](Scope&) {
+    RunBounded(*c.scope, "do", [&](Scope&) {
       if (Truthy(test->Eval(env, c))) {
-        result.Set(this->result ? this->result->Eval(env, c) : c.interp().Void());
+        result.Set(this->result ? this->result->Eval(env, c) : VoidConst(c));
         return true;
       }
       if (body) body->Eval(env, c);
@@ -395,16 +492,16 @@ Local DoNode::Eval(Local env, Ctx& c) const {
     });
     return result;
   }
-  Local f = MakeVector(size_t(1 + frame.size), UnboundLocal());
+  Local f = MakeVector(size_t(1 + frame.size), c.New(Value{g_imm.unbound}));
   VectorSet(f, 0, env);
   for (size_t i = 0; i < n; ++i) VectorSet(f, i + 1, inits[i]->Eval(env, c));
-  RunBounded("do", [&](Scope&) {
+  RunBounded(*c.scope, "do", [&](Scope&) {
     if (Truthy(test->Eval(f, c))) {
-      result.Set(this->result ? this->result->Eval(f, c) : c.interp().Void());
+      result.Set(this->result ? this->result->Eval(f, c) : VoidConst(c));
       return true;
     }
     if (body) body->Eval(f, c);
-    Local next = MakeVector(size_t(1 + frame.size), UnboundLocal());
+    Local next = MakeVector(size_t(1 + frame.size), c.New(Value{g_imm.unbound}));
     VectorSet(next, 0, env);
     for (size_t i = 0; i < n; ++i) {
       VectorSet(next, i + 1, steps[i] ? steps[i]->Eval(f, c) : VectorRef(f, i + 1));
@@ -419,7 +516,7 @@ Local GuardNode::Eval(Local env, Ctx& c) const {
   Interp& in = c.interp();
   Local result;
   std::optional<LispError> caught = in.CatchErrors(c.ts, [&] {
-    Scope s("guard");
+    Scope s(*c.scope, "guard");
     Local r = body->Eval(env, c);
     result = s.Escape(r);
   });
@@ -510,12 +607,12 @@ Local AssertNode::Eval(Local env, Ctx& c) const {
   if (!Truthy(expr->Eval(env, c))) {
     c.interp().RaiseNative(c.ts, "assertion-violation", absl::StrCat("assertion failed: ", text));
   }
-  return c.interp().Void();
+  return VoidConst(c);
 }
 
 Local ToplevelNode::Eval(Local env, Ctx& c) const {
   Slots vars;
-  vars.Grow(size_t(nslots));
+  vars.Grow(*c.scope, size_t(nslots));
   Ctx cc = c;
   cc.vars = vars.data();
   cc.nvars = vars.size();

@@ -86,6 +86,39 @@ TEST(EvalTest, Quasiquote) {
   EXPECT_EQ(Eval("`(1 `(2 ,(3 ,(+ 1 3))))"), "(1 (quasiquote (2 (unquote (3 4)))))");
 }
 
+// Calls of builtins run inline (InlinePrimNode) and calls of top-level procedures go
+// through GlobalVar::lambda; both must behave as the plain call once the global is
+// redefined, and report the builtin's own errors.
+TEST(EvalTest, InlineBuiltinsAndCachedGlobalsFollowRedefinition) {
+  EXPECT_EQ(Eval("(define (f x) (+ x 1)) (define a (f 5)) (set! + -) (list a (f 5))"), "(6 4)");
+  EXPECT_EQ(Eval("(define (f x) (car x)) (define (car x) 'mine) (f '(1))"), "mine");
+  EXPECT_EQ(Eval("(+ 1 2 4611686018427387902)"), "error: overflow: +: fixnum overflow");
+  EXPECT_EQ(Eval("(+ 1 'a)"), "error: type-error: +: expected an integer as argument 2, got a");
+  EXPECT_EQ(Eval("(< 1 \"x\")"), "error: type-error: <: expected an integer as argument 2, got \"x\"");
+  EXPECT_EQ(Eval("(cdr '())"), "error: type-error: cdr: expected a pair as argument 1, got ()");
+  EXPECT_EQ(Eval("(list (zero? 0) (zero? 3) (null? '()) (pair? '(1)) (not #f) (eq? 'a 'b) (- 3 5) (>= 2 2))"),
+            "(#t #f #t #t #t #f -2 #t)");
+  EXPECT_EQ(Eval("(define (g) 1) (define (h) (g)) (define a (h)) (set! g (lambda () 2)) (define b (h))"
+                 "(define g (let ((k 3)) (lambda () k))) (list a b (h))"),
+            "(1 2 3)");
+  EXPECT_EQ(Eval("(define (g) 1) (define (h) (g)) (set! g 5) (h)"), "error: type-error: not a procedure: 5");
+  EXPECT_EQ(Eval("(define (g x) x) (define (h) (g)) (h)"), "error: arity-error: g: expected 1 argument, got 0");
+  // Named-let procedures are called as known code unless something assigns them.
+  EXPECT_EQ(Eval("(let loop ((i 0)) (if (= i 0) (begin (set! loop (lambda (j) 'replaced)) (loop 1)) i))"),
+            "replaced");
+  EXPECT_EQ(Eval("(let loop ((i 0) (acc '())) (if (= i 3) acc ((lambda () (loop (+ i 1) (cons i acc))))))"),
+            "(2 1 0)");
+  EXPECT_EQ(Eval("(let outer ((i 0) (acc '())) (if (= i 2) acc"
+                 "  (outer (+ i 1) (let inner ((j 0) (a acc)) (if (= j 2) a (inner (+ j 1) (cons (list i j) a)))))))"),
+            "((1 1) (1 0) (0 1) (0 0))");
+  EXPECT_EQ(Eval("(let loop ((i 0)) (if (< i 2) (loop (+ i 1) 'extra) i))"),
+            "error: arity-error: loop: expected 1 argument, got 2");
+  // A tail call into a procedure that needs more slots than the caller's activation.
+  EXPECT_EQ(Eval("(define (big a) (let ((b (+ a 1))) (let ((c (+ b 1))) (let ((d (+ c 1))) (list a b c d)))))"
+                 "(define (small x) (big x)) (small 1)"),
+            "(1 2 3 4)");
+}
+
 TEST(EvalTest, ListsVectorsStrings) {
   EXPECT_EQ(Eval("(list (length '(1 2 3)) (append '(1) '(2 3) '() '(4)) (reverse '(1 2 3)) (list-ref '(a b c) 1))"),
             "(3 (1 2 3 4) (3 2 1) b)");

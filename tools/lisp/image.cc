@@ -357,8 +357,7 @@ int Interp::LoadImage(const std::string& path) {
       Local entry = VectorRef(globals, i);
       if (!entry.Is(Kind::kPair)) fail("not a Weft Lisp image (a global entry is not a pair)");
       GlobalVar* var = LookupGlobal(string_of(Car(entry), "a global name"));
-      var->value.Set(Cdr(entry));
-      var->prim.store(nullptr);
+      SetGlobal(var, Cdr(entry));
     }
   } catch (const ImageFailure& f) {
     WriteErr(absl::StrCat(prefix, f.message, "\n"));

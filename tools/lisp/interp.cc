@@ -137,6 +137,18 @@ GlobalVar* Interp::LookupGlobal(std::string_view name) {
   return &var;
 }
 
+void Interp::SetGlobal(GlobalVar* var, Local v) {
+  const Lambda* lambda = nullptr;
+  if (IsClosure(v) && IsNilRaw(RecordRef(v, 0))) lambda = ClosureLambda(v);
+  // A caller that loads a cache first and then evaluates the arguments calls what
+  // the global held when the call began (as when the value is read first); a racing
+  // reader sees the old or the new code, each complete in itself.
+  var->prim.store(nullptr, std::memory_order_relaxed);
+  var->lambda.store(nullptr, std::memory_order_release);
+  var->value.Set(v);
+  if (lambda) var->lambda.store(lambda, std::memory_order_release);
+}
+
 void Interp::DefinePrim(const Prim* prim) {
   Scope s("init");
   Local p = MakeRecord(prim_type_);
@@ -429,6 +441,7 @@ void Interp::InitThreadState(ThreadState* ts, size_t native_stack_bytes) {
   ts->consts[kConstTrue] = NewBool(true);
   ts->consts[kConstFalse] = NewBool(false);
   ts->consts[kConstNil] = NilLocal();
+  ts->consts[kConstVoid] = Void();
   const char* here = static_cast<const char*>(__builtin_frame_address(0));
   ts->stack_limit = native_stack_bytes > kNativeStackMargin + (16 << 10)
                         ? here - (native_stack_bytes - kNativeStackMargin)
@@ -503,7 +516,7 @@ std::string Interp::EvalToString(std::string_view text) {
       while (reader.Read(&d)) {
         Scope form("form");
         Node* n = compiler.CompileToplevel(d);
-        Ctx c{&ts, Local(), Local(), &form, &frame};
+        Ctx c{&ts, nullptr, Local(), &form, &frame};
         result = ToString(*this, n->Eval(NilLocal(), c), true);
       }
     } catch (const TypeError& e) {
@@ -549,7 +562,7 @@ int Interp::RunForms(std::string_view text, const std::string& file, bool repl) 
           frame.line = d.line;
           s.SetInfo(d.line);
           Node* n = compiler.CompileToplevel(d);
-          Ctx c{&ts, Local(), Local(), &s, &frame};
+          Ctx c{&ts, nullptr, Local(), &s, &frame};
           Local r = n->Eval(NilLocal(), c);
           if (repl && !IsVoid(r)) Write(ToString(*this, r, true) + "\n");
         }

@@ -20,9 +20,10 @@
 //
 // Tail calls [lisp.tail]: a call node compiled in tail position does not call a
 // closure; it binds the arguments into the activation's slots (or, when the callee
-// needs more slots than there are, packs them into a vector in tail_env), stores the
-// closure in tail_proc and returns an empty Local. CallClosure then runs the next
-// iteration in a fresh Scope: constant managed stack.
+// needs more slots than there are, packs the closure's environment and them into a
+// vector in tail_env), stores the callee's code in *tail_lambda and returns an empty
+// Local. CallClosure then runs the next iteration in a fresh Scope: constant managed
+// stack.
 //
 // Frames [lisp.frames]: each lambda, let, do or guard frame is either a heap frame or
 // a stack frame, decided per top-level form once it is compiled: a frame is a heap
@@ -92,11 +93,16 @@ struct Prim {
 };
 
 // GlobalVar: a top-level variable. prim is the builtin it holds while it still holds
-// the one installed at start-up (calls then skip the lookup), else null.
+// the one installed at start-up (calls then skip the lookup), else null. lambda is the
+// code of the closure it holds when that closure's environment is empty (a top-level
+// define), else null: a call then needs neither the value nor its record, since the
+// code and the (empty) environment are all a call reads of a closure. Both are set by
+// Interp::SetGlobal, which every assignment of value goes through.
 struct GlobalVar {
   std::string name;
   Global value;  // Unbound until defined
   std::atomic<const Prim*> prim{nullptr};
+  std::atomic<const Lambda*> lambda{nullptr};
 };
 
 // Lambda: the compiled code of a lambda expression; closures point at it.
@@ -125,10 +131,11 @@ struct HandlerLink;
 // ThreadState: per green thread (thread_local would follow the worker, not the green
 // thread, so it is passed explicitly in Ctx).
 // Shared constant slots of a thread, made in its outermost scope: small fixnums,
-// then #t, #f and nil ([lisp.alias]: nobody Sets them).
+// then #t, #f, nil and the unspecified object ([lisp.alias]: nobody Sets them).
 inline constexpr int kCachedFixnums = 16;
 inline constexpr int kConstTrue = kCachedFixnums, kConstFalse = kCachedFixnums + 1,
-                     kConstNil = kCachedFixnums + 2, kConstCount = kCachedFixnums + 3;
+                     kConstNil = kCachedFixnums + 2, kConstVoid = kCachedFixnums + 3,
+                     kConstCount = kCachedFixnums + 4;
 
 struct ThreadState {
   Interp* interp = nullptr;
@@ -143,17 +150,28 @@ struct ThreadState {
 // Ctx: the evaluation context of one procedure activation.
 struct Ctx {
   ThreadState* ts;
-  Local tail_proc;  // [lisp.tail]
+  const Lambda** tail_lambda;  // [lisp.tail]: the callee's code
   Local tail_env;
-  Scope* scope;
+  Scope* scope;  // the activation's Scope (a live Scope of this green thread)
   Frame* frame;
   Local* vars = nullptr;  // the activation's slots ([lisp.frames])
   size_t nvars = 0;
   bool* tail_packed = nullptr;  // set when tail_env holds packed arguments
   Interp& interp() const { return *ts->interp; }
+  // New is Local::New without its lookup of the current thread's managed stack: the
+  // activation's Scope knows the stack, and Scope::New pushes into the innermost
+  // scope of the thread, exactly where Local::New would ([runtime.handles.fast]).
+  Local New(Value v) const { return scope->New(v); }
 };
 
+// The thread's shared constant slots ([lisp.alias]: never Set what these return).
 inline Local BoolLocal(Ctx& c, bool b) { return c.ts->consts[b ? kConstTrue : kConstFalse]; }
+inline Local VoidConst(Ctx& c) { return c.ts->consts[kConstVoid]; }
+inline Local NilConst(Ctx& c) { return c.ts->consts[kConstNil]; }
+// FxMake(c, v): as FxMake(v), through c's Scope.
+inline Local FxMake(Ctx& c, int64_t v) {
+  return g_imm.fixnum_shift ? c.New(Value{static_cast<uint64_t>(v) << 1}) : Fixnum(v);
+}
 
 // LispError: a Weft Lisp condition in flight. When has_object, the raised object is in
 // the raising thread's ThreadState::pending; otherwise the condition is native (kind +
@@ -222,6 +240,8 @@ class Interp {
 
   // Globals.
   GlobalVar* LookupGlobal(std::string_view name);  // created Unbound when missing
+  // SetGlobal assigns a global and keeps its call caches (GlobalVar) right.
+  void SetGlobal(GlobalVar* var, Local v);
   void DefinePrim(const Prim* prim);
 
   // Code.
@@ -394,13 +414,23 @@ void RunBounded(const char* name, F&& step) {
     return step(s);
   });
 }
+// The same, taking the stack from `parent` (a live Scope of the calling green thread)
+// instead of looking the thread up per iteration.
+template <class F>
+void RunBounded(const Scope& parent, const char* name, F&& step) {
+  RunChunked([&] {
+    Scope s(parent, name);
+    return step(s);
+  });
+}
 
 // Apply calls any procedure with evaluated arguments and returns its result in the
 // caller's frame. With tail set and a closure, it requests a tail call instead
 // ([lisp.tail]) and returns an empty Local.
 Local Apply(Ctx& c, Local proc, Args args, bool tail = false);
-// CallClosure calls closure `proc` (whose code is `lambda`) with `args`.
-Local CallClosure(Ctx& c, Local proc, const Lambda* lambda, Args args);
+// CallClosure calls the closure whose code is `lambda` and whose environment is `env`
+// (slot 0 of its record) with `args`.
+Local CallClosure(Ctx& c, const Lambda* lambda, Local env, Args args);
 // CheckNativeStack raises stack-overflow when the native stack runs low.
 [[noreturn]] void NativeStackOverflow(ThreadState* ts);
 inline void CheckNativeStack(ThreadState* ts) {

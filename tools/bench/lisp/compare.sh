@@ -3,18 +3,21 @@
 #
 #   tools/bench/lisp/compare.sh [WEFT_BINARY] [RUNS]
 #
-# Builds //tools:weft unless a binary is given, installs guile-3.0 when missing,
-# warms Guile's compilation cache, then runs each program RUNS times (default 5) and
-# prints the median wall and CPU (user+sys) seconds and the Weft/Guile ratios. CPU
-# time is the figure to trust on a loaded machine.
+# Builds //tools:weft with -c opt unless a binary is given, installs guile-3.0 when
+# missing, warms Guile's compilation cache, then runs each program RUNS times (default
+# 5) and prints the median wall and CPU (user+sys) seconds and the Weft/Guile ratios,
+# and the load average before and after. CPU time is the figure to trust on a loaded
+# machine: it is the child's own user+sys time (bash's `time` reports the waited-for
+# child's rusage; checked 2026-11-30 against /usr/bin/time and
+# getrusage(RUSAGE_CHILDREN)), while wall time also counts waiting for a CPU.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../../.." && pwd)"
 weft="${1:-}"
 runs="${2:-5}"
 if [ -z "$weft" ]; then
-  (cd "$root" && bazel build //tools:weft >&2)
-  weft="$(cd "$root" && bazel info bazel-bin 2>/dev/null)/tools/weft"
+  (cd "$root" && bazel build -c opt //tools:weft >&2)
+  weft="$(cd "$root" && bazel info -c opt bazel-bin 2>/dev/null)/tools/weft"
 fi
 if ! command -v guile >/dev/null; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -55,6 +58,8 @@ bench() {
 }
 
 echo "runs: $runs (medians); $(guile --version | head -1); weft: $weft"
+echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 bench fib fib.scm fib.scm
 bench binary-trees binary-trees.scm binary-trees.scm
 bench ping-pong ping-pong.wl ping-pong-guile.scm
+echo "$(date -u +%FT%TZ) load average: $(cut -d' ' -f1-3 /proc/loadavg)"
