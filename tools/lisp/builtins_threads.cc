@@ -16,6 +16,10 @@
 namespace weft::lisp {
 
 Local Interp::SpawnThread(Ctx& c, Local thunk, std::string name) {
+  // [lisp.limits]: entry 0 is main; entries are never removed, so this counts spawns.
+  if (max_threads > 0 && ThreadCount() > max_threads) {
+    RaiseNative(c.ts, "thread-limit", absl::StrCat("thread limit exceeded (", max_threads, " spawns)"));
+  }
   auto entry = std::make_unique<ThreadEntry>();
   size_t index = ThreadCount();
   entry->name = name.empty() ? absl::StrCat("thread-", index) : std::move(name);
@@ -136,6 +140,7 @@ Local YieldP(Ctx& c, Args a) {
 Local Sleep(Ctx& c, Args a) {
   int64_t ms = ArgFixnum(c, "sleep", a, 0);
   if (ms < 0) TypeFail(c, "sleep", 1, "a non-negative number of milliseconds", a[0]);
+  In(c).ChargeSleep(c.ts, ms);
   weft::SleepFor(absl::Milliseconds(ms));
   return In(c).Void();
 }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -65,15 +66,15 @@ Interp::~Interp() = default;
 
 void Interp::Write(std::string_view text) {
   std::lock_guard<std::mutex> lock(out_mu_);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(text.data(), 1, text.size(), out_file);
+  std::fflush(out_file);
 }
 
 void Interp::WriteErr(std::string_view text) {
   std::lock_guard<std::mutex> lock(out_mu_);
-  std::fflush(stdout);
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  std::fflush(out_file);
+  std::fwrite(text.data(), 1, text.size(), err_file);
+  std::fflush(err_file);
 }
 
 // ---------------------------------------------------------------------------------
@@ -271,6 +272,23 @@ Local Interp::Materialize(ThreadState* ts, const LispError& e) {
 }
 
 // ---------------------------------------------------------------------------------
+// Limits ([lisp.limits]).
+
+void StepLimitExceeded(ThreadState* ts) {
+  ts->steps_left = 0;  // the next step raises again
+  ts->interp->RaiseNative(ts, "step-limit", absl::StrCat("step limit exceeded (", ts->interp->max_steps, " steps)"));
+}
+
+void Interp::ChargeSleep(ThreadState* ts, int64_t ms) {
+  if (max_sleep_ms <= 0) return;
+  // Charge at most one more than the limit, so the total cannot overflow.
+  int64_t charge = std::min(ms, max_sleep_ms + 1);
+  if (slept_ms_.fetch_add(charge) + charge > max_sleep_ms) {
+    RaiseNative(ts, "sleep-limit", absl::StrCat("sleep limit exceeded (", max_sleep_ms, " ms in all)"));
+  }
+}
+
+// ---------------------------------------------------------------------------------
 // Native objects.
 
 Local Interp::WrapNative(RecordType type, size_t index) {
@@ -392,6 +410,7 @@ std::string Interp::Report(const LispError& e, const std::string& where) {
 
 void Interp::InitThreadState(ThreadState* ts, size_t native_stack_bytes) {
   ts->interp = this;
+  ts->steps_left = max_steps > 0 ? max_steps : INT64_MAX;
   for (int i = 0; i < kCachedFixnums; ++i) ts->consts[i] = FxMake(i);
   ts->consts[kConstTrue] = NewBool(true);
   ts->consts[kConstFalse] = NewBool(false);
