@@ -19,7 +19,7 @@ namespace weft::lisp {
 // Helpers.
 
 void TypeFail(Ctx& c, const char* proc, int argno, const char* expected, Local got) {
-  std::string shown = ToString(c.interp(), got, true, 80);
+  std::string shown = ToString(c.interp(), got, true, 80, c.ts);
   if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
   c.interp().RaiseNative(c.ts, "type-error",
                          absl::StrCat(proc, ": expected ", expected, " as argument ", argno, ", got ", shown));
@@ -44,6 +44,7 @@ constexpr int kEqualMaxDepth = 10000;
 // two distinct circular lists would otherwise compare forever.
 bool EqualRec(Interp& in, ThreadState* ts, Local a, Local b, int depth) {
   if (Eqv(a, b)) return true;
+  if (ts) CheckNativeStack(ts);  // a 256 KiB thread stack holds fewer than kEqualMaxDepth levels
   Kind k = a.kind();
   if (k != b.kind() || depth > kEqualMaxDepth) return false;
   switch (k) {
@@ -808,11 +809,11 @@ Local CharLt(Ctx& c, Args a) {
 // Output.
 
 Local Display(Ctx& c, Args a) {
-  c.interp().Write(ToString(c.interp(), a[0], false));
+  c.interp().Write(ToString(c.interp(), a[0], false, kPrintLimit, c.ts));
   return c.interp().Void();
 }
 Local WriteP(Ctx& c, Args a) {
-  c.interp().Write(ToString(c.interp(), a[0], true));
+  c.interp().Write(ToString(c.interp(), a[0], true, kPrintLimit, c.ts));
   return c.interp().Void();
 }
 Local Newline(Ctx& c, Args a) {
@@ -823,13 +824,14 @@ Local Newline(Ctx& c, Args a) {
 // ---------------------------------------------------------------------------------
 // Errors and conditions.
 
-std::string ReportString(Interp& in, Local message, Local irritants) {
-  std::string out = message.kind() == Kind::kString ? std::string(StringView(message)) : ToString(in, message, true);
+std::string ReportString(Interp& in, ThreadState* ts, Local message, Local irritants) {
+  std::string out =
+      message.kind() == Kind::kString ? std::string(StringView(message)) : ToString(in, message, true, kPrintLimit, ts);
   Local p = Local::New(irritants.get());
   RunBounded("report", [&](Scope&) {
     if (p.kind() != Kind::kPair) return true;
     out += " ";
-    out += ToString(in, Car(p), true);
+    out += ToString(in, Car(p), true, kPrintLimit, ts);
     p.Set(Cdr(p));
     return false;
   });
@@ -841,18 +843,19 @@ Local Error(Ctx& c, Args a) {
   Interp& in = c.interp();
   Local irritants = NilLocal();
   for (size_t i = a.size(); i-- > 1;) irritants.Set(Cons(a[i], irritants));
-  std::string msg = a[0].kind() == Kind::kString ? std::string(StringView(a[0])) : ToString(in, a[0], true);
+  std::string msg =
+      a[0].kind() == Kind::kString ? std::string(StringView(a[0])) : ToString(in, a[0], true, kPrintLimit, c.ts);
   Local cond = in.MakeCondition("error", msg, irritants);
-  in.RaiseObject(c.ts, cond, ReportString(in, a[0], irritants));
+  in.RaiseObject(c.ts, cond, ReportString(in, c.ts, a[0], irritants));
 }
 
 Local Raise(Ctx& c, Args a) {
   Interp& in = c.interp();
   std::string report;
   if (in.IsCondition(a[0])) {
-    report = ReportString(in, RecordRef(a[0], 1), RecordRef(a[0], 2));
+    report = ReportString(in, c.ts, RecordRef(a[0], 1), RecordRef(a[0], 2));
   } else {
-    report = absl::StrCat("uncaught raise: ", ToString(in, a[0], true));
+    report = absl::StrCat("uncaught raise: ", ToString(in, a[0], true, kPrintLimit, c.ts));
   }
   in.RaiseObject(c.ts, a[0], report);
 }
@@ -919,7 +922,7 @@ Local ErrorIrritants(Ctx& c, Args a) { return RecordRef(ConditionArg(c, "error-i
 Local ConditionKind(Ctx& c, Args a) { return RecordRef(ConditionArg(c, "condition-kind", a), 0); }
 Local ReportStringP(Ctx& c, Args a) {
   Local cond = ConditionArg(c, "condition/report-string", a);
-  return MakeString(ReportString(c.interp(), RecordRef(cond, 1), RecordRef(cond, 2)));
+  return MakeString(ReportString(c.interp(), c.ts, RecordRef(cond, 1), RecordRef(cond, 2)));
 }
 Local IsCondition(Ctx& c, Args a) { return BoolLocal(c, c.interp().IsCondition(a[0])); }
 

@@ -127,7 +127,8 @@ Local Join(Ctx& c, Args a) {
     e->failure_observed = true;
     in.RaiseObject(c.ts, r,
                    absl::StrCat("thread ", e->name, " failed: ",
-                                in.IsCondition(r) ? std::string(StringView(RecordRef(r, 1))) : ToString(in, r, true)));
+                                in.IsCondition(r) ? std::string(StringView(RecordRef(r, 1)))
+                                                     : ToString(in, r, true, kPrintLimit, c.ts)));
   }
   return r;
 }

@@ -202,6 +202,19 @@ TEST(EvalTest, MoreThanEightSlots) {
             "(0 1 2 3 4 5 6 7 8)");
 }
 
+TEST(EvalTest, DeepDataInAThreadIsAStackOverflowError) {
+  // Regression (lisp_fuzzer): equal? and the printer recursed past a spawned thread's
+  // 256 KiB native stack on data nested 2000 deep (built at run time, so the reader's
+  // nesting limit does not apply).
+  const std::string deep = "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc))))"
+                           "(define x (nest 2000 '())) (define y (nest 2000 '()))";
+  EXPECT_EQ(Eval(deep + "(guard (e (#t (condition-kind e))) (join (spawn (lambda () (equal? x y)))))"),
+            "stack-overflow");
+  EXPECT_EQ(Eval(deep + "(guard (e (#t (condition-kind e))) (join (spawn (lambda () (write x)))))"),
+            "stack-overflow");
+  EXPECT_EQ(Eval(deep + "(equal? x y)"), "#t");  // main's 8 MiB stack holds it
+}
+
 TEST(EvalTest, StepLimitEndsLoopsAndListWalks) {
   Config limited;
   limited.max_steps = 1000;

@@ -51,7 +51,8 @@ void PrintString(std::string_view s, bool write, std::string* out) {
 
 // limit: once *out is longer, containers print "..." for the rest, so a circular or
 // hugely shared structure prints in bounded time and memory.
-void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size_t limit) {
+void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size_t limit, ThreadState* ts) {
+  if (ts) CheckNativeStack(ts);  // a 256 KiB thread stack holds fewer than kMaxDepth levels
   if (depth > kMaxDepth || out->size() > limit) {
     *out += "...";
     return;
@@ -75,7 +76,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
           *out += "...";
           return true;
         }
-        PrintRec(in, Car(p), write, out, depth + 1, limit);
+        PrintRec(in, Car(p), write, out, depth + 1, limit, ts);
         Local d = Cdr(p);
         if (d.kind() == Kind::kPair) {
           p.Set(d);
@@ -83,7 +84,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
         }
         if (!IsNilRaw(d)) {
           *out += " . ";
-          PrintRec(in, d, write, out, depth + 1, limit);
+          PrintRec(in, d, write, out, depth + 1, limit, ts);
         }
         return true;
       });
@@ -101,7 +102,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
             *out += "...";
             return true;
           }
-          PrintRec(in, VectorRef(v, i), write, out, depth + 1, limit);
+          PrintRec(in, VectorRef(v, i), write, out, depth + 1, limit, ts);
           return ++i == n;
         });
       }
@@ -151,14 +152,14 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
 
 }  // namespace
 
-void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit) {
+void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit, ThreadState* ts) {
   Scope s("print");
-  PrintRec(interp, v, write, out, 0, out->size() + limit);
+  PrintRec(interp, v, write, out, 0, out->size() + limit, ts);
 }
 
-std::string ToString(Interp& interp, Local v, bool write, size_t limit) {
+std::string ToString(Interp& interp, Local v, bool write, size_t limit, ThreadState* ts) {
   std::string out;
-  Print(interp, v, write, &out, limit);
+  Print(interp, v, write, &out, limit, ts);
   return out;
 }
 
