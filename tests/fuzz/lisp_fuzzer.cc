@@ -565,6 +565,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return p != nullptr && *p == '1';
   }();
   if (size == 0 || size > kMaxInput) return 0;
+#ifdef WEFT_FUZZ
+  // A runtime fatal error (WEFT_CHECK) resets SIGABRT to its default before aborting,
+  // so libFuzzer cannot save the input that caused it: keep it here first.
+  {
+    static const std::string pending =
+        absl::StrCat(std::getenv("TMPDIR") != nullptr ? std::getenv("TMPDIR") : "/tmp", "/weft-lisp-fuzzer-input");
+    if (std::FILE* f = std::fopen(pending.c_str(), "wb")) {
+      std::fwrite(data, 1, size, f);
+      std::fclose(f);
+    }
+  }
+#endif
   std::string text;
   int workers = 2;
   uint64_t gc_stress = 0;

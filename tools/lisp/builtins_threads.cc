@@ -179,7 +179,7 @@ Local Recv(Ctx& c, Args a) {
 }
 
 Local Close(Ctx& c, Args a) {
-  ChannelArg(c, "close", a).Close();
+  In(c).CloseChannel(c.ts, NativeArg(c, "close", a, 0, In(c).channel_type(), "a channel"));
   return In(c).Void();
 }
 
@@ -207,12 +207,12 @@ WaitGroup* WaitGroupArg(Ctx& c, const char* proc, Args a) {
 }
 
 Local WaitGroupAdd(Ctx& c, Args a) {
-  WaitGroup* wg = WaitGroupArg(c, "wait-group-add", a);
-  wg->Add(a.size() > 1 ? ArgFixnum(c, "wait-group-add", a, 1) : 1);
+  size_t wg = NativeArg(c, "wait-group-add", a, 0, In(c).waitgroup_type(), "a wait group");
+  In(c).WaitGroupAdd(c.ts, wg, a.size() > 1 ? ArgFixnum(c, "wait-group-add", a, 1) : 1);
   return In(c).Void();
 }
 Local WaitGroupDone(Ctx& c, Args a) {
-  WaitGroupArg(c, "wait-group-done", a)->Done();
+  In(c).WaitGroupAdd(c.ts, NativeArg(c, "wait-group-done", a, 0, In(c).waitgroup_type(), "a wait group"), -1);
   return In(c).Void();
 }
 Local WaitGroupWait(Ctx& c, Args a) {

@@ -215,6 +215,23 @@ TEST(EvalTest, DeepDataInAThreadIsAStackOverflowError) {
   EXPECT_EQ(Eval(deep + "(equal? x y)"), "#t");  // main's 8 MiB stack holds it
 }
 
+TEST(EvalTest, FatalMisusesAreErrors) {
+  // Regression (lisp_fuzzer): the runtime's fatal checks ended the process.
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-done wg)"),
+            "error: wait-group-error: wait-group: the count would go below zero");
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-add wg 2) (wait-group-add wg -3)"),
+            "error: wait-group-error: wait-group: the count would go below zero");
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-add wg 4611686018427387903) (wait-group-add wg 1)"),
+            "error: wait-group-error: wait-group: the count would overflow");
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-add wg 2) (wait-group-done wg) (wait-group-add wg -1)"
+                 "(wait-group-wait wg) 'ok"),
+            "ok");
+  EXPECT_EQ(Eval("(define ch (make-channel 1)) (close ch) (close ch)"),
+            "error: channel-error: close: the channel is already closed");
+  EXPECT_EQ(Eval("(define ch (make-channel 1)) (send ch 1) (close ch) (list (recv ch) (eof-object? (recv ch)))"),
+            "(1 #t)");
+}
+
 TEST(EvalTest, StepLimitEndsLoopsAndListWalks) {
   Config limited;
   limited.max_steps = 1000;

@@ -355,10 +355,25 @@ Local Interp::WrapEntry(RecordType type, Table& table, std::vector<size_t>& free
   return r;
 }
 
-Local Interp::NewChannel(Channel ch) { return WrapEntry(channel_type_, channels_, free_channels_, std::move(ch)); }
+Local Interp::NewChannel(Channel ch) {
+  return WrapEntry(channel_type_, channels_, free_channels_, ChannelEntry{std::move(ch)});
+}
 Channel Interp::ChannelAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
-  return channels_.at(i);
+  return channels_.at(i).ch;
+}
+void Interp::CloseChannel(ThreadState* ts, size_t i) {
+  Channel ch;  // stays invalid unless this call is the one that closes
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ChannelEntry& e = channels_.at(i);
+    if (!e.closed) {
+      e.closed = true;
+      ch = e.ch;
+    }
+  }
+  if (!ch.valid()) RaiseNative(ts, "channel-error", "close: the channel is already closed");
+  ch.Close();
 }
 Local Interp::NewMutex() { return WrapEntry(mutex_type_, mutexes_, free_mutexes_, Mutex()); }
 Mutex* Interp::MutexAt(size_t i) {
@@ -366,11 +381,33 @@ Mutex* Interp::MutexAt(size_t i) {
   return &mutexes_.at(i);
 }
 Local Interp::NewWaitGroup() {
-  return WrapEntry(waitgroup_type_, waitgroups_, free_waitgroups_, WaitGroup());
+  return WrapEntry(waitgroup_type_, waitgroups_, free_waitgroups_, WaitGroupEntry{});
 }
 WaitGroup* Interp::WaitGroupAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
-  return &waitgroups_.at(i);
+  return &waitgroups_.at(i).wg;
+}
+void Interp::WaitGroupAdd(ThreadState* ts, size_t i, int64_t n) {
+  // WaitGroup::Add readies waiters, so it runs outside mu_ (WaitGroupEntry says why
+  // checking count is enough).
+  WaitGroup* wg;
+  bool ok;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WaitGroupEntry& e = waitgroups_.at(i);
+    wg = &e.wg;
+    ok = n >= 0 ? e.count <= kFixnumMax - n : e.count >= -n;
+    if (ok && n < 0) e.count += n;
+  }
+  if (!ok) {
+    RaiseNative(ts, "wait-group-error",
+                n < 0 ? "wait-group: the count would go below zero" : "wait-group: the count would overflow");
+  }
+  wg->Add(n);
+  if (n > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    waitgroups_.at(i).count += n;
+  }
 }
 std::array<size_t, 3> Interp::NativeTableSizes() {
   std::lock_guard<std::mutex> lock(mu_);

@@ -312,6 +312,11 @@ class Interp {
   Mutex* MutexAt(size_t i);
   Local NewWaitGroup();
   WaitGroup* WaitGroupAt(size_t i);
+  // Misuses the runtime treats as fatal, checked here first so that a program gets a
+  // channel-error / wait-group-error condition (found by lisp_fuzzer): closing a
+  // closed channel, a wait group's count going below zero.
+  void CloseChannel(ThreadState* ts, size_t i);
+  void WaitGroupAdd(ThreadState* ts, size_t i, int64_t n);
   // NativeTableSizes: entries in use in the channel, mutex and wait-group tables.
   std::array<size_t, 3> NativeTableSizes();
 
@@ -376,9 +381,19 @@ class Interp {
   std::vector<std::unique_ptr<ThreadEntry>> threads_;
   // [lisp.native-tables]: entries are reused through the free lists; deques keep the
   // addresses MutexAt and WaitGroupAt return stable.
-  std::vector<Channel> channels_;
+  struct ChannelEntry {
+    Channel ch;
+    bool closed = false;
+  };
+  // count never exceeds wg's own count: WaitGroupAdd adds positive amounts to wg
+  // first and negative ones to count first, so checking count keeps wg's >= 0.
+  struct WaitGroupEntry {
+    WaitGroup wg;
+    int64_t count = 0;
+  };
+  std::vector<ChannelEntry> channels_;
   std::deque<Mutex> mutexes_;
-  std::deque<WaitGroup> waitgroups_;
+  std::deque<WaitGroupEntry> waitgroups_;
   std::vector<size_t> free_channels_, free_mutexes_, free_waitgroups_;
   std::atomic<int> check_failures_{0};
   std::atomic<int64_t> slept_ms_{0};  // charged against max_sleep_ms
