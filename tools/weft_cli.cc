@@ -175,6 +175,8 @@ int RunInRuntime(const RunOptions& o, const std::function<int(weft::lisp::Interp
     interp->exit_on_error = true;
     int code = body(*interp);
     if (interp->FinishThreads() > 0 && code == 0) code = 1;
+    // A thread may fail a check after main's forms were counted (RunForms).
+    if (interp->check_failures() > 0 && code == 0) code = 1;
     if (code == 0 && !save_image.empty()) code = interp->SaveImage(save_image);
     delete interp;  // on the green thread: its Globals must be freed here
     return code;

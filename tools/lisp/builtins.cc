@@ -19,7 +19,7 @@ namespace weft::lisp {
 // Helpers.
 
 void TypeFail(Ctx& c, const char* proc, int argno, const char* expected, Local got) {
-  std::string shown = ToString(c.interp(), got, true);
+  std::string shown = ToString(c.interp(), got, true, 80, c.ts);
   if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
   c.interp().RaiseNative(c.ts, "type-error",
                          absl::StrCat(proc, ": expected ", expected, " as argument ", argno, ", got ", shown));
@@ -40,8 +40,11 @@ namespace {
 
 constexpr int kEqualMaxDepth = 10000;
 
-bool EqualRec(Interp& in, Local a, Local b, int depth) {
+// ts, when not null, counts each pair and vector element as a step [lisp.limits]:
+// two distinct circular lists would otherwise compare forever.
+bool EqualRec(Interp& in, ThreadState* ts, Local a, Local b, int depth) {
   if (Eqv(a, b)) return true;
+  if (ts) CheckNativeStack(ts);  // a 256 KiB thread stack holds fewer than kEqualMaxDepth levels
   Kind k = a.kind();
   if (k != b.kind() || depth > kEqualMaxDepth) return false;
   switch (k) {
@@ -51,7 +54,8 @@ bool EqualRec(Interp& in, Local a, Local b, int depth) {
       if (n != VectorLength(b)) return false;
       for (size_t i = 0; i < n; ++i) {
         Scope s("equal?");
-        if (!EqualRec(in, VectorRef(a, i), VectorRef(b, i), depth + 1)) return false;
+        if (ts) CountStep(ts);
+        if (!EqualRec(in, ts, VectorRef(a, i), VectorRef(b, i), depth + 1)) return false;
       }
       return true;
     }
@@ -60,7 +64,8 @@ bool EqualRec(Interp& in, Local a, Local b, int depth) {
       Local y = Local::New(b.get());
       bool result = true;
       RunBounded("equal?", [&](Scope&) {
-        if (!EqualRec(in, Car(x), Car(y), depth + 1)) {
+        if (ts) CountStep(ts);
+        if (!EqualRec(in, ts, Car(x), Car(y), depth + 1)) {
           result = false;
           return true;
         }
@@ -71,7 +76,7 @@ bool EqualRec(Interp& in, Local a, Local b, int depth) {
           y.Set(dy);
           return false;
         }
-        result = EqualRec(in, dx, dy, depth + 1);
+        result = EqualRec(in, ts, dx, dy, depth + 1);
         return true;
       });
       return result;
@@ -94,6 +99,7 @@ Local MakeChecked(Ctx& c, const char* proc, __int128 v) {
 void ListItems(Ctx& c, const char* proc, int argno, Local list, std::vector<Local>* out) {
   Local p = list;
   while (p.kind() == Kind::kPair) {
+    CountStep(c.ts);  // [lisp.limits]: a circular list would grow *out forever
     out->push_back(Car(p));
     p = Cdr(p);
   }
@@ -245,7 +251,7 @@ Local IsEven(Ctx& c, Args a) { return BoolLocal(c, ArgFixnum(c, "even?", a, 0) %
 
 Local Not(Ctx& c, Args a) { return BoolLocal(c, !Truthy(a[0])); }
 Local IsEq(Ctx& c, Args a) { return BoolLocal(c, Eqv(a[0], a[1])); }
-Local IsEqual(Ctx& c, Args a) { return BoolLocal(c, Equal(c.interp(), a[0], a[1])); }
+Local IsEqual(Ctx& c, Args a) { return BoolLocal(c, Equal(c.interp(), a[0], a[1], c.ts)); }
 Local IsNull(Ctx& c, Args a) { return BoolLocal(c, IsNilRaw(a[0])); }
 Local IsPair(Ctx& c, Args a) { return BoolLocal(c, a[0].kind() == Kind::kPair); }
 Local IsNumber(Ctx& c, Args a) { return BoolLocal(c, a[0].IsFixnum()); }
@@ -326,6 +332,7 @@ int64_t ListLength(Ctx& c, const char* proc, int argno, Local list) {
   RunBounded(proc, [&](Scope&) {
     if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, proc, argno, "a proper list", list);
+    CountStep(c.ts);  // [lisp.limits]: a circular list
     ++n;
     p.Set(Cdr(p));
     return false;
@@ -378,6 +385,7 @@ Local ListTail(Ctx& c, Args a, const char* proc) {
   int64_t i = 0;
   RunBounded(proc, [&](Scope&) {
     if (i == k) return true;
+    CountStep(c.ts);  // [lisp.limits]: k may be huge on a circular list
     if (p.kind() != Kind::kPair) {
       c.interp().RaiseNative(c.ts, "range-error", absl::StrCat(proc, ": index ", k, " out of range for the list"));
     }
@@ -422,6 +430,7 @@ Local MapLike(Ctx& c, Args a, const char* name, bool collect) {
       big.resize(nl);
       args = big.data();
     }
+    CountStep(c.ts);  // [lisp.limits]: a primitive over a circular list
     for (size_t i = 0; i < nl; ++i) {
       if (IsNilRaw(lists[i])) return true;
       if (lists[i].kind() != Kind::kPair) TypeFail(c, name, int(i) + 2, "a proper list", a[i + 1]);
@@ -444,6 +453,7 @@ Local Filter(Ctx& c, Args a) {
   Local acc = NilLocal();
   RunBounded("filter", [&](Scope&) {
     if (IsNilRaw(p)) return true;
+    CountStep(c.ts);  // [lisp.limits]
     if (p.kind() != Kind::kPair) TypeFail(c, "filter", 2, "a proper list", a[1]);
     Local x = Car(p);
     Local argv[1] = {x};
@@ -461,6 +471,7 @@ Local FoldLeft(Ctx& c, Args a) {
   Local p = Local::New(a[2].get());
   RunBounded("fold-left", [&](Scope&) {
     if (IsNilRaw(p)) return true;
+    CountStep(c.ts);  // [lisp.limits]
     if (p.kind() != Kind::kPair) TypeFail(c, "fold-left", 3, "a proper list", a[2]);
     Local argv[2] = {acc, Car(p)};
     acc.Set(Apply(c, a[0], Args(argv, 2)));
@@ -494,13 +505,14 @@ Local AssocLike(Ctx& c, Args a, const char* name, int mode, bool assoc) {
   RunBounded(name, [&](Scope&) {
     if (IsNilRaw(p)) return true;
     if (p.kind() != Kind::kPair) TypeFail(c, name, 2, "a proper list", a[1]);
+    CountStep(c.ts);  // [lisp.limits]
     Local item = Car(p);
     Local key = item;
     if (assoc) {
       if (item.kind() != Kind::kPair) TypeFail(c, name, 2, "a list of pairs", a[1]);
       key = Car(item);
     }
-    if (mode == 2 ? Equal(in, a[0], key) : Eqv(a[0], key)) {
+    if (mode == 2 ? Equal(in, a[0], key, c.ts) : Eqv(a[0], key)) {
       result.Set(assoc ? item : p);
       return true;
     }
@@ -753,6 +765,7 @@ Local ListToString(Ctx& c, Args a) {
   Local p = Local::New(a[0].get());
   RunBounded("list->string", [&](Scope&) {
     if (IsNilRaw(p)) return true;
+    CountStep(c.ts);  // [lisp.limits]: out would grow forever
     if (p.kind() != Kind::kPair) TypeFail(c, "list->string", 1, "a list of characters", a[0]);
     Local ch = Car(p);
     if (ch.kind() != Kind::kChar) TypeFail(c, "list->string", 1, "a list of characters", a[0]);
@@ -796,11 +809,11 @@ Local CharLt(Ctx& c, Args a) {
 // Output.
 
 Local Display(Ctx& c, Args a) {
-  c.interp().Write(ToString(c.interp(), a[0], false));
+  c.interp().Write(ToString(c.interp(), a[0], false, kPrintLimit, c.ts));
   return c.interp().Void();
 }
 Local WriteP(Ctx& c, Args a) {
-  c.interp().Write(ToString(c.interp(), a[0], true));
+  c.interp().Write(ToString(c.interp(), a[0], true, kPrintLimit, c.ts));
   return c.interp().Void();
 }
 Local Newline(Ctx& c, Args a) {
@@ -811,13 +824,14 @@ Local Newline(Ctx& c, Args a) {
 // ---------------------------------------------------------------------------------
 // Errors and conditions.
 
-std::string ReportString(Interp& in, Local message, Local irritants) {
-  std::string out = message.kind() == Kind::kString ? std::string(StringView(message)) : ToString(in, message, true);
+std::string ReportString(Interp& in, ThreadState* ts, Local message, Local irritants) {
+  std::string out =
+      message.kind() == Kind::kString ? std::string(StringView(message)) : ToString(in, message, true, kPrintLimit, ts);
   Local p = Local::New(irritants.get());
   RunBounded("report", [&](Scope&) {
     if (p.kind() != Kind::kPair) return true;
     out += " ";
-    out += ToString(in, Car(p), true);
+    out += ToString(in, Car(p), true, kPrintLimit, ts);
     p.Set(Cdr(p));
     return false;
   });
@@ -829,18 +843,19 @@ Local Error(Ctx& c, Args a) {
   Interp& in = c.interp();
   Local irritants = NilLocal();
   for (size_t i = a.size(); i-- > 1;) irritants.Set(Cons(a[i], irritants));
-  std::string msg = a[0].kind() == Kind::kString ? std::string(StringView(a[0])) : ToString(in, a[0], true);
+  std::string msg =
+      a[0].kind() == Kind::kString ? std::string(StringView(a[0])) : ToString(in, a[0], true, kPrintLimit, c.ts);
   Local cond = in.MakeCondition("error", msg, irritants);
-  in.RaiseObject(c.ts, cond, ReportString(in, a[0], irritants));
+  in.RaiseObject(c.ts, cond, ReportString(in, c.ts, a[0], irritants));
 }
 
 Local Raise(Ctx& c, Args a) {
   Interp& in = c.interp();
   std::string report;
   if (in.IsCondition(a[0])) {
-    report = ReportString(in, RecordRef(a[0], 1), RecordRef(a[0], 2));
+    report = ReportString(in, c.ts, RecordRef(a[0], 1), RecordRef(a[0], 2));
   } else {
-    report = absl::StrCat("uncaught raise: ", ToString(in, a[0], true));
+    report = absl::StrCat("uncaught raise: ", ToString(in, a[0], true, kPrintLimit, c.ts));
   }
   in.RaiseObject(c.ts, a[0], report);
 }
@@ -907,7 +922,7 @@ Local ErrorIrritants(Ctx& c, Args a) { return RecordRef(ConditionArg(c, "error-i
 Local ConditionKind(Ctx& c, Args a) { return RecordRef(ConditionArg(c, "condition-kind", a), 0); }
 Local ReportStringP(Ctx& c, Args a) {
   Local cond = ConditionArg(c, "condition/report-string", a);
-  return MakeString(ReportString(c.interp(), RecordRef(cond, 1), RecordRef(cond, 2)));
+  return MakeString(ReportString(c.interp(), c.ts, RecordRef(cond, 1), RecordRef(cond, 2)));
 }
 Local IsCondition(Ctx& c, Args a) { return BoolLocal(c, c.interp().IsCondition(a[0])); }
 
@@ -1060,9 +1075,9 @@ const Prim kStringPrims[] = {
 
 }  // namespace
 
-bool Equal(Interp& in, Local a, Local b) {
+bool Equal(Interp& in, Local a, Local b, ThreadState* ts) {
   Scope s("equal?");
-  return EqualRec(in, a, b, 0);
+  return EqualRec(in, ts, a, b, 0);
 }
 
 std::span<const Prim> CorePrims() { return kCorePrims; }

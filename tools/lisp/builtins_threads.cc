@@ -16,6 +16,10 @@
 namespace weft::lisp {
 
 Local Interp::SpawnThread(Ctx& c, Local thunk, std::string name) {
+  // [lisp.limits]: entry 0 is main; entries are never removed, so this counts spawns.
+  if (max_threads > 0 && ThreadCount() > max_threads) {
+    RaiseNative(c.ts, "thread-limit", absl::StrCat("thread limit exceeded (", max_threads, " spawns)"));
+  }
   auto entry = std::make_unique<ThreadEntry>();
   entry->name = name.empty() ? absl::StrCat("thread-", NextThreadNumber()) : std::move(name);
   ThreadEntry* e = entry.get();
@@ -122,7 +126,8 @@ Local Join(Ctx& c, Args a) {
     e->failure_observed = true;
     in.RaiseObject(c.ts, r,
                    absl::StrCat("thread ", e->name, " failed: ",
-                                in.IsCondition(r) ? std::string(StringView(RecordRef(r, 1))) : ToString(in, r, true)));
+                                in.IsCondition(r) ? std::string(StringView(RecordRef(r, 1)))
+                                                     : ToString(in, r, true, kPrintLimit, c.ts)));
   }
   return r;
 }
@@ -135,6 +140,7 @@ Local YieldP(Ctx& c, Args a) {
 Local Sleep(Ctx& c, Args a) {
   int64_t ms = ArgFixnum(c, "sleep", a, 0);
   if (ms < 0) TypeFail(c, "sleep", 1, "a non-negative number of milliseconds", a[0]);
+  In(c).ChargeSleep(c.ts, ms);
   weft::SleepFor(absl::Milliseconds(ms));
   return In(c).Void();
 }
@@ -172,7 +178,7 @@ Local Recv(Ctx& c, Args a) {
 }
 
 Local Close(Ctx& c, Args a) {
-  ChannelArg(c, "close", a).Close();
+  In(c).CloseChannel(c.ts, NativeArg(c, "close", a, 0, In(c).channel_type(), "a channel"));
   return In(c).Void();
 }
 
@@ -200,12 +206,12 @@ WaitGroup* WaitGroupArg(Ctx& c, const char* proc, Args a) {
 }
 
 Local WaitGroupAdd(Ctx& c, Args a) {
-  WaitGroup* wg = WaitGroupArg(c, "wait-group-add", a);
-  wg->Add(a.size() > 1 ? ArgFixnum(c, "wait-group-add", a, 1) : 1);
+  size_t wg = NativeArg(c, "wait-group-add", a, 0, In(c).waitgroup_type(), "a wait group");
+  In(c).WaitGroupAdd(c.ts, wg, a.size() > 1 ? ArgFixnum(c, "wait-group-add", a, 1) : 1);
   return In(c).Void();
 }
 Local WaitGroupDone(Ctx& c, Args a) {
-  WaitGroupArg(c, "wait-group-done", a)->Done();
+  In(c).WaitGroupAdd(c.ts, NativeArg(c, "wait-group-done", a, 0, In(c).waitgroup_type(), "a wait group"), -1);
   return In(c).Void();
 }
 Local WaitGroupWait(Ctx& c, Args a) {

@@ -47,14 +47,19 @@ namespace {
 // use (CallClosure, outside its iteration scopes; ToplevelNode).
 class Slots {
  public:
-  Local* data() { return big_.empty() ? small_ : big_.data(); }
+  Local* data() { return spilled_ ? big_.data() : small_; }
   size_t size() const { return n_; }
   void Grow(const Scope& scope, size_t n) {
     if (n <= n_) return;
-    if (n > kSmall && big_.empty()) big_.assign(small_, small_ + n_);
+    // spilled_, not big_.empty(): growing from 0 to more than kSmall leaves big_ empty
+    // after the assign, and the loop wrote past small_ (found by lisp_fuzzer).
+    if (n > kSmall && !spilled_) {
+      big_.assign(small_, small_ + n_);
+      spilled_ = true;
+    }
     for (; n_ < n; ++n_) {
       Local l = scope.New(Value{g_imm.unbound});
-      if (big_.empty()) {
+      if (!spilled_) {
         small_[n_] = l;
       } else {
         big_.push_back(l);
@@ -75,6 +80,7 @@ class Slots {
   static constexpr size_t kSmall = 8;
   Local small_[kSmall];
   std::vector<Local> big_;
+  bool spilled_ = false;  // the slots are in big_
   size_t n_ = 0;
 };
 
@@ -149,6 +155,7 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
 // replaced *lam.
 bool RunBody(ThreadState* ts, const Scope& parent, const Lambda** lam, Frame* frame, Local result,
              Local cur_env, Slots& vars, bool* packed) {
+  CountStep(ts);
   const Lambda* code = *lam;
   Scope s(parent, code->name.c_str());
   frame->name = code->name.c_str();
@@ -465,6 +472,7 @@ Local DoNode::Eval(Local env, Ctx& c) const {
     Local* vars = c.vars + frame.slot_base;
     for (size_t i = 0; i < n; ++i) vars[i].Set(inits[i]->Eval(env, c));
     RunBounded(*c.scope, "do", [&](Scope&) {
+      CountStep(c.ts);
       if (Truthy(test->Eval(env, c))) {
         result.Set(this->result ? this->result->Eval(env, c) : VoidConst(c));
         return true;
@@ -496,6 +504,7 @@ Local DoNode::Eval(Local env, Ctx& c) const {
   VectorSet(f, 0, env);
   for (size_t i = 0; i < n; ++i) VectorSet(f, i + 1, inits[i]->Eval(env, c));
   RunBounded(*c.scope, "do", [&](Scope&) {
+    CountStep(c.ts);
     if (Truthy(test->Eval(f, c))) {
       result.Set(this->result ? this->result->Eval(f, c) : VoidConst(c));
       return true;
@@ -551,6 +560,7 @@ Local SelectNode::Eval(Local env, Ctx& c) const {
     Local x = cl.channel->Eval(env, c);
     if (cl.op == Clause::kTimeout) {
       if (!x.IsFixnum() || FxValue(x) < 0) TypeFail(c, "select", int(i) + 1, "a timeout of milliseconds >= 0", x);
+      in.ChargeSleep(c.ts, FxValue(x));
       timeout = absl::Milliseconds(FxValue(x));
       timeout_clause = i;
       continue;
@@ -595,7 +605,7 @@ Local CheckNode::Eval(Local env, Ctx& c) const {
   Interp& in = c.interp();
   Local got = expr->Eval(env, c);
   Local want = expected->Eval(env, c);
-  if (!Equal(in, got, want)) {
+  if (!Equal(in, got, want, c.ts)) {
     in.CheckFailed();
     in.WriteErr(absl::StrCat(file, ":", line, ": check failed: ", text, "\n  got:      ", ToString(in, got, true),
                              "\n  expected: ", ToString(in, want, true), "\n"));

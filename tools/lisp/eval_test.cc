@@ -11,6 +11,10 @@ namespace {
 struct Config {
   uint64_t gc_stress = 0;
   size_t managed_stack = 1 << 20;
+  // [lisp.limits]
+  int64_t max_steps = 0;
+  size_t max_threads = 0;
+  int64_t max_sleep_ms = 0;
 };
 
 std::string Eval(const std::string& text, Config config = {}) {
@@ -25,6 +29,9 @@ std::string Eval(const std::string& text, Config config = {}) {
   auto status = (*rt)->Run([&] {
     Interp in("eval_test");
     in.main_native_stack = o.native_stack_bytes;
+    in.max_steps = config.max_steps;
+    in.max_threads = config.max_threads;
+    in.max_sleep_ms = config.max_sleep_ms;
     out = in.EvalToString(text);
     in.FinishThreads();
     return 0;
@@ -216,6 +223,102 @@ TEST(EvalTest, ThreadsAndChannels) {
   EXPECT_EQ(Eval("(define ch (make-channel))"
                  "(select ((recv ch) => (lambda (v) v)) ((timeout 10) => (lambda () 'timed-out)))"),
             "timed-out");
+}
+
+TEST(EvalTest, MoreThanEightSlots) {
+  // Regression (lisp_fuzzer): an activation with more than 8 slots wrote past its
+  // inline slot array.
+  EXPECT_EQ(Eval("(define (f a b c d e f2 g h i) (list a e i)) (f 1 2 3 4 5 6 7 8 9)"), "(1 5 9)");
+  EXPECT_EQ(Eval("(let ((a 1) (b 2) (c 3) (d 4) (e 5) (f 6) (g 7) (h 8) (i 9) (j 10)) (list a j))"), "(1 10)");
+  EXPECT_EQ(Eval("(list (let ((h 0)) h) (guard (i) 1) (guard (j) 2) (guard (k) 3) (guard (l) 4) (guard (m) 5)"
+                 " (guard (n) 6) (guard (o) 7) (guard (p) 8))"),
+            "(0 1 2 3 4 5 6 7 8)");
+}
+
+TEST(EvalTest, DeepDataInAThreadIsAStackOverflowError) {
+  // Regression (lisp_fuzzer): equal? and the printer recursed past a spawned thread's
+  // 256 KiB native stack on data nested 2000 deep (built at run time, so the reader's
+  // nesting limit does not apply).
+  const std::string deep = "(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc))))"
+                           "(define x (nest 2000 '())) (define y (nest 2000 '()))";
+  EXPECT_EQ(Eval(deep + "(guard (e (#t (condition-kind e))) (join (spawn (lambda () (equal? x y)))))"),
+            "stack-overflow");
+  EXPECT_EQ(Eval(deep + "(guard (e (#t (condition-kind e))) (join (spawn (lambda () (write x)))))"),
+            "stack-overflow");
+  EXPECT_EQ(Eval(deep + "(equal? x y)"), "#t");  // main's 8 MiB stack holds it
+}
+
+TEST(EvalTest, FatalMisusesAreErrors) {
+  // Regression (lisp_fuzzer): the runtime's fatal checks ended the process.
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-done wg)"),
+            "error: wait-group-error: wait-group: the count would go below zero");
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-add wg 2) (wait-group-add wg -3)"),
+            "error: wait-group-error: wait-group: the count would go below zero");
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-add wg 4611686018427387903) (wait-group-add wg 1)"),
+            "error: wait-group-error: wait-group: the count would overflow");
+  EXPECT_EQ(Eval("(define wg (make-wait-group)) (wait-group-add wg 2) (wait-group-done wg) (wait-group-add wg -1)"
+                 "(wait-group-wait wg) 'ok"),
+            "ok");
+  EXPECT_EQ(Eval("(define ch (make-channel 1)) (close ch) (close ch)"),
+            "error: channel-error: close: the channel is already closed");
+  EXPECT_EQ(Eval("(define ch (make-channel 1)) (send ch 1) (close ch) (list (recv ch) (eof-object? (recv ch)))"),
+            "(1 #t)");
+}
+
+TEST(EvalTest, StepLimitEndsLoopsAndListWalks) {
+  Config limited;
+  limited.max_steps = 1000;
+  const std::string exceeded = "error: step-limit: step limit exceeded (1000 steps)";
+  EXPECT_EQ(Eval("(define (spin) (spin)) (spin)", limited), exceeded);
+  EXPECT_EQ(Eval("(let loop ((i 0)) (loop (+ i 1)))", limited), exceeded);
+  EXPECT_EQ(Eval("(do ((i 0 (+ i 1))) (#f))", limited), exceeded);
+  // Within the budget nothing changes.
+  EXPECT_EQ(Eval("(do ((i 0 (+ i 1))) ((= i 900) i))", limited), "900");
+  // Catchable, but every further step raises again: the handler cannot loop on.
+  EXPECT_EQ(Eval("(guard (e (#t (condition-kind e))) (let loop () (loop)))", limited), "step-limit");
+  EXPECT_EQ(Eval("(define (f) (guard (e (#t (f))) (f))) (f)", limited), exceeded);
+  // Builtins walking a circular list count its elements.
+  const std::string circ = "(define c (list 1 2)) (set-cdr! (cdr c) c) ";
+  EXPECT_EQ(Eval(circ + "(length c)", limited), exceeded);
+  EXPECT_EQ(Eval(circ + "(for-each abs c)", limited), exceeded);
+  EXPECT_EQ(Eval(circ + "(memq 'z c)", limited), exceeded);
+  EXPECT_EQ(Eval(circ + "(list-ref c 4611686018427387903)", limited), exceeded);
+  EXPECT_EQ(Eval(circ + "(apply + c)", limited), exceeded);
+  EXPECT_EQ(Eval("(define s (list #\\a #\\b)) (set-cdr! (cdr s) s) (list->string s)", limited), exceeded);
+  EXPECT_EQ(Eval(circ + "(define d (list 1 2)) (set-cdr! (cdr d) d) (equal? c d)", limited), exceeded);
+  // Each green thread has its own budget.
+  EXPECT_EQ(Eval("(define (spin) (spin)) (guard (e (#t (condition-kind e))) (join (spawn spin)))", limited),
+            "step-limit");
+}
+
+TEST(EvalTest, ThreadAndSleepLimits) {
+  Config limited;
+  limited.max_threads = 2;
+  limited.max_sleep_ms = 20;
+  EXPECT_EQ(Eval("(list (join (spawn (lambda () 1))) (join (spawn (lambda () 2))))", limited), "(1 2)");
+  EXPECT_EQ(Eval("(join (spawn (lambda () 1))) (join (spawn (lambda () 2))) (spawn (lambda () 3))", limited),
+            "error: thread-limit: thread limit exceeded (2 spawns)");
+  EXPECT_EQ(Eval("(sleep 10) (sleep 10) 'slept", limited), "slept");
+  EXPECT_EQ(Eval("(sleep 10) (sleep 11)", limited), "error: sleep-limit: sleep limit exceeded (20 ms in all)");
+  EXPECT_EQ(Eval("(sleep 4611686018427387903)", limited), "error: sleep-limit: sleep limit exceeded (20 ms in all)");
+  EXPECT_EQ(Eval("(select ((timeout 100000) => (lambda () 'late)))", limited),
+            "error: sleep-limit: sleep limit exceeded (20 ms in all)");
+}
+
+TEST(EvalTest, CircularDataPrintsInBoundedSpace) {
+  // Without the printer's limit these would print until memory ran out.
+  std::string circ = Eval("(define c (list 1 2)) (set-cdr! (cdr c) c) c");
+  EXPECT_GT(circ.size(), size_t{1} << 20);
+  EXPECT_LT(circ.size(), (size_t{1} << 20) + 64);
+  EXPECT_EQ(circ.substr(0, 8), "(1 2 1 2");
+  EXPECT_EQ(circ.substr(circ.size() - 4), "...)");
+  // Shared structure doubles at each level: 2^1000 elements without the limit.
+  std::string shared = Eval("(define (grow n x) (if (= n 0) x (grow (- n 1) (list x x)))) (grow 900 1)");
+  EXPECT_LT(shared.size(), (size_t{1} << 20) + (16 << 10));  // plus " ...)" per open level
+  // A type error shows at most 80 characters of the value.
+  EXPECT_EQ(Eval("(define c (list 1 2)) (set-cdr! (cdr c) c) (vector-ref c 0)"),
+            "error: type-error: vector-ref: expected a vector as argument 1, got "
+            "(1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 ...");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -66,15 +67,15 @@ Interp::~Interp() = default;
 
 void Interp::Write(std::string_view text) {
   std::lock_guard<std::mutex> lock(out_mu_);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(text.data(), 1, text.size(), out_file);
+  std::fflush(out_file);
 }
 
 void Interp::WriteErr(std::string_view text) {
   std::lock_guard<std::mutex> lock(out_mu_);
-  std::fflush(stdout);
-  std::fwrite(text.data(), 1, text.size(), stderr);
-  std::fflush(stderr);
+  std::fflush(out_file);
+  std::fwrite(text.data(), 1, text.size(), err_file);
+  std::fflush(err_file);
 }
 
 // ---------------------------------------------------------------------------------
@@ -284,6 +285,23 @@ Local Interp::Materialize(ThreadState* ts, const LispError& e) {
 }
 
 // ---------------------------------------------------------------------------------
+// Limits ([lisp.limits]).
+
+void StepLimitExceeded(ThreadState* ts) {
+  ts->steps_left = 0;  // the next step raises again
+  ts->interp->RaiseNative(ts, "step-limit", absl::StrCat("step limit exceeded (", ts->interp->max_steps, " steps)"));
+}
+
+void Interp::ChargeSleep(ThreadState* ts, int64_t ms) {
+  if (max_sleep_ms <= 0) return;
+  // Charge at most one more than the limit, so the total cannot overflow.
+  int64_t charge = std::min(ms, max_sleep_ms + 1);
+  if (slept_ms_.fetch_add(charge) + charge > max_sleep_ms) {
+    RaiseNative(ts, "sleep-limit", absl::StrCat("sleep limit exceeded (", max_sleep_ms, " ms in all)"));
+  }
+}
+
+// ---------------------------------------------------------------------------------
 // Native objects.
 
 size_t Interp::NativeIndex(Local v) { return size_t(ReadRaw<uint64_t>(v)); }
@@ -377,10 +395,25 @@ Local Interp::WrapEntry(RecordType type, Table& table, std::vector<size_t>& free
   return r;
 }
 
-Local Interp::NewChannel(Channel ch) { return WrapEntry(channel_type_, channels_, free_channels_, std::move(ch)); }
+Local Interp::NewChannel(Channel ch) {
+  return WrapEntry(channel_type_, channels_, free_channels_, ChannelEntry{std::move(ch)});
+}
 Channel Interp::ChannelAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
-  return channels_.at(i);
+  return channels_.at(i).ch;
+}
+void Interp::CloseChannel(ThreadState* ts, size_t i) {
+  Channel ch;  // stays invalid unless this call is the one that closes
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ChannelEntry& e = channels_.at(i);
+    if (!e.closed) {
+      e.closed = true;
+      ch = e.ch;
+    }
+  }
+  if (!ch.valid()) RaiseNative(ts, "channel-error", "close: the channel is already closed");
+  ch.Close();
 }
 Local Interp::NewMutex() { return WrapEntry(mutex_type_, mutexes_, free_mutexes_, Mutex()); }
 Mutex* Interp::MutexAt(size_t i) {
@@ -388,11 +421,33 @@ Mutex* Interp::MutexAt(size_t i) {
   return &mutexes_.at(i);
 }
 Local Interp::NewWaitGroup() {
-  return WrapEntry(waitgroup_type_, waitgroups_, free_waitgroups_, WaitGroup());
+  return WrapEntry(waitgroup_type_, waitgroups_, free_waitgroups_, WaitGroupEntry{});
 }
 WaitGroup* Interp::WaitGroupAt(size_t i) {
   std::lock_guard<std::mutex> lock(mu_);
-  return &waitgroups_.at(i);
+  return &waitgroups_.at(i).wg;
+}
+void Interp::WaitGroupAdd(ThreadState* ts, size_t i, int64_t n) {
+  // WaitGroup::Add readies waiters, so it runs outside mu_ (WaitGroupEntry says why
+  // checking count is enough).
+  WaitGroup* wg;
+  bool ok;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    WaitGroupEntry& e = waitgroups_.at(i);
+    wg = &e.wg;
+    ok = n >= 0 ? e.count <= kFixnumMax - n : e.count >= -n;
+    if (ok && n < 0) e.count += n;
+  }
+  if (!ok) {
+    RaiseNative(ts, "wait-group-error",
+                n < 0 ? "wait-group: the count would go below zero" : "wait-group: the count would overflow");
+  }
+  wg->Add(n);
+  if (n > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    waitgroups_.at(i).count += n;
+  }
 }
 std::array<size_t, 4> Interp::NativeTableSizes() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -437,6 +492,7 @@ std::string Interp::Report(const LispError& e, const std::string& where) {
 
 void Interp::InitThreadState(ThreadState* ts, size_t native_stack_bytes) {
   ts->interp = this;
+  ts->steps_left = max_steps > 0 ? max_steps : INT64_MAX;
   for (int i = 0; i < kCachedFixnums; ++i) ts->consts[i] = FxMake(i);
   ts->consts[kConstTrue] = NewBool(true);
   ts->consts[kConstFalse] = NewBool(false);

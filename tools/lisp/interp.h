@@ -36,12 +36,23 @@
 //
 // Aliasing [lisp.alias]: Eval may return a Local that is an activation slot (a stack
 // variable) or shared; code never Sets a Local it did not make itself.
+//
+// Limits [lisp.limits]: an embedder running untrusted programs (the fuzzer) bounds
+// them with Interp::max_steps, max_threads and max_sleep_ms. A step is one run of a
+// closure body (a call or a tail call), one iteration of `do`, or one element visited
+// by a builtin that walks a list or calls a procedure per element (so a circular list
+// cannot loop forever). Counting is one decrement and compare of the green thread's
+// ThreadState::steps_left (CountStep); exhausting a limit raises a catchable error
+// (step-limit, thread-limit, sleep-limit). Once steps_left is exhausted every further
+// step raises again, so a handler cannot run on. The heap is bounded by the runtime's
+// own limits (weft::Options), which raise heap-exhausted.
 #ifndef WEFT_TOOLS_LISP_INTERP_H_
 #define WEFT_TOOLS_LISP_INTERP_H_
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -145,6 +156,7 @@ struct ThreadState {
   HandlerLink* handlers = nullptr;    // innermost with-exception-handler
   std::unique_ptr<Global> pending;    // the object being raised (see LispError)
   size_t thread_index = 0;            // in Interp's thread table
+  int64_t steps_left = INT64_MAX;     // [lisp.limits]: Interp::max_steps, or no limit
 };
 
 // Ctx: the evaluation context of one procedure activation.
@@ -328,6 +340,11 @@ class Interp {
   Mutex* MutexAt(size_t i);
   Local NewWaitGroup();
   WaitGroup* WaitGroupAt(size_t i);
+  // Misuses the runtime treats as fatal, checked here first so that a program gets a
+  // channel-error / wait-group-error condition (found by lisp_fuzzer): closing a
+  // closed channel, a wait group's count going below zero.
+  void CloseChannel(ThreadState* ts, size_t i);
+  void WaitGroupAdd(ThreadState* ts, size_t i, int64_t n);
   // NativeTableSizes: entries in use in the channel, mutex, wait-group and thread
   // tables.
   std::array<size_t, 4> NativeTableSizes();
@@ -360,6 +377,15 @@ class Interp {
   // exit_on_error: an uncaught error in the main program ends the process at once
   // (other threads may be blocked forever); the CLI sets it, tests do not.
   bool exit_on_error = false;
+  // [lisp.limits]; 0: no limit. Set before running anything.
+  int64_t max_steps = 0;     // steps per green thread
+  size_t max_threads = 0;    // spawns in the whole run
+  int64_t max_sleep_ms = 0;  // the total of every sleep and select timeout
+  // ChargeSleep takes ms from the max_sleep_ms budget or raises sleep-limit.
+  void ChargeSleep(ThreadState* ts, int64_t ms);
+  // Program output (display, write) and diagnostics; the fuzzer discards them.
+  std::FILE* out_file = stdout;
+  std::FILE* err_file = stderr;
 
  private:
   friend class ImageWalk;
@@ -384,12 +410,23 @@ class Interp {
   std::vector<std::unique_ptr<ThreadEntry>> threads_;
   // [lisp.native-tables]: entries are reused through the free lists; deques keep the
   // addresses MutexAt and WaitGroupAt return stable.
-  std::vector<Channel> channels_;
+  struct ChannelEntry {
+    Channel ch;
+    bool closed = false;
+  };
+  // count never exceeds wg's own count: WaitGroupAdd adds positive amounts to wg
+  // first and negative ones to count first, so checking count keeps wg's >= 0.
+  struct WaitGroupEntry {
+    WaitGroup wg;
+    int64_t count = 0;
+  };
+  std::vector<ChannelEntry> channels_;
   std::deque<Mutex> mutexes_;
-  std::deque<WaitGroup> waitgroups_;
+  std::deque<WaitGroupEntry> waitgroups_;
   std::vector<size_t> free_channels_, free_mutexes_, free_waitgroups_, free_threads_;
   uint64_t threads_spawned_ = 0;  // names "thread-N" stay unique when entries are reused
   std::atomic<int> check_failures_{0};
+  std::atomic<int64_t> slept_ms_{0};  // charged against max_sleep_ms
   std::mutex out_mu_;
   // Images: every program text run (file, text), in order, and the builtins by name.
   std::vector<std::pair<std::string, std::string>> sources_;
@@ -436,6 +473,11 @@ Local CallClosure(Ctx& c, const Lambda* lambda, Local env, Args args);
 inline void CheckNativeStack(ThreadState* ts) {
   if (static_cast<const char*>(__builtin_frame_address(0)) < ts->stack_limit) NativeStackOverflow(ts);
 }
+// CountStep counts one step against the thread's budget [lisp.limits].
+[[noreturn]] void StepLimitExceeded(ThreadState* ts);
+inline void CountStep(ThreadState* ts) {
+  if (--ts->steps_left < 0) StepLimitExceeded(ts);
+}
 // RunThunk calls a procedure of no arguments from native code (a new thread's body).
 Local CallFromNative(ThreadState* ts, Local proc, Args args);
 
@@ -452,9 +494,10 @@ std::span<const Prim> StringPrims();
 std::span<const Prim> ThreadPrims();
 std::span<const Prim> HeapPrims();
 
-// Equality used by eqv?, equal?, case, assoc, member.
+// Equality used by eqv?, equal?, case, assoc, member. Equal counts steps on ts when
+// given ([lisp.limits]).
 bool Eqv(Local a, Local b);
-bool Equal(Interp& in, Local a, Local b);
+bool Equal(Interp& in, Local a, Local b, ThreadState* ts = nullptr);
 
 }  // namespace weft::lisp
 

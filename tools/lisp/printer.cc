@@ -49,8 +49,11 @@ void PrintString(std::string_view s, bool write, std::string* out) {
   out->push_back('"');
 }
 
-void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth) {
-  if (depth > kMaxDepth) {
+// limit: once *out is longer, containers print "..." for the rest, so a circular or
+// hugely shared structure prints in bounded time and memory.
+void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size_t limit, ThreadState* ts) {
+  if (ts) CheckNativeStack(ts);  // a 256 KiB thread stack holds fewer than kMaxDepth levels
+  if (depth > kMaxDepth || out->size() > limit) {
     *out += "...";
     return;
   }
@@ -69,7 +72,11 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth) {
       RunBounded("print", [&](Scope&) {
         if (!first) *out += " ";
         first = false;
-        PrintRec(in, Car(p), write, out, depth + 1);
+        if (out->size() > limit) {
+          *out += "...";
+          return true;
+        }
+        PrintRec(in, Car(p), write, out, depth + 1, limit, ts);
         Local d = Cdr(p);
         if (d.kind() == Kind::kPair) {
           p.Set(d);
@@ -77,7 +84,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth) {
         }
         if (!IsNilRaw(d)) {
           *out += " . ";
-          PrintRec(in, d, write, out, depth + 1);
+          PrintRec(in, d, write, out, depth + 1, limit, ts);
         }
         return true;
       });
@@ -91,7 +98,11 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth) {
       if (n > 0) {
         RunBounded("print", [&](Scope&) {
           if (i) *out += " ";
-          PrintRec(in, VectorRef(v, i), write, out, depth + 1);
+          if (out->size() > limit) {
+            *out += "...";
+            return true;
+          }
+          PrintRec(in, VectorRef(v, i), write, out, depth + 1, limit, ts);
           return ++i == n;
         });
       }
@@ -141,14 +152,14 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth) {
 
 }  // namespace
 
-void Print(Interp& interp, Local v, bool write, std::string* out) {
+void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit, ThreadState* ts) {
   Scope s("print");
-  PrintRec(interp, v, write, out, 0);
+  PrintRec(interp, v, write, out, 0, out->size() + limit, ts);
 }
 
-std::string ToString(Interp& interp, Local v, bool write) {
+std::string ToString(Interp& interp, Local v, bool write, size_t limit, ThreadState* ts) {
   std::string out;
-  Print(interp, v, write, &out);
+  Print(interp, v, write, &out, limit, ts);
   return out;
 }
 

@@ -10,9 +10,15 @@
 namespace weft::lisp {
 
 // ToString renders v: with write, strings and characters in their read syntax
-// (write); otherwise as their contents (display). Nesting deeper than 1000 prints "...".
-std::string ToString(Interp& interp, Local v, bool write);
-void Print(Interp& interp, Local v, bool write, std::string* out);
+// (write); otherwise as their contents (display). Nesting deeper than 1000 prints
+// "...", and so do the remaining elements of lists and vectors once the text is over
+// `limit` bytes: a circular list prints in bounded memory. With ts, deep nesting
+// raises stack-overflow before the thread's native stack runs out (CheckNativeStack);
+// pass it wherever the printing thread's state is at hand.
+inline constexpr size_t kPrintLimit = size_t{1} << 20;
+std::string ToString(Interp& interp, Local v, bool write, size_t limit = kPrintLimit, ThreadState* ts = nullptr);
+void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit = kPrintLimit,
+           ThreadState* ts = nullptr);
 
 }  // namespace weft::lisp
 

@@ -64,6 +64,16 @@ char32_t DecodeUtf8(std::string_view s, size_t* i) {
 
 Reader::Reader(std::string_view text, std::string file) : text_(text), file_(std::move(file)) {}
 
+// Compiling and evaluating recurse once per level of nesting too, on a green thread's
+// bounded native stack: deeper text is refused here, with a position.
+Reader::Nest::Nest(Reader* r) : r_(r) {
+  if (r->depth_ >= kMaxNesting) {
+    r->Fail(r->line_, r->column_, absl::StrCat("nesting deeper than ", kMaxNesting, " levels"));
+  }
+  ++r->depth_;
+}
+Reader::Nest::~Nest() { --r_->depth_; }
+
 int Reader::Peek() const { return pos_ < text_.size() ? static_cast<unsigned char>(text_[pos_]) : EOF; }
 
 int Reader::Next() {
@@ -109,6 +119,7 @@ void Reader::SkipAtmosphere() {
         }
       }
     } else if (c == '#' && pos_ + 1 < text_.size() && text_[pos_ + 1] == ';') {
+      Nest nest(this);  // #;#;#;... recurses here without ReadDatum
       Next();
       Next();
       SkipAtmosphere();
@@ -129,6 +140,7 @@ bool Reader::Read(Datum* out) {
 }
 
 void Reader::ReadDatum(Datum* out) {
+  Nest nest(this);
   SkipAtmosphere();
   *out = Datum();
   out->line = line_;

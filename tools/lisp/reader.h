@@ -51,6 +51,9 @@ class ReadError : public std::exception {
 
 class Reader {
  public:
+  // Data nested deeper than this (lists, vectors, quote marks, #; comments) is a
+  // ReadError: the compiler and evaluator recurse per level on the native stack.
+  static constexpr int kMaxNesting = 1000;
   Reader(std::string_view text, std::string file);
   // Read stores the next datum in *out and returns true, or returns false at the end
   // of the input. Throws ReadError.
@@ -67,11 +70,21 @@ class Reader {
   void ReadAtom(Datum* out);
   std::string ReadToken();
   [[noreturn]] void Fail(int line, int column, const std::string& message, bool incomplete = false);
+  // Nest: one level of recursion (ReadDatum, #;) for its lifetime; fails past kMaxNesting.
+  class Nest {
+   public:
+    explicit Nest(Reader* r);
+    ~Nest();
+
+   private:
+    Reader* r_;
+  };
 
   std::string_view text_;
   std::string file_;
   size_t pos_ = 0;
   int line_ = 1, column_ = 1;
+  int depth_ = 0;  // ReadDatum calls in progress
 };
 
 // AppendUtf8 appends code point c to *out as UTF-8.

@@ -118,5 +118,22 @@ TEST(ReaderTest, Utf8) {
   EXPECT_EQ(i, 3u);
 }
 
+TEST(ReaderTest, NestingIsBounded) {
+  const int n = Reader::kMaxNesting;
+  EXPECT_EQ(ReadAll(std::string(n, '(') + std::string(n, ')')).size(), 1u);
+  EXPECT_EQ(ReadAll(std::string(n - 1, '\'') + "x").size(), 1u);
+  EXPECT_EQ(ErrorOf(std::string(n + 1, '(')), "t.wl:1:1001: nesting deeper than 1000 levels");
+  EXPECT_EQ(ErrorOf("(" + std::string(n, '\'') + "x)"), "t.wl:1:1001: nesting deeper than 1000 levels");
+  std::string comments;
+  for (int i = 0; i <= n; ++i) comments += "#;";
+  EXPECT_EQ(ErrorOf(comments + "1 2"), "t.wl:1:2001: nesting deeper than 1000 levels");
+  // The depth is restored after an error and after each datum.
+  std::string twice = std::string(n, '(') + std::string(n, ')') + " " + std::string(n, '(') + std::string(n, ')');
+  Reader r(twice, "t.wl");
+  Datum d;
+  EXPECT_TRUE(r.Read(&d));
+  EXPECT_TRUE(r.Read(&d));
+}
+
 }  // namespace
 }  // namespace weft::lisp

@@ -1,0 +1,2 @@
+(define (area w h) (* w h))
+(display (area 2 3 4))

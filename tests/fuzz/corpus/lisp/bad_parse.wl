@@ -1,0 +1,5 @@
+(display "never printed")
+(newline)
+(define (f x)
+(let ((y x))
+  y

@@ -1,0 +1,2 @@
+(define (f) (raise (list 'custom-condition 42)))
+(f)

@@ -1,0 +1,3 @@
+(define ch (make-channel 1))
+(close ch)
+(send ch 1)

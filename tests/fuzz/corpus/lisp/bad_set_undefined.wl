@@ -1,0 +1,1 @@
+(set! not-defined-yet 5)

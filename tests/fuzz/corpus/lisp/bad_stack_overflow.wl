@@ -1,0 +1,2 @@
+(define (runaway n) (+ 1 (runaway (+ n 1))))
+(runaway 0)

@@ -1,0 +1,2 @@
+(define (first-letter s) (car s))
+(first-letter "text")

@@ -1,0 +1,4 @@
+(define (compute x)
+  (+ x
+     (undefined-procedure x)))
+(compute 1)

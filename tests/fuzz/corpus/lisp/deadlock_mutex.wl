@@ -1,0 +1,3 @@
+(define m (make-mutex))
+(mutex-lock! m)
+(mutex-lock! m)

@@ -1,0 +1,7 @@
+(define (deep n) (if (= n 0) 0 (+ 1 (deep (- n 1)))))
+(guard (e (#t (condition-kind e))) (deep 1000000))
+(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc))))
+(define x (nest 5000 '()))
+(write x)
+(equal? x (nest 5000 '()))
+(join (spawn (lambda () (write x) (equal? x x))))

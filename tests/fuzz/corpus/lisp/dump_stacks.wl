@@ -1,0 +1,3 @@
+(define (inner-procedure) (dump-stacks) 'dumped)
+(define (outer-procedure) (list (inner-procedure)))
+(check (outer-procedure) '(dumped))

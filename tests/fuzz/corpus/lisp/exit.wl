@@ -1,0 +1,2 @@
+(display "bye")
+(exit 3)

@@ -1,0 +1,2 @@
+(define (f) (guard (e (#t (f))) (f)))
+(f)

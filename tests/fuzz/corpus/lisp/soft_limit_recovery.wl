@@ -1,0 +1,10 @@
+(define (build n acc) (if (= n 0) acc (build (- n 1) (cons (make-vector 16 n) acc))))
+(set-soft-heap-limit! (* 24 1024 1024))
+(define r
+  (guard (e ((eq? (condition-kind e) 'heap-exhausted) (list 'caught (string? (error-message e)))))
+    (length (build 10000000 '()))))
+(check r '(caught #t))
+(check (length (build 1000 '())) 1000)
+(set-soft-heap-limit! 0)
+(check (length (build 200000 '())) 200000)
+(check (> (soft-heap-limit) (* 24 1024 1024)) #t)

@@ -1,0 +1,7 @@
+(define (deep n) (+ 1 (deep (+ n 1))))
+(define r (guard (e ((eq? (condition-kind e) 'stack-overflow) 'overflow-caught)) (deep 0)))
+(check r 'overflow-caught)
+(define t (spawn (lambda () (guard (e (#t (condition-kind e))) (deep 0)))))
+(check (join t) 'stack-overflow)
+(define (count n) (if (= n 0) 0 (+ 1 (count (- n 1)))))
+(check (count 2000) 2000)

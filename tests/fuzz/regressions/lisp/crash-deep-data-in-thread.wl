@@ -1,0 +1,7 @@
+(define (nest n acc) (if (= n 0) acc (nest (- n 1) (list acc))))
+(define x (nest 2000 '()))
+(define y (nest 2000 '()))
+(guard (e (#t (display (condition-kind e)))) (join (spawn (lambda () (equal? x y)))))
+(guard (e (#t (display (condition-kind e)))) (join (spawn (lambda () (write x)))))
+(guard (e (#t (display (condition-kind e)))) (join (spawn (lambda () (car x) (vector-ref x 0)))))
+(join (spawn (lambda () (error "deep" x))))

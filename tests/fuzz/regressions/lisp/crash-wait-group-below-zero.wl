@@ -1,0 +1,5 @@
+(define wg (make-wait-group))
+(guard (e (#t (display (condition-kind e)))) (wait-group-done wg))
+(wait-group-add wg 2)
+(wait-group-done wg)
+(wait-group-add wg -5)
