@@ -16,12 +16,13 @@
 namespace weft::lisp {
 
 Local Interp::SpawnThread(Ctx& c, Local thunk, std::string name) {
-  // [lisp.limits]: entry 0 is main; entries are never removed, so this counts spawns.
-  if (max_threads > 0 && ThreadCount() > max_threads) {
+  // [lisp.limits]: counts spawns (entries are reused, so the table's size does not).
+  const uint64_t number = NextThreadNumber();
+  if (max_threads > 0 && number > uint64_t(max_threads)) {
     RaiseNative(c.ts, "thread-limit", absl::StrCat("thread limit exceeded (", max_threads, " spawns)"));
   }
   auto entry = std::make_unique<ThreadEntry>();
-  entry->name = name.empty() ? absl::StrCat("thread-", NextThreadNumber()) : std::move(name);
+  entry->name = name.empty() ? absl::StrCat("thread-", number) : std::move(name);
   ThreadEntry* e = entry.get();
   size_t index = AddThread(std::move(entry));
   Local record = WrapThread(index);
