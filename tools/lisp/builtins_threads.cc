@@ -195,8 +195,16 @@ Local MutexLock(Ctx& c, Args a) {
   MutexArg(c, "mutex-lock!", a)->Lock();
   return In(c).Void();
 }
+// Unlocking an unlocked mutex is a broken invariant to the runtime (a debug check
+// aborts); for a program it is an error. TryLock tells: if it succeeds the mutex was
+// not locked. (Like Go, any thread may unlock a locked mutex.)
 Local MutexUnlock(Ctx& c, Args a) {
-  MutexArg(c, "mutex-unlock!", a)->Unlock();
+  Mutex* m = MutexArg(c, "mutex-unlock!", a);
+  if (m->TryLock()) {
+    m->Unlock();
+    In(c).RaiseNative(c.ts, "mutex-error", "mutex-unlock!: the mutex is not locked");
+  }
+  m->Unlock();
   return In(c).Void();
 }
 

@@ -263,6 +263,13 @@ TEST(EvalTest, FatalMisusesAreErrors) {
             "error: channel-error: close: the channel is already closed");
   EXPECT_EQ(Eval("(define ch (make-channel 1)) (send ch 1) (close ch) (list (recv ch) (eof-object? (recv ch)))"),
             "(1 #t)");
+  // A debug check aborted the checked build; the default build ignored it.
+  EXPECT_EQ(Eval("(define m (make-mutex)) (mutex-unlock! m)"),
+            "error: mutex-error: mutex-unlock!: the mutex is not locked");
+  EXPECT_EQ(Eval("(define m (make-mutex)) (mutex-lock! m) (mutex-unlock! m) (mutex-unlock! m)"),
+            "error: mutex-error: mutex-unlock!: the mutex is not locked");
+  EXPECT_EQ(Eval("(define m (make-mutex)) (mutex-lock! m) (mutex-unlock! m) (mutex-lock! m) 'relocked"),
+            "relocked");
 }
 
 TEST(EvalTest, StepLimitEndsLoopsAndListWalks) {
