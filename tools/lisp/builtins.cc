@@ -19,7 +19,7 @@ namespace weft::lisp {
 // Helpers.
 
 void TypeFail(Ctx& c, const char* proc, int argno, const char* expected, Local got) {
-  std::string shown = ToString(c.interp(), got, true, 80, c.ts);
+  std::string shown = ToMessageString(c.interp(), got, c.ts, 80);
   if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
   c.interp().RaiseNative(c.ts, "type-error",
                          absl::StrCat(proc, ": expected ", expected, " as argument ", argno, ", got ", shown));
@@ -826,12 +826,12 @@ Local Newline(Ctx& c, Args a) {
 
 std::string ReportString(Interp& in, ThreadState* ts, Local message, Local irritants) {
   std::string out =
-      message.kind() == Kind::kString ? std::string(StringView(message)) : ToString(in, message, true, kPrintLimit, ts);
+      message.kind() == Kind::kString ? std::string(StringView(message)) : ToMessageString(in, message, ts);
   Local p = Local::New(irritants.get());
   RunBounded("report", [&](Scope&) {
     if (p.kind() != Kind::kPair) return true;
     out += " ";
-    out += ToString(in, Car(p), true, kPrintLimit, ts);
+    out += ToMessageString(in, Car(p), ts);
     p.Set(Cdr(p));
     return false;
   });
@@ -844,7 +844,7 @@ Local Error(Ctx& c, Args a) {
   Local irritants = NilLocal();
   for (size_t i = a.size(); i-- > 1;) irritants.Set(Cons(a[i], irritants));
   std::string msg =
-      a[0].kind() == Kind::kString ? std::string(StringView(a[0])) : ToString(in, a[0], true, kPrintLimit, c.ts);
+      a[0].kind() == Kind::kString ? std::string(StringView(a[0])) : ToMessageString(in, a[0], c.ts);
   Local cond = in.MakeCondition("error", msg, irritants);
   in.RaiseObject(c.ts, cond, ReportString(in, c.ts, a[0], irritants));
 }
@@ -855,7 +855,7 @@ Local Raise(Ctx& c, Args a) {
   if (in.IsCondition(a[0])) {
     report = ReportString(in, c.ts, RecordRef(a[0], 1), RecordRef(a[0], 2));
   } else {
-    report = absl::StrCat("uncaught raise: ", ToString(in, a[0], true, kPrintLimit, c.ts));
+    report = absl::StrCat("uncaught raise: ", ToMessageString(in, a[0], c.ts));
   }
   in.RaiseObject(c.ts, a[0], report);
 }

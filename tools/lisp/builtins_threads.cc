@@ -128,7 +128,7 @@ Local Join(Ctx& c, Args a) {
     in.RaiseObject(c.ts, r,
                    absl::StrCat("thread ", e->name, " failed: ",
                                 in.IsCondition(r) ? std::string(StringView(RecordRef(r, 1)))
-                                                     : ToString(in, r, true, kPrintLimit, c.ts)));
+                                                     : ToMessageString(in, r, c.ts)));
   }
   return r;
 }

@@ -240,7 +240,7 @@ Local Apply(Ctx& c, Local proc, Args args, bool tail) {
     }
     return p->fn(c, args);
   }
-  in.RaiseNative(c.ts, "type-error", absl::StrCat("not a procedure: ", ToString(in, proc, true)));
+  in.RaiseNative(c.ts, "type-error", absl::StrCat("not a procedure: ", ToMessageString(in, proc, c.ts)));
 }
 
 Local CallFromNative(ThreadState* ts, Local proc, Args args) {
@@ -607,8 +607,8 @@ Local CheckNode::Eval(Local env, Ctx& c) const {
   Local want = expected->Eval(env, c);
   if (!Equal(in, got, want, c.ts)) {
     in.CheckFailed();
-    in.WriteErr(absl::StrCat(file, ":", line, ": check failed: ", text, "\n  got:      ", ToString(in, got, true),
-                             "\n  expected: ", ToString(in, want, true), "\n"));
+    in.WriteErr(absl::StrCat(file, ":", line, ": check failed: ", text, "\n  got:      ", ToMessageString(in, got, c.ts),
+                             "\n  expected: ", ToMessageString(in, want, c.ts), "\n"));
   }
   return in.Void();
 }

@@ -246,6 +246,13 @@ TEST(EvalTest, DeepDataInAThreadIsAStackOverflowError) {
   EXPECT_EQ(Eval(deep + "(guard (e (#t (condition-kind e))) (join (spawn (lambda () (write x)))))"),
             "stack-overflow");
   EXPECT_EQ(Eval(deep + "(equal? x y)"), "#t");  // main's 8 MiB stack holds it
+  // Messages print deep data only 100 levels deep: naming x in an error or a failed
+  // check overflowed the thread's native stack (a process abort) before.
+  EXPECT_EQ(Eval(deep + "(guard (e (#t (substring (condition/report-string e) 0 16))) "
+                        "(join (spawn (lambda () (x 1)))))"),
+            "\"not a procedure:\"");
+  EXPECT_EQ(Eval(deep + "(guard (e (#t (condition-kind e))) (join (spawn (lambda () (car (cdr x))))))"),
+            "type-error");
 }
 
 TEST(EvalTest, FatalMisusesAreErrors) {

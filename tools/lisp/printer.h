@@ -14,11 +14,16 @@ namespace weft::lisp {
 // "...", and so do the remaining elements of lists and vectors once the text is over
 // `limit` bytes: a circular list prints in bounded memory. With ts, deep nesting
 // raises stack-overflow before the thread's native stack runs out (CheckNativeStack);
-// pass it wherever the printing thread's state is at hand.
+// pass it wherever the printing thread's state is at hand. Without ts, printing uses at
+// most 24 KiB of native stack below Print and prints "..." deeper.
 inline constexpr size_t kPrintLimit = size_t{1} << 20;
 std::string ToString(Interp& interp, Local v, bool write, size_t limit = kPrintLimit, ThreadState* ts = nullptr);
 void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit = kPrintLimit,
            ThreadState* ts = nullptr);
+// ToMessageString writes v for an error message or a check report: like ToString with
+// write, but where the stack runs low it prints "..." instead of raising, so an error
+// about deep data stays that error.
+std::string ToMessageString(Interp& interp, Local v, ThreadState* ts, size_t limit = kPrintLimit);
 
 }  // namespace weft::lisp
 
