@@ -253,6 +253,7 @@ Local HeapStats(Ctx& c, Args a) {
   Stats s = weft::GetStats();
   uint64_t collections = 0;
   for (uint64_t n : s.collections) collections += n;
+  const std::array<size_t, 4> tables = In(c).NativeTableSizes();
   std::vector<std::pair<const char*, std::function<Local()>>> fields = {
       {"bytes-allocated", [&] { return Fx(s.bytes_allocated); }},
       {"generation-bytes", [&] { return ListOf(s.generation_bytes); }},
@@ -274,10 +275,10 @@ Local HeapStats(Ctx& c, Args a) {
       {"cleanups-registered", [&] { return Fx(s.cleanups_registered); }},
       {"cleanups-run", [&] { return Fx(s.cleanups_run); }},
       // [lisp.native-tables]: entries in use.
-      {"channels", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[0])); }},
-      {"mutexes", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[1])); }},
-      {"wait-groups", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[2])); }},
-      {"threads", [&] { return Fx(uint64_t(In(c).NativeTableSizes()[3])); }},
+      {"channels", [&] { return Fx(uint64_t(tables[0])); }},
+      {"mutexes", [&] { return Fx(uint64_t(tables[1])); }},
+      {"wait-groups", [&] { return Fx(uint64_t(tables[2])); }},
+      {"threads", [&] { return Fx(uint64_t(tables[3])); }},
   };
   Local result = NilLocal();
   for (size_t i = fields.size(); i-- > 0;) {

@@ -306,16 +306,27 @@ void Interp::ChargeSleep(ThreadState* ts, int64_t ms) {
 
 size_t Interp::NativeIndex(Local v) { return size_t(ReadRaw<uint64_t>(v)); }
 
-size_t Interp::AddThread(std::unique_ptr<ThreadEntry> t) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!free_threads_.empty()) {
-    size_t i = free_threads_.back();
-    free_threads_.pop_back();
-    threads_[i] = std::move(t);
+namespace {
+
+// Takes an entry for `value` in `table`, reusing a released one first. Caller holds
+// the table's lock.
+template <typename Table, typename T>
+size_t TakeEntry(Table& table, std::vector<size_t>& free, T value) {
+  if (!free.empty()) {
+    size_t i = free.back();
+    free.pop_back();
+    table[i] = std::move(value);
     return i;
   }
-  threads_.push_back(std::move(t));
-  return threads_.size() - 1;
+  table.push_back(std::move(value));
+  return table.size() - 1;
+}
+
+}  // namespace
+
+size_t Interp::AddThread(std::unique_ptr<ThreadEntry> t) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return TakeEntry(threads_, free_threads_, std::move(t));
 }
 
 // [lisp.native-tables]: a thread entry may be named by several records
@@ -349,24 +360,6 @@ size_t Interp::ThreadCount() {
   std::lock_guard<std::mutex> lock(mu_);
   return threads_.size();
 }
-namespace {
-
-// Takes an entry for `value` in `table`, reusing a released one first. Caller holds
-// the table's lock.
-template <typename Table, typename T>
-size_t TakeEntry(Table& table, std::vector<size_t>& free, T value) {
-  if (!free.empty()) {
-    size_t i = free.back();
-    free.pop_back();
-    table[i] = std::move(value);
-    return i;
-  }
-  table.push_back(std::move(value));
-  return table.size() - 1;
-}
-
-}  // namespace
-
 // [lisp.native-tables]: the record is made before the entry is taken (making it may
 // throw HeapExhausted, and then nothing leaks), and the cleanup that releases the
 // entry is registered right after: no safepoint in between.
@@ -573,7 +566,7 @@ std::string Interp::EvalToString(std::string_view text) {
         Scope form("form");
         Node* n = compiler.CompileToplevel(d);
         Ctx c{&ts, nullptr, Local(), &form, &frame};
-        result = ToString(*this, n->Eval(NilLocal(), c), true);
+        result = ToString(*this, n->Eval(NilLocal(), c), true, kPrintLimit, &ts);
       }
     } catch (const TypeError& e) {
       throw FromNative(&ts, e);
@@ -620,7 +613,7 @@ int Interp::RunForms(std::string_view text, const std::string& file, bool repl) 
           Node* n = compiler.CompileToplevel(d);
           Ctx c{&ts, nullptr, Local(), &s, &frame};
           Local r = n->Eval(NilLocal(), c);
-          if (repl && !IsVoid(r)) Write(ToString(*this, r, true) + "\n");
+          if (repl && !IsVoid(r)) Write(ToString(*this, r, true, kPrintLimit, &ts) + "\n");
         }
       } catch (const TypeError& e) {
         throw FromNative(&ts, e);

@@ -8,12 +8,6 @@ namespace weft::lisp {
 namespace {
 
 constexpr int kMaxDepth = 1000;
-// Without the thread's state (error messages, check reports) there is no stack limit
-// to check against, so printing may use this much native stack below Print's frame
-// and prints "..." deeper: evaluation stops kNativeStackMargin (48 KiB) short of the
-// end of the stack, so an error raised there still has room. A deep list named in a
-// "not a procedure" message overflowed a spawned thread's stack before.
-constexpr size_t kUncheckedStackBudget = 24 << 10;
 
 void PrintChar(char32_t ch, bool write, std::string* out) {
   if (!write) {
@@ -57,15 +51,14 @@ void PrintString(std::string_view s, bool write, std::string* out) {
 
 // limit: once *out is longer, containers print "..." for the rest, so a circular or
 // hugely shared structure prints in bounded time and memory.
-// floor: without ts, the lowest frame address printing may reach.
 // raise: at ts's stack limit, raise stack-overflow (display, write) or print "..."
-// (messages: an error about deep data must not become another error).
+// (messages: an error about deep data must not become another error; a deep list
+// named in "not a procedure" aborted the process from a spawned thread before).
 void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size_t limit, ThreadState* ts,
-              const char* floor, bool raise) {
+              bool raise) {
   // A 256 KiB thread stack holds fewer than kMaxDepth levels.
-  const char* here = static_cast<const char*>(__builtin_frame_address(0));
-  const bool low = ts != nullptr ? here < ts->stack_limit : here < floor;
-  if (low && raise && ts != nullptr) NativeStackOverflow(ts);
+  const bool low = static_cast<const char*>(__builtin_frame_address(0)) < ts->stack_limit;
+  if (low && raise) NativeStackOverflow(ts);
   if (low || depth > kMaxDepth || out->size() > limit) {
     *out += "...";
     return;
@@ -89,7 +82,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
           *out += "...";
           return true;
         }
-        PrintRec(in, Car(p), write, out, depth + 1, limit, ts, floor, raise);
+        PrintRec(in, Car(p), write, out, depth + 1, limit, ts, raise);
         Local d = Cdr(p);
         if (d.kind() == Kind::kPair) {
           p.Set(d);
@@ -97,7 +90,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
         }
         if (!IsNilRaw(d)) {
           *out += " . ";
-          PrintRec(in, d, write, out, depth + 1, limit, ts, floor, raise);
+          PrintRec(in, d, write, out, depth + 1, limit, ts, raise);
         }
         return true;
       });
@@ -115,7 +108,7 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
             *out += "...";
             return true;
           }
-          PrintRec(in, VectorRef(v, i), write, out, depth + 1, limit, ts, floor, raise);
+          PrintRec(in, VectorRef(v, i), write, out, depth + 1, limit, ts, raise);
           return ++i == n;
         });
       }
@@ -163,15 +156,10 @@ void PrintRec(Interp& in, Local v, bool write, std::string* out, int depth, size
   }
 }
 
-}  // namespace
-
-namespace {
-
 void PrintWith(Interp& interp, Local v, bool write, std::string* out, size_t limit, ThreadState* ts,
                bool raise) {
   Scope s("print");
-  const char* floor = static_cast<const char*>(__builtin_frame_address(0)) - kUncheckedStackBudget;
-  PrintRec(interp, v, write, out, 0, out->size() + limit, ts, floor, raise);
+  PrintRec(interp, v, write, out, 0, out->size() + limit, ts, raise);
 }
 
 }  // namespace

@@ -12,14 +12,12 @@ namespace weft::lisp {
 // ToString renders v: with write, strings and characters in their read syntax
 // (write); otherwise as their contents (display). Nesting deeper than 1000 prints
 // "...", and so do the remaining elements of lists and vectors once the text is over
-// `limit` bytes: a circular list prints in bounded memory. With ts, deep nesting
-// raises stack-overflow before the thread's native stack runs out (CheckNativeStack);
-// pass it wherever the printing thread's state is at hand. Without ts, printing uses at
-// most 24 KiB of native stack below Print and prints "..." deeper.
+// `limit` bytes: a circular list prints in bounded memory. Deep nesting raises
+// stack-overflow before the native stack of ts's thread (the printing thread) runs
+// out (CheckNativeStack).
 inline constexpr size_t kPrintLimit = size_t{1} << 20;
-std::string ToString(Interp& interp, Local v, bool write, size_t limit = kPrintLimit, ThreadState* ts = nullptr);
-void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit = kPrintLimit,
-           ThreadState* ts = nullptr);
+std::string ToString(Interp& interp, Local v, bool write, size_t limit, ThreadState* ts);
+void Print(Interp& interp, Local v, bool write, std::string* out, size_t limit, ThreadState* ts);
 // ToMessageString writes v for an error message or a check report: like ToString with
 // write, but where the stack runs low it prints "..." instead of raising, so an error
 // about deep data stays that error.
