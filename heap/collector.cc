@@ -300,7 +300,6 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   if (boxed) work_.push_back(n);
   copied_bytes_ += size;
   if (from_young && to_generation > 0) promoted_bytes_ += size;
-  if (from_young) young_survived_bytes_ += size;
   if (!from_young) evacuated_bytes_ += size;
   return n;
 }
@@ -564,7 +563,8 @@ void Collector::Finish() {
     if (info.generation == 0 && HasFreeLine(info)) heap_.pinned_holes_.push_back(b);
   }
 
-  heap_.AdaptNursery(heap_.young_since_gc_, young_survived_bytes_);
+  // Every copy is a nursery survivor or an evacuation.
+  heap_.AdaptNursery(heap_.young_since_gc_, copied_bytes_ - evacuated_bytes_);
   heap_.young_since_gc_ = 0;
   std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();
   for (int g = 1; g <= generation_; ++g) {

@@ -72,7 +72,6 @@ class Collector {
   uint64_t promoted_bytes_ = 0;
   uint64_t evacuated_bytes_ = 0;
   uint64_t copied_bytes_ = 0;
-  uint64_t young_survived_bytes_ = 0;  // copied out of the nursery's from-space
   uint64_t marked_bytes_ = 0;
 };
 
