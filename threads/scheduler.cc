@@ -851,9 +851,12 @@ GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOpti
 void SchedulerImpl::FinishThread(GreenThread* t) {
   Worker* w = CurrentWorker();
   DestroySanitizerFiber(&t->fiber);
-  ReleaseStacks(w, t->stacks);
+  // [threads.inv.observed-fields]: observers stop seeing the stacks before they go
+  // back to the pool (and may be freed).
+  StackPair* stacks = t->stacks;
   SetObserved(t->stacks, static_cast<StackPair*>(nullptr));
   SetObserved(t->ctx, RawContext{nullptr});
+  ReleaseStacks(w, stacks);
   w->AddRelaxed(&w->live_delta_, -1);
   WaitState* joiner;
   bool detached;
