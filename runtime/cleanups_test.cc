@@ -142,7 +142,9 @@ TEST_P(CleanupsTest, ConcurrentRegistrationUnderCollections) {
             for (int i = 0; i < kObjects; ++i) {
               Scope check("check");
               Local v = VectorRef(keep, i);
-              if (!v.IsNil()) EXPECT_EQ(FixnumValue(Car(v)), t * kObjects + i);
+              if (!v.IsNil()) {
+                EXPECT_EQ(FixnumValue(Car(v)), t * kObjects + i);
+              }
             }
             // Drop the kept ones too.
             for (int i = 0; i < kObjects; ++i) {

@@ -16,6 +16,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/log.h"
+#include "runtime/stderr_write.h"
 
 namespace weft {
 namespace {
@@ -36,16 +37,6 @@ void OnSigquit(int) {
     (void)!write(fd, &b, 1);
   }
   errno = saved;
-}
-
-void WriteAllFd(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    off += static_cast<size_t>(n);
-  }
 }
 
 }  // namespace
@@ -169,7 +160,7 @@ void ControlServer::Loop() {
         dump |= buf[i] == kSigquitByte;
       }
       if (stop) return;
-      if (dump) WriteAllFd(STDERR_FILENO, handler_("dump native"));
+      if (dump) WriteStderr(handler_("dump native"));
     }
     if (listen_fd_ >= 0 && (fds[1].revents & POLLIN)) {
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);

@@ -6,17 +6,19 @@
 
 namespace weft {
 
-void WriteStderr(std::string_view s) {
+void WriteAllFd(int fd, std::string_view s) {
   const char* p = s.data();
   size_t n = s.size();
   while (n > 0) {
-    ssize_t w = ::write(STDERR_FILENO, p, n);
+    ssize_t w = ::write(fd, p, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     p += w;
     n -= static_cast<size_t>(w);
   }
 }
+
+void WriteStderr(std::string_view s) { WriteAllFd(STDERR_FILENO, s); }
 
 void WriteStderrDecimal(uint64_t v) {
   char buf[24];  // 20 digits for 2^64-1

@@ -13,7 +13,10 @@
 
 namespace weft {
 
-// WriteStderr writes all of `s`. Async-signal-safe.
+// WriteAllFd writes all of `s` to `fd`, retrying short writes and EINTR; gives up
+// silently on an error. Async-signal-safe.
+void WriteAllFd(int fd, std::string_view s);
+// WriteStderr writes all of `s` to stderr. Async-signal-safe.
 void WriteStderr(std::string_view s);
 // WriteStderrDecimal writes `v` in decimal. Async-signal-safe, allocates nothing.
 void WriteStderrDecimal(uint64_t v);
