@@ -53,10 +53,11 @@ const char* const kKindNames[] = {"reserve", "commit", "decommit", "protect", "r
 // The fatal messages a fault at the OS boundary may legitimately end in: constant
 // WEFT_CHECK messages of the layer that cannot recover (see heap/DESIGN.md "OS
 // refusal" and threads/scheduler.cc AllocateStacks).
+constexpr char kSurvivorsFatal[] = "weft: heap: out of memory copying nursery survivors";
 const char* const kDocumentedFatal[] = {
     "weft: out of memory for a green thread's native stack",
     "weft: out of memory for a green thread's managed stack",
-    "weft: heap: out of memory copying nursery survivors",
+    kSurvivorsFatal,
     "weft: could not unprotect a native stack guard page",
 };
 
@@ -154,7 +155,7 @@ Ending Classify(const ChildResult& r, std::string* why) {
     for (const char* m : kDocumentedFatal) {
       if (r.output.find(m) == std::string::npos) continue;
       // The survivors fatal is preceded by a line with the sizes involved.
-      if (m == kDocumentedFatal[2] &&
+      if (m == kSurvivorsFatal &&
           r.output.find("weft: heap: the OS refused memory for a ") == std::string::npos) {
         *why = "the survivors fatal came without the line giving the sizes";
         return Ending::kBad;
