@@ -333,16 +333,11 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
     }
   }
   // [heap.limits.reserve]: evacuation never eats into the nursery's copy reserve.
-  // Spare nursery blocks are committed memory: a survivor block reuses one, and
-  // they go back to the arena before the hard limit refuses a block.
+  // A survivor block reuses a spare nursery block when there is one.
   bool from_spare = gen == 0 && !heap_.spare_young_blocks_.empty();
-  size_t need = heap_.heap_bytes_ + heap_.SpareBytes() + (from_spare ? 0 : kBlockSize) +
-                (from_young ? 0 : young_reserve_);
-  if (need > heap_.options_.hard_limit_bytes && !heap_.spare_young_blocks_.empty()) {
-    heap_.ReleaseSpareBlocks(0);
-    need = heap_.heap_bytes_ + kBlockSize + (from_young ? 0 : young_reserve_);
+  if (!heap_.FitsHardLimit(kBlockSize, from_spare, from_young ? 0 : young_reserve_)) {
+    return nullptr;
   }
-  if (need > heap_.options_.hard_limit_bytes) return nullptr;
   char* block = gen == 0 ? heap_.TakeYoungBlock(!boxed)
                          : static_cast<char*>(arena_.AllocateBlocks(1, BlockType::kOld));
   if (block == nullptr) return nullptr;
@@ -375,10 +370,78 @@ void Collector::ScanObject(Object* o) {
 }
 
 void Collector::Drain() {
+  if (generation_ == 0) {
+    DrainYoung();
+    return;
+  }
   while (!work_.empty()) {
     Object* o = work_.back();
     work_.pop_back();
     ScanObject(o);
+  }
+}
+
+// [heap.collect.young-drain] The transitive closure of a nursery collection, in one
+// loop with the arena's base and block table in locals: object stores may alias any
+// word, so the general path reloads them from the arena around every copy. Only
+// nursery blocks are copied here; everything else a young collection condemns
+// (generation-0 large and pinned objects) goes through Process. Same result as
+// ScanObject on every work item.
+void Collector::DrainYoung() {
+  const uintptr_t base = arena_.base();
+  BlockInfo* const table = &arena_.InfoFor(reinterpret_cast<const void*>(base));
+  const int promote_at = heap_.options_.promotion_age[0];
+  auto info_for = [base, table](const void* p) -> BlockInfo& {
+    return table[(reinterpret_cast<uintptr_t>(p) - base) >> kBlockShift];
+  };
+  while (!work_.empty()) {
+    Object* o = work_.back();
+    work_.pop_back();
+    const int holder_generation = info_for(o).generation;
+    Value* s = o->slots();
+    const size_t n = ReferenceCount(o);
+    for (size_t i = 0; i < n; ++i) {
+      Value v = s[i];
+      if (!v.IsPointer()) continue;
+      Object* r = v.AsObject();
+      const uint64_t header = r->header;
+      if ((header & 7) == kForwardTag) {
+        s[i] = Value::FromObject(reinterpret_cast<Object*>(header & ~uint64_t{7}));
+      } else if (const BlockInfo& ri = info_for(r);
+                 ri.type == BlockType::kYoung && !(ri.flags & kBlockToSpace)) {
+        WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
+        const size_t words = ObjectSizeInWords(r);
+        const size_t bytes = words * kWordSize;
+        const bool boxed = KindHasReferences(r->kind());
+        int age = static_cast<int>((header >> kAgeShift) & kAgeMask) + 1;
+        const int to_generation = age >= promote_at ? 1 : 0;
+        if (to_generation == 1) age = 0;
+        char* p = nullptr;
+        if (bytes <= kSmallCopyBytes) p = to_[to_generation][boxed ? 0 : 1].Bump(bytes);
+        if (p == nullptr) {
+          Object* moved = Copy(r, to_generation, age, true);  // opens the next region
+          if (moved == nullptr) ReportSurvivorOutOfMemory(bytes);
+          WEFT_CHECK(moved != nullptr, "weft: heap: out of memory copying nursery survivors");
+          s[i] = Value::FromObject(moved);
+        } else {
+          __builtin_prefetch(p + 4 * kLineSize, 1);  // the next copies' lines
+          const uint64_t* from = reinterpret_cast<const uint64_t*>(r);
+          uint64_t* to = reinterpret_cast<uint64_t*>(p);
+          to[0] = (header & ~(kAgeMask << kAgeShift) & ~kMarkBit) |
+                  (static_cast<uint64_t>(age) << kAgeShift);
+          for (size_t w = 1; w < words; ++w) to[w] = from[w];
+          r->header = reinterpret_cast<uint64_t>(p) | kForwardTag;
+          Object* moved = reinterpret_cast<Object*>(p);
+          if (boxed) work_.push_back(moved);
+          copied_bytes_ += bytes;
+          if (to_generation > 0) promoted_bytes_ += bytes;
+          s[i] = Value::FromObject(moved);
+        }
+      } else {
+        Process(&s[i]);
+      }
+      if (holder_generation > 0) RecordCard(&s[i], holder_generation);
+    }
   }
 }
 

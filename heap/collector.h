@@ -42,6 +42,7 @@ class Collector {
   void ScanDirtyBlock(char* block);
   void ScanDirtyLarge(char* run);
   void Drain();
+  void DrainYoung();
   void ScanObject(Object* o);
   void RecordCard(Value* slot, int holder_generation);
   void Mark(Object* o);

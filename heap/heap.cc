@@ -114,6 +114,14 @@ size_t Heap::YoungReserve(size_t extra_young_bytes) const {
   return young + young / 3 + 8 * kBlockSize;
 }
 
+bool Heap::FitsHardLimit(size_t bytes, bool from_spare, size_t reserve) {
+  size_t hard = options_.hard_limit_bytes;
+  if (heap_bytes_ + SpareBytes() + (from_spare ? 0 : bytes) + reserve <= hard) return true;
+  if (spare_young_blocks_.empty()) return false;
+  ReleaseSpareBlocks(0);
+  return heap_bytes_ + bytes + reserve <= hard;
+}
+
 char* Heap::TakeYoungBlock(bool unboxed) {
   char* block;
   if (!spare_young_blocks_.empty()) {
@@ -190,20 +198,11 @@ Heap::Admission Heap::Admit(size_t block_bytes, bool young_block, const Request&
       young_since_gc_ + block_bytes > nursery_bytes_) {
     return Admission::kNeedYoung;
   }
-  size_t after = heap_bytes_ + block_bytes;
-  // Spare nursery blocks are committed memory too: they count against the hard
-  // limit, and go back to the arena before the hard limit refuses anything.
   bool from_spare = young_block && !spare_young_blocks_.empty();
-  size_t committed = heap_bytes_ + SpareBytes() + (from_spare ? 0 : block_bytes);
-  if (committed + YoungReserve(young_block ? block_bytes : 0) > options_.hard_limit_bytes &&
-      !spare_young_blocks_.empty()) {
-    ReleaseSpareBlocks(0);
-    committed = after;
-  }
-  if (committed + YoungReserve(young_block ? block_bytes : 0) > options_.hard_limit_bytes) {
+  if (!FitsHardLimit(block_bytes, from_spare, YoungReserve(young_block ? block_bytes : 0))) {
     return Admission::kOverHard;
   }
-  if (after > soft_limit_) return Admission::kOverSoft;
+  if (heap_bytes_ + block_bytes > soft_limit_) return Admission::kOverSoft;
   return Admission::kOk;
 }
 
@@ -457,7 +456,7 @@ absl::Status Heap::AllocateImageRuns(std::span<ImageRun> runs) {
   size_t total = 0;
   for (const ImageRun& r : runs) total += r.blocks * kBlockSize;
   // [heap.limits.reserve]: the image must fit with the nursery's copy reserve.
-  if (heap_bytes_ + total + YoungReserve(0) > options_.hard_limit_bytes) {
+  if (!FitsHardLimit(total, /*from_spare=*/false, YoungReserve(0))) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "image: loading needs %d bytes of blocks; the heap holds %d and its hard limit is %d",
         total, heap_bytes_, options_.hard_limit_bytes));

@@ -179,6 +179,13 @@ class Heap {
   char* Fail(Mutator* m, Admission a, const Request& req);
   int ChooseGeneration() ABSL_LOCKS_EXCLUDED(mu_);
   size_t YoungReserve(size_t extra_young_bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FitsHardLimit: whether `bytes` more of heap blocks (none of them new memory when
+  // `from_spare`: a spare nursery block is reused) plus `reserve` stay within the
+  // hard limit, counting spare nursery blocks as the committed memory they are. When
+  // they do not, the spares go back to the arena first and the answer is for a heap
+  // without them ([heap.limits.hard]).
+  bool FitsHardLimit(size_t bytes, bool from_spare, size_t reserve)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // TakeYoungBlock returns a nursery block, a spare one if any ([heap.nursery.spare]),
   // with its BlockInfo reset to an empty generation-0 block, or nullptr when the
   // arena refuses (errno set).

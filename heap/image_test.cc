@@ -612,6 +612,45 @@ TEST_F(BadImageTest, HardLimitLeavesTheHeapUntouched) {
   t.heap->Verify(&keep);
 }
 
+// [heap.limits.hard]: the spare nursery blocks a young collection keeps are committed
+// memory. A load that fits only without them gives them back first; the arena never
+// holds more than the hard limit.
+TEST(ImageLimitTest, LoadCountsSpareNurseryBlocksAgainstTheHardLimit) {
+  const std::string path = TempPath("spares.img");
+  {
+    TestHeap src;
+    Mutator* m = src.heap->CreateMutator();
+    Object* big = m->AllocateVector(360000, Value::Fixnum(3));  // 88 blocks
+    std::vector<Value> roots = {V(big)};
+    src.heap->DestroyMutator(m);
+    ImageWriter w(*src.heap);
+    w.AddHeap(roots);
+    ASSERT_TRUE(w.Write(path).ok());
+  }
+  HeapOptions o = testing::SmallHeapOptions();
+  // 88 blocks of image + 8 blocks of copy reserve fit under 3 MiB (96 blocks); the
+  // image and 12 or more spare nursery blocks would pass it.
+  o.soft_limit_bytes = o.hard_limit_bytes = size_t{3} << 20;
+  o.nursery_bytes = size_t{512} << 10;
+  o.initial_bytes = size_t{1} << 20;
+  TestHeap t(o);
+  Mutator* m = t.heap->CreateMutator();
+  VectorRoots none;
+  for (int i = 0; i < 600; ++i) ASSERT_NE(m->AllocateVector(100, Value::Nil()), nullptr);
+  t.heap->DestroyMutator(m);
+  t.heap->Collect(0, none);  // empties the nursery: its blocks stay as spares
+  size_t committed = t.arena->Stats().blocks_in_use * kBlockSize;
+  ASSERT_GE(committed, size_t{384} << 10) << "the young collection kept too few spare blocks";
+  absl::StatusOr<std::vector<Value>> r = LoadFile(*t.heap, path);
+  std::remove(path.c_str());
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LE(t.arena->Stats().blocks_in_use * kBlockSize, o.hard_limit_bytes);
+  VectorRoots loaded;
+  loaded.roots = *r;
+  t.heap->Verify(&loaded);
+  EXPECT_EQ(loaded.roots[0].AsObject()->at(359999).FixnumValue(), 3);
+}
+
 // ---------------------------------------------------------------------------------
 // The container: atomic writes and extra sections.
 
