@@ -53,15 +53,16 @@ class CoreParser {
     if (absl::Status s = ParseThreads(sections[1], core, threads); !s.ok()) return s;
     if (absl::Status s = ParseStacks(sections[2], core.info, threads); !s.ok()) return s;
     for (ThreadDump& t : threads) {
-      if (MatchesFilters(t.info.id, t.name, t.info.state, options_.thread_filter,
-                         options_.state_filter)) {
-        core.dump.threads.push_back(std::move(t));
-      }
+      if (Shown(t)) core.dump.threads.push_back(std::move(t));
     }
     return core;
   }
 
  private:
+  bool Shown(const ThreadDump& t) const {
+    return MatchesFilters(t.info.id, t.name, t.info.state, options_.thread_filter,
+                          options_.state_filter);
+  }
   absl::Status Bad(const std::string& message) const {
     return absl::InvalidArgumentError(absl::StrFormat("core %s: %s", path_, message));
   }
@@ -162,6 +163,8 @@ class CoreParser {
     }
     for (uint32_t i = 0; i < n && d.ok(); ++i) {
       ThreadDump& t = threads[i];
+      // Every stack is validated; only the shown ones pay for --roots' traversals.
+      const bool retained = options_.roots && Shown(t);
       uint64_t id = d.U64("a stack's thread id");
       if (d.ok() && id != t.info.id) {
         return Bad(absl::StrFormat("section '%s': stack %d belongs to thread %d, not to thread %d",
@@ -182,7 +185,9 @@ class CoreParser {
           if (!d.ok()) break;
           std::string where = absl::StrFormat("thread %d frame '%s' slot [%d]", t.info.id,
                                               frame.name, slot.index);
-          if (absl::Status s = Describe(info, root, generation, where, slot); !s.ok()) return s;
+          if (absl::Status s = Describe(info, root, generation, where, retained, slot); !s.ok()) {
+            return s;
+          }
           frame.slots.push_back(std::move(slot));
         }
         t.frames.push_back(std::move(frame));
@@ -198,7 +203,7 @@ class CoreParser {
 
   // Describe: the slot's text, from the image's heap segments ([runtime.core.decode]).
   absl::Status Describe(const CoreInfo& info, uint64_t root, int32_t generation,
-                        const std::string& where, DumpSlot& slot) {
+                        const std::string& where, bool retained, DumpSlot& slot) {
     heap::Value raw = heap::Value::FromRaw(slot.raw);
     if (root == kCoreNoRoot) {
       if (!raw.IsPointer()) {
@@ -241,7 +246,7 @@ class CoreParser {
     if (f.kind == heap::ObjectKind::kString) f.string = o->string_view();
     if (f.kind == heap::ObjectKind::kRecord) f.record_name = image_.LayoutName(o->aux());
     slot.text = DescribeObject(f);
-    if (options_.roots) {
+    if (retained) {
       slot.retained = RetainedBytes(v, [&](heap::Value r) { return image_.ObjectAt(r); });
     }
     return absl::OkStatus();
