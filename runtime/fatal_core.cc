@@ -41,26 +41,22 @@ constexpr int kWriterFailed = 1;  // it wrote why on stderr
 // handler, after the failing code took the allocator's lock).
 class Line {
  public:
-  Line& Add(const char* s) {
-    while (*s != '\0' && n_ < sizeof(buf_)) buf_[n_++] = *s++;
+  Line& Add(std::string_view s) {
+    for (char c : s) {
+      if (n_ == sizeof(buf_)) Write();  // a long path: the line goes out in pieces
+      buf_[n_++] = c;
+    }
     return *this;
   }
-  Line& Add(int64_t v) {
-    char digits[24];
-    int i = 0;
-    uint64_t u = v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v);
-    do {
-      digits[i++] = static_cast<char>('0' + u % 10);
-      u /= 10;
-    } while (u > 0);
-    if (v < 0) Add("-");
-    while (i > 0 && n_ < sizeof(buf_)) buf_[n_++] = digits[--i];
-    return *this;
+  Line& Add(const char* s) { return Add(std::string_view(s)); }
+  Line& Add(int64_t v) { return Add(DecimalDigits(v).view()); }
+  void Write() {
+    WriteStderr(std::string_view(buf_, n_));
+    n_ = 0;
   }
-  void Write() { WriteStderr(std::string_view(buf_, n_)); }
 
  private:
-  char buf_[PATH_MAX + 256];
+  char buf_[512];  // small: this may run on a signal handler's alternate stack
   size_t n_ = 0;
 };
 

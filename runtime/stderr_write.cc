@@ -20,14 +20,18 @@ void WriteAllFd(int fd, std::string_view s) {
 
 void WriteStderr(std::string_view s) { WriteAllFd(STDERR_FILENO, s); }
 
-void WriteStderrDecimal(uint64_t v) {
-  char buf[24];  // 20 digits for 2^64-1
-  size_t i = sizeof(buf);
-  do {
-    buf[--i] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v > 0);
-  WriteStderr(std::string_view(buf + i, sizeof(buf) - i));
+DecimalDigits::DecimalDigits(int64_t v) {
+  Format(v < 0 ? 0 - static_cast<uint64_t>(v) : static_cast<uint64_t>(v), v < 0);
 }
+
+void DecimalDigits::Format(uint64_t magnitude, bool negative) {
+  do {
+    buf_[--start_] = static_cast<char>('0' + magnitude % 10);
+    magnitude /= 10;
+  } while (magnitude > 0);
+  if (negative) buf_[--start_] = '-';
+}
+
+void WriteStderrDecimal(uint64_t v) { WriteStderr(DecimalDigits(v).view()); }
 
 }  // namespace weft

@@ -18,6 +18,19 @@ namespace weft {
 void WriteAllFd(int fd, std::string_view s);
 // WriteStderr writes all of `s` to stderr. Async-signal-safe.
 void WriteStderr(std::string_view s);
+// DecimalDigits: the decimal text of `v` ("-" first when negative), formatted
+// without allocating. Async-signal-safe.
+class DecimalDigits {
+ public:
+  explicit DecimalDigits(int64_t v);
+  explicit DecimalDigits(uint64_t v) { Format(v, false); }
+  std::string_view view() const { return std::string_view(buf_ + start_, sizeof(buf_) - start_); }
+
+ private:
+  void Format(uint64_t magnitude, bool negative);
+  char buf_[24];  // a sign and 20 digits for 2^64-1
+  size_t start_ = sizeof(buf_);
+};
 // WriteStderrDecimal writes `v` in decimal. Async-signal-safe, allocates nothing.
 void WriteStderrDecimal(uint64_t v);
 
