@@ -778,6 +778,10 @@ StackPair* SchedulerImpl::AcquireStacks(Worker* w, size_t native_bytes, size_t m
 }
 
 void SchedulerImpl::FreeStacks(StackPair* s) {
+  // [threads.inv.observed-fields]: the pair was hidden from observers before it got
+  // here, and an observer holds reg_mu_ from loading a pair to its last read of it, so
+  // taking the lock once waits out any observer that loaded this pair earlier.
+  { SpinLockHolder l(&reg_mu_); }
 #if defined(WEFT_ASAN)
   ASAN_UNPOISON_MEMORY_REGION(s->native.run, s->native.run_bytes);
 #endif

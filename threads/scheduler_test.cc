@@ -5,6 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -305,6 +306,42 @@ TEST_P(SchedulerRunTest, RegistryShowsStatesAndStacks) {
     sleeper.Join();
     return int64_t{0};
   }).ok());
+}
+
+// [threads.inv.observed-fields]: with no stack pools every finishing thread frees its
+// stack pair while an OS thread keeps reading the registry's stack bounds; ASan
+// reports a read of a freed pair, TSan a race.
+TEST_P(SchedulerRunTest, RegistryReadersNeverSeeAFreedStackPair) {
+  SchedulerOptions o;
+  o.stack_pool_per_worker = 0;
+  o.stack_pool_global = 0;
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> reads{0};
+  std::thread observer;
+  ASSERT_TRUE(RunMain(
+                  [&] {
+                    observer = std::thread([&] {
+                      while (!done.load()) {
+                        sched_->ForEachThread([&](const ThreadInfo& i) {
+                          if (i.stack_low != nullptr) {
+                            EXPECT_LT(i.stack_low, i.stack_high);
+                            reads.fetch_add(1, std::memory_order_relaxed);
+                          }
+                        });
+                      }
+                    });
+                    for (int round = 0; round < 200; ++round) {
+                      std::vector<Thread> ts;
+                      for (int i = 0; i < 8; ++i) ts.push_back(Spawn([] { return int64_t{1}; }));
+                      for (auto& t : ts) t.Join();
+                    }
+                    done.store(true);
+                    return int64_t{0};
+                  },
+                  o)
+                  .ok());
+  observer.join();
+  EXPECT_GT(reads.load(), 0);
 }
 
 TEST_P(SchedulerRunTest, RegistryShowsWhichThreadsAreDetached) {
