@@ -1,5 +1,6 @@
 // Object constructors, accessors and setters of weft.h. Every store into an existing
 // object goes through Heap::WriteBarrier ([heap.inv.old-to-young]).
+#include "absl/base/attributes.h"
 #include "absl/strings/str_format.h"
 #include "heap/object.h"
 #include "runtime/runtime_impl.h"
@@ -65,7 +66,7 @@ Local Finish(RuntimeImpl& rt, Object* o) {
 
 // NewPair allocates (car . cdr) through the mutator of the worker running the caller,
 // found by one opaque lookup ([runtime.inv.mutator-per-worker]); throws on failure.
-Value NewPair(Local car, Local cdr) {
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value NewPair(Local car, Local cdr) {
   heap::Mutator* m = CurrentMutator();
   Object* o = m->AllocatePair(ToHeap(car.get()), ToHeap(cdr.get()));
   if (__builtin_expect(o == nullptr, 0)) {
@@ -117,12 +118,6 @@ Local Char(char32_t c) {
 }
 
 Local Unbound() { return Local::New(FromHeap(heap::Value::Unbound())); }
-
-int64_t FixnumValue(Local v) {
-  heap::Value h = ToHeap(v.get());
-  if (!h.IsFixnum()) WrongKind("FixnumValue", Kind::kFixnum, h);
-  return h.FixnumValue();
-}
 
 char32_t CharValue(Local v) {
   heap::Value h = ToHeap(v.get());

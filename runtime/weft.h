@@ -344,7 +344,12 @@ Local Fixnum(int64_t v);  // throws TypeError outside [kFixnumMin, kFixnumMax]
 Local Boolean(bool v);
 Local Char(char32_t c);
 Local Unbound();
-int64_t FixnumValue(Local v);
+// FixnumValue: the integer a fixnum Local holds; throws TypeError for anything else.
+inline int64_t FixnumValue(Local v) {
+  const Value x = v.get();
+  if (__builtin_expect((x.raw & 1) != 0, 0)) internal::ThrowWrongKind("FixnumValue", Kind::kFixnum, x);
+  return static_cast<int64_t>(x.raw) >> 1;  // a fixnum is its value shifted left once
+}
 char32_t CharValue(Local v);
 
 Local Cons(Local car, Local cdr);
