@@ -194,7 +194,7 @@ void Collector::Process(Value* slot) {
     return;
   }
   BlockInfo& info = arena_.InfoFor(o);
-  if (info.generation > generation_ || (info.flags & kBlockToSpace) || o->marked()) return;
+  if (Settled(o, info)) return;
   WEFT_DCHECK(o->HasHeader(), "weft: reference to something that is not an object");
   switch (info.type) {
     case BlockType::kYoung: {
@@ -235,10 +235,17 @@ bool Collector::ProcessWeak(Value* slot) {
     *slot = Value::FromObject(o->forwarding_address());
     return true;
   }
-  const BlockInfo& info = arena_.InfoFor(o);
-  // Not condemned, already a copy, or marked in place: alive. Anything else in a
-  // condemned block was not reached.
+  // Anything not settled is in a condemned block and was not reached.
+  return Settled(o, arena_.InfoFor(o));
+}
+
+bool Collector::Settled(const Object* o, const BlockInfo& info) const {
   return info.generation > generation_ || (info.flags & kBlockToSpace) || o->marked();
+}
+
+Region& Collector::ToRegion(int generation, bool boxed, size_t bytes) {
+  bool medium = generation >= 1 && bytes > kMediumObjectBytes;
+  return (medium ? overflow_ : to_)[generation][boxed ? 0 : 1];
 }
 
 void Collector::Mark(Object* o) {
@@ -269,8 +276,7 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   size_t size = ObjectSize(o);
   bool boxed = KindHasReferences(o->kind());
   // The open to-space region first (inline); AllocateTo opens the next one.
-  bool medium = to_generation >= 1 && size > kMediumObjectBytes;
-  char* p = (medium ? overflow_ : to_)[to_generation][boxed ? 0 : 1].Bump(size);
+  char* p = ToRegion(to_generation, boxed, size).Bump(size);
   if (p == nullptr) p = AllocateTo(to_generation, boxed, size, from_young);
   if (p == nullptr) return nullptr;
   if (size <= kSmallCopyBytes) {
@@ -323,8 +329,7 @@ bool Collector::NextHole(HoleCursor& c, Region& r) {
 char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) {
   int space = boxed ? 0 : 1;
   bool medium = gen >= 1 && bytes > kMediumObjectBytes;
-  Region& r = medium ? overflow_[gen][space] : to_[gen][space];
-  if (char* p = r.Bump(bytes); p != nullptr) return p;  // callers try it first too
+  Region& r = ToRegion(gen, boxed, bytes);  // full: its caller tried it
   heap_.CloseRegion(r, false);
   if (gen >= 1 && !medium) {
     while (NextHole(holes_[gen][space], r)) {

@@ -44,10 +44,16 @@ class Collector {
   void Drain();
   void DrainYoung();
   void ScanObject(Object* o);
+  // Settled: `o` (not forwarded) needs nothing more from this collection: it is not
+  // condemned, or it is a copy made by it, or it is marked in place.
+  bool Settled(const Object* o, const BlockInfo& info) const;
+  // ToRegion: the to-space region an object of `bytes` copied into `generation` uses.
+  Region& ToRegion(int generation, bool boxed, size_t bytes);
   void RecordCard(Value* slot, int holder_generation);
   void Mark(Object* o);
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
   void ReportSurvivorOutOfMemory(size_t object_bytes);
+  // AllocateTo opens the next to-space region for a copy its region could not take.
   char* AllocateTo(int generation, bool boxed, size_t bytes, bool from_young);
   bool NextHole(HoleCursor& cursor, Region& r);
   void Finish();
