@@ -25,14 +25,11 @@
 // scheduler, with its own repetitions; this program is one measurement per process
 // and the peers' numbers of iterations, so the rows compare like with like.
 #include <sched.h>
-#include <sys/resource.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -40,6 +37,7 @@
 #include <vector>
 
 #include "runtime/weft.h"
+#include "tools/bench/peers/cpp/figures.h"
 
 namespace {
 
@@ -56,29 +54,6 @@ struct Outcome {
   std::vector<Figure> notes;  // extra `key: number` lines, recorded and not compared
   int64_t checksum = 0;
 };
-
-double NowNs() {
-  return std::chrono::duration<double, std::nano>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-// ResidentKiB: VmRSS, as the peers and threads_bench read it.
-long ResidentKiB() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return 0;
-}
-
-double CpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
-}
 
 // Fail ends the process at once: it may be called on a worker, where returning
 // through the runtime would report the failure as a figure-less success.
@@ -101,12 +76,12 @@ Outcome YieldMode(long n) {
     return weft::Local::Nil();
   };
   // As the peers: the time includes starting the two threads (once, not per yield).
-  const double t0 = NowNs();
+  const double t0 = weft_peer::now_ns();
   weft::Thread a = weft::Spawn(body, {.name = "yield-a"});
   weft::Thread b = weft::Spawn(body, {.name = "yield-b"});
   a.Join();
   b.Join();
-  const double t1 = NowNs();
+  const double t1 = weft_peer::now_ns();
   Outcome out;
   out.figures.push_back({"yield", (t1 - t0) / (2.0 * double(n)), "ns/yield"});
   out.checksum = yields.load();
@@ -128,7 +103,7 @@ Outcome PingPongMode(long n) {
       },
       {.name = "echo"});
   int64_t echoed = 0;
-  const double t0 = NowNs();
+  const double t0 = weft_peer::now_ns();
   for (long i = 0; i < n; ++i) {
     weft::Scope round(scope, "round");  // the round's two slots go with it
     ping.Send(round.Fixnum(i));
@@ -136,7 +111,7 @@ Outcome PingPongMode(long n) {
     if (!v) Fail("pingpong: pong closed");
     echoed += weft::FixnumValue(*v);
   }
-  const double t1 = NowNs();
+  const double t1 = weft_peer::now_ns();
   ping.Close();
   echo.Join();
   Outcome out;
@@ -150,7 +125,7 @@ Outcome SpawnJoinMode(long n) {
   // One worker: the threads run one at a time, so a plain sum is race-free (the
   // peers do the same with one OS thread).
   int64_t sum = 0;
-  const double t0 = NowNs();
+  const double t0 = weft_peer::now_ns();
   for (long i = 0; i < n; ++i) {
     weft::Scope iteration(scope, "spawn");  // Join's result Local goes with it
     weft::Thread t = weft::Spawn([&sum, i] {
@@ -159,7 +134,7 @@ Outcome SpawnJoinMode(long n) {
     });
     t.Join();
   }
-  const double t1 = NowNs();
+  const double t1 = weft_peer::now_ns();
   Outcome out;
   out.figures.push_back({"spawn_join", (t1 - t0) / double(n), "ns/thread"});
   out.checksum = sum;
@@ -172,8 +147,8 @@ Outcome AliveMode(long n) {
   weft::WaitGroup done;
   done.Add(n);
   std::atomic<int64_t> started{0};
-  const long rss0 = ResidentKiB();
-  const double t0 = NowNs();
+  const long rss0 = weft_peer::resident_kib();
+  const double t0 = weft_peer::now_ns();
   for (long i = 0; i < n; ++i) {
     // Detached, as threads_bench's: the WaitGroup waits for them, and main keeps no
     // handle per thread (the peers keep one only where their API requires it).
@@ -189,8 +164,8 @@ Outcome AliveMode(long n) {
   // where it has not (as threads_bench).
   while (started.load(std::memory_order_relaxed) < n) weft::Yield();
   weft::Yield();
-  const double t1 = NowNs();
-  const long rss1 = ResidentKiB();
+  const double t1 = weft_peer::now_ns();
+  const long rss1 = weft_peer::resident_kib();
   release.Close();
   done.Wait();
   Outcome out;
@@ -237,7 +212,7 @@ class Handoffs {
     double start = 0;
     while (theirs.ops.load(std::memory_order_acquire) < k) {
       if (++spins % 64 != 0) continue;
-      const double now = NowNs();
+      const double now = weft_peer::now_ns();
       if (start == 0) {
         start = now;
       } else if (now - start > kSpinLimitNs) {
@@ -275,7 +250,7 @@ Outcome XWakeMode(long n) {
       {.name = "echo"});
   int64_t echoed = 0;
   int64_t k = 0;
-  const double t0 = NowNs();
+  const double t0 = weft_peer::now_ns();
   for (long i = 0; i < n; ++i) {
     weft::Scope round(scope, "round");
     ping.Send(round.Fixnum(i));
@@ -285,7 +260,7 @@ Outcome XWakeMode(long n) {
     handoffs.Settle(main_ops, echo_ops, ++k);
     echoed += weft::FixnumValue(*v);
   }
-  const double t1 = NowNs();
+  const double t1 = weft_peer::now_ns();
   ping.Close();
   echo.Join();
   Outcome out;
@@ -309,9 +284,9 @@ Outcome IdleMode(long seconds) {
   weft::Thread a = weft::Spawn(blocked, {.name = "blocked-a"});
   weft::Thread b = weft::Spawn(blocked, {.name = "blocked-b"});
   weft::SleepFor(absl::Milliseconds(100));  // as the peers: let the workers settle
-  const double c0 = CpuSeconds(), t0 = NowNs();
+  const double c0 = weft_peer::cpu_seconds(), t0 = weft_peer::now_ns();
   weft::SleepFor(absl::Seconds(seconds));
-  const double c1 = CpuSeconds(), t1 = NowNs();
+  const double c1 = weft_peer::cpu_seconds(), t1 = weft_peer::now_ns();
   stop.Close();
   a.Join();
   b.Join();
@@ -364,9 +339,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "green_threads: %s\n", code.status().ToString().c_str());
     return 1;
   }
-  for (const Figure& f : out.figures) {
-    std::printf("RESULT %s %.3f %s\n", f.name.c_str(), f.value, f.unit.c_str());
-  }
+  for (const Figure& f : out.figures) weft_peer::result(f.name.c_str(), f.value, f.unit.c_str());
   for (const Figure& f : out.notes) std::printf("%s: %.0f\n", f.name.c_str(), f.value);
   std::printf("checksum: %lld\n", static_cast<long long>(out.checksum));
   return *code;
