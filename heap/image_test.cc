@@ -33,8 +33,7 @@ using testing::V;
 using testing::VectorRoots;
 
 std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return absl::StrFormat("%s/%s", dir != nullptr ? dir : "/tmp", name);
+  return ::testing::TempDir() + name;  // TEST_TMPDIR under Bazel
 }
 
 std::string ReadAll(const std::string& path) {

@@ -19,8 +19,7 @@ namespace weft {
 namespace {
 
 std::string TempPath(const std::string& name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+  return ::testing::TempDir() + name;  // TEST_TMPDIR under Bazel
 }
 
 void FailWithWriterHook(void (*hook)(), const std::string& core_path) {

@@ -23,8 +23,7 @@ std::string ReadFile(const std::string& path) {
 }
 
 std::string TempPath(const char* name) {
-  const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+  return ::testing::TempDir() + name;  // TEST_TMPDIR under Bazel
 }
 
 const char* Colour(uint8_t d) { return d == 1 ? "red" : "blue"; }
