@@ -422,14 +422,13 @@ void Collector::DrainYoung() {
         const int to_generation = age >= promote_at ? 1 : 0;
         if (to_generation == 1) age = 0;
         char* p = nullptr;
-        if (bytes <= kSmallCopyBytes) p = to_[to_generation][boxed ? 0 : 1].Bump(bytes);
+        if (bytes <= kSmallCopyBytes) p = ToRegion(to_generation, boxed, bytes).Bump(bytes);
         if (p == nullptr) {
           Object* moved = Copy(r, to_generation, age, true);  // opens the next region
           if (moved == nullptr) ReportSurvivorOutOfMemory(bytes);
           WEFT_CHECK(moved != nullptr, "weft: heap: out of memory copying nursery survivors");
           s[i] = Value::FromObject(moved);
         } else {
-          __builtin_prefetch(p + 4 * kLineSize, 1);  // the next copies' lines
           const uint64_t* from = reinterpret_cast<const uint64_t*>(r);
           uint64_t* to = reinterpret_cast<uint64_t*>(p);
           to[0] = (header & ~(kAgeMask << kAgeShift) & ~kMarkBit) |
