@@ -21,14 +21,14 @@ namespace {
 // thread a fiber left after it resumed on another one.
 extern "C" EhState* WeftCxaGetGlobals() noexcept __asm__("__cxa_get_globals");
 
-// [threads.inv.eh-per-fiber]: a green thread that switches inside a catch block (a
-// sleep in a handler) keeps its caught exception; another fiber that throws and catches
-// on the same OS thread meanwhile cannot unlink it, and no exception object leaks.
 // The OS thread's globals, cached: libstdc++ finds them through __tls_get_addr, about
 // a tenth of a yield. Read afresh (an %fs load) at every switch, before the jump,
 // never reused after it ([threads.inv.no-tls-across-switch]).
 thread_local EhState* tls_eh_globals = nullptr;
 
+// [threads.inv.eh-per-fiber]: a green thread that switches inside a catch block (a
+// sleep in a handler) keeps its caught exception; another fiber that throws and catches
+// on the same OS thread meanwhile cannot unlink it, and no exception object leaks.
 inline void SwapEh(EhState* save, const EhState& install) {
   EhState* g = tls_eh_globals;
   if (__builtin_expect(g == nullptr, 0)) g = tls_eh_globals = WeftCxaGetGlobals();

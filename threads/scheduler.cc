@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "runtime/check.h"
 #include "runtime/log.h"
+#include "runtime/stderr_write.h"
 #include "runtime/trace.h"
 #include "threads/blocking_pool.h"
 #include "threads/overflow.h"
@@ -294,18 +295,9 @@ using internal::MonoNowNs;
 // ---------------------------------------------------------------------------
 // Thread entry and exit.
 
-namespace {
-
-}  // namespace
-
 std::string ThreadName(const GreenThread* t) {
   if (!t->name.empty()) return t->name;
-  char buf[32] = "thread-";
-  char digits[24];
-  int n = 0;
-  for (uint64_t v = t->id; v > 0 || n == 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
-  for (int i = 0; i < n; ++i) buf[7 + i] = digits[n - 1 - i];
-  return std::string(buf, 7 + n);
+  return std::string("thread-").append(DecimalDigits(t->id).view());
 }
 
 namespace {

@@ -344,6 +344,25 @@ TEST_P(SchedulerRunTest, RegistryReadersNeverSeeAFreedStackPair) {
   EXPECT_GT(reads.load(), 0);
 }
 
+TEST_P(SchedulerRunTest, UnnamedThreadsAreCalledThreadAndTheirId) {
+  ASSERT_TRUE(RunMain([this] {
+    Thread t = Spawn([] {
+      EXPECT_EQ(this_thread::Name(), "thread-" + std::to_string(this_thread::Id()));
+      return int64_t{0};
+    });
+    bool found = false;
+    sched_->ForEachThread([&](const ThreadInfo& i) {
+      if (i.id == t.id()) {
+        found = true;
+        EXPECT_EQ(i.name, "thread-" + std::to_string(t.id()));
+      }
+    });
+    EXPECT_TRUE(found);
+    t.Join();
+    return int64_t{0};
+  }).ok());
+}
+
 TEST_P(SchedulerRunTest, RegistryShowsWhichThreadsAreDetached) {
   std::atomic<bool> release{false};
   std::atomic<int> finished{0};
