@@ -1,5 +1,6 @@
 #include "heap/arena.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +16,12 @@ constexpr uint8_t kDirtyFree = 1;
 
 // The table is committed in steps of this many bytes (whole pages).
 constexpr size_t kTableCommitStep = size_t{1} << 20;
+
+// The blocks above the high water are committed ahead in steps of at least this many
+// blocks (1 MiB), or an eighth of the high water when that is more, capped at 64 MiB
+// ([heap.arena.commit-ahead]).
+constexpr size_t kMinCommitAheadBlocks = (size_t{1} << 20) >> kBlockShift;
+constexpr size_t kMaxCommitAheadBlocks = (size_t{64} << 20) >> kBlockShift;
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
@@ -104,6 +111,26 @@ bool Arena::CommitTableUpTo(size_t blocks) {
   return true;
 }
 
+bool Arena::CommitBlocksUpTo(size_t blocks) {
+  // [heap.arena.commit-ahead]: committing is a protection change of reserved address
+  // space (no page is resident before it is touched), so one call covers the next
+  // many allocations. Each call would otherwise cost a syscall per new run, and its
+  // price grows with the mappings that native-stack guard pages split off.
+  if (blocks <= committed_blocks_) return true;
+  size_t ahead = std::clamp(high_water_ / 8, kMinCommitAheadBlocks, kMaxCommitAheadBlocks);
+  size_t target = std::min(block_count(), std::max(blocks, committed_blocks_ + ahead));
+  if (!OsCommit(BlockAddress(committed_blocks_), (target - committed_blocks_) << kBlockShift)) {
+    // Short of what was asked ahead: commit exactly what is needed.
+    if (target == blocks ||
+        !OsCommit(BlockAddress(committed_blocks_), (blocks - committed_blocks_) << kBlockShift)) {
+      return false;
+    }
+    target = blocks;
+  }
+  committed_blocks_ = target;
+  return true;
+}
+
 void Arena::InsertFree(size_t start, size_t length) {
   free_by_start_.insert({start, length});
   free_by_size_.insert({start, length});
@@ -158,7 +185,7 @@ void* Arena::AllocateBlocks(size_t count, BlockType type) {
       return nullptr;
     }
     if (!CommitTableUpTo(high_water_ + grow)) return nullptr;
-    if (!OsCommit(BlockAddress(high_water_), grow << kBlockShift)) return nullptr;
+    if (!CommitBlocksUpTo(high_water_ + grow)) return nullptr;
     if (reuse > 0) {
       FreeRun last = *free_by_start_.rbegin();
       EraseFree(last);

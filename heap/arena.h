@@ -123,6 +123,7 @@ class Arena {
     }
   };
 
+  bool CommitBlocksUpTo(size_t blocks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool CommitTableUpTo(size_t blocks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InsertFree(size_t start, size_t length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseFree(const FreeRun& run) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -141,6 +142,9 @@ class Arena {
   mutable Mutex mu_;  // TSan-visible ([heap/mutex.h])
   size_t high_water_ ABSL_GUARDED_BY(mu_) = 0;
   size_t table_committed_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of table committed
+  // Blocks [0, committed_blocks_) are readable and writable: the high water plus what
+  // was committed ahead of it ([heap.arena.commit-ahead]).
+  size_t committed_blocks_ ABSL_GUARDED_BY(mu_) = 0;
   absl::btree_set<FreeRun, ByStart> free_by_start_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<FreeRun, BySize> free_by_size_ ABSL_GUARDED_BY(mu_);
   // Free blocks that may still hold resident pages (BlockInfo::flags == kDirtyFree

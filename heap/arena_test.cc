@@ -106,6 +106,44 @@ TEST(ArenaTest, CommitFailureLeavesArenaUnchanged) {
   a->Verify();
 }
 
+// [heap.arena.commit-ahead]
+TEST(ArenaTest, CommitsAheadOfTheHighWaterInSteps) {
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  ASSERT_NE(a->AllocateBlocks(1, BlockType::kOld), nullptr);
+  long commits = OsCallCount(OsCall::kCommit);
+  // The first step is 1 MiB (32 blocks): the next 31 blocks need no call.
+  std::vector<char*> runs;
+  for (int i = 0; i < 31; ++i) {
+    char* p = static_cast<char*>(a->AllocateBlocks(1, BlockType::kOld));
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 0x5a, kBlockSize);  // committed and writable
+    runs.push_back(p);
+  }
+  EXPECT_EQ(OsCallCount(OsCall::kCommit), commits);
+  EXPECT_EQ(a->high_water(), 32u);
+  // Past the step: one more call, and a run larger than a step is committed whole.
+  char* big = static_cast<char*>(a->AllocateBlocks(100, BlockType::kLarge));
+  ASSERT_NE(big, nullptr);
+  std::memset(big, 0x5a, 100 * kBlockSize);
+  EXPECT_EQ(OsCallCount(OsCall::kCommit), commits + 1);
+  a->Verify();
+}
+
+TEST(ArenaTest, CommitsExactlyWhatARunNeedsWhenTheStepIsRefused) {
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  long before = OsCallCount(OsCall::kCommit);
+  OsInjectFault(OsCall::kCommit, 2);  // the 1st is the table's; the 2nd, the step
+  char* p = static_cast<char*>(a->AllocateBlocks(2, BlockType::kOld));
+  OsInjectFault(OsCall::kCommit, 0);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 0x5a, 2 * kBlockSize);
+  EXPECT_EQ(OsCallCount(OsCall::kCommit), before + 3);
+  // Nothing was committed ahead, so the next new block asks again.
+  ASSERT_NE(a->AllocateBlocks(1, BlockType::kOld), nullptr);
+  EXPECT_EQ(OsCallCount(OsCall::kCommit), before + 4);
+  a->Verify();
+}
+
 TEST(ArenaTest, ReserveRetriesSmallerWhenRefused) {
   OsInjectFault(OsCall::kReserve, 1);  // the first (1 TiB) attempt fails
   ArenaOptions o;
