@@ -14,6 +14,7 @@
 #include "absl/strings/str_split.h"
 #include "runtime/fatal_core.h"
 #include "runtime/fatal_dump.h"
+#include "runtime/fatal_try_lock.h"
 #include "runtime/heap_inspect.h"
 #include "runtime/log.h"
 #include "runtime/stack_dump.h"
@@ -216,10 +217,7 @@ std::vector<heap::Value*> RuntimeImpl::GlobalSlotsLocked() const {
 }
 
 bool RuntimeImpl::GlobalSlotsForFatal(std::vector<heap::Value*>* out) const {
-  // As ForEachThreadForFatal: the failing code may hold the lock.
-  bool locked = false;
-  for (int i = 0; i < 1000 && !(locked = globals_mu_.TryLock()); ++i) usleep(1000);
-  if (!locked) return false;
+  if (!TryLockForFatal(globals_mu_)) return false;
   *out = GlobalSlotsLocked();
   globals_mu_.Unlock();
   return true;

@@ -273,6 +273,27 @@ TEST_P(RuntimeTest, UncaughtExceptionEndsOnlyItsThreadAndJoinRethrows) {
   EXPECT_EQ(*r, 3);
 }
 
+TEST_P(RuntimeTest, ThreadsAreNamedAsSpawnedOrThreadAndTheirId) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    std::string inside;
+    Thread unnamed = Spawn([&inside] {
+      inside = CurrentThreadName();
+      return Fixnum(CurrentThreadId());
+    });
+    Thread named = Spawn([] { return Local::Nil(); }, {.name = "worker-7"});
+    EXPECT_EQ(FixnumValue(unnamed.Join()), unnamed.id());
+    named.Join();
+    EXPECT_EQ(unnamed.name(), "thread-" + std::to_string(unnamed.id()));
+    EXPECT_EQ(inside, unnamed.name());
+    EXPECT_EQ(named.name(), "worker-7");
+    EXPECT_NE(named.id(), unnamed.id());
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
 TEST_P(RuntimeTest, ExceptionEscapingMainFailsRun) {
   auto rt = Make();
   auto r = rt->Run([]() -> int { throw TypeError("main failed"); });

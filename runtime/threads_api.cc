@@ -31,7 +31,7 @@ struct ThreadRecord {
   threads::Thread handle;
   std::shared_ptr<ResultSlot> result;
   uint64_t id = 0;
-  std::string name;
+  std::string name;  // empty: "thread-<id>", formatted when asked (Thread::name)
 
   ~ThreadRecord() {
     if (handle.joinable()) handle.Detach();
@@ -62,7 +62,7 @@ Thread Spawn(std::function<Local()> body, SpawnOptions options) {
       },
       so);
   record->id = record->handle.id();
-  record->name = options.name.empty() ? absl::StrCat("thread-", record->id) : options.name;
+  record->name = std::move(options.name);
   Thread t;
   t.state_ = std::shared_ptr<void>(record, record.get());
   return t;
@@ -70,7 +70,11 @@ Thread Spawn(std::function<Local()> body, SpawnOptions options) {
 
 int64_t Thread::id() const { return static_cast<int64_t>(RecordOf(state_)->id); }
 
-std::string Thread::name() const { return RecordOf(state_)->name; }
+std::string Thread::name() const {
+  const ThreadRecord* r = RecordOf(state_);
+  if (!r->name.empty()) return r->name;
+  return absl::StrCat("thread-", r->id);
+}
 
 Local Thread::Join() {
   ThreadRecord* r = RecordOf(state_);

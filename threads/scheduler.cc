@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "runtime/check.h"
+#include "runtime/fatal_try_lock.h"
 #include "runtime/log.h"
 #include "runtime/stderr_write.h"
 #include "runtime/trace.h"
@@ -1178,10 +1179,7 @@ void SchedulerImpl::ForEachThread(const std::function<void(const ThreadInfo&)>& 
 
 bool SchedulerImpl::ForEachThreadForFatal(
     const std::function<void(const ThreadInfo&)>& fn) const {
-  // The failing code may hold the registry lock: try for a second, then give up.
-  bool locked = false;
-  for (int i = 0; i < 1000 && !(locked = reg_mu_.TryLock()); ++i) usleep(1000);
-  if (!locked) return false;
+  if (!TryLockForFatal(reg_mu_)) return false;
   const GreenThread* self = CurrentThread();
   for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
     std::string default_name;
