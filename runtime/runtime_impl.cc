@@ -30,6 +30,15 @@ std::atomic<RuntimeImpl*> RuntimeImpl::current_{nullptr};
 namespace {
 // The running worker's Mutator: set by on_worker_start on the worker's own OS thread.
 thread_local heap::Mutator* tls_mutator = nullptr;
+// The running worker's free global slots ([runtime.globals.cache]), likewise.
+thread_local RuntimeImpl::SlotCache* tls_slot_cache = nullptr;
+
+// Opaque like CurrentMutator: a green thread may resume on another worker, so the
+// address of a thread_local is never kept across a call that may switch.
+__attribute__((noinline)) RuntimeImpl::SlotCache* CurrentSlotCache() {
+  asm volatile("" ::: "memory");
+  return tls_slot_cache;
+}
 
 // Timeline events ([runtime.trace]).
 constexpr trace::Kind kStopTheWorldKind{"runtime", "stop-the-world"};
@@ -70,8 +79,13 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   so.on_worker_start = [self](int worker) {
     self->mutators_[worker] = self->heap_->CreateMutator();
     tls_mutator = self->mutators_[worker];
+    self->slot_caches_[worker] = std::make_unique<SlotCache>();
+    tls_slot_cache = self->slot_caches_[worker].get();
   };
   so.on_worker_stop = [self](int worker) {
+    tls_slot_cache = nullptr;
+    self->SpillSlotCache(self->slot_caches_[worker].get(), 0);
+    self->slot_caches_[worker].reset();
     tls_mutator = nullptr;
     self->heap_->DestroyMutator(self->mutators_[worker]);
     self->mutators_[worker] = nullptr;
@@ -86,6 +100,7 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   if (!s.ok()) return s.status();
   r->scheduler_ = std::move(*s);
   r->mutators_.assign(r->scheduler_->worker_count(), nullptr);
+  r->slot_caches_.resize(r->scheduler_->worker_count());
   return r;
 }
 
@@ -172,13 +187,21 @@ void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
     });
   });
   {
-    heap::MutexLock lock(&globals_mu_);
+    threads::SpinLockHolder lock(&globals_mu_);
     for (auto& chunk : global_chunks_) v.VisitRange(chunk.data(), chunk.data() + chunk.size());
   }
 }
 
 heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
-  heap::MutexLock lock(&globals_mu_);
+  // [runtime.globals.cache]: on a worker, from its own cache, refilled in batches.
+  SlotCache* c = CurrentSlotCache();
+  if (c != nullptr) {
+    if (c->count == 0) RefillSlotCache(c);
+    heap::Value* slot = c->slots[--c->count];
+    *slot = initial;
+    return slot;
+  }
+  threads::SpinLockHolder lock(&globals_mu_);
   if (free_globals_.empty()) {
     auto& chunk = global_chunks_.emplace_back();
     for (size_t i = kGlobalChunk; i-- > 0;) {
@@ -189,24 +212,56 @@ heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
   heap::Value* slot = free_globals_.back();
   free_globals_.pop_back();
   *slot = initial;
-  ++globals_in_use_;
   return slot;
 }
 
 void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
-  heap::MutexLock lock(&globals_mu_);
+  // A free slot holds nil, so the collector may visit it ([runtime.globals.cache]).
   *slot = heap::Value::Nil();
+  SlotCache* c = CurrentSlotCache();
+  if (c != nullptr) {
+    if (c->count == SlotCache::kCapacity) SpillSlotCache(c, SlotCache::kCapacity / 2);
+    c->slots[c->count++] = slot;
+    return;
+  }
+  threads::SpinLockHolder lock(&globals_mu_);
   free_globals_.push_back(slot);
-  --globals_in_use_;
+}
+
+void RuntimeImpl::RefillSlotCache(SlotCache* c) {
+  threads::SpinLockHolder lock(&globals_mu_);
+  if (free_globals_.size() < SlotCache::kCapacity / 2) {
+    auto& chunk = global_chunks_.emplace_back();
+    for (size_t i = kGlobalChunk; i-- > 0;) {
+      chunk[i] = heap::Value::Nil();
+      free_globals_.push_back(&chunk[i]);
+    }
+  }
+  while (c->count < SlotCache::kCapacity / 2) {
+    c->slots[c->count++] = free_globals_.back();
+    free_globals_.pop_back();
+  }
+}
+
+void RuntimeImpl::SpillSlotCache(SlotCache* c, int keep) {
+  threads::SpinLockHolder lock(&globals_mu_);
+  while (c->count > keep) free_globals_.push_back(c->slots[--c->count]);
 }
 
 std::vector<heap::Value*> RuntimeImpl::GlobalSlots() const {
-  heap::MutexLock lock(&globals_mu_);
-  return GlobalSlotsLocked();
+  threads::SpinLockHolder lock(&globals_mu_);
+  return GlobalSlotsLocked(/*world_stopped=*/true);
 }
 
-std::vector<heap::Value*> RuntimeImpl::GlobalSlotsLocked() const {
+std::vector<heap::Value*> RuntimeImpl::GlobalSlotsLocked(bool world_stopped) const {
   absl::flat_hash_set<const heap::Value*> free(free_globals_.begin(), free_globals_.end());
+  // The workers' caches are read only when they are stopped; a fatal report may find
+  // them running and then lists their (nil) slots as in use.
+  if (world_stopped) {
+    for (const auto& c : slot_caches_) {
+      if (c != nullptr) free.insert(c->slots, c->slots + c->count);
+    }
+  }
   std::vector<heap::Value*> out;
   for (auto& chunk : global_chunks_) {
     for (const heap::Value& v : chunk) {
@@ -218,7 +273,7 @@ std::vector<heap::Value*> RuntimeImpl::GlobalSlotsLocked() const {
 
 bool RuntimeImpl::GlobalSlotsForFatal(std::vector<heap::Value*>* out) const {
   if (!TryLockForFatal(globals_mu_)) return false;
-  *out = GlobalSlotsLocked();
+  *out = GlobalSlotsLocked(/*world_stopped=*/false);
   globals_mu_.Unlock();
   return true;
 }

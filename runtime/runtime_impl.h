@@ -26,6 +26,7 @@
 #include "runtime/control_server.h"
 #include "runtime/weft.h"
 #include "threads/scheduler.h"
+#include "threads/spin_lock.h"
 
 namespace weft {
 
@@ -97,7 +98,8 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
  private:
 
   RuntimeImpl() = default;
-  std::vector<heap::Value*> GlobalSlotsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(globals_mu_);
+  std::vector<heap::Value*> GlobalSlotsLocked(bool world_stopped) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(globals_mu_);
 
   static std::atomic<RuntimeImpl*> current_;
 
@@ -109,10 +111,29 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::unique_ptr<ControlServer> control_;  // while Run runs
 
   static constexpr size_t kGlobalChunk = 256;
-  mutable heap::Mutex globals_mu_;
+  // Every channel message and every thread result takes and frees a global slot
+  // ([runtime.channels.in-flight]), so a worker keeps its own free slots
+  // ([runtime.globals.cache]) and takes this lock only to refill or spill its cache
+  // in batches, or for the collector's and the census's walks. A spin lock: its other
+  // critical sections are a batch move (a chunk's allocation at worst).
+  mutable threads::SpinLock globals_mu_;
   std::deque<std::array<heap::Value, kGlobalChunk>> global_chunks_ ABSL_GUARDED_BY(globals_mu_);
   std::vector<heap::Value*> free_globals_ ABSL_GUARDED_BY(globals_mu_);
-  size_t globals_in_use_ ABSL_GUARDED_BY(globals_mu_) = 0;
+ public:
+  // SlotCache: one worker's free global slots ([runtime.globals.cache]). Used only on
+  // its worker's OS thread, and read by GlobalSlots while the world is stopped (a
+  // stopped worker is never inside NewGlobalSlot or FreeGlobalSlot: neither has a
+  // safepoint).
+  struct SlotCache {
+    static constexpr int kCapacity = 64;
+    int count = 0;
+    heap::Value* slots[kCapacity];
+  };
+
+ private:
+  void RefillSlotCache(SlotCache* c);
+  void SpillSlotCache(SlotCache* c, int keep);
+  std::vector<std::unique_ptr<SlotCache>> slot_caches_;  // one per worker, while it runs
 
   // [runtime.cleanup]: never held across a safepoint (registration allocates
   // nothing managed), so a stopped worker never holds it.

@@ -294,6 +294,73 @@ TEST_P(RuntimeTest, ThreadsAreNamedAsSpawnedOrThreadAndTheirId) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// [runtime.globals.cache]: values in flight sit in global slots taken from and given
+// back to the workers' caches in batches; they stay roots across collections, and a
+// census walk lists them as global slots.
+TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    constexpr int kBuffered = 300;  // several refills of a worker's cache
+    Channel c = Channel::Make(kBuffered);
+    for (int i = 0; i < kBuffered; ++i) {
+      Scope each(scope, "send");
+      c.Send(MakeString("v" + std::to_string(i)));
+    }
+    Collect();  // moves every buffered string
+    {
+      // The last string sent is reachable only from its slot.
+      Channel probe = Channel::Make(1);
+      Local s = MakeString("probe");
+      probe.Send(s);
+      s.Set(Local::Nil());
+      std::optional<Local> back = probe.Recv();
+      if (!back) return 1;
+      probe.Send(*back);
+      std::vector<std::string> path = PathFromRoot(*back);
+      // back's own slot is skipped as the argument's; the channel's slot remains.
+      EXPECT_FALSE(path.empty());
+      if (!path.empty()) {
+        EXPECT_NE(path[0].find("global slot"), std::string::npos) << absl::StrJoin(path, "\n");
+      }
+      probe.Recv();
+    }
+    for (int i = 0; i < kBuffered; ++i) {
+      Scope each(scope, "recv");
+      std::optional<Local> v = c.Recv();
+      if (!v) return 2;
+      EXPECT_EQ(std::string(StringView(*v)), "v" + std::to_string(i));
+    }
+    // Threads that migrate between workers take slots on one and free them on another.
+    std::vector<Thread> ts;
+    Channel pipe = Channel::Make(64);
+    for (int t = 0; t < 4; ++t) {
+      ts.push_back(Spawn([pipe, t]() mutable {
+        Scope s("producer");
+        for (int i = 0; i < 500; ++i) {
+          Scope each(s, "send");
+          pipe.Send(Cons(Fixnum(t), Fixnum(i)));
+          if (i % 100 == 0) Collect(0);
+          Yield();
+        }
+        return Local::Nil();
+      }));
+    }
+    std::vector<int> next(4, 0);
+    for (int n = 0; n < 4 * 500; ++n) {
+      Scope each(scope, "take");
+      std::optional<Local> v = pipe.Recv();
+      if (!v) return 3;
+      int t = static_cast<int>(FixnumValue(Car(*v)));
+      EXPECT_EQ(FixnumValue(Cdr(*v)), next[t]++);
+    }
+    for (Thread& t : ts) t.Join();
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 0);
+}
+
 TEST_P(RuntimeTest, ExceptionEscapingMainFailsRun) {
   auto rt = Make();
   auto r = rt->Run([]() -> int { throw TypeError("main failed"); });
