@@ -202,13 +202,7 @@ heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
     return slot;
   }
   threads::SpinLockHolder lock(&globals_mu_);
-  if (free_globals_.empty()) {
-    auto& chunk = global_chunks_.emplace_back();
-    for (size_t i = kGlobalChunk; i-- > 0;) {
-      chunk[i] = heap::Value::Nil();
-      free_globals_.push_back(&chunk[i]);
-    }
-  }
+  if (free_globals_.empty()) AddGlobalChunkLocked();
   heap::Value* slot = free_globals_.back();
   free_globals_.pop_back();
   *slot = initial;
@@ -228,15 +222,17 @@ void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
   free_globals_.push_back(slot);
 }
 
+void RuntimeImpl::AddGlobalChunkLocked() {
+  auto& chunk = global_chunks_.emplace_back();
+  for (size_t i = kGlobalChunk; i-- > 0;) {
+    chunk[i] = heap::Value::Nil();
+    free_globals_.push_back(&chunk[i]);
+  }
+}
+
 void RuntimeImpl::RefillSlotCache(SlotCache* c) {
   threads::SpinLockHolder lock(&globals_mu_);
-  if (free_globals_.size() < SlotCache::kCapacity / 2) {
-    auto& chunk = global_chunks_.emplace_back();
-    for (size_t i = kGlobalChunk; i-- > 0;) {
-      chunk[i] = heap::Value::Nil();
-      free_globals_.push_back(&chunk[i]);
-    }
-  }
+  if (free_globals_.size() < SlotCache::kCapacity / 2) AddGlobalChunkLocked();
   while (c->count < SlotCache::kCapacity / 2) {
     c->slots[c->count++] = free_globals_.back();
     free_globals_.pop_back();

@@ -131,6 +131,7 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   };
 
  private:
+  void AddGlobalChunkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(globals_mu_);
   void RefillSlotCache(SlotCache* c);
   void SpillSlotCache(SlotCache* c, int keep);
   std::vector<std::unique_ptr<SlotCache>> slot_caches_;  // one per worker, while it runs
