@@ -537,6 +537,7 @@ Local Iota(Ctx& c, Args a) {
   int64_t i = n;
   RunBounded("iota", [&](Scope&) {
     if (i == 0) return true;
+    CountStep(c.ts);  // [lisp.limits]
     --i;
     acc.Set(Cons(MakeChecked(c, "iota", __int128(start) + __int128(i) * step), acc));
     return false;
@@ -552,6 +553,7 @@ Local MakeList(Ctx& c, Args a) {
   int64_t i = 0;
   RunBounded("make-list", [&](Scope&) {
     if (i++ == n) return true;
+    CountStep(c.ts);  // [lisp.limits]: n may be near 2^62
     acc.Set(Cons(fill, acc));
     return false;
   });

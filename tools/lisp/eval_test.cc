@@ -300,6 +300,11 @@ TEST(EvalTest, StepLimitEndsLoopsAndListWalks) {
   EXPECT_EQ(Eval(circ + "(apply + c)", limited), exceeded);
   EXPECT_EQ(Eval("(define s (list #\\a #\\b)) (set-cdr! (cdr s) s) (list->string s)", limited), exceeded);
   EXPECT_EQ(Eval(circ + "(define d (list 1 2)) (set-cdr! (cdr d) d) (equal? c d)", limited), exceeded);
+  // Builtins building a list from a count count its elements (a huge count would
+  // otherwise run until the heap limit: under GC stress, for minutes).
+  EXPECT_EQ(Eval("(begin (make-list 1114111 0) 'made)", limited), exceeded);
+  EXPECT_EQ(Eval("(begin (iota 4611686018427387903) 'made)", limited), exceeded);
+  EXPECT_EQ(Eval("(length (make-list 400 0))", limited), "400");  // 400 made, 400 walked
   // Each green thread has its own budget.
   EXPECT_EQ(Eval("(define (spin) (spin)) (guard (e (#t (condition-kind e))) (join (spawn spin)))", limited),
             "step-limit");
