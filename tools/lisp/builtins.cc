@@ -605,6 +605,7 @@ Local VectorToList(Ctx& c, Args a) {
   Local acc = NilLocal();
   RunBounded("vector->list", [&](Scope&) {
     if (i == 0) return true;
+    CountStep(c.ts);  // [lisp.limits]
     --i;
     acc.Set(Cons(VectorRef(a[0], i), acc));
     return false;
@@ -756,6 +757,7 @@ Local StringToList(Ctx& c, Args a) {
   size_t i = chars.size();
   RunBounded("string->list", [&](Scope&) {
     if (i == 0) return true;
+    CountStep(c.ts);  // [lisp.limits]
     acc.Set(Cons(Char(chars[--i]), acc));
     return false;
   });

@@ -304,6 +304,9 @@ TEST(EvalTest, StepLimitEndsLoopsAndListWalks) {
   // otherwise run until the heap limit: under GC stress, for minutes).
   EXPECT_EQ(Eval("(begin (make-list 1114111 0) 'made)", limited), exceeded);
   EXPECT_EQ(Eval("(begin (iota 4611686018427387903) 'made)", limited), exceeded);
+  EXPECT_EQ(Eval("(begin (vector->list (make-vector 5000 0)) 'made)", limited), exceeded);
+  EXPECT_EQ(Eval("(begin (string->list \"" + std::string(1500, 'a') + "\") 'made)", limited),
+            exceeded);
   EXPECT_EQ(Eval("(length (make-list 400 0))", limited), "400");  // 400 made, 400 walked
   // Each green thread has its own budget.
   EXPECT_EQ(Eval("(define (spin) (spin)) (guard (e (#t (condition-kind e))) (join (spawn spin)))", limited),
