@@ -78,6 +78,15 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   // GlobalSlotsForFatal: GlobalSlots for a fatal-error report, which may find the
   // lock held by the failing code: false if it stays held for a second.
   bool GlobalSlotsForFatal(std::vector<heap::Value*>* out) const;
+  // SlotCache: one worker's free global slots ([runtime.globals.cache]). Used only on
+  // its worker's OS thread, and read by GlobalSlots while the world is stopped (a
+  // stopped worker is never inside NewGlobalSlot or FreeGlobalSlot: neither has a
+  // safepoint).
+  struct SlotCache {
+    static constexpr int kCapacity = 64;
+    int count = 0;
+    heap::Value* slots[kCapacity];
+  };
 
   // ThrowAllocationFailure turns the mutator's last failure into the public
   // exception (HeapExhausted, or TypeError for a request too large to represent).
@@ -119,18 +128,6 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   mutable threads::SpinLock globals_mu_;
   std::deque<std::array<heap::Value, kGlobalChunk>> global_chunks_ ABSL_GUARDED_BY(globals_mu_);
   std::vector<heap::Value*> free_globals_ ABSL_GUARDED_BY(globals_mu_);
- public:
-  // SlotCache: one worker's free global slots ([runtime.globals.cache]). Used only on
-  // its worker's OS thread, and read by GlobalSlots while the world is stopped (a
-  // stopped worker is never inside NewGlobalSlot or FreeGlobalSlot: neither has a
-  // safepoint).
-  struct SlotCache {
-    static constexpr int kCapacity = 64;
-    int count = 0;
-    heap::Value* slots[kCapacity];
-  };
-
- private:
   void AddGlobalChunkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(globals_mu_);
   void RefillSlotCache(SlotCache* c);
   void SpillSlotCache(SlotCache* c, int keep);

@@ -295,8 +295,8 @@ TEST_P(RuntimeTest, ThreadsAreNamedAsSpawnedOrThreadAndTheirId) {
 }
 
 // [runtime.globals.cache]: values in flight sit in global slots taken from and given
-// back to the workers' caches in batches; they stay roots across collections, and a
-// census walk lists them as global slots.
+// back to the workers' caches in batches; they stay roots across collections, and
+// PathFromRoot finds them through a global slot.
 TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
   auto rt = Make();
   auto r = rt->Run([] {
@@ -309,7 +309,8 @@ TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
     }
     Collect();  // moves every buffered string
     {
-      // The last string sent is reachable only from its slot.
+      // Once sent back, the probe string is reachable only from the channel's slot and
+      // from `back`, the argument's own slot, which PathFromRoot skips.
       Channel probe = Channel::Make(1);
       Local s = MakeString("probe");
       probe.Send(s);
@@ -318,7 +319,6 @@ TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
       if (!back) return 1;
       probe.Send(*back);
       std::vector<std::string> path = PathFromRoot(*back);
-      // back's own slot is skipped as the argument's; the channel's slot remains.
       EXPECT_FALSE(path.empty());
       if (!path.empty()) {
         EXPECT_NE(path[0].find("global slot"), std::string::npos) << absl::StrJoin(path, "\n");

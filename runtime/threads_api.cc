@@ -3,7 +3,6 @@
 #include <exception>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "runtime/runtime_impl.h"
 #include "threads/blocking.h"
 #include "threads/io.h"
@@ -31,7 +30,7 @@ struct ThreadRecord {
   threads::Thread handle;
   std::shared_ptr<ResultSlot> result;
   uint64_t id = 0;
-  std::string name;  // empty: "thread-<id>", formatted when asked (Thread::name)
+  std::string name;  // empty: threads::DefaultThreadName(id), made when asked
 
   ~ThreadRecord() {
     if (handle.joinable()) handle.Detach();
@@ -73,7 +72,7 @@ int64_t Thread::id() const { return static_cast<int64_t>(RecordOf(state_)->id); 
 std::string Thread::name() const {
   const ThreadRecord* r = RecordOf(state_);
   if (!r->name.empty()) return r->name;
-  return absl::StrCat("thread-", r->id);
+  return threads::DefaultThreadName(r->id);
 }
 
 Local Thread::Join() {

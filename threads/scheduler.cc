@@ -296,9 +296,13 @@ using internal::MonoNowNs;
 // ---------------------------------------------------------------------------
 // Thread entry and exit.
 
+std::string DefaultThreadName(uint64_t id) {
+  return std::string("thread-").append(DecimalDigits(id).view());
+}
+
 std::string ThreadName(const GreenThread* t) {
   if (!t->name.empty()) return t->name;
-  return std::string("thread-").append(DecimalDigits(t->id).view());
+  return DefaultThreadName(t->id);
 }
 
 namespace {

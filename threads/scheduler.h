@@ -75,10 +75,13 @@ struct SchedulerOptions {
 };
 
 struct SpawnOptions {
-  std::string name;                  // empty: "thread-<id>"
+  std::string name;                  // empty: DefaultThreadName(id)
   size_t native_stack_bytes = 0;     // 0: the scheduler's default
   size_t managed_stack_max_bytes = 0;  // 0: the scheduler's default
 };
+
+// DefaultThreadName: the name of a thread spawned without one, "thread-<id>".
+std::string DefaultThreadName(uint64_t id);
 
 // ThreadResult: how a green thread ended. The runtime may wrap it.
 struct ThreadResult {
