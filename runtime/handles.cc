@@ -85,8 +85,6 @@ Local Scope::NewSlow(Value v) const {
   return Local(reinterpret_cast<Value*>(slot));
 }
 
-void Scope::SetInfo(int64_t info) { frame_[1] = FromHeap(heap::Value::Fixnum(info)); }
-
 Global::Global() : slot_(nullptr) {}
 
 Global::Global(Local v)

@@ -227,8 +227,8 @@ class Scope {
     return Local(escape_slot_);
   }
   // SetInfo attaches a small integer to the frame (an interpreter's source line);
-  // DumpStacks prints it.
-  void SetInfo(int64_t info);
+  // DumpStacks prints it. Inline: interpreters call it on every call and line.
+  void SetInfo(int64_t info) { frame_[1] = Value{static_cast<uint64_t>(info) << 1}; }  // a fixnum
 
   // Fast handle functions: as Local::New, Local::Nil, Fixnum, Cons, Car and Cdr, but
   // the new slot is a pointer bump (an allocation is one thread-free bump too).

@@ -136,6 +136,11 @@ struct InlinePrimNode : CallNode {
   Local Eval(Local env, Ctx& c) const override;
 };
 
+// NewInlinePrim makes the InlinePrimNode for `op` called with `nargs` arguments: for
+// one or two arguments a subclass whose Eval is compiled for that op and count (no
+// switch, no argument loop), else the general node.
+std::unique_ptr<InlinePrimNode> NewInlinePrim(InlinePrimNode::Op op, size_t nargs);
+
 // let, let*, letrec, letrec*: a new frame. With sequential, init i is evaluated in
 // the new frame (let*, letrec); otherwise in the outer one.
 struct LetNode : Node {

@@ -416,7 +416,7 @@ Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
   const Prim* prim = global ? global->prim.load(std::memory_order_relaxed) : nullptr;
   CallNode* n;
   if (const InlineEntry* e = InlineFor(prim, nargs)) {
-    auto* in = New<InlinePrimNode>(d.line);
+    auto* in = Adopt(NewInlinePrim(e->op, nargs), d.line);
     in->op = e->op;
     in->prim = prim;
     n = in;

@@ -65,7 +65,11 @@ class Compiler {
 
   template <class T>
   T* New(int line) {
-    auto n = std::make_unique<T>();
+    return Adopt(std::make_unique<T>(), line);
+  }
+  // Adopt hands a node made elsewhere to the interpreter, which owns every node.
+  template <class T>
+  T* Adopt(std::unique_ptr<T> n, int line) {
     n->line = line;
     T* raw = n.get();
     interp_.Own(std::move(n));

@@ -42,11 +42,38 @@ void NativeStackOverflow(ThreadState* ts) {
 
 namespace {
 
+// Buffer: n elements of T (Local or Value), inline up to kInline and left
+// uninitialized (every user writes an element before reading it), else on the heap.
+// The calls' argument arrays: no zeroing and no std::vector on the common path.
+template <class T, size_t kInline>
+class Buffer {
+ public:
+  explicit Buffer(size_t n) : data_(inline_) {
+    if (n > kInline) {
+      big_ = std::make_unique<T[]>(n);
+      data_ = big_.get();
+    }
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  T* data() { return data_; }
+
+ private:
+  union {
+    T inline_[kInline];
+  };
+  std::unique_ptr<T[]> big_;
+  T* data_;
+};
+
 // Slots: an activation's variable slots ([lisp.frames]). Grow makes new Locals in
 // the innermost scope, so it is called only where that scope outlives the slots'
 // use (CallClosure, outside its iteration scopes; ToplevelNode).
 class Slots {
  public:
+  Slots() {}
+  Slots(const Slots&) = delete;
+  Slots& operator=(const Slots&) = delete;
   Local* data() { return spilled_ ? big_.data() : small_; }
   size_t size() const { return n_; }
   void Grow(const Scope& scope, size_t n) {
@@ -78,7 +105,9 @@ class Slots {
 
  private:
   static constexpr size_t kSmall = 8;
-  Local small_[kSmall];
+  union {
+    Local small_[kSmall];  // the first n_ are made; the rest are not read
+  };
   std::vector<Local> big_;
   bool spilled_ = false;  // the slots are in big_
   size_t n_ = 0;
@@ -118,13 +147,8 @@ void Bind(Ctx& c, const Lambda* lam, Local parent, Args args, Local* vars, Local
     env_out.Set(env);
     return;
   }
-  Value small[8];
-  std::vector<Value> big;
-  Value* vals = small;
-  if (np > 8) {
-    big.resize(np);
-    vals = big.data();
-  }
+  Buffer<Value, 8> buffer(np);
+  Value* vals = buffer.data();
   for (size_t i = 0; i < np; ++i) vals[i] = args[i].get();
   for (size_t i = 0; i < np; ++i) vars[i].SetValue(vals[i]);
   size_t i = np;
@@ -311,13 +335,8 @@ Local SeqNode::Eval(Local env, Ctx& c) const {
 Local CallNode::Eval(Local env, Ctx& c) const {
   NoteLine(c, line);
   size_t n = args.size();
-  Local small[6];
-  std::vector<Local> big;
-  Local* argv = small;
-  if (n > 6) {
-    big.resize(n);
-    argv = big.data();
-  }
+  Buffer<Local, 6> buffer(n);
+  Local* argv = buffer.data();
   if (known) {
     Local closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
     for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
@@ -351,7 +370,7 @@ namespace {
 
 // The fast paths of InlinePrimNode: an empty Local when the arguments are not the
 // simple case, and the builtin runs instead (so its errors read the same).
-Local InlineOp(InlinePrimNode::Op op, Ctx& c, const Local* a, size_t n) {
+[[gnu::always_inline]] inline Local InlineOp(InlinePrimNode::Op op, Ctx& c, const Local* a, size_t n) {
   using Op = InlinePrimNode::Op;
   switch (op) {
     case Op::kAdd: {
@@ -409,6 +428,67 @@ Local InlinePrimNode::Eval(Local env, Ctx& c) const {
   NoteLine(c, line);
   if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
   return prim->fn(c, Args(argv, n));
+}
+
+namespace {
+
+// InlineOpNode: InlinePrimNode::Eval compiled for one op and argument count, so that
+// InlineOp folds to the op's own code.
+template <InlinePrimNode::Op kOp, size_t kN>
+struct InlineOpNode final : InlinePrimNode {
+  Local Eval(Local env, Ctx& c) const override {
+    if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
+    NoteLine(c, line);
+    Local argv[kN];
+    for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    if (Local r = InlineOp(kOp, c, argv, kN); !r.empty()) return r;
+    return prim->fn(c, Args(argv, kN));
+  }
+};
+
+// The argument count every op takes (kAdd: at least).
+constexpr size_t OpArity(InlinePrimNode::Op op) {
+  using Op = InlinePrimNode::Op;
+  switch (op) {
+    case Op::kZeroP:
+    case Op::kCar:
+    case Op::kCdr:
+    case Op::kNullP:
+    case Op::kPairP:
+    case Op::kNot: return 1;
+    default: return 2;
+  }
+}
+
+template <InlinePrimNode::Op kOp>
+std::unique_ptr<InlinePrimNode> NewInlineOp(size_t nargs) {
+  if (nargs == OpArity(kOp)) return std::make_unique<InlineOpNode<kOp, OpArity(kOp)>>();
+  return std::make_unique<InlinePrimNode>();  // (+ a b c ...)
+}
+
+}  // namespace
+
+std::unique_ptr<InlinePrimNode> NewInlinePrim(InlinePrimNode::Op op, size_t nargs) {
+  using Op = InlinePrimNode::Op;
+  switch (op) {
+    case Op::kAdd: return NewInlineOp<Op::kAdd>(nargs);
+    case Op::kSub: return NewInlineOp<Op::kSub>(nargs);
+    case Op::kNumEq: return NewInlineOp<Op::kNumEq>(nargs);
+    case Op::kLt: return NewInlineOp<Op::kLt>(nargs);
+    case Op::kGt: return NewInlineOp<Op::kGt>(nargs);
+    case Op::kLe: return NewInlineOp<Op::kLe>(nargs);
+    case Op::kGe: return NewInlineOp<Op::kGe>(nargs);
+    case Op::kZeroP: return NewInlineOp<Op::kZeroP>(nargs);
+    case Op::kCons: return NewInlineOp<Op::kCons>(nargs);
+    case Op::kCar: return NewInlineOp<Op::kCar>(nargs);
+    case Op::kCdr: return NewInlineOp<Op::kCdr>(nargs);
+    case Op::kNullP: return NewInlineOp<Op::kNullP>(nargs);
+    case Op::kPairP: return NewInlineOp<Op::kPairP>(nargs);
+    case Op::kNot: return NewInlineOp<Op::kNot>(nargs);
+    case Op::kEqP: return NewInlineOp<Op::kEqP>(nargs);
+  }
+  return std::make_unique<InlinePrimNode>();
 }
 
 Local LetNode::Eval(Local env, Ctx& c) const {
@@ -479,21 +559,11 @@ Local DoNode::Eval(Local env, Ctx& c) const {
       }
       if (body) body->Eval(env, c);
       // Evaluate every step before assigning any (the steps see the old values).
-      Local small[8];
-      std::vector<Local> big;
-      Local* next = small;
-      if (n > 8) {
-        big.resize(n);
-        next = big.data();
-      }
+      Buffer<Local, 8> next_buffer(n);
+      Local* next = next_buffer.data();
       for (size_t i = 0; i < n; ++i) next[i] = steps[i] ? steps[i]->Eval(env, c) : vars[i];
-      Value vals[8];
-      std::vector<Value> bigv;
-      Value* v = vals;
-      if (n > 8) {
-        bigv.resize(n);
-        v = bigv.data();
-      }
+      Buffer<Value, 8> value_buffer(n);
+      Value* v = value_buffer.data();
       for (size_t i = 0; i < n; ++i) v[i] = next[i].get();
       for (size_t i = 0; i < n; ++i) vars[i].SetValue(v[i]);
       return false;
