@@ -14,21 +14,26 @@
 namespace weft {
 namespace {
 
-// ResultSlot: a global slot holding a thread's result, so the collector sees (and
-// updates) it ([runtime.roots]). Shared by the thread's body and its ThreadRecord and
-// freed when both are gone, so a detached thread never writes a freed slot
-// ([runtime.inv.result-slot]).
-struct ResultSlot {
+// SpawnedBody: the embedder's body and a global slot holding the thread's result, so
+// the collector sees (and updates) it ([runtime.roots]). One allocation, shared by the
+// green thread's body and its ThreadRecord and freed when both are gone, so a detached
+// thread never writes a freed slot ([runtime.inv.result-slot]). The thread drops the
+// embedder's body once it has run, as it would drop a body it owned.
+struct SpawnedBody {
+  std::function<Local()> body;
   RuntimeImpl* runtime;
   heap::Value* slot;
-  explicit ResultSlot(RuntimeImpl* rt) : runtime(rt), slot(rt->NewGlobalSlot(heap::Value::Nil())) {}
-  ~ResultSlot() { runtime->FreeGlobalSlot(slot); }
+  SpawnedBody(std::function<Local()> b, RuntimeImpl* rt)
+      : body(std::move(b)), runtime(rt), slot(rt->NewGlobalSlot(heap::Value::Nil())) {}
+  ~SpawnedBody() { runtime->FreeGlobalSlot(slot); }
+  SpawnedBody(const SpawnedBody&) = delete;
+  SpawnedBody& operator=(const SpawnedBody&) = delete;
 };
 
 // ThreadRecord: what copies of a weft::Thread share.
 struct ThreadRecord {
   threads::Thread handle;
-  std::shared_ptr<ResultSlot> result;
+  std::shared_ptr<SpawnedBody> result;
   uint64_t id = 0;
   std::string name;  // empty: threads::DefaultThreadName(id), made when asked
 
@@ -47,16 +52,21 @@ ThreadRecord* RecordOf(const std::shared_ptr<void>& state) {
 Thread Spawn(std::function<Local()> body, SpawnOptions options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   auto record = std::make_shared<ThreadRecord>();
-  record->result = std::make_shared<ResultSlot>(&rt);
+  record->result = std::make_shared<SpawnedBody>(std::move(body), &rt);
   threads::SpawnOptions so;
   so.name = options.name;
   so.native_stack_bytes = options.native_stack_bytes;
   so.managed_stack_max_bytes = options.managed_stack_max_bytes;
+  // One shared_ptr: threads::ThreadBody keeps it inline, no allocation.
   record->handle = threads::Spawn(
-      [body = std::move(body), result = record->result]() -> int64_t {
+      [shared = record->result]() -> int64_t {
+        struct DropBody {
+          SpawnedBody* s;
+          ~DropBody() { s->body = nullptr; }  // also when the body throws
+        } drop{shared.get()};
         Scope scope("thread");
-        Local r = body();
-        *result->slot = ToHeap(r.get());
+        Local r = shared->body();
+        *shared->slot = ToHeap(r.get());
         return 0;
       },
       so);

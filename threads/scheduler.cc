@@ -807,7 +807,7 @@ void SchedulerImpl::ReleaseStacks(Worker* w, StackPair* s) {
   FreeStacks(s);
 }
 
-GreenThread* SchedulerImpl::Spawn(std::function<int64_t()> body, const SpawnOptions& options) {
+GreenThread* SchedulerImpl::Spawn(ThreadBody body, const SpawnOptions& options) {
   Worker* w = CurrentWorker();
   GreenThread* t = nullptr;
   if (w != nullptr && !w->thread_pool_.empty()) {
@@ -1421,7 +1421,7 @@ void Thread::Detach() {
   t->sched->Detach(t);
 }
 
-Thread Spawn(std::function<int64_t()> body, const SpawnOptions& options) {
+Thread Spawn(ThreadBody body, const SpawnOptions& options) {
   GreenThread* self = CurrentThread();
   WEFT_CHECK(self != nullptr, "weft: Spawn outside a green thread");
   SchedulerImpl* s = self->sched;

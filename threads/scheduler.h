@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -83,6 +84,10 @@ struct SpawnOptions {
 // DefaultThreadName: the name of a thread spawned without one, "thread-<id>".
 std::string DefaultThreadName(uint64_t id);
 
+// ThreadBody: what a green thread runs. Move-only, and a callable of up to two words
+// (a pointer and a count, a shared_ptr) is kept inline: no allocation per Spawn.
+using ThreadBody = absl::AnyInvocable<int64_t()>;
+
 // ThreadResult: how a green thread ended. The runtime may wrap it.
 struct ThreadResult {
   int64_t value = 0;
@@ -107,14 +112,14 @@ class Thread {
   void Detach();
 
  private:
-  friend Thread Spawn(std::function<int64_t()> body, const SpawnOptions& options);
+  friend Thread Spawn(ThreadBody body, const SpawnOptions& options);
   explicit Thread(GreenThread* t) : t_(t) {}
   GreenThread* t_ = nullptr;
 };
 
 // Spawn starts a green thread on the calling green thread's scheduler. Must be called
 // from a green thread. A safepoint.
-Thread Spawn(std::function<int64_t()> body, const SpawnOptions& options = {});
+Thread Spawn(ThreadBody body, const SpawnOptions& options = {});
 
 struct SchedulerStats {
   uint64_t spawned = 0;

@@ -59,7 +59,7 @@ struct GreenThread {
   uint64_t id = 0;
   std::string name;  // empty: the default "thread-<id>" (ThreadName), made on demand
   SchedulerImpl* sched = nullptr;
-  std::function<int64_t()> body;
+  ThreadBody body;
   ThreadResult result;
   StackPair* stacks = nullptr;
   RawContext ctx = nullptr;  // saved context while not running
@@ -204,7 +204,7 @@ class SchedulerImpl {
   ~SchedulerImpl();
 
   absl::Status Run(std::function<int64_t()> main);
-  GreenThread* Spawn(std::function<int64_t()> body, const SpawnOptions& options);
+  GreenThread* Spawn(ThreadBody body, const SpawnOptions& options);
   ThreadResult Join(GreenThread* t);
   void Detach(GreenThread* t);
 
