@@ -273,6 +273,48 @@ TEST_P(RuntimeTest, UncaughtExceptionEndsOnlyItsThreadAndJoinRethrows) {
   EXPECT_EQ(*r, 3);
 }
 
+// [runtime.inv.result-slot]: the handle keeps the result, not the body. What a body
+// captured is destroyed when the thread ends (returning or throwing), while the handle
+// still holds the result; a detached thread's result slot outlives its dropped handle.
+TEST_P(RuntimeTest, BodyCapturesGoWhenTheThreadEndsAndTheResultStays) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    auto returned = std::make_shared<int>(1);
+    auto thrown = std::make_shared<int>(2);
+    std::weak_ptr<int> returned_weak = returned, thrown_weak = thrown;
+    Thread a = Spawn([captured = std::move(returned)] { return Fixnum(*captured + 40); });
+    Thread b = Spawn([captured = std::move(thrown)]() -> Local { throw TypeError("thrown"); });
+    WaitGroup done;
+    done.Add(1);
+    auto detached_capture = std::make_shared<int>(3);
+    std::weak_ptr<int> detached_weak = detached_capture;
+    {
+      Thread d = Spawn([captured = std::move(detached_capture), &done] {
+        weft::Yield();  // the handle is dropped (detached) while the thread runs
+        done.Done();
+        return Cons(Fixnum(*captured), Local::Nil());
+      });
+    }
+    done.Wait();
+    // Yield until the three threads have ended (each drops its body as it ends); the
+    // loop's bound only turns a regression into a failure instead of a hang.
+    for (int i = 0; i < 1000 && (!returned_weak.expired() || !thrown_weak.expired() ||
+                                 !detached_weak.expired());
+         ++i) {
+      weft::Yield();
+    }
+    EXPECT_TRUE(returned_weak.expired()) << "a returning body's captures outlived the thread";
+    EXPECT_TRUE(thrown_weak.expired()) << "a throwing body's captures outlived the thread";
+    EXPECT_TRUE(detached_weak.expired()) << "a detached body's captures outlived the thread";
+    Collect(1);  // the results are roots until joined
+    EXPECT_EQ(FixnumValue(a.Join()), 41);
+    EXPECT_THROW(b.Join(), TypeError);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
 TEST_P(RuntimeTest, ThreadsAreNamedAsSpawnedOrThreadAndTheirId) {
   auto rt = Make();
   auto r = rt->Run([] {
