@@ -3,11 +3,12 @@
 // threads/ treats slots as raw uint64_t words; the runtime layer stores tagged values
 // in them and hands out pointers to slots as handles, so a slot never moves while in
 // use ([threads.inv.slots-stable]): the stack grows by chaining a new segment, never
-// by copying. The first segment is a small chunk (kFirstSegmentBytes) sub-allocated
-// from shared kManagedStack blocks so that a blocked thread costs little memory; each
-// later segment is one whole kManagedStack block. Push returns nullptr when the next
-// segment would take the stack past its maximum: the runtime raises a recoverable
-// StackOverflow.
+// by copying. The first two segments are chunks sub-allocated from shared
+// kManagedStack blocks, kFirstSegmentBytes then kSecondSegmentBytes, so that a blocked
+// thread costs little memory and a thread that needs a few hundred slots does not yet
+// take a whole block; each later segment is one whole kManagedStack block
+// ([threads.managed.segments]). Push returns nullptr when the next segment would take
+// the stack past its maximum: the runtime raises a recoverable StackOverflow.
 //
 // A ManagedStack is used by its own green thread only, or by anyone while the world
 // is stopped (ForEachSegment).
@@ -23,24 +24,32 @@
 
 namespace weft::threads {
 
-inline constexpr size_t kFirstSegmentBytes = 512;
+inline constexpr size_t kFirstSegmentBytes = 128;    // 16 slots
+inline constexpr size_t kSecondSegmentBytes = 2048;  // 256 slots
+// The smallest maximum a stack may have (SchedulerOptions::managed_stack_max_bytes).
+inline constexpr size_t kMinManagedStackBytes = 512;
 
-// ManagedChunkAllocator carves kManagedStack blocks into first-segment chunks.
-// Thread-safe. Blocks whose chunks are all free are returned to the arena when more
-// than `keep_blocks` such blocks exist.
+// ManagedChunkAllocator carves kManagedStack blocks into the chunks of the first and
+// second segments, each size from blocks of its own. Thread-safe. The blocks go back
+// to the arena when the allocator is destroyed.
 class ManagedChunkAllocator {
  public:
+  enum class Size { kFirst, kSecond };  // kFirstSegmentBytes, kSecondSegmentBytes
+
   explicit ManagedChunkAllocator(heap::Arena* arena) : arena_(arena) {}
   ~ManagedChunkAllocator();
-  uint64_t* AllocateChunk();  // nullptr when the arena refuses
-  void FreeChunk(uint64_t* chunk);
+  uint64_t* AllocateChunk(Size size);  // nullptr when the arena refuses
+  void FreeChunk(uint64_t* chunk, Size size);
   heap::Arena* arena() const { return arena_; }
 
  private:
+  struct Pool {
+    std::vector<uint64_t*> free;
+    std::vector<void*> blocks;
+  };
   heap::Arena* arena_;
   SpinLock lock_;
-  std::vector<uint64_t*> free_ ABSL_GUARDED_BY(lock_);
-  std::vector<void*> blocks_ ABSL_GUARDED_BY(lock_);
+  Pool pools_[2] ABSL_GUARDED_BY(lock_);
 };
 
 class ManagedStack {
@@ -112,8 +121,13 @@ class ManagedStack {
     uint64_t* begin;
     uint64_t* end;
     uint64_t* used_end;  // valid once the stack moved on to a later segment
+    // A chunk of ManagedChunkAllocator (smaller than a block), else a whole block.
+    bool chunk() const { return static_cast<size_t>(end - begin) * sizeof(uint64_t) < heap::kBlockSize; }
   };
   uint64_t* PushSlow(size_t n);
+  // AddSegment appends the next segment, with room for at least n slots; false at the
+  // maximum or when memory is refused.
+  bool AddSegment(size_t n);
   void FreeSegmentsFrom(int first);
 
   ManagedChunkAllocator* chunks_ = nullptr;

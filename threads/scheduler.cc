@@ -98,7 +98,7 @@ absl::Status SchedulerOptions::Validate() const {
   if (native_stack_bytes < heap::kBlockSize || native_stack_bytes > (size_t{64} << 20)) {
     return bad("native_stack_bytes", "[32768, 67108864]");
   }
-  if (managed_stack_max_bytes < kFirstSegmentBytes ||
+  if (managed_stack_max_bytes < kMinManagedStackBytes ||
       managed_stack_max_bytes > (size_t{1} << 30)) {
     return bad("managed_stack_max_bytes", "[512, 1073741824]");
   }

@@ -78,20 +78,91 @@ TEST_F(StacksTest, ManagedGrowsBySegmentsAndSlotsStayPut) {
     EXPECT_EQ(m.used_slots(), 0u);
     EXPECT_EQ(m.segment_count(), 1);
   }
-  EXPECT_EQ(arena_->Stats().blocks_by_type[static_cast<int>(heap::BlockType::kManagedStack)], 1u);
+  // What is left: one block of each chunk pool ([threads.managed.segments]).
+  EXPECT_EQ(arena_->Stats().blocks_by_type[static_cast<int>(heap::BlockType::kManagedStack)], 2u);
 }
 
 TEST_F(StacksTest, ManagedStopsAtMaximum) {
   ManagedChunkAllocator chunks(arena_.get());
   ManagedStack m;
-  ASSERT_TRUE(m.Init(&chunks, kFirstSegmentBytes + heap::kBlockSize));
+  const size_t max = kFirstSegmentBytes + kSecondSegmentBytes + heap::kBlockSize;
+  ASSERT_TRUE(m.Init(&chunks, max));
   size_t n = 0;
   while (m.Push() != nullptr) ++n;
-  EXPECT_EQ(n, (kFirstSegmentBytes + heap::kBlockSize) / 8);
+  EXPECT_EQ(n, max / 8);
+  EXPECT_EQ(m.capacity_bytes(), max);
   EXPECT_EQ(m.Push(), nullptr);  // stays at the maximum
   m.Clear();
   EXPECT_NE(m.Push(), nullptr);
   EXPECT_EQ(m.PushFrame(heap::kBlockSize), nullptr);  // larger than any segment
+}
+
+// [threads.managed.segments]: 16 slots in the first chunk, 256 in the second, then
+// whole blocks; a blocked thread that used a few slots holds only the first chunk.
+TEST_F(StacksTest, ManagedSegmentsGrowFromSmallChunksToBlocks) {
+  const auto managed_blocks = [&] {
+    return arena_->Stats().blocks_by_type[static_cast<int>(heap::BlockType::kManagedStack)];
+  };
+  ManagedChunkAllocator chunks(arena_.get());
+  {
+    ManagedStack m;
+    ASSERT_TRUE(m.Init(&chunks, 1 << 20));
+    EXPECT_EQ(managed_blocks(), 1u);  // the first-chunk pool's block
+    for (size_t i = 0; i < kFirstSegmentBytes / 8; ++i) ASSERT_NE(m.Push(), nullptr);
+    EXPECT_EQ(m.segment_count(), 1);
+    ASSERT_NE(m.Push(), nullptr);
+    EXPECT_EQ(m.segment_count(), 2);
+    EXPECT_EQ(m.capacity_bytes(), kFirstSegmentBytes + kSecondSegmentBytes);
+    EXPECT_EQ(managed_blocks(), 2u);  // and the second-chunk pool's
+    for (size_t i = 1; i < kSecondSegmentBytes / 8; ++i) ASSERT_NE(m.Push(), nullptr);
+    EXPECT_EQ(m.segment_count(), 2);
+    ASSERT_NE(m.Push(), nullptr);
+    EXPECT_EQ(m.segment_count(), 3);
+    EXPECT_EQ(m.capacity_bytes(), kFirstSegmentBytes + kSecondSegmentBytes + heap::kBlockSize);
+    EXPECT_EQ(managed_blocks(), 3u);
+    m.Clear();
+    EXPECT_EQ(m.segment_count(), 1);
+    EXPECT_EQ(managed_blocks(), 2u);  // the block segment went back; the pools keep theirs
+  }
+  {
+    // Many stacks share the chunk pools' blocks.
+    std::vector<std::unique_ptr<ManagedStack>> stacks;
+    for (size_t i = 0; i < heap::kBlockSize / kFirstSegmentBytes; ++i) {
+      stacks.push_back(std::make_unique<ManagedStack>());
+      ASSERT_TRUE(stacks.back()->Init(&chunks, 1 << 20));
+      *stacks.back()->Push() = i;
+    }
+    EXPECT_EQ(managed_blocks(), 2u);
+  }
+}
+
+// A frame larger than the second chunk skips it, also when the chunk is a spare kept by
+// Reset, and the slots pushed before stay where they were.
+TEST_F(StacksTest, ManagedFrameLargerThanTheSecondChunkSkipsIt) {
+  ManagedChunkAllocator chunks(arena_.get());
+  ManagedStack m;
+  ASSERT_TRUE(m.Init(&chunks, 1 << 20));
+  uint64_t* first = m.Push();
+  *first = 7;
+  ManagedStack::Mark mark = m.GetMark();
+  for (size_t i = 0; i < kFirstSegmentBytes / 8; ++i) ASSERT_NE(m.Push(), nullptr);  // into chunk 2
+  EXPECT_EQ(m.segment_count(), 2);
+  m.Reset(mark);  // keeps the second chunk as a spare
+  EXPECT_EQ(m.segment_count(), 2);
+  for (size_t i = 1; i < kFirstSegmentBytes / 8; ++i) ASSERT_NE(m.Push(), nullptr);  // fill chunk 1
+  const size_t big = kSecondSegmentBytes / 8 + 1;
+  uint64_t* frame = m.PushFrame(big);
+  ASSERT_NE(frame, nullptr);
+  for (size_t i = 0; i < big; ++i) frame[i] = 100 + i;
+  EXPECT_EQ(m.segment_count(), 3);
+  EXPECT_EQ(m.used_slots(), kFirstSegmentBytes / 8 + big);
+  size_t seen = 0;
+  m.ForEachSegment([&](uint64_t* b, uint64_t* e) { seen += static_cast<size_t>(e - b); });
+  EXPECT_EQ(seen, m.used_slots());
+  EXPECT_EQ(*first, 7u);
+  m.Reset(mark);
+  EXPECT_EQ(m.used_slots(), 1u);
+  EXPECT_EQ(*first, 7u);
 }
 
 }  // namespace
