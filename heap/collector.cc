@@ -1,5 +1,7 @@
 #include "heap/collector.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -57,6 +59,23 @@ class WeakVisitor final : public WeakRootVisitor {
   Collector& c_;
 };
 
+// UniformPromotion: whether a collection of `generation` moves every survivor of
+// generations 0..min(generation, oldest - 1) up by one ([heap.cards.uniform-promotion]).
+bool UniformPromotion(const HeapOptions& options, int generation, int oldest) {
+  for (int k = 0; k <= std::min(generation, oldest - 1); ++k) {
+    if (options.promotion_age[k] != 1) return false;
+  }
+  return true;
+}
+
+// ThreadCpuMs: the calling OS thread's CPU time. A collection runs on one worker's
+// thread from start to end.
+double ThreadCpuMs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
 }  // namespace
 
 void Heap::Collect(int generation, RootSource& roots, bool compact) {
@@ -79,10 +98,12 @@ Collector::Collector(Heap& heap, int generation, bool compact)
       arena_(*heap.arena_),
       generation_(generation),
       compact_(compact),
-      oldest_(heap.oldest_generation()) {}
+      oldest_(heap.oldest_generation()),
+      uniform_promotion_(UniformPromotion(heap.options_, generation, oldest_)) {}
 
 void Collector::Run(RootSource& roots) {
   auto start = std::chrono::steady_clock::now();
+  double start_cpu_ms = ThreadCpuMs();
   size_t before = heap_.heap_bytes_;
   Prepare();
   ScanRoots(roots);
@@ -96,6 +117,15 @@ void Collector::Run(RootSource& roots) {
   Finish();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();
+  double cpu_ms = ThreadCpuMs() - start_cpu_ms;
+  // Every copy is a nursery survivor or an evacuation. Only young pauses are copy
+  // rate samples, timed in the collecting thread's CPU time: an older collection's
+  // pause is mostly marking, and a descheduled collector is not a slower copy
+  // ([heap.nursery.adaptive]).
+  size_t survived = copied_bytes_ - evacuated_bytes_;
+  if (generation_ == 0) heap_.nursery_sizer_.RecordYoungCollection(survived, cpu_ms);
+  heap_.AdaptNursery(heap_.young_since_gc_, survived);
+  heap_.young_since_gc_ = 0;
   HeapStats& s = heap_.stats_;
   ++s.collections[generation_];
   s.promoted_bytes += promoted_bytes_;
@@ -113,10 +143,10 @@ void Collector::Run(RootSource& roots) {
   }
   weft::Log().debug(
       "gc #{} gen {}{}: {}->{} KiB heap, {} KiB copied, {} KiB marked, {} KiB promoted, "
-      "{} KiB evacuated, {:.3f} ms",
+      "{} KiB evacuated, {:.3f} ms ({:.3f} ms CPU); nursery next {} KiB",
       s.collections[generation_], generation_, compact_ ? " compact" : "", before >> 10,
       heap_.heap_bytes_ >> 10, copied_bytes_ >> 10, marked_bytes_ >> 10, promoted_bytes_ >> 10,
-      evacuated_bytes_ >> 10, ms);
+      evacuated_bytes_ >> 10, ms, cpu_ms, heap_.nursery_bytes_ >> 10);
 }
 
 void Collector::Prepare() {
@@ -545,10 +575,12 @@ void Collector::Age(char* head, BlockInfo& info, size_t blocks) {
     BlockInfo& b = arena_.InfoFor(head + i * kBlockSize);
     b.generation = static_cast<uint8_t>(gen + 1);
     // Its references into generation gen are now old-to-young: conservatively
-    // dirty every card; the next scan cleans them ([heap.inv.old-to-young]).
-    if (boxed) std::memset(b.cards, 1, kCardsPerBlock);
+    // dirty every card; the next scan cleans them ([heap.inv.old-to-young]). Unless
+    // all of gen moved up with it ([heap.cards.uniform-promotion]).
+    if (boxed && !uniform_promotion_) std::memset(b.cards, 1, kCardsPerBlock);
   }
   if (gen == 0) promoted_bytes_ += info.bytes_used;
+  if (gen == generation_ && gen >= 1) promoted_up_bytes_ += info.bytes_used;
 }
 
 void Collector::Finish() {
@@ -630,13 +662,16 @@ void Collector::Finish() {
     if (info.generation == 0 && HasFreeLine(info)) heap_.pinned_holes_.push_back(b);
   }
 
-  // Every copy is a nursery survivor or an evacuation.
-  heap_.AdaptNursery(heap_.young_since_gc_, copied_bytes_ - evacuated_bytes_);
-  heap_.young_since_gc_ = 0;
   std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();
   for (int g = 1; g <= generation_; ++g) {
     heap_.trigger_bytes_[g] =
         std::max({heap_.options_.initial_bytes, heap_.options_.nursery_bytes, 2 * bytes[g]});
+  }
+  if (generation_ >= 1 && generation_ < oldest_) {
+    // [heap.trigger.batch]: the batch just traced and moved up does not set off a
+    // collection of its new generation at once.
+    size_t& next = heap_.trigger_bytes_[generation_ + 1];
+    next = std::max<size_t>(next, 2 * promoted_up_bytes_);
   }
   if (generation_ == oldest_) {
     // [heap.limits.futile]

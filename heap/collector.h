@@ -68,6 +68,11 @@ class Collector {
   const int generation_;
   const bool compact_;
   const int oldest_;
+  // Every surviving block of every condemned generation below the oldest, and every
+  // nursery survivor, moves up one generation in this collection (promotion age 1
+  // for each): promoted blocks keep the cards the trace rebuilt
+  // ([heap.cards.uniform-promotion]).
+  const bool uniform_promotion_;
   std::vector<Object*> work_;
   std::vector<char*> from_young_;
   std::vector<char*> dirty_blocks_;
@@ -77,6 +82,9 @@ class Collector {
   HoleCursor holes_[kMaxGenerations][2];
   size_t young_reserve_ = 0;
   uint64_t promoted_bytes_ = 0;
+  // Bytes of blocks of generation_ (>= 1) moved up to generation_ + 1 by this
+  // collection ([heap.trigger.batch]).
+  uint64_t promoted_up_bytes_ = 0;
   uint64_t evacuated_bytes_ = 0;
   uint64_t copied_bytes_ = 0;
   uint64_t marked_bytes_ = 0;

@@ -447,6 +447,57 @@ TEST_F(CollectorTest, OlderGenerationsAreCollectedWhenTheyGrow) {
   t_.heap->SetHost(nullptr);
 }
 
+// [heap.trigger.batch]: with promotion at the first survival, a collection of
+// generation g moves all of g's live data up at once. A batch bigger than g + 1's
+// trigger used to set off a collection of g + 1 at the next nursery fill, which
+// traced the same data again; now g + 1 is collected once it passes twice the batch.
+TEST(CollectorTriggerTest, APromotedBatchDoesNotTriggerItsNewGenerationAtOnce) {
+  HeapOptions o = testing::SmallHeapOptions();
+  o.generations = 3;
+  o.promotion_age.fill(1);
+  o.initial_bytes = size_t{1} << 20;
+  TestHeap t(o);
+  VectorRoots roots;
+  roots.roots.push_back(Value::Nil());
+  Mutator* m = t.heap->CreateMutator();
+  constexpr int kVectors = 2048;  // 1 KiB each: a 2 MiB batch, twice initial_bytes
+  auto keep_batch = [&] {
+    for (int i = 0; i < kVectors; ++i) {
+      Object* v = m->AllocateVector(127, Value::Fixnum(i));
+      ASSERT_NE(v, nullptr);
+      v->at(0) = roots.roots[0];
+      roots.roots[0] = V(v);
+    }
+    // Up the generations, each collection tracing and promoting the whole batch.
+    for (int g = 0; g <= 2; ++g) {
+      t.heap->Collect(g, roots);
+      t.heap->Verify(&roots);
+    }
+  };
+  // The generation the next nursery fill collects.
+  auto next_collection = [&]() -> int {
+    TestHost host(t.heap.get(), &roots);
+    t.heap->SetHost(&host);
+    int gen = -1;
+    for (int i = 0; i < 1 << 20 && gen < 0; ++i) {
+      EXPECT_NE(m->AllocatePair(Value::Nil(), Value::Nil()), nullptr);
+      for (int g = 0; g < kMaxGenerations; ++g) {
+        if (host.requests[g] > 0) gen = g;
+      }
+    }
+    t.heap->SetHost(nullptr);
+    return gen;
+  };
+  keep_batch();
+  ASSERT_EQ(t.heap->Stats().generation_bytes[3], size_t{kVectors} << 10);
+  EXPECT_EQ(next_collection(), 0) << "2 MiB just promoted into generation 3 (trigger 1 MiB)";
+  keep_batch();  // generation 3: 4 MiB, twice the batch: still not past it
+  EXPECT_EQ(next_collection(), 0);
+  keep_batch();  // 6 MiB: past twice the batch, so it is collected
+  EXPECT_EQ(next_collection(), 3);
+  t.heap->DestroyMutator(m);
+}
+
 TEST_F(CollectorTest, CheckedBuildsPoisonEvacuatedSpace) {
   if (!WEFT_CHECKED_BUILD) GTEST_SKIP() << "poisoning is a --config=checked feature";
   Object* o = m_->AllocateVector(3, Value::Fixnum(5));

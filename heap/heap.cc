@@ -31,7 +31,10 @@ HeapOptions Normalized(HeapOptions o) {
 }  // namespace
 
 Heap::Heap(const HeapOptions& options, Arena* arena)
-    : options_(Normalized(options)), arena_(arena) {
+    : options_(Normalized(options)),
+      arena_(arena),
+      nursery_sizer_(options_.nursery_bytes, options_.max_nursery_bytes, kBlockSize,
+                     options_.young_pause_target_ms) {
   MutexLock lock(&mu_);
   soft_limit_ = options_.soft_limit_bytes;
   nursery_bytes_ = options_.nursery_bytes;
@@ -174,16 +177,8 @@ size_t Heap::NurseryLimit() const {
 }
 
 void Heap::AdaptNursery(size_t allocated, size_t survived) {
-  size_t target = nursery_bytes_;
-  // Only a collection of a nursery at least half full tells its survival rate
-  // (explicit and stress collections come early).
-  if (options_.max_nursery_bytes > options_.nursery_bytes && allocated >= nursery_bytes_ / 2) {
-    if (survived * kNurseryGrowAbove > allocated) {
-      target = std::min(2 * nursery_bytes_, options_.max_nursery_bytes);
-    } else if (survived * kNurseryShrinkBelow < allocated) {
-      target = std::max(nursery_bytes_ / 2, options_.nursery_bytes);
-    }
-  }
+  // [heap.nursery.adaptive]
+  size_t target = nursery_sizer_.Next(nursery_bytes_, allocated, survived);
   target = std::min(target, NurseryLimit());
   target = std::max(target / kBlockSize * kBlockSize, options_.nursery_bytes);
   if (target != nursery_bytes_) {
@@ -537,6 +532,7 @@ HeapStats Heap::Stats() const {
   s.nursery_bytes = nursery_bytes_;
   s.nursery_spare_blocks = spare_young_blocks_.size();
   s.nursery_resizes = nursery_resizes_;
+  s.young_copy_bytes_per_ms = nursery_sizer_.copy_bytes_per_ms();
   s.generation_bytes = GenerationBytesLocked();
   for (const auto* list : {&young_blocks_, &old_blocks_, &large_runs_, &pinned_blocks_}) {
     for (char* b : *list) {

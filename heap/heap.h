@@ -40,6 +40,7 @@
 #include "heap/heap_stats.h"
 #include "heap/layout_registry.h"
 #include "heap/mutator.h"
+#include "heap/nursery_sizer.h"
 #include "heap/object.h"
 #include "heap/region.h"
 #include "heap/roots.h"
@@ -145,11 +146,6 @@ class Heap {
 
   enum class Admission { kOk, kNeedYoung, kOverSoft, kOverHard, kOsRefused };
   static constexpr int64_t kFutileBackoff = 10;
-  // [heap.nursery.adaptive]: the nursery doubles when more than 1/kNurseryGrowAbove of
-  // what was allocated survived a young collection, and halves below
-  // 1/kNurseryShrinkBelow.
-  static constexpr size_t kNurseryGrowAbove = 10;
-  static constexpr size_t kNurseryShrinkBelow = 50;
   static constexpr int64_t kMinFutileBackoffNs = 2'000'000;
   // FutileLocked: whether a request over a limit must fail without collecting
   // ([heap.limits.futile]).
@@ -202,7 +198,8 @@ class Heap {
   // below options_.nursery_bytes) ([heap.nursery.adaptive]).
   size_t NurseryLimit() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // AdaptNursery resizes the nursery after a collection that found `survived` of
-  // the `allocated` bytes mutators allocated since the last one still alive.
+  // the `allocated` bytes mutators allocated since the last one still alive
+  // (nursery_sizer_), within the limits (NurseryLimit).
   void AdaptNursery(size_t allocated, size_t survived) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // CloseRegion writes fillers over the unused end of `r` and accounts its bytes.
@@ -239,6 +236,8 @@ class Heap {
   // The nursery's current size, in [options_.nursery_bytes, max], whole blocks
   // ([heap.nursery.adaptive]), and its spare blocks ([heap.nursery.spare]).
   size_t nursery_bytes_ ABSL_GUARDED_BY(mu_);
+  // The size rule: survival, capped by the pause target at the measured copy rate.
+  NurserySizer nursery_sizer_ ABSL_GUARDED_BY(mu_);
   std::vector<char*> spare_young_blocks_ ABSL_GUARDED_BY(mu_);
   uint64_t nursery_resizes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t soft_limit_ ABSL_GUARDED_BY(mu_);

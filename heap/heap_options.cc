@@ -14,12 +14,21 @@ absl::Status OutOfRange(const char* option, uint64_t value, uint64_t lo, uint64_
 
 absl::Status HeapOptions::Validate() const {
   constexpr uint64_t kMaxBytes = uint64_t{1} << 46;
+  constexpr double kMinYoungPauseTargetMs = 0.1;
+  constexpr double kMaxYoungPauseTargetMs = 10000;
   if (nursery_bytes < (size_t{64} << 10) || nursery_bytes > (size_t{1} << 30)) {
     return OutOfRange("nursery_bytes", nursery_bytes, size_t{64} << 10, size_t{1} << 30);
   }
   if (max_nursery_bytes != 0 &&
       (max_nursery_bytes < nursery_bytes || max_nursery_bytes > (size_t{1} << 30))) {
     return OutOfRange("max_nursery_bytes", max_nursery_bytes, nursery_bytes, size_t{1} << 30);
+  }
+  if (young_pause_target_ms != 0 &&
+      !(young_pause_target_ms >= kMinYoungPauseTargetMs &&
+        young_pause_target_ms <= kMaxYoungPauseTargetMs)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "HeapOptions.young_pause_target_ms = %g is out of range 0 or [%g, %g]",
+        young_pause_target_ms, kMinYoungPauseTargetMs, kMaxYoungPauseTargetMs));
   }
   if (generations < 1 || generations > kMaxOlderGenerations) {
     return OutOfRange("generations", generations, 1, kMaxOlderGenerations);

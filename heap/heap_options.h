@@ -23,6 +23,11 @@ struct HeapOptions {
   // back when little survives, within the soft and hard limits. 0: fixed at
   // nursery_bytes. 0 or [nursery_bytes, 1 GiB]; rounded up to whole blocks.
   size_t max_nursery_bytes = 0;
+  // The adaptive nursery never grows past the size a young collection would copy in
+  // this many milliseconds were all of it to survive, at the copy rate measured on
+  // recent young collections ([heap.nursery.adaptive]). 0: no pause cap.
+  // 0 or [0.1, 10000].
+  double young_pause_target_ms = 0;
   // Number of older generations. [1, 6].
   int generations = 2;
   // promotion_age[g]: collections of generation g an object (nursery) or block

@@ -28,6 +28,17 @@ TEST(HeapOptionsTest, EachOptionOutOfRangeIsNamed) {
   o.max_nursery_bytes = 0;  // fixed nursery
   EXPECT_TRUE(o.Validate().ok());
   o = {};
+  o.young_pause_target_ms = 0.05;
+  ExpectInvalid(o, "young_pause_target_ms");
+  o.young_pause_target_ms = 20000;
+  ExpectInvalid(o, "young_pause_target_ms");
+  o.young_pause_target_ms = -1;
+  ExpectInvalid(o, "young_pause_target_ms");
+  o.young_pause_target_ms = 0;  // no pause cap
+  EXPECT_TRUE(o.Validate().ok());
+  o.young_pause_target_ms = 0.1;
+  EXPECT_TRUE(o.Validate().ok());
+  o = {};
   o.generations = 0;
   ExpectInvalid(o, "generations");
   o.generations = 7;

@@ -34,6 +34,9 @@ struct HeapStats {
   size_t nursery_bytes = 0;
   size_t nursery_spare_blocks = 0;
   uint64_t nursery_resizes = 0;  // times the adaptive nursery grew or shrank
+  // The smoothed copy rate of young collections that caps the nursery's growth
+  // ([heap.nursery.adaptive]); 0 before the first sample.
+  double young_copy_bytes_per_ms = 0;
   // Per generation: bytes in objects (block bytes_used) and blocks held.
   std::array<size_t, kMaxGenerations> generation_bytes = {};
   std::array<size_t, kMaxGenerations> generation_blocks = {};

@@ -58,6 +58,12 @@ absl::Status ValidateOptions(const Options& o) {
   }
   if (auto s = CheckSize("nursery_bytes", o.nursery_bytes, 256 * kKiB, kGiB); !s.ok()) return s;
   if (auto s = CheckSize("max_nursery_bytes", o.max_nursery_bytes, 0, kGiB); !s.ok()) return s;
+  if (o.young_pause_target != absl::ZeroDuration() &&
+      (o.young_pause_target < absl::Microseconds(100) ||
+       o.young_pause_target > absl::Seconds(10))) {
+    return OutOfRange("young_pause_target", "0 or in [100us, 10s]",
+                      absl::FormatDuration(o.young_pause_target));
+  }
   if (o.generations < 1 || o.generations > heap::kMaxOlderGenerations) {
     return OutOfRange("generations", "in [1, 6]", absl::StrCat(o.generations));
   }
@@ -109,6 +115,7 @@ heap::HeapOptions ToHeapOptions(const Options& o) {
   h.nursery_bytes = o.nursery_bytes;
   // A max below nursery_bytes (the 32 MiB default with a bigger nursery) means fixed.
   h.max_nursery_bytes = o.max_nursery_bytes > o.nursery_bytes ? o.max_nursery_bytes : 0;
+  h.young_pause_target_ms = absl::ToDoubleMilliseconds(o.young_pause_target);
   h.generations = o.generations;
   h.promotion_age.fill(o.promotion_age);
   h.hard_limit_bytes = o.heap_hard_limit_bytes == 0 ? PhysicalMemory() : o.heap_hard_limit_bytes;

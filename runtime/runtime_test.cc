@@ -589,6 +589,18 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   EXPECT_TRUE(ValidateOptions(o).ok());
   EXPECT_EQ(ToHeapOptions(o).max_nursery_bytes, 0u);
   o = Options{};
+  o.young_pause_target = absl::Microseconds(50);
+  EXPECT_EQ(Runtime::Create(o).status().message(),
+            "weft: option young_pause_target must be 0 or in [100us, 10s]; got 50us");
+  o.young_pause_target = absl::Seconds(11);
+  EXPECT_NE(Runtime::Create(o).status().message().find("young_pause_target"),
+            std::string::npos);
+  o.young_pause_target = absl::ZeroDuration();  // no pause cap
+  EXPECT_TRUE(ValidateOptions(o).ok());
+  EXPECT_EQ(ToHeapOptions(o).young_pause_target_ms, 0);
+  o.young_pause_target = absl::Milliseconds(25);
+  EXPECT_EQ(ToHeapOptions(o).young_pause_target_ms, 25);
+  o = Options{};
   o.generations = 9;
   EXPECT_NE(Runtime::Create(o).status().message().find("generations must be in [1, 6]"),
             std::string::npos);

@@ -49,6 +49,11 @@ struct Options {
   // [heap.nursery.adaptive]); 0 or at most nursery_bytes: fixed at nursery_bytes.
   // 0..1 GiB.
   size_t max_nursery_bytes = 32 << 20;
+  // With a target, the nursery never grows past the size a young collection would
+  // copy within it, were all of it to survive, at the copy rate measured on recent
+  // young collections (heap/DESIGN.md [heap.nursery.adaptive]). 0 (the default, see
+  // runtime/DESIGN.md [runtime.stw]): no pause cap. 0 or 100us..10s.
+  absl::Duration young_pause_target = absl::ZeroDuration();
   int generations = 3;                       // older generations, 1..6
   int promotion_age = 1;                     // survived collections before promotion, 1..15
   size_t heap_initial_bytes = 16 << 20;

@@ -1,7 +1,10 @@
 // binary_trees.cc: the Benchmarks Game binary-trees over managed pairs, through the
 // public API (runtime/weft.h) only.
 //
-//   bazel run //tools/bench/runtime:binary_trees -- N [WORKERS]
+//   bazel run //tools/bench/runtime:binary_trees -- N [WORKERS [YOUNG_PAUSE_MS]]
+//
+// YOUNG_PAUSE_MS sets weft::Options::young_pause_target (0: no pause cap on the
+// nursery's growth); without it, the runtime's default.
 //
 // Prints exactly the text of the peer programs (shared/peers/gc/src/binarytrees/
 // bt_arena.cpp and bt_mt.cpp; see tools/bench/README.md, "Contract"), then the
@@ -148,6 +151,7 @@ int main(int argc, char** argv) {
   }
   weft::Options options;
   options.workers = workers;
+  if (argc > 3) options.young_pause_target = absl::Milliseconds(std::atof(argv[3]));
   absl::StatusOr<std::unique_ptr<weft::Runtime>> runtime = weft::Runtime::Create(options);
   if (!runtime.ok()) {
     std::fprintf(stderr, "binary_trees: %s\n", runtime.status().ToString().c_str());
