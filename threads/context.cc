@@ -41,11 +41,16 @@ inline void SwapEh(EhState* save, const EhState& install) {
 // layout, so contexts made by make_fcontext resume the same way): save the MXCSR,
 // the x87 control word and the callee-saved registers below the return address,
 // switch stacks, restore the other side's. Two differences, both for speed:
-// - It returns with `ret` where Boost jumps with `jmp *%r8`. Boost's jump leaves the
-//   call's return-stack-buffer entry unpopped, so every `ret` after a switch (Jump,
-//   SwitchTo, Park, Yield...) was mispredicted, three or four per switch; here the
+// - When the other side resumes where this call returns to (both sides switched
+//   through the call in Jump: every switch but a new thread's first and a finished
+//   thread's last), it returns with `ret` where Boost jumps with `jmp *%r8`.
+//   Boost's jump leaves the call's return-stack-buffer entry unpopped, so every
+//   `ret` after a switch (Jump, SwitchTo, Park, Yield...) was mispredicted; here the
 //   call and the `ret` pair up, and when both sides switched from the same call
-//   chain (a yield or a channel hand-off) every return is predicted.
+//   chain (a yield or a channel hand-off) every return is predicted. Otherwise (into
+//   make_fcontext's trampoline, or out of JumpFinal) a `ret` would always be
+//   mispredicted, so it jumps as Boost does, and the indirect-branch predictor may
+//   know the target (spawn+join was slower with `ret` there).
 // - It loads the MXCSR and the x87 control word only when they differ from the
 //   leaving side's (LDMXCSR and FLDCW are slow, and the two values are almost always
 //   equal). Each fiber still keeps its own floating-point control state, as with
@@ -69,6 +74,7 @@ WeftSwitchContext:
   movq %rbp, 0x30(%rsp)
   movq %rsp, %rax
   movq %rdi, %rsp
+  movq 0x38(%rsp), %r8
   movl (%rsp), %ecx
   cmpl (%rax), %ecx
   je 1f
@@ -85,10 +91,15 @@ WeftSwitchContext:
   movq 0x20(%rsp), %r15
   movq 0x28(%rsp), %rbx
   movq 0x30(%rsp), %rbp
-  leaq 0x38(%rsp), %rsp
   movq %rsi, %rdx
   movq %rax, %rdi
+  cmpq 0x38(%rax), %r8
+  jne 3f
+  leaq 0x38(%rsp), %rsp
   ret
+3:
+  leaq 0x40(%rsp), %rsp
+  jmp *%r8
   .size WeftSwitchContext, .-WeftSwitchContext
   .popsection
 )");

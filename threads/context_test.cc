@@ -1,7 +1,7 @@
 // Jump between two contexts of context.h on a stack we allocate ourselves: the
 // switch keeps each side's floating-point control state (MXCSR and the x87 control
-// word) and callee-saved values, and a context made by MakeContext starts and
-// resumes through the same switch.
+// word) and callee-saved values, both where the switch returns (between two Jump
+// calls) and where it jumps (into a context made by MakeContext, out of JumpFinal).
 #include "threads/context.h"
 
 #include <fenv.h>
