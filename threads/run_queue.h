@@ -39,7 +39,17 @@ class LocalRunQueue {
       if (head_.compare_exchange_weak(h, h + 1, std::memory_order_acq_rel)) return t;
     }
   }
-  // PopHalf moves up to half of the queue (rounded up) into out[]; any thread.
+  // PopUnshared is Pop for a ring no other thread can touch
+  // ([threads.inv.sole-worker]): a plain store of head instead of the CAS. Owner only.
+  GreenThread* PopUnshared() {
+    uint32_t h = head_.load(std::memory_order_relaxed);
+    uint32_t tl = tail_.load(std::memory_order_relaxed);
+    if (tl == h) return nullptr;
+    GreenThread* t = buf_[h % kCapacity].load(std::memory_order_relaxed);
+    head_.store(h + 1, std::memory_order_relaxed);
+    return t;
+  }
+  // Grab moves up to half of the queue (rounded up) into out[]; any thread.
   uint32_t Grab(GreenThread** out, uint32_t max) {
     for (;;) {
       uint32_t h = head_.load(std::memory_order_acquire);

@@ -445,6 +445,12 @@ GreenThread* Worker::TakeForDirectSwitch() {
 }
 
 GreenThread* Worker::TakeLocal() {
+  if (sole_) {  // [threads.inv.sole-worker]: no thief can race us
+    GreenThread* t = runnext_.load(std::memory_order_relaxed);
+    if (t == nullptr) return runq_.PopUnshared();
+    runnext_.store(nullptr, std::memory_order_relaxed);
+    return t;
+  }
   // [threads.inv.run-once]: the exchange or the ring's head CAS makes it ours.
   if (runnext_.load(std::memory_order_relaxed) != nullptr) {
     if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
@@ -503,6 +509,12 @@ __attribute__((noinline)) void Worker::PushLocalOverflow(GreenThread* t) {
 }
 
 void Worker::ReadyHere(GreenThread* t) {
+  if (sole_) {  // [threads.inv.sole-worker]; and there is no other worker to wake
+    GreenThread* old = runnext_.load(std::memory_order_relaxed);
+    runnext_.store(t, std::memory_order_relaxed);
+    if (old != nullptr) PushLocal(old);
+    return;
+  }
   GreenThread* old = runnext_.exchange(t, std::memory_order_acq_rel);
   if (old != nullptr) PushLocal(old);
   sched_->WakeOneHint();
@@ -532,10 +544,7 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
       return t;
     }
   }
-  if (runnext_.load(std::memory_order_relaxed) != nullptr) {
-    if (GreenThread* t = runnext_.exchange(nullptr, std::memory_order_acq_rel)) return t;
-  }
-  if (GreenThread* t = runq_.Pop()) return t;
+  if (GreenThread* t = TakeLocal()) return t;
   if (sched_->gq_size_.load(std::memory_order_acquire) > 0) {
     if (GreenThread* t = sched_->GlobalGet(this)) return t;
   }
@@ -708,7 +717,9 @@ SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options
       native_alloc_(arena, options.guard_page_budget),
       chunks_(arena) {
   InstallOverflowHandler(arena);
-  for (int i = 0; i < n_workers_; ++i) workers_.push_back(std::make_unique<Worker>(this, i));
+  for (int i = 0; i < n_workers_; ++i) {
+    workers_.push_back(std::make_unique<Worker>(this, i, n_workers_ == 1));
+  }
   OsMutexLock l(&debug_schedulers_mu);
   debug_next_ = weft_debug_schedulers;
   weft_debug_schedulers = this;

@@ -119,7 +119,8 @@ std::string ThreadName(const GreenThread* t);
 
 class Worker {
  public:
-  Worker(SchedulerImpl* sched, int index) : sched_(sched), index_(index) {}
+  Worker(SchedulerImpl* sched, int index, bool sole)
+      : sched_(sched), index_(index), sole_(sole) {}
 
   void Loop();
   void RunThread(GreenThread* t);
@@ -148,6 +149,9 @@ class Worker {
 
   SchedulerImpl* sched_;
   const int index_;
+  // The scheduler's only worker: nobody else touches runq_ and runnext_, so this
+  // worker takes from them with plain loads and stores ([threads.inv.sole-worker]).
+  const bool sole_;
   std::thread os_thread_;
   LocalRunQueue runq_;
   std::atomic<GreenThread*> runnext_{nullptr};

@@ -2,6 +2,8 @@
 // local storage, the registry, safepoints and deadlock detection.
 #include "threads/scheduler.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <stdexcept>
 #include <string>
@@ -10,6 +12,8 @@
 
 #include <gtest/gtest.h>
 
+#include "threads/blocking.h"
+#include "threads/io.h"
 #include "threads/local_key.h"
 #include "threads/managed_stack.h"
 #include "threads/test_util.h"
@@ -169,6 +173,66 @@ TEST_P(SchedulerRunTest, YieldInterleaves) {
     return int64_t{0};
   }).ok());
   EXPECT_EQ(turns.load(), 2000);
+}
+
+// Two threads that only yield switch directly to each other (DESIGN.md section 2,
+// on one worker with [threads.inv.sole-worker]'s plain ring operations). They must
+// still leave turns to every other kind of work queued on their worker: a third
+// runnable thread, a sleeper's timer, a thread readied from a blocking-call helper
+// and one readied by the poller (both through the global queue). Main puts them all
+// on worker 0; with several workers the others may also take them from there.
+// Nothing here is timed: starvation would hang the test.
+TEST_P(SchedulerRunTest, YieldingPairStarvesNoOtherWork) {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> pair_yields{0};
+  std::atomic<int> done{0};
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  ASSERT_TRUE(SetNonBlocking(fds[0]));
+  ASSERT_TRUE(RunMain([&] {
+    this_thread::MigrateTo(0);
+    auto yielder = [&] {
+      while (!stop.load()) {
+        pair_yields.fetch_add(1, std::memory_order_relaxed);
+        this_thread::Yield();
+      }
+      return int64_t{0};
+    };
+    Thread a = Spawn(yielder), b = Spawn(yielder);
+    std::vector<Thread> others;
+    others.push_back(Spawn([&] {
+      done.fetch_add(1);
+      return int64_t{0};
+    }));
+    others.push_back(Spawn([&] {
+      this_thread::SleepFor(absl::Milliseconds(1));
+      done.fetch_add(1);
+      return int64_t{0};
+    }));
+    others.push_back(Spawn([&] {
+      RunBlocking([] {});
+      done.fetch_add(1);
+      return int64_t{0};
+    }));
+    others.push_back(Spawn([&] {
+      EXPECT_TRUE(WaitReadable(fds[0]));
+      done.fetch_add(1);
+      return int64_t{0};
+    }));
+    others.push_back(Spawn([&] {
+      RunBlocking([&] { EXPECT_EQ(write(fds[1], "x", 1), 1); });
+      return int64_t{0};
+    }));
+    for (Thread& t : others) t.Join();
+    stop.store(true);
+    a.Join();
+    b.Join();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(done.load(), 4);
+  EXPECT_GT(pair_yields.load(), 0);
+  close(fds[0]);
+  close(fds[1]);
 }
 
 TEST_P(SchedulerRunTest, SleepTakesAtLeastItsDuration) {
