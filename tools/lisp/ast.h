@@ -134,6 +134,11 @@ struct InlinePrimNode : CallNode {
   Op op = Op::kAdd;
   const Prim* prim = nullptr;  // the builtin the global held at compile time
   Local Eval(Local env, Ctx& c) const override;
+
+ protected:
+  // EvalInline: Eval for `op` and `n` (at most kArgs) arguments (eval.cc).
+  template <size_t kArgs>
+  Local EvalInline(Op op, size_t n, Local env, Ctx& c) const;
 };
 
 // NewInlinePrim makes the InlinePrimNode for `op` called with `nargs` arguments: for

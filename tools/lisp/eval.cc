@@ -370,7 +370,8 @@ namespace {
 
 // The fast paths of InlinePrimNode: an empty Local when the arguments are not the
 // simple case, and the builtin runs instead (so its errors read the same).
-[[gnu::always_inline]] inline Local InlineOp(InlinePrimNode::Op op, Ctx& c, const Local* a, size_t n) {
+[[gnu::always_inline]] inline Local InlineOp(InlinePrimNode::Op op, Ctx& c, const Local* a,
+                                             size_t n) {
   using Op = InlinePrimNode::Op;
   switch (op) {
     case Op::kAdd: {
@@ -419,32 +420,30 @@ namespace {
 
 }  // namespace
 
-Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+// Inlined into each caller, so InlineOpNode's constant op and count fold it to the
+// op's own code.
+template <size_t kArgs>
+[[gnu::always_inline]] inline Local InlinePrimNode::EvalInline(Op op, size_t n, Local env,
+                                                               Ctx& c) const {
   if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
   NoteLine(c, line);
-  size_t n = args.size();
-  Local argv[kMaxArgs];
+  Local argv[kArgs];
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   NoteLine(c, line);
   if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
   return prim->fn(c, Args(argv, n));
 }
 
+Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+  return EvalInline<kMaxArgs>(op, args.size(), env, c);
+}
+
 namespace {
 
-// InlineOpNode: InlinePrimNode::Eval compiled for one op and argument count, so that
-// InlineOp folds to the op's own code.
+// InlineOpNode: InlinePrimNode::Eval compiled for one op and argument count.
 template <InlinePrimNode::Op kOp, size_t kN>
 struct InlineOpNode final : InlinePrimNode {
-  Local Eval(Local env, Ctx& c) const override {
-    if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
-    NoteLine(c, line);
-    Local argv[kN];
-    for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
-    NoteLine(c, line);
-    if (Local r = InlineOp(kOp, c, argv, kN); !r.empty()) return r;
-    return prim->fn(c, Args(argv, kN));
-  }
+  Local Eval(Local env, Ctx& c) const override { return EvalInline<kN>(kOp, kN, env, c); }
 };
 
 // The argument count every op takes (kAdd: at least).
