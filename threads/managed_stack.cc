@@ -9,8 +9,9 @@ namespace {
 constexpr size_t kFirstSlots = kFirstSegmentBytes / sizeof(uint64_t);
 constexpr size_t kSecondSlots = kSecondSegmentBytes / sizeof(uint64_t);
 constexpr size_t kBlockSlots = heap::kBlockSize / sizeof(uint64_t);
-static_assert(heap::kBlockSize % kSecondSegmentBytes == 0 && kFirstSegmentBytes < kSecondSegmentBytes &&
-              kSecondSegmentBytes < heap::kBlockSize && kFirstSegmentBytes <= kMinManagedStackBytes);
+static_assert(heap::kBlockSize % kSecondSegmentBytes == 0 &&
+              kFirstSegmentBytes < kSecondSegmentBytes && kSecondSegmentBytes < heap::kBlockSize &&
+              kFirstSegmentBytes <= kMinManagedStackBytes);
 
 size_t ChunkBytes(ManagedChunkAllocator::Size size) {
   return size == ManagedChunkAllocator::Size::kFirst ? kFirstSegmentBytes : kSecondSegmentBytes;
@@ -97,8 +98,9 @@ bool ManagedStack::AddSegment(size_t n) {
   const bool chunk = segments_.size() == 1 && n <= kSecondSlots;
   const size_t bytes = chunk ? kSecondSegmentBytes : heap::kBlockSize;
   if (capacity_bytes_ + bytes > max_bytes_) return false;
-  void* memory = chunk ? chunks_->AllocateChunk(ManagedChunkAllocator::Size::kSecond)
-                       : AllocateArenaBlocks(chunks_->arena(), 1, heap::BlockType::kManagedStack, this);
+  void* memory =
+      chunk ? chunks_->AllocateChunk(ManagedChunkAllocator::Size::kSecond)
+            : AllocateArenaBlocks(chunks_->arena(), 1, heap::BlockType::kManagedStack, this);
   if (memory == nullptr) return false;
   uint64_t* b = static_cast<uint64_t*>(memory);
   segments_.push_back(Segment{b, b + bytes / sizeof(uint64_t), b});

@@ -122,7 +122,9 @@ class ManagedStack {
     uint64_t* end;
     uint64_t* used_end;  // valid once the stack moved on to a later segment
     // A chunk of ManagedChunkAllocator (smaller than a block), else a whole block.
-    bool chunk() const { return static_cast<size_t>(end - begin) * sizeof(uint64_t) < heap::kBlockSize; }
+    bool chunk() const {
+      return static_cast<size_t>(end - begin) * sizeof(uint64_t) < heap::kBlockSize;
+    }
   };
   uint64_t* PushSlow(size_t n);
   // AddSegment appends the next segment, with room for at least n slots; false at the

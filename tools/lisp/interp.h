@@ -43,8 +43,9 @@
 // by a builtin that walks a list or calls a procedure per element (so a circular list
 // cannot loop forever), or made by one that builds a list from a count or an object
 // (make-list, iota, vector->list, string->list: else a huge count runs until the heap
-// limit, which under GC stress costs time quadratic in the list's length). Counting is one decrement and compare of the green thread's
-// ThreadState::steps_left (CountStep); exhausting a limit raises a catchable error
+// limit, which under GC stress costs time quadratic in the list's length). Counting
+// is one decrement and compare of the green thread's ThreadState::steps_left
+// (CountStep); exhausting a limit raises a catchable error
 // (step-limit, thread-limit, sleep-limit). Once steps_left is exhausted every further
 // step raises again, so a handler cannot run on. The heap is bounded by the runtime's
 // own limits (weft::Options), which raise heap-exhausted.
