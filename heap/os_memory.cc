@@ -25,6 +25,16 @@ bool ShouldFail(OsCall call) {
   return false;
 }
 
+// Linux 6.13 uapi values, for older headers (Debian 12 ships 6.1's).
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+#ifndef MADV_GUARD_REMOVE
+#define MADV_GUARD_REMOVE 103
+#endif
+
+std::atomic<bool> guards_unsupported{false};
+
 }  // namespace
 
 void* OsReserve(size_t size) {
@@ -48,6 +58,26 @@ bool OsProtectNone(void* p, size_t size) {
   if (ShouldFail(OsCall::kProtect)) return false;
   return mprotect(p, size, PROT_NONE) == 0;
 }
+
+bool OsGuard(void* p, size_t size) {
+  if (guards_unsupported.load(std::memory_order_relaxed)) {
+    errno = EINVAL;
+    return false;
+  }
+  if (ShouldFail(OsCall::kGuard)) return false;
+  if (madvise(p, size, MADV_GUARD_INSTALL) == 0) return true;
+  // An unknown advice is EINVAL; so is a range that is not page aligned, which our
+  // callers never pass. Either way, asking again would fail again.
+  if (errno == EINVAL) guards_unsupported.store(true, std::memory_order_relaxed);
+  return false;
+}
+
+bool OsUnguard(void* p, size_t size) {
+  if (ShouldFail(OsCall::kGuard)) return false;
+  return madvise(p, size, MADV_GUARD_REMOVE) == 0;
+}
+
+bool OsGuardsSupported() { return !guards_unsupported.load(std::memory_order_relaxed); }
 
 bool OsRelease(void* p, size_t size) {
   if (ShouldFail(OsCall::kRelease)) return false;

@@ -1,6 +1,6 @@
 // os_memory.h: the arena's boundary with the operating system.
 //
-// Every mmap/mprotect/madvise the heap and the stacks make goes through these five
+// Every mmap/mprotect/madvise the heap and the stacks make goes through these
 // functions, so a test can make the Nth call of a kind fail (fault injection) and
 // check that each failure ends in a clean error. Each returns false (or nullptr) and
 // sets errno on failure; none of them logs.
@@ -11,7 +11,7 @@
 
 namespace weft::heap {
 
-enum class OsCall { kReserve = 0, kCommit, kDecommit, kProtect, kRelease, kCount };
+enum class OsCall { kReserve = 0, kCommit, kDecommit, kProtect, kRelease, kGuard, kCount };
 
 // OsReserve maps `size` bytes of address space with no access and no commit charge
 // (PROT_NONE, MAP_NORESERVE). Returns nullptr on failure.
@@ -23,6 +23,17 @@ bool OsCommit(void* p, size_t size);
 bool OsDecommit(void* p, size_t size);
 // OsProtectNone makes [p, p+size) inaccessible (guard pages).
 bool OsProtectNone(void* p, size_t size);
+// OsGuard makes any access to [p, p+size) fault, like OsProtectNone, but with the
+// kernel's guard regions (MADV_GUARD_INSTALL, Linux 6.13+): page-table markers that
+// split no mapping, so they do not count against vm.max_map_count. They survive
+// OsDecommit. Returns false with errno EINVAL where the kernel has none (then every
+// later call fails the same way at once, with no syscall; OsGuardsSupported tells).
+bool OsGuard(void* p, size_t size);
+// OsUnguard removes the guard regions OsGuard placed in [p, p+size); the pages read
+// back as zero. Counted as an OsCall::kGuard call, like OsGuard.
+bool OsUnguard(void* p, size_t size);
+// OsGuardsSupported: false once the kernel has refused a guard region as unknown.
+bool OsGuardsSupported();
 // OsRelease unmaps a range obtained from OsReserve (or part of it).
 bool OsRelease(void* p, size_t size);
 

@@ -11,6 +11,7 @@ namespace weft::threads {
 namespace {
 
 std::atomic<long> guarded_stacks{0};
+std::atomic<long> region_stacks{0};
 
 long ReadLong(const char* path) {
   FILE* f = std::fopen(path, "r");
@@ -44,9 +45,13 @@ long NativeStackAllocator::DefaultGuardBudget() {
 }
 
 long NativeStackAllocator::GuardedStacks() { return guarded_stacks.load(); }
+long NativeStackAllocator::GuardRegionStacks() { return region_stacks.load(); }
 
-NativeStackAllocator::NativeStackAllocator(heap::Arena* arena, long guard_budget)
-    : arena_(arena), guard_budget_(guard_budget < 0 ? DefaultGuardBudget() : guard_budget) {}
+NativeStackAllocator::NativeStackAllocator(heap::Arena* arena, bool guard_regions,
+                                           long guard_budget)
+    : arena_(arena),
+      guard_regions_(guard_regions),
+      guard_budget_(guard_budget < 0 ? DefaultGuardBudget() : guard_budget) {}
 
 bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
   size_t blocks = (bytes + heap::kBlockSize - 1) / heap::kBlockSize;
@@ -59,12 +64,16 @@ bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
   out->run_bytes = blocks * heap::kBlockSize;
   out->top = run + out->run_bytes;
   out->limit = run + page;
-  out->guarded = false;
-  // [threads.inv.overflow-detected]: guard page while the VMA budget lasts.
-  if (guarded_stacks.fetch_add(1) < guard_budget_ && heap::OsProtectNone(run, page)) {
-    out->guarded = true;
+  // [threads.inv.overflow-detected]: a guard region, else a guard page while the VMA
+  // budget lasts, else a canary.
+  if (guard_regions_ && heap::OsGuardsSupported() && heap::OsGuard(run, page)) {
+    region_stacks.fetch_add(1, std::memory_order_relaxed);
+    out->guard = StackGuard::kRegion;
+  } else if (guarded_stacks.fetch_add(1) < guard_budget_ && heap::OsProtectNone(run, page)) {
+    out->guard = StackGuard::kProtected;
   } else {
     guarded_stacks.fetch_sub(1);
+    out->guard = StackGuard::kCanary;
     // The canary is zero: fresh or decommitted memory already reads as zero, so
     // only a reused, dirty zone is written and an untouched zone costs no resident
     // page (reading it maps the shared zero page).
@@ -78,8 +87,12 @@ bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
 
 void NativeStackAllocator::Free(NativeStack* s) {
   if (s->run == nullptr) return;
-  if (s->guarded) {
-    // The arena expects its blocks readable and writable.
+  // The arena expects its blocks readable and writable, with no guard left.
+  if (s->guard == StackGuard::kRegion) {
+    WEFT_CHECK(heap::OsUnguard(s->run, heap::OsPageSize()),
+               "weft: could not unprotect a native stack guard page");
+    region_stacks.fetch_sub(1, std::memory_order_relaxed);
+  } else if (s->guard == StackGuard::kProtected) {
     WEFT_CHECK(heap::OsCommit(s->run, heap::OsPageSize()),
                "weft: could not unprotect a native stack guard page");
     guarded_stacks.fetch_sub(1);
@@ -89,7 +102,7 @@ void NativeStackAllocator::Free(NativeStack* s) {
 }
 
 bool NativeStackAllocator::CanaryIntact(const NativeStack& s) {
-  if (s.guarded) return true;
+  if (s.guarded()) return true;
   const uint64_t* canary = reinterpret_cast<const uint64_t*>(s.limit);
   for (size_t i = 0; i < kCanaryWords; ++i) {
     if (canary[i] != kStackCanary) return false;

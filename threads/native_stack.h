@@ -1,13 +1,14 @@
 // native_stack.h: a green thread's C++ stack, carved from the arena.
 //
-// A NativeStack is a run of kNativeStack blocks. Its lowest page is either a guard
-// page (PROT_NONE through heap::OsProtectNone) or, once the process holds as many
-// guarded stacks as vm.max_map_count allows (each guard splits a mapping in two
-// VMAs), a canary zone checked at every switch ([threads.inv.overflow-detected]).
+// A NativeStack is a run of kNativeStack blocks. Its lowest page is a guard: a kernel
+// guard region (heap::OsGuard, Linux 6.13+), which splits no mapping so every stack
+// can have one; else a PROT_NONE page (heap::OsProtectNone) while the process holds
+// fewer of those than vm.max_map_count allows (each splits a mapping in two VMAs);
+// else a canary zone checked at every switch ([threads.inv.overflow-detected]).
 // The stack grows down from `top` to `limit`.
 //
 // NativeStackAllocator is thread-safe. Allocate and Free make syscalls only to
-// place or remove a guard page; pools (stack_pool.h) keep stacks with their guard.
+// place or remove a guard; pools (stack_pool.h) keep stacks with their guard.
 #ifndef WEFT_THREADS_NATIVE_STACK_H_
 #define WEFT_THREADS_NATIVE_STACK_H_
 
@@ -19,12 +20,21 @@
 
 namespace weft::threads {
 
+// How a stack's lowest page catches an overflow.
+enum class StackGuard : uint8_t {
+  kCanary,     // checked at every switch out of the thread
+  kProtected,  // PROT_NONE: faults at once, costs two VMAs
+  kRegion,     // kernel guard region: faults at once, costs no VMA
+};
+
 struct NativeStack {
   char* run = nullptr;  // head of the arena run (lowest address, the guard/canary page)
   size_t run_bytes = 0;
   char* limit = nullptr;  // lowest usable address
   char* top = nullptr;    // highest address (exclusive)
-  bool guarded = false;
+  StackGuard guard = StackGuard::kCanary;
+
+  bool guarded() const { return guard != StackGuard::kCanary; }
 
   size_t usable_bytes() const { return static_cast<size_t>(top - limit); }
   bool Contains(const void* p) const { return p >= run && p < top; }
@@ -32,8 +42,9 @@ struct NativeStack {
 
 class NativeStackAllocator {
  public:
-  // guard_budget < 0: derive it from vm.max_map_count and /proc/self/maps.
-  NativeStackAllocator(heap::Arena* arena, long guard_budget);
+  // guard_regions: try heap::OsGuard first. guard_budget bounds the PROT_NONE
+  // fallback; < 0: derive it from vm.max_map_count and /proc/self/maps.
+  NativeStackAllocator(heap::Arena* arena, bool guard_regions, long guard_budget);
 
   // Allocate returns false (errno set) when the arena or the OS refuses.
   // `bytes` is rounded up to whole blocks.
@@ -44,13 +55,17 @@ class NativeStackAllocator {
   static bool CanaryIntact(const NativeStack& s);
 
   long guard_budget() const { return guard_budget_; }
-  static long GuardedStacks();  // process-wide count of guarded stacks in use
+  // Process-wide counts of stacks in use with a PROT_NONE page (what the budget
+  // bounds) and with a guard region.
+  static long GuardedStacks();
+  static long GuardRegionStacks();
 
   // The budget AUTO computes: (max_map_count - mappings now - headroom) / 2.
   static long DefaultGuardBudget();
 
  private:
   heap::Arena* arena_;
+  bool guard_regions_;
   long guard_budget_;
 };
 

@@ -1,9 +1,10 @@
 // Death tests: a native stack overflow ends the process with a message naming the
-// green thread and its stack size, with a guard page and beyond the guard budget
-// (canary checked at the switch).
+// green thread and its stack size, with each of the three guards: a kernel guard
+// region, a PROT_NONE page, and beyond the guard budget a canary checked at the switch.
 #include <gtest/gtest.h>
 
 #include "heap/arena.h"
+#include "heap/os_memory.h"
 #include "threads/scheduler.h"
 #include "threads/this_thread.h"
 
@@ -18,10 +19,11 @@ __attribute__((noinline)) int64_t Recurse(int64_t n) {
   return Recurse(n - 1) + pad[0];
 }
 
-void RunOverflow(long guard_budget) {
+void RunOverflow(bool guard_regions, long guard_budget) {
   auto arena = heap::Arena::Create({});
   SchedulerOptions o;
   o.workers = 1;
+  o.guard_regions = guard_regions;
   o.guard_page_budget = guard_budget;
   auto sched = Scheduler::Create(*arena, o);
   (void)(*sched)->Run([] {
@@ -32,9 +34,18 @@ void RunOverflow(long guard_budget) {
   });
 }
 
+TEST(OverflowDeathTest, GuardRegionNamesThread) {
+  if (!heap::OsGuardsSupported()) GTEST_SKIP() << "kernel without MADV_GUARD_INSTALL";
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  // Budget 0: were the region refused, the canary's check would catch this too, but
+  // the recursion never switches, so only a guard can.
+  EXPECT_DEATH(RunOverflow(true, 0),
+               "weft: green thread 'deep' \\(id 2\\) overflowed its native stack of 65536 bytes");
+}
+
 TEST(OverflowDeathTest, GuardPageNamesThread) {
   ::testing::FLAGS_gtest_death_test_style = "threadsafe";
-  EXPECT_DEATH(RunOverflow(1 << 20),
+  EXPECT_DEATH(RunOverflow(false, 1 << 20),
                "weft: green thread 'deep' \\(id 2\\) overflowed its native stack of 65536 bytes");
 }
 
@@ -47,6 +58,7 @@ TEST(OverflowDeathTest, CanaryBeyondGuardBudget) {
     auto arena = heap::Arena::Create({});
     SchedulerOptions o;
     o.workers = 1;
+    o.guard_regions = false;
     o.guard_page_budget = 0;
     auto sched = Scheduler::Create(*arena, o);
     (void)(*sched)->Run([] {

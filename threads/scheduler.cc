@@ -476,7 +476,7 @@ void Worker::SwitchedOut(GreenThread* t, RawContext from) {
   // [threads.inv.overflow-detected]: beyond the guard budget, check at every switch.
   if (t->stacks != nullptr) {
     const NativeStack& ns = t->stacks->native;
-    if (!ns.guarded) {
+    if (!ns.guarded()) {
       bool sp_ok = reinterpret_cast<char*>(from) >= ns.limit &&
                    reinterpret_cast<char*>(from) < ns.top;
       if (!NativeStackAllocator::CanaryIntact(ns) || !sp_ok) ReportOverflow(t);
@@ -714,7 +714,7 @@ SchedulerImpl::SchedulerImpl(heap::Arena* arena, const SchedulerOptions& options
       n_workers_(options.workers > 0
                      ? options.workers
                      : std::max(1, static_cast<int>(std::thread::hardware_concurrency()))),
-      native_alloc_(arena, options.guard_page_budget),
+      native_alloc_(arena, options.guard_regions, options.guard_page_budget),
       chunks_(arena) {
   InstallOverflowHandler(arena);
   for (int i = 0; i < n_workers_; ++i) {
@@ -1401,6 +1401,7 @@ SchedulerStats Scheduler::Stats() const {
   s.steals = impl_->steals_.load();
   s.parks = impl_->parks_.load();
   s.guarded_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardedStacks());
+  s.guard_region_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardRegionStacks());
   return s;
 }
 const SchedulerOptions& Scheduler::options() const { return impl_->options_; }

@@ -50,7 +50,12 @@ struct SchedulerOptions {
   int workers = 0;                                 // 0: one per CPU; [1, 256]
   size_t native_stack_bytes = size_t{64} << 10;   // rounded up to 32 KiB blocks; [32 KiB, 64 MiB]
   size_t managed_stack_max_bytes = size_t{1} << 20;  // [512 B, 1 GiB]
-  long guard_page_budget = -1;     // guarded native stacks at once; -1: from vm.max_map_count
+  // Every native stack's lowest page is a guard region where the kernel has them
+  // (Linux 6.13+, MADV_GUARD_INSTALL: no mapping split, no limit); else, or with
+  // guard_regions false, a PROT_NONE page while guard_page_budget lasts (each one
+  // splits the arena's mapping; -1: from vm.max_map_count); else a canary.
+  bool guard_regions = true;
+  long guard_page_budget = -1;
   int stack_pool_per_worker = 128;  // cached stacks per worker; [0, 1<<20]
   int stack_pool_global = 4096;     // cached stacks shared by all workers; [0, 1<<24]
   absl::Duration spin_before_park = absl::Microseconds(50);  // [0, 1s]
@@ -127,7 +132,8 @@ struct SchedulerStats {
   uint64_t steals = 0;
   uint64_t parks = 0;
   uint64_t context_switches = 0;  // switches into a green thread, on every worker
-  uint64_t guarded_stacks = 0;
+  uint64_t guarded_stacks = 0;       // native stacks with a PROT_NONE page (process-wide)
+  uint64_t guard_region_stacks = 0;  // native stacks with a kernel guard region (process-wide)
 };
 
 class Scheduler {

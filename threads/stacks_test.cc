@@ -1,10 +1,12 @@
 // Tests for NativeStackAllocator and ManagedStack.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <memory>
 #include <vector>
 
 #include "heap/arena.h"
+#include "heap/os_memory.h"
 #include "threads/managed_stack.h"
 #include "threads/native_stack.h"
 
@@ -21,25 +23,84 @@ class StacksTest : public ::testing::Test {
   std::unique_ptr<heap::Arena> arena_;
 };
 
+// AllocateGuardRegion allocates a stack and reports whether it got a kernel guard
+// region (false, with the stack freed, on kernels without them).
+bool AllocateGuardRegion(NativeStackAllocator* regions, NativeStack* s) {
+  if (!heap::OsGuardsSupported() || !regions->Allocate(64 << 10, s)) return false;
+  if (s->guard == StackGuard::kRegion) return true;
+  regions->Free(s);
+  return false;
+}
+
 TEST_F(StacksTest, NativeGuardedAndCanary) {
-  NativeStackAllocator guarded(arena_.get(), 1 << 20);
+  NativeStackAllocator guarded(arena_.get(), /*guard_regions=*/false, 1 << 20);
   NativeStack s;
   ASSERT_TRUE(guarded.Allocate(64 << 10, &s));
-  EXPECT_TRUE(s.guarded);
+  EXPECT_EQ(s.guard, StackGuard::kProtected);
   EXPECT_EQ(s.run_bytes, size_t{64} << 10);
   EXPECT_EQ(arena_->InfoFor(s.run).type, heap::BlockType::kNativeStack);
   s.top[-1] = 1;  // usable
   guarded.Free(&s);
 
-  NativeStackAllocator unguarded(arena_.get(), 0);
+  NativeStackAllocator unguarded(arena_.get(), /*guard_regions=*/false, 0);
   ASSERT_TRUE(unguarded.Allocate(40 << 10, &s));
-  EXPECT_FALSE(s.guarded);
+  EXPECT_EQ(s.guard, StackGuard::kCanary);
   EXPECT_EQ(s.run_bytes, size_t{64} << 10);  // rounded to blocks
   EXPECT_TRUE(NativeStackAllocator::CanaryIntact(s));
   s.limit[3] = 1;
   EXPECT_FALSE(NativeStackAllocator::CanaryIntact(s));
   unguarded.Free(&s);
   EXPECT_EQ(arena_->Stats().blocks_in_use, 0u);
+}
+
+long MappingCount() {
+  FILE* f = std::fopen("/proc/self/maps", "r");
+  if (f == nullptr) return -1;
+  long lines = 0;
+  for (int c; (c = std::fgetc(f)) != EOF;) lines += (c == '\n');
+  std::fclose(f);
+  return lines;
+}
+
+// [threads.inv.overflow-detected]: with kernel guard regions every stack is guarded,
+// far beyond what vm.max_map_count would allow PROT_NONE pages (about 24k here), and
+// the mapping count does not grow. A freed stack's page is plain memory again.
+TEST_F(StacksTest, GuardRegionsGuardEveryStackWithoutSplittingTheMapping) {
+  NativeStackAllocator regions(arena_.get(), /*guard_regions=*/true, 0);
+  NativeStack probe;
+  if (!AllocateGuardRegion(&regions, &probe)) GTEST_SKIP() << "no kernel guard regions";
+  const long maps_before = MappingCount();
+  const long regions_before = NativeStackAllocator::GuardRegionStacks();
+  constexpr int kStacks = 40000;
+  std::vector<NativeStack> stacks(kStacks);
+  for (NativeStack& s : stacks) {
+    ASSERT_TRUE(regions.Allocate(32 << 10, &s));
+    ASSERT_EQ(s.guard, StackGuard::kRegion);
+    s.top[-1] = 1;
+  }
+  EXPECT_EQ(NativeStackAllocator::GuardRegionStacks(), regions_before + kStacks);
+  EXPECT_LT(MappingCount(), maps_before + 64);  // the arena's commits, not one per stack
+  for (NativeStack& s : stacks) regions.Free(&s);
+  regions.Free(&probe);
+  EXPECT_EQ(NativeStackAllocator::GuardRegionStacks(), regions_before - 1);
+  EXPECT_EQ(arena_->Stats().blocks_in_use, 0u);
+  // The guard is gone: the arena hands the page out again as ordinary memory.
+  char* block = static_cast<char*>(arena_->AllocateBlocks(1, heap::BlockType::kNativeStack));
+  ASSERT_NE(block, nullptr);
+  block[0] = 1;
+  block[heap::kBlockSize - 1] = 1;
+  arena_->FreeBlocks(block);
+}
+
+// A kernel guard region faults on any access, read or write.
+TEST_F(StacksTest, GuardRegionFaultsOnAccessDeathTest) {
+  ::testing::FLAGS_gtest_death_test_style = "threadsafe";
+  NativeStackAllocator regions(arena_.get(), /*guard_regions=*/true, 0);
+  NativeStack s;
+  if (!AllocateGuardRegion(&regions, &s)) GTEST_SKIP() << "no kernel guard regions";
+  volatile char* guard_page = s.run;
+  EXPECT_DEATH((void)guard_page[17], "");
+  regions.Free(&s);
 }
 
 TEST_F(StacksTest, DefaultGuardBudgetIsBelowMapLimit) {

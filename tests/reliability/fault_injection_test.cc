@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,7 +49,10 @@ constexpr int kMaxPerKind = 12;
 constexpr int kMaxPerKind = 40;
 #endif
 
-const char* const kKindNames[] = {"reserve", "commit", "decommit", "protect", "release"};
+const char* const kKindNames[] = {"reserve", "commit", "decommit", "protect", "release",
+                                   "guard"};
+static_assert(std::size(kKindNames) == static_cast<size_t>(OsCall::kCount),
+              "one name per OsCall kind");
 
 // The fatal messages a fault at the OS boundary may legitimately end in: constant
 // WEFT_CHECK messages of the layer that cannot recover (see heap/DESIGN.md "OS
