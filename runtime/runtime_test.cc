@@ -315,6 +315,72 @@ TEST_P(RuntimeTest, BodyCapturesGoWhenTheThreadEndsAndTheResultStays) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// [runtime.inv.result-slot]: a reference result lives in a global slot taken as the
+// thread ends; an ended, unjoined thread's result is a root that collections update
+// (under --config=checked they move it and poison the old copy), and Join hands it over.
+TEST_P(RuntimeTest, ReferenceResultOfAnEndedThreadSurvivesCollectionsUntilJoin) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Thread str = Spawn([] { return MakeString("result of an ended thread"); });
+    Thread pair = Spawn([] { return Cons(Fixnum(7), MakeString("cdr")); });
+    Thread imm = Spawn([] { return Fixnum(-5); });
+    for (int i = 0; i < 3; ++i) weft::Yield();  // all three end before anyone joins
+    Collect(0);
+    Collect();
+    Local s = str.Join();
+    Collect();  // the joined result is now only in the Local
+    EXPECT_EQ(StringView(s), "result of an ended thread");
+    Local p = pair.Join();
+    EXPECT_EQ(FixnumValue(Car(p)), 7);
+    EXPECT_EQ(StringView(Cdr(p)), "cdr");
+    EXPECT_EQ(FixnumValue(imm.Join()), -5);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// Copies of a weft::Thread share one thread: dropping a copy neither detaches nor joins
+// it; the last copy to go detaches a thread nobody joined (Run does not wait for it).
+TEST_P(RuntimeTest, ThreadHandleCopiesShareTheThreadAndTheLastDetaches) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Thread kept;
+    {
+      Thread original = Spawn([] { return MakeString("shared"); });
+      Thread copy = original;
+      kept = copy;  // copy assignment
+      EXPECT_EQ(kept.id(), original.id());
+    }
+    EXPECT_TRUE(kept.valid());
+    Collect();
+    EXPECT_EQ(StringView(kept.Join()), "shared");
+    EXPECT_THROW(Thread(kept).Join(), TypeError);  // joined through any copy
+    Thread moved = std::move(kept);
+    EXPECT_FALSE(kept.valid());  // NOLINT(bugprone-use-after-move): moved-from is empty
+    EXPECT_TRUE(moved.valid());
+
+    // Dropped unjoined while it blocks forever: detached, so Run returns without it.
+    auto captured = std::make_shared<int>(1);
+    std::weak_ptr<int> captured_weak = captured;
+    Channel never = Channel::Make();
+    {
+      Thread a = Spawn([never, captured = std::move(captured)]() mutable {
+        never.Recv();
+        return Local::Nil();
+      });
+      Thread b = a;
+      Thread c;
+      c = std::move(b);
+    }
+    weft::Yield();
+    EXPECT_FALSE(captured_weak.expired());  // still running: its body is alive
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
 TEST_P(RuntimeTest, ThreadsAreNamedAsSpawnedOrThreadAndTheirId) {
   auto rt = Make();
   auto r = rt->Run([] {

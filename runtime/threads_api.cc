@@ -1,5 +1,6 @@
 // Green threads, sleeping, mutexes, wait groups, I/O waits and blocking calls of
 // weft.h, on top of threads/.
+#include <atomic>
 #include <exception>
 #include <string>
 
@@ -12,91 +13,156 @@
 #include "threads/wait_group.h"
 
 namespace weft {
-namespace {
 
-// SpawnedBody: the embedder's body and a global slot holding the thread's result, so
-// the collector sees (and updates) it ([runtime.roots]). One allocation, shared by the
-// green thread's body and its ThreadRecord and freed when both are gone, so a detached
-// thread never writes a freed slot ([runtime.inv.result-slot]). The thread drops the
-// embedder's body once it has run, as it would drop a body it owned.
-struct SpawnedBody {
+// ThreadRecord: what the copies of a weft::Thread and the green thread's body share,
+// in one allocation per Spawn ([runtime.inv.result-slot]): the embedder's body, which
+// the thread drops once it has run, as it would drop a body it owned; and the result.
+// An immediate result is kept here; a reference goes in a global slot, taken as the
+// thread ends, so the collector sees (and updates) it until Join ([runtime.roots]). The
+// block goes when the handles and the body are both gone, so a detached thread never
+// writes a freed record.
+struct internal::ThreadRecord {
+  // Copies of the weft::Thread; the last to go detaches the thread if it is joinable.
+  std::atomic<int> handles{1};
+  // Owners of the block: the handles together (one) and the body until it is destroyed.
+  std::atomic<int> owners{2};
+  threads::Thread handle;
   std::function<Local()> body;
   RuntimeImpl* runtime;
-  heap::Value* slot;
-  SpawnedBody(std::function<Local()> b, RuntimeImpl* rt)
-      : body(std::move(b)), runtime(rt), slot(rt->NewGlobalSlot(heap::Value::Nil())) {}
-  ~SpawnedBody() { runtime->FreeGlobalSlot(slot); }
-  SpawnedBody(const SpawnedBody&) = delete;
-  SpawnedBody& operator=(const SpawnedBody&) = delete;
-};
-
-// ThreadRecord: what copies of a weft::Thread share.
-struct ThreadRecord {
-  threads::Thread handle;
-  std::shared_ptr<SpawnedBody> result;
+  heap::Value result = heap::Value::Nil();  // when `slot` is null
+  heap::Value* slot = nullptr;              // a reference result: a root until Join
   uint64_t id = 0;
   std::string name;  // empty: threads::DefaultThreadName(id), made when asked
 
+  ThreadRecord(std::function<Local()> b, RuntimeImpl* rt) : body(std::move(b)), runtime(rt) {}
   ~ThreadRecord() {
-    if (handle.joinable()) handle.Detach();
+    if (slot != nullptr) runtime->FreeGlobalSlot(slot);
   }
+  ThreadRecord(const ThreadRecord&) = delete;
+  ThreadRecord& operator=(const ThreadRecord&) = delete;
 };
 
-ThreadRecord* RecordOf(const std::shared_ptr<void>& state) {
-  WEFT_CHECK(state != nullptr, "weft: use of an empty weft::Thread");
-  return static_cast<ThreadRecord*>(state.get());
+namespace {
+
+using internal::ThreadRecord;
+
+// Counts only go down once the record is shared: an owner (or handle) that reads 1 is
+// the last one, and nobody can add another, so it needs no read-modify-write (after a
+// Join the body is gone, so dropping the joined handle frees the record with plain loads).
+bool DropLast(std::atomic<int>& count) {
+  return count.load(std::memory_order_acquire) == 1 ||
+         count.fetch_sub(1, std::memory_order_acq_rel) == 1;
+}
+
+void ReleaseOwner(ThreadRecord* r) {
+  if (DropLast(r->owners)) delete r;
+}
+
+// ThreadBodyOwner: the green thread's body; one pointer, so threads::ThreadBody keeps it
+// inline (no allocation). Runs the embedder's body and keeps its result in the record.
+class ThreadBodyOwner {
+ public:
+  explicit ThreadBodyOwner(ThreadRecord* r) : r_(r) {}
+  ThreadBodyOwner(ThreadBodyOwner&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
+  ThreadBodyOwner& operator=(ThreadBodyOwner&&) = delete;
+  // Also when the thread never ran (abandoned at shutdown): the body goes with it.
+  ~ThreadBodyOwner() {
+    if (r_ != nullptr) ReleaseOwner(r_);
+  }
+
+  int64_t operator()() {
+    struct DropBody {
+      ThreadRecord* r;
+      ~DropBody() { r->body = nullptr; }  // also when the body throws
+    } drop{r_};
+    Scope scope("thread");
+    Local result = r_->body();
+    heap::Value v = ToHeap(result.get());
+    // Taking a slot reaches no safepoint: v cannot move before it is stored.
+    if (v.IsPointer()) {
+      r_->slot = r_->runtime->NewGlobalSlot(v);
+    } else {
+      r_->result = v;
+    }
+    return 0;
+  }
+
+ private:
+  ThreadRecord* r_;
+};
+
+ThreadRecord* RecordOf(ThreadRecord* r) {
+  WEFT_CHECK(r != nullptr, "weft: use of an empty weft::Thread");
+  return r;
 }
 
 }  // namespace
 
 Thread Spawn(std::function<Local()> body, SpawnOptions options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
-  auto record = std::make_shared<ThreadRecord>();
-  record->result = std::make_shared<SpawnedBody>(std::move(body), &rt);
+  Thread t;
+  t.record_ = new ThreadRecord(std::move(body), &rt);
+  ThreadRecord* r = t.record_;
   threads::SpawnOptions so;
   so.name = options.name;
   so.native_stack_bytes = options.native_stack_bytes;
   so.managed_stack_max_bytes = options.managed_stack_max_bytes;
-  // One shared_ptr: threads::ThreadBody keeps it inline, no allocation.
-  record->handle = threads::Spawn(
-      [shared = record->result]() -> int64_t {
-        struct DropBody {
-          SpawnedBody* s;
-          ~DropBody() { s->body = nullptr; }  // also when the body throws
-        } drop{shared.get()};
-        Scope scope("thread");
-        Local r = shared->body();
-        *shared->slot = ToHeap(r.get());
-        return 0;
-      },
-      so);
-  record->id = record->handle.id();
-  record->name = std::move(options.name);
-  Thread t;
-  t.state_ = std::shared_ptr<void>(record, record.get());
+  r->handle = threads::Spawn(ThreadBodyOwner(r), so);
+  r->id = r->handle.id();
+  r->name = std::move(options.name);
   return t;
 }
 
-int64_t Thread::id() const { return static_cast<int64_t>(RecordOf(state_)->id); }
+Thread::Thread(const Thread& other) : record_(other.record_) {
+  if (record_ != nullptr) record_->handles.fetch_add(1, std::memory_order_relaxed);
+}
+
+Thread& Thread::operator=(const Thread& other) {
+  Thread copy(other);
+  return *this = std::move(copy);
+}
+
+Thread& Thread::operator=(Thread&& other) noexcept {
+  if (this != &other) {
+    Thread old(std::move(*this));
+    record_ = other.record_;
+    other.record_ = nullptr;
+  }
+  return *this;
+}
+
+Thread::~Thread() {
+  ThreadRecord* r = record_;
+  if (r == nullptr || !DropLast(r->handles)) return;
+  if (r->handle.joinable()) r->handle.Detach();
+  ReleaseOwner(r);
+}
+
+int64_t Thread::id() const { return static_cast<int64_t>(RecordOf(record_)->id); }
 
 std::string Thread::name() const {
-  const ThreadRecord* r = RecordOf(state_);
+  const ThreadRecord* r = RecordOf(record_);
   if (!r->name.empty()) return r->name;
   return threads::DefaultThreadName(r->id);
 }
 
 Local Thread::Join() {
-  ThreadRecord* r = RecordOf(state_);
+  ThreadRecord* r = RecordOf(record_);
   if (!r->handle.joinable()) {
     throw TypeError("weft: join of a thread that was already joined or detached");
   }
   threads::ThreadResult result = r->handle.Join();
   if (!result.ok()) std::rethrow_exception(result.exception);
-  return Local::New(FromHeap(*r->result->slot));
+  if (r->slot == nullptr) return Local::New(FromHeap(r->result));
+  // Nobody reads the result again (a second Join throws): the slot goes now.
+  Local out = Local::New(FromHeap(*r->slot));
+  r->runtime->FreeGlobalSlot(r->slot);
+  r->slot = nullptr;
+  return out;
 }
 
 void Thread::Detach() {
-  ThreadRecord* r = RecordOf(state_);
+  ThreadRecord* r = RecordOf(record_);
   if (r->handle.joinable()) r->handle.Detach();
 }
 

@@ -472,19 +472,30 @@ struct SpawnOptions {
   size_t managed_stack_max_bytes = 0;  // 0: the runtime's default
 };
 
+namespace internal {
+struct ThreadRecord;  // what a thread's handles and its body share (threads_api.cc)
+}  // namespace internal
+
+// Thread: a handle on a green thread. Copies share the thread; when the last copy goes
+// while the thread was neither joined nor detached, the thread is detached.
 class Thread {
  public:
   Thread() = default;
+  Thread(const Thread& other);
+  Thread(Thread&& other) noexcept : record_(other.record_) { other.record_ = nullptr; }
+  Thread& operator=(const Thread& other);
+  Thread& operator=(Thread&& other) noexcept;
+  ~Thread();
   int64_t id() const;
   std::string name() const;
   // Join waits for the thread and returns its result, or rethrows its exception.
   Local Join();
   void Detach();
-  bool valid() const { return state_ != nullptr; }
+  bool valid() const { return record_ != nullptr; }
 
  private:
   friend Thread Spawn(std::function<Local()> body, SpawnOptions options);
-  std::shared_ptr<void> state_;
+  internal::ThreadRecord* record_ = nullptr;
 };
 
 Thread Spawn(std::function<Local()> body, SpawnOptions options = {});
