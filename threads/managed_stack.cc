@@ -153,7 +153,7 @@ void ManagedStack::ResetTo(uint64_t* top) {
 
 void ManagedStack::Clear() {
   if (segments_.empty()) return;
-  FreeSegmentsFrom(1);
+  if (segments_.size() > 1) FreeSegmentsFrom(1);
   current_ = 0;
   top_ = segments_[0].begin;
   end_ = segments_[0].end;

@@ -321,7 +321,13 @@ void LogUncaught(GreenThread* self) {
 
 void FinishAfter(void* p) {
   GreenThread* t = static_cast<GreenThread*>(p);
-  t->sched->FinishThread(t);
+  t->sched->FinishThread(t, /*handed_off=*/false);
+}
+
+// The exit of a thread that handed off to its joiner, which runs next.
+void FinishHandedOffAfter(void* p) {
+  GreenThread* t = static_cast<GreenThread*>(p);
+  t->sched->FinishThread(t, /*handed_off=*/true);
 }
 
 void ThreadEntry(bctx::transfer_t tr) {
@@ -342,10 +348,12 @@ void ThreadEntry(bctx::transfer_t tr) {
   now->after_fn_ = &FinishAfter;
   now->after_arg_ = self;
   // Hand off to the joiner if one waits: claiming its WaitState makes it ours alone
-  // (in no queue, and FinishThread's Wake then finds it claimed), so it may run next
-  // here, directly ([threads.inv.run-once]). Else switch directly to a runnable
-  // thread of this worker; else through the loop. FinishAfter runs on whichever side
-  // comes next.
+  // (in no queue), so it may run next here, directly ([threads.inv.run-once]). The
+  // thread is marked done under the same hold of its join lock: the joiner, the only
+  // reader left (a joined thread cannot be detached), runs only after
+  // FinishHandedOffAfter, so it never sees a done thread whose stacks are in use. Else
+  // switch directly to a runnable thread of this worker; else through the loop. The
+  // after-switch action runs on whichever side comes next.
   GreenThread* next = nullptr;
   if (now->DirectSwitchOk()) {
     {
@@ -354,6 +362,8 @@ void ThreadEntry(bctx::transfer_t tr) {
       if (j != nullptr && j->Claim()) {
         j->fired = 0;
         next = j->thread;
+        self->done = true;  // [threads.inv.join]
+        now->after_fn_ = &FinishHandedOffAfter;
         TraceWake(next);
         next->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
       }
@@ -818,7 +828,7 @@ void SchedulerImpl::ReleaseStacks(Worker* w, StackPair* s) {
   FreeStacks(s);
 }
 
-GreenThread* SchedulerImpl::Spawn(ThreadBody body, const SpawnOptions& options) {
+GreenThread* SchedulerImpl::Spawn(ThreadBody&& body, const SpawnOptions& options) {
   Worker* w = CurrentWorker();
   GreenThread* t = nullptr;
   if (w != nullptr && !w->thread_pool_.empty()) {
@@ -860,7 +870,7 @@ GreenThread* SchedulerImpl::Spawn(ThreadBody body, const SpawnOptions& options) 
   return t;
 }
 
-void SchedulerImpl::FinishThread(GreenThread* t) {
+void SchedulerImpl::FinishThread(GreenThread* t, bool handed_off) {
   Worker* w = CurrentWorker();
   DestroySanitizerFiber(&t->fiber);
   // [threads.inv.observed-fields]: observers stop seeing the stacks before they go
@@ -870,6 +880,13 @@ void SchedulerImpl::FinishThread(GreenThread* t) {
   SetObserved(t->ctx, RawContext{nullptr});
   ReleaseStacks(w, stacks);
   w->AddRelaxed(&w->live_delta_, -1);
+  if (handed_off) {
+    // Marked done and its joiner claimed by ThreadEntry; the joiner resumes only once
+    // this returns, and deletes t.
+    t->state.store(ThreadState::kDone, std::memory_order_release);
+    ThreadRetired(true);
+    return;
+  }
   WaitState* joiner;
   bool detached;
   {
@@ -931,9 +948,11 @@ ThreadResult SchedulerImpl::Join(GreenThread* t) {
     ws.one_lock = true;  // one waker: t's exit (handoff or FinishThread)
     t->joiner = &ws;
     internal::Park(ThreadState::kBlocked, WaitReason::kJoin, t, &UnlockAfter, &t->join_lock);
-    t->join_lock.Lock();
+    // Woken only by t's exit, after it set done (and read what it needed) under the
+    // lock ([threads.inv.join]): no need to take the lock again to see it.
+  } else {
+    t->join_lock.Unlock();
   }
-  t->join_lock.Unlock();
   ThreadResult r = std::move(t->result);
   DeleteThread(t);
   return r;
@@ -1433,7 +1452,7 @@ void Thread::Detach() {
   t->sched->Detach(t);
 }
 
-Thread Spawn(ThreadBody body, const SpawnOptions& options) {
+Thread Spawn(ThreadBody&& body, const SpawnOptions& options) {
   GreenThread* self = CurrentThread();
   WEFT_CHECK(self != nullptr, "weft: Spawn outside a green thread");
   SchedulerImpl* s = self->sched;

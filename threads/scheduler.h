@@ -117,14 +117,15 @@ class Thread {
   void Detach();
 
  private:
-  friend Thread Spawn(ThreadBody body, const SpawnOptions& options);
+  friend Thread Spawn(ThreadBody&& body, const SpawnOptions& options);
   explicit Thread(GreenThread* t) : t_(t) {}
   GreenThread* t_ = nullptr;
 };
 
 // Spawn starts a green thread on the calling green thread's scheduler. Must be called
-// from a green thread. A safepoint.
-Thread Spawn(ThreadBody body, const SpawnOptions& options = {});
+// from a green thread. A safepoint. The body is taken by reference and moved once, into
+// the thread (a move of a body that is not trivially copyable is an indirect call).
+Thread Spawn(ThreadBody&& body, const SpawnOptions& options = {});
 
 struct SchedulerStats {
   uint64_t spawned = 0;

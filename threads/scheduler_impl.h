@@ -208,7 +208,7 @@ class SchedulerImpl {
   ~SchedulerImpl();
 
   absl::Status Run(std::function<int64_t()> main);
-  GreenThread* Spawn(ThreadBody body, const SpawnOptions& options);
+  GreenThread* Spawn(ThreadBody&& body, const SpawnOptions& options);
   ThreadResult Join(GreenThread* t);
   void Detach(GreenThread* t);
 
@@ -245,7 +245,9 @@ class SchedulerImpl {
   StackPair* AcquireStacks(Worker* w, size_t native_bytes, size_t managed_max);
   void ReleaseStacks(Worker* w, StackPair* s);
   void FreeStacks(StackPair* s);
-  void FinishThread(GreenThread* t);  // on the scheduler stack, after the last switch
+  // FinishThread: on the next side of the thread's last switch. `handed_off`: its
+  // ThreadEntry already marked it done and claimed its joiner, which runs next.
+  void FinishThread(GreenThread* t, bool handed_off);
   void DeleteThread(GreenThread* t);
   void ThreadRetired(bool attached);
 
