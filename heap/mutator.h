@@ -37,6 +37,10 @@ class Mutator {
   Mutator& operator=(const Mutator&) = delete;
 
   Object* AllocatePair(Value car, Value cdr);
+  // AllocatePairInRegion is AllocatePair's fast path alone: nullptr when the open
+  // boxed region has no room, and then nothing has changed (the caller goes on to
+  // AllocatePair, which may collect). Never a safepoint.
+  Object* AllocatePairInRegion(Value car, Value cdr);
   // AllocateVector: `length` slots, each `fill`.
   Object* AllocateVector(size_t length, Value fill);
   // AllocateString: a copy of `text` (no terminator).
@@ -74,6 +78,23 @@ class Mutator {
   AllocationFailure failure_;
 };
 
+inline Object* InitPair(char* p, Value car, Value cdr) {
+  Object* o = reinterpret_cast<Object*>(p);
+  o->header = MakeHeader(ObjectKind::kPair, 0);
+  o->slots()[0] = car;
+  o->slots()[1] = cdr;
+  return o;
+}
+
+inline Object* Mutator::AllocatePairInRegion(Value car, Value cdr) {
+  // Bump's test without its null result, which the caller would test again.
+  Region& r = regions_[0];
+  char* p = r.cursor;
+  if (__builtin_expect(static_cast<size_t>(r.limit - p) < PairBytes(), 0)) return nullptr;
+  r.cursor = p + PairBytes();
+  return InitPair(p, car, cdr);
+}
+
 inline Object* Mutator::AllocatePair(Value car, Value cdr) {
   char* p = regions_[0].Bump(PairBytes());
   if (__builtin_expect(p == nullptr, 0)) {
@@ -85,11 +106,7 @@ inline Object* Mutator::AllocatePair(Value car, Value cdr) {
     scratch_[0] = scratch_[1] = Value::Nil();
     if (p == nullptr) return nullptr;
   }
-  Object* o = reinterpret_cast<Object*>(p);
-  o->header = MakeHeader(ObjectKind::kPair, 0);
-  o->slots()[0] = car;
-  o->slots()[1] = cdr;
-  return o;
+  return InitPair(p, car, cdr);
 }
 
 inline Object* Mutator::AllocateVector(size_t length, Value fill) {

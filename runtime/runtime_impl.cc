@@ -28,8 +28,6 @@ namespace weft {
 std::atomic<RuntimeImpl*> RuntimeImpl::current_{nullptr};
 
 namespace {
-// The running worker's Mutator: set by on_worker_start on the worker's own OS thread.
-thread_local heap::Mutator* tls_mutator = nullptr;
 // The running worker's free global slots ([runtime.globals.cache]), likewise.
 thread_local RuntimeImpl::SlotCache* tls_slot_cache = nullptr;
 
@@ -45,13 +43,6 @@ constexpr trace::Kind kStopTheWorldKind{"runtime", "stop-the-world"};
 constexpr trace::Kind kWorldStoppedKind{"runtime", "world-stopped"};
 constexpr trace::Kind kCollectKind{"gc", "collect"};
 }  // namespace
-
-__attribute__((noinline)) heap::Mutator* CurrentMutator() {
-  asm volatile("" ::: "memory");
-  heap::Mutator* m = tls_mutator;
-  WEFT_CHECK(m != nullptr, "weft: allocation outside a green thread");
-  return m;
-}
 
 absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& options) {
   if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
@@ -78,7 +69,7 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   // Each worker allocates through its own Mutator ([runtime.inv.mutator-per-worker]).
   so.on_worker_start = [self](int worker) {
     self->mutators_[worker] = self->heap_->CreateMutator();
-    tls_mutator = self->mutators_[worker];
+    SetCurrentMutator(self->mutators_[worker]);
     self->slot_caches_[worker] = std::make_unique<SlotCache>();
     tls_slot_cache = self->slot_caches_[worker].get();
   };
@@ -86,7 +77,7 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
     tls_slot_cache = nullptr;
     self->SpillSlotCache(self->slot_caches_[worker].get(), 0);
     self->slot_caches_[worker].reset();
-    tls_mutator = nullptr;
+    SetCurrentMutator(nullptr);
     self->heap_->DestroyMutator(self->mutators_[worker]);
     self->mutators_[worker] = nullptr;
   };

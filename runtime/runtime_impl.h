@@ -151,7 +151,10 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
 // switch, so the per-worker Mutator must be fetched again after every safepoint, and
 // no caller may keep the thread_local's address ([threads.inv.no-tls-across-switch]).
 // One allocation is one fetch: the thread cannot migrate during the allocation.
+// Defined in objects.cc, whose pair allocators read the thread_local directly.
 heap::Mutator* CurrentMutator();
+// SetCurrentMutator: this OS thread's worker Mutator (on_worker_start and _stop).
+void SetCurrentMutator(heap::Mutator* m);
 
 // Value conversions between the public and the heap's representation (same bits).
 inline heap::Value ToHeap(Value v) { return heap::Value{v.raw}; }

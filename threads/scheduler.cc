@@ -432,26 +432,18 @@ JumpResult Worker::SwitchTo(GreenThread* self, GreenThread* next) {
   JumpFinal(ctx, this, next->fiber);
 }
 
-bool Worker::DirectSwitchOk() {
-  // [threads.inv.stw]: a stop request is served by the loop (SafepointStop). At
-  // shutdown the loop ends, abandoning detached threads that still switch among
-  // themselves.
-  if (sched_->stop_requested_.load(std::memory_order_acquire) ||
-      sched_->shutdown_.load(std::memory_order_relaxed)) {
+// [threads.inv.stw]: a stop request is served by the loop (SafepointStop), and so is
+// mail; at shutdown the loop ends, abandoning detached threads that still switch among
+// themselves. DirectSwitchOk sees all three in attention_; every kPollPeriod-th direct
+// switch also gives the loop its turns for due timers and the global queue.
+bool Worker::DirectSwitchPoll() {
+  poll_countdown_ = kPollPeriod;
+  if (timers_.earliest() != TimerHeap::kNever) return false;
+  if (sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
+    global_turn_ = true;
     return false;
   }
-  // The loop's turns: the global queue every 61st tick (FindWork counts it), due
-  // timers (checked every 16th switch while any is armed), the mailbox.
-  if ((tick_ + 1) % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
-    return false;
-  }
-  ++tick_;
-  if ((tick_ & 15) == 0 && timers_.earliest() != TimerHeap::kNever) return false;
-  return mailbox_size_.load(std::memory_order_relaxed) == 0;
-}
-
-GreenThread* Worker::TakeForDirectSwitch() {
-  return DirectSwitchOk() ? TakeLocal() : nullptr;
+  return true;
 }
 
 GreenThread* Worker::TakeLocal() {
@@ -541,7 +533,9 @@ int Worker::RunTimers(int64_t now) {
 
 GreenThread* Worker::FindWork(bool steal_runnext) {
   ++tick_;
-  if (tick_ % 61 == 0 && sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
+  if ((tick_ % 61 == 0 || global_turn_) &&
+      sched_->gq_size_.load(std::memory_order_relaxed) > 0) {
+    global_turn_ = false;
     if (GreenThread* t = sched_->GlobalGet(this)) return t;
   }
   if (timers_.earliest() != TimerHeap::kNever) RunTimers(MonoNowNs());
@@ -551,6 +545,7 @@ GreenThread* Worker::FindWork(bool steal_runnext) {
       GreenThread* t = mailbox_.front();
       mailbox_.erase(mailbox_.begin());
       mailbox_size_.fetch_sub(1);
+      if (mailbox_.empty()) attention_.fetch_and(~kMailBit);
       return t;
     }
   }
@@ -1149,7 +1144,7 @@ void SchedulerImpl::StopTheWorld() {
     --stopped_;
     w->at_safepoint_ = false;
   }
-  stop_requested_.store(true);
+  SetStopRequested(true);
   const int needed = external ? n_workers_ : n_workers_ - 1;
   int64_t waited_ms = 0;
   for (;;) {
@@ -1167,10 +1162,30 @@ void SchedulerImpl::StopTheWorld() {
   }
 }
 
+void SchedulerImpl::SetStopRequested(bool on) {
+  stop_requested_.store(on);
+  SetAttention(Worker::kStopBit, on);
+}
+
+void SchedulerImpl::SetShutdown(bool on) {
+  shutdown_.store(on);
+  SetAttention(Worker::kShutdownBit, on);
+}
+
+void SchedulerImpl::SetAttention(uint32_t bit, bool on) {
+  for (auto& w : workers_) {
+    if (on) {
+      w->attention_.fetch_or(bit);
+    } else {
+      w->attention_.fetch_and(~bit);
+    }
+  }
+}
+
 void SchedulerImpl::ResumeTheWorld() {
   OsMutexLock l(&mu_);
   WEFT_CHECK(stop_requested_.load(), "weft: ResumeTheWorld without StopTheWorld");
-  stop_requested_.store(false);
+  SetStopRequested(false);
   stw_cv_.SignalAll();
 }
 
@@ -1263,7 +1278,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   WEFT_CHECK(!running_, "weft: Scheduler::Run while it is already running");
   WEFT_CHECK(CurrentWorker() == nullptr, "weft: Scheduler::Run from a green thread");
   running_ = true;
-  shutdown_.store(false);
+  SetShutdown(false);
   {
     OsMutexLock l(&mu_);
     deadlock_ = false;
@@ -1277,11 +1292,11 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
       // started and report it instead of letting std::terminate end the process.
       {
         OsMutexLock l(&mu_);
-        shutdown_.store(true);
+        SetShutdown(true);
         for (auto& w : workers_) w->cv_.Signal();
       }
       for (size_t j = 0; j < i; ++j) workers_[j]->os_thread_.join();
-      shutdown_.store(false);
+      SetShutdown(false);
       running_ = false;
       return absl::ResourceExhaustedError(absl::StrCat(
           "weft: could not start worker thread ", i + 1, " of ", workers_.size(), ": ",
@@ -1309,7 +1324,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
     while (!finished()) run_cv_.Wait(&mu_);
     deadlock = deadlock_;
     report = deadlock_report_;
-    shutdown_.store(true);
+    SetShutdown(true);
     for (auto& w : workers_) w->cv_.Signal();
     stw_cv_.SignalAll();
   }
@@ -1335,6 +1350,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
       SpinLockHolder h(&w->mailbox_lock_);
       w->mailbox_.clear();
       w->mailbox_size_.store(0);
+      w->attention_.fetch_and(~Worker::kMailBit);
     }
     w->runnext_.store(nullptr);
     while (w->runq_.Pop() != nullptr) {
@@ -1517,6 +1533,7 @@ void MigrateAfter(void* p) {
     SpinLockHolder h(&target->mailbox_lock_);
     target->mailbox_.push_back(self);
     target->mailbox_size_.fetch_add(1);
+    target->attention_.fetch_or(Worker::kMailBit);
   }
   sched->WakeWorker(target);
 }

@@ -130,8 +130,15 @@ class Worker {
   // the previous thread's context and runs its after-switch action.
   JumpResult SwitchTo(GreenThread* self, GreenThread* next);
   [[noreturn]] void SwitchToFinal(GreenThread* self, GreenThread* next);  // exit
-  bool DirectSwitchOk();  // false: take the loop (safepoint, fairness, timers)
-  GreenThread* TakeForDirectSwitch();
+  // false: take the loop (safepoint, shutdown, mail, fairness, timers). Inline: it
+  // is on every yield, block and exit ([threads.inv.attention]).
+  bool DirectSwitchOk() {
+    if (attention_.load(std::memory_order_acquire) != 0) return false;
+    if (__builtin_expect(--poll_countdown_ != 0, 1)) return true;
+    return DirectSwitchPoll();
+  }
+  bool DirectSwitchPoll();  // every kPollPeriod-th direct switch: timers, global queue
+  GreenThread* TakeForDirectSwitch() { return DirectSwitchOk() ? TakeLocal() : nullptr; }
   GreenThread* TakeLocal();  // run-next, else the ring's head
   void Resumed(RawContext from);
   void SwitchedOut(GreenThread* t, RawContext from);
@@ -160,6 +167,19 @@ class Worker {
   SpinLock mailbox_lock_;
   std::vector<GreenThread*> mailbox_ ABSL_GUARDED_BY(mailbox_lock_);
   std::atomic<int> mailbox_size_{0};
+  // [threads.inv.attention] Bits for what only the loop serves: kStopBit while a
+  // stop is requested, kShutdownBit while shutting down (both set on every worker by
+  // SchedulerImpl::SetStopRequested / SetShutdown, after the flag they mirror), and
+  // kMailBit while mailbox_ is not empty (under mailbox_lock_). DirectSwitchOk reads
+  // this one word instead of the three sources; the loop reads the sources.
+  static constexpr uint32_t kStopBit = 1, kShutdownBit = 2, kMailBit = 4;
+  std::atomic<uint32_t> attention_{0};
+  // Direct switches until the next look at timers and the global queue.
+  static constexpr uint32_t kPollPeriod = 16;
+  uint32_t poll_countdown_ = kPollPeriod;
+  // Set by DirectSwitchPoll when it declined for the global queue: FindWork takes
+  // from it first, whatever tick_ says.
+  bool global_turn_ = false;
   RawContext sched_ctx_ = nullptr;
   SanitizerFiber fiber_;
   std::atomic<GreenThread*> current_{nullptr};
@@ -294,6 +314,10 @@ class SchedulerImpl {
   std::string deadlock_report_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> shutdown_{false};
   bool running_ = false;
+  // Store the flag, then mirror it in every worker's attention_ ([threads.inv.attention]).
+  void SetStopRequested(bool on);
+  void SetShutdown(bool on);
+  void SetAttention(uint32_t bit, bool on);
 
   std::atomic<int64_t> live_{0};
   std::atomic<int64_t> attached_live_{0};

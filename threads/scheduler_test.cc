@@ -179,9 +179,12 @@ TEST_P(SchedulerRunTest, YieldInterleaves) {
 // on one worker with [threads.inv.sole-worker]'s plain ring operations). They must
 // still leave turns to every other kind of work queued on their worker: a third
 // runnable thread, a sleeper's timer, a thread readied from a blocking-call helper
-// and one readied by the poller (both through the global queue). Main puts them all
-// on worker 0; with several workers the others may also take them from there.
-// Nothing here is timed: starvation would hang the test.
+// and one readied by the poller (both through the global queue), and, with several
+// workers, a thread that another worker's loop posts to worker 0's mailbox
+// ([threads.inv.attention]; that case starves only in runs where the pair stays on
+// worker 0, as idle workers may steal one of it). Main puts them all on worker 0;
+// with several workers the others may also take them from there. Nothing here is
+// timed: starvation would hang the test.
 TEST_P(SchedulerRunTest, YieldingPairStarvesNoOtherWork) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> pair_yields{0};
@@ -223,13 +226,21 @@ TEST_P(SchedulerRunTest, YieldingPairStarvesNoOtherWork) {
       RunBlocking([&] { EXPECT_EQ(write(fds[1], "x", 1), 1); });
       return int64_t{0};
     }));
+    others.push_back(Spawn([&] {
+      // To the last worker, then back: with several workers, that worker's loop posts
+      // this thread to worker 0's mailbox while the pair switches directly there.
+      this_thread::MigrateTo(GetParam() - 1);
+      this_thread::MigrateTo(0);
+      done.fetch_add(1);
+      return int64_t{0};
+    }));
     for (Thread& t : others) t.Join();
     stop.store(true);
     a.Join();
     b.Join();
     return int64_t{0};
   }).ok());
-  EXPECT_EQ(done.load(), 4);
+  EXPECT_EQ(done.load(), 5);
   EXPECT_GT(pair_yields.load(), 0);
   close(fds[0]);
   close(fds[1]);
