@@ -318,6 +318,43 @@ TEST_P(RuntimeTest, BodyCapturesGoWhenTheThreadEndsAndTheResultStays) {
 // [runtime.inv.result-slot]: a reference result lives in a global slot taken as the
 // thread ends; an ended, unjoined thread's result is a root that collections update
 // (under --config=checked they move it and poison the old copy), and Join hands it over.
+// [runtime.inv.result-live]: a body that returns a Local of one of its own scopes
+// (ended when the runtime reads the result). When that scope grew the stack into
+// blocks, which went back to the arena as it ended, Join throws a TypeError instead
+// of reading freed memory; when the slot's memory is still the stack's, the value is
+// read (with a warning). Scope::Escape is the way, and works at any depth.
+TEST_P(RuntimeTest, BodyReturningALocalOfAnEndedScope) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    auto deep_then_return = [](bool escape) {
+      return [escape] {
+        Scope s("body");
+        for (int i = 0; i < 20000; ++i) s.Fixnum(i);  // 160 KB of slots: several blocks
+        Local v = s.Fixnum(42);
+        return escape ? s.Escape(v) : v;
+      };
+    };
+    Thread freed = Spawn(deep_then_return(false));
+    Thread popped = Spawn([] {
+      Scope s("body");
+      return s.Fixnum(7);  // a popped slot of the first chunk
+    });
+    Thread escaped = Spawn(deep_then_return(true));
+    try {
+      freed.Join();
+      ADD_FAILURE() << "Join read the value of an ended scope's freed segment";
+    } catch (const TypeError& e) {
+      EXPECT_NE(std::string(e.what()).find("not a slot of its stack"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(FixnumValue(popped.Join()), 7);
+    EXPECT_EQ(FixnumValue(escaped.Join()), 42);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
 TEST_P(RuntimeTest, ReferenceResultOfAnEndedThreadSurvivesCollectionsUntilJoin) {
   auto rt = Make();
   auto r = rt->Run([] {

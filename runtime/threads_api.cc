@@ -6,9 +6,11 @@
 #include <new>
 #include <string>
 
+#include "runtime/log.h"
 #include "runtime/runtime_impl.h"
 #include "threads/blocking.h"
 #include "threads/io.h"
+#include "threads/managed_stack.h"
 #include "threads/mutex.h"
 #include "threads/scheduler.h"
 #include "threads/this_thread.h"
@@ -109,6 +111,14 @@ void ReleaseOwner(ThreadRecord* r) {
   if (DropLast(r->owners)) delete r;
 }
 
+void WarnPoppedResultOnce() {
+  static std::atomic<bool> warned{false};
+  if (warned.exchange(true, std::memory_order_relaxed)) return;
+  Log().warn(
+      "a green thread's body returned a Local of a scope that had ended; its value was "
+      "still there this time, but return it with Scope::Escape (logged once)");
+}
+
 // ThreadBodyOwner: the green thread's body; one pointer, so threads::ThreadBody keeps it
 // inline (no allocation). Runs the embedder's body and keeps its result in the record.
 class ThreadBodyOwner {
@@ -128,6 +138,21 @@ class ThreadBodyOwner {
     } drop{r_};
     Scope scope("thread");
     Local result = r_->body();
+    // [runtime.inv.result-live]: a Local of a scope that has ended names a popped slot.
+    // While the stack still has that slot's memory, nothing has written it since the
+    // scope ended, so the value is read, with a warning (once per process); once the
+    // segment is gone (it may be another worker's nursery already) it is an error.
+    const threads::ManagedStack& stack = threads::this_thread::GetManagedStack();
+    const heap::Value* slot = RuntimeImpl::SlotOf(result);
+    if (__builtin_expect(!stack.Holds(slot), 0)) {
+      if (!stack.Owns(slot)) {
+        throw TypeError(
+            "weft: a green thread's body returned a Local that is not a slot of its "
+            "stack (its scope had ended and its memory is gone, or it is empty): return "
+            "it with Scope::Escape");
+      }
+      WarnPoppedResultOnce();
+    }
     heap::Value v = ToHeap(result.get());
     // Taking a slot reaches no safepoint: v cannot move before it is stored.
     if (v.IsPointer()) {

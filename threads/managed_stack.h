@@ -111,6 +111,23 @@ class ManagedStack {
       if (end > s.begin) fn(s.begin, end);
     }
   }
+  // Holds: `p` is a slot in use on this stack (pushed and not popped since).
+  bool Holds(const void* p) const {
+    for (int i = 0; i <= current_ && i < static_cast<int>(segments_.size()); ++i) {
+      const Segment& s = segments_[i];
+      const uint64_t* end = i == current_ ? top_ : s.used_end;
+      if (p >= s.begin && p < end) return true;
+    }
+    return false;
+  }
+  // Owns: `p` lies in one of this stack's segments, in use or not (a slot popped
+  // since, but whose memory the stack still has).
+  bool Owns(const void* p) const {
+    for (const Segment& s : segments_) {
+      if (p >= s.begin && p < s.end) return true;
+    }
+    return false;
+  }
   size_t used_slots() const;
   size_t capacity_bytes() const { return capacity_bytes_; }
   size_t max_bytes() const { return max_bytes_; }

@@ -211,7 +211,7 @@ void MessageBatch(std::mt19937_64& rng) {
             ch.Send(msg);
           }
           producers_done.Done();
-          return Fixnum(0);
+          return s.Escape(s.Fixnum(0));
         },
         {.name = "producer"})
         .Detach();
@@ -246,7 +246,7 @@ void MessageBatch(std::mt19937_64& rng) {
             }
             ++got;
           }
-          return Fixnum(got);
+          return s.Escape(s.Fixnum(got));
         },
         {.name = "consumer"}));
     figures.spawned.fetch_add(1);

@@ -87,7 +87,7 @@ WorkloadResult RunWorkload(int workers, int threads, int messages, int list_leng
                   ch.Send(Fixnum(-1));
                 }
               }
-              return Fixnum(sent);
+              return s.Escape(s.Fixnum(sent));
             },
             {.name = "producer"}));
       }

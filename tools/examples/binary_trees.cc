@@ -79,9 +79,13 @@ int Main(int max_depth) {
                                           weft::Scope s("depth");
                                           long check = 0;
                                           for (long i = 0; i < iterations; ++i) {
-                                            check += Check(s, BottomUp(d));
+                                            // A scope per tree: BottomUp's result
+                                            // slot goes with it.
+                                            weft::Scope tree(s, "tree");
+                                            check += Check(tree, BottomUp(d));
                                           }
-                                          return weft::Fixnum(check);
+                                          // Escaped: a Local of s would end with s.
+                                          return s.Escape(s.Fixnum(check));
                                         },
                                         {.name = "depth"})});
   }

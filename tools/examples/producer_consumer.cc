@@ -126,7 +126,7 @@ int Pipeline(const Config& c, size_t capacity) {
             int64_t id = p * kIdsPerProducer + i;
             out.Send(weft::Cons(weft::Fixnum(id), MakeValues(id, c.length)));
           }
-          return weft::Fixnum(c.messages);
+          return s.Escape(s.Fixnum(c.messages));  // outlives s ([runtime.inv.result-live])
         },
         {.name = absl::StrCat("producer-", p)}));
   }
@@ -145,7 +145,7 @@ int Pipeline(const Config& c, size_t capacity) {
               out.Send(Transform(*message, s));
               ++forwarded;
             }
-            return weft::Fixnum(forwarded);
+            return st.Escape(st.Fixnum(forwarded));
           },
           {.name = absl::StrCat("stage-", s, "-", f)}));
     }
@@ -163,7 +163,7 @@ int Pipeline(const Config& c, size_t capacity) {
           if (!message) break;
           Check(*message, c, added, &result);
         }
-        return weft::Fixnum(result.received);
+        return st.Escape(st.Fixnum(result.received));
       },
       {.name = "consumer"});
 
