@@ -97,7 +97,7 @@ Outcome PingPongMode(long n) {
         for (;;) {
           weft::Scope message(s, "message");
           std::optional<weft::Local> v = ping.Recv();
-          if (!v) return weft::Local::Nil();
+          if (!v) return s.Escape(s.Nil());  // a Local of s would end with it
           pong.Send(*v);
         }
       },
