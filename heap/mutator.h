@@ -96,17 +96,16 @@ inline Object* Mutator::AllocatePairInRegion(Value car, Value cdr) {
 }
 
 inline Object* Mutator::AllocatePair(Value car, Value cdr) {
-  char* p = regions_[0].Bump(PairBytes());
-  if (__builtin_expect(p == nullptr, 0)) {
-    scratch_[0] = car;
-    scratch_[1] = cdr;
-    p = AllocateSlow(PairBytes(), Space::kBoxed);
-    car = scratch_[0];
-    cdr = scratch_[1];
-    scratch_[0] = scratch_[1] = Value::Nil();
-    if (p == nullptr) return nullptr;
+  if (Object* o = AllocatePairInRegion(car, cdr); __builtin_expect(o != nullptr, 1)) {
+    return o;
   }
-  return InitPair(p, car, cdr);
+  scratch_[0] = car;
+  scratch_[1] = cdr;
+  char* p = AllocateSlow(PairBytes(), Space::kBoxed);
+  car = scratch_[0];
+  cdr = scratch_[1];
+  scratch_[0] = scratch_[1] = Value::Nil();
+  return p == nullptr ? nullptr : InitPair(p, car, cdr);
 }
 
 inline Object* Mutator::AllocateVector(size_t length, Value fill) {

@@ -113,12 +113,11 @@ class ManagedStack {
   }
   // Holds: `p` is a slot in use on this stack (pushed and not popped since).
   bool Holds(const void* p) const {
-    for (int i = 0; i <= current_ && i < static_cast<int>(segments_.size()); ++i) {
-      const Segment& s = segments_[i];
-      const uint64_t* end = i == current_ ? top_ : s.used_end;
-      if (p >= s.begin && p < end) return true;
-    }
-    return false;
+    bool held = false;
+    ForEachSegment([&](const uint64_t* begin, const uint64_t* end) {
+      held |= p >= begin && p < end;
+    });
+    return held;
   }
   // Owns: `p` lies in one of this stack's segments, in use or not (a slot popped
   // since, but whose memory the stack still has).

@@ -66,7 +66,7 @@ bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
   out->limit = run + page;
   // [threads.inv.overflow-detected]: a guard region, else a guard page while the VMA
   // budget lasts, else a canary.
-  if (guard_regions_ && heap::OsGuardsSupported() && heap::OsGuard(run, page)) {
+  if (guard_regions_ && heap::OsGuard(run, page)) {  // no syscall once refused
     region_stacks.fetch_add(1, std::memory_order_relaxed);
     out->guard = StackGuard::kRegion;
   } else if (guarded_stacks.fetch_add(1) < guard_budget_ && heap::OsProtectNone(run, page)) {
