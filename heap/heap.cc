@@ -70,7 +70,13 @@ void Heap::DestroyMutator(Mutator* m) {
 
 void Heap::SetHost(CollectionHost* host) {
   MutexLock lock(&mu_);
-  host_ = host;
+  host_.store(host, std::memory_order_release);
+}
+
+// [heap.poll]: before a slow path takes a block, with no heap lock held and the
+// request's values in the mutator's scratch slots (the collector updates them).
+void Heap::PollHost() {
+  if (CollectionHost* host = host_.load(std::memory_order_acquire)) host->Poll();
 }
 
 void Heap::OpenRegion(Region& r, char* start, char* end, bool stress) {
@@ -189,7 +195,7 @@ void Heap::AdaptNursery(size_t allocated, size_t survived) {
 }
 
 Heap::Admission Heap::Admit(size_t block_bytes, bool young_block, const Request& req) {
-  if (host_ != nullptr && !req.collected_young &&
+  if (host_.load(std::memory_order_relaxed) != nullptr && !req.collected_young &&
       young_since_gc_ + block_bytes > nursery_bytes_) {
     return Admission::kNeedYoung;
   }
@@ -216,7 +222,7 @@ bool Heap::HandleAdmission(Admission a, Request& req) {
   bool futile;
   {
     MutexLock lock(&mu_);
-    host = host_;
+    host = host_.load(std::memory_order_relaxed);
     futile = FutileLocked();
   }
   switch (a) {
@@ -279,7 +285,7 @@ void Heap::StressTick(Mutator* m) {
   {
     MutexLock lock(&mu_);
     c = ++stress_counter_;
-    host = host_;
+    host = host_.load(std::memory_order_relaxed);
   }
   if (host == nullptr || c % n != 0) return;
   uint64_t k = c / n;
@@ -297,6 +303,7 @@ int Heap::ChooseGeneration() {
 }
 
 char* Heap::AllocateSmall(Mutator* m, size_t bytes, Space space) {
+  PollHost();
   Region& r = m->regions_[static_cast<int>(space)];
   bool stress = options_.gc_stress_every_n_allocations > 0;
   if (stress) {
@@ -336,6 +343,7 @@ char* Heap::AllocateSmall(Mutator* m, size_t bytes, Space space) {
 }
 
 char* Heap::AllocateLarge(Mutator* m, size_t bytes, Space space) {
+  PollHost();
   StressTick(m);
   Request req;
   req.bytes = bytes;
@@ -371,6 +379,7 @@ char* Heap::AllocateLarge(Mutator* m, size_t bytes, Space space) {
 }
 
 char* Heap::AllocatePinned(Mutator* m, size_t bytes) {
+  PollHost();
   StressTick(m);
   Request req;
   req.bytes = bytes;

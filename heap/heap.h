@@ -24,6 +24,7 @@
 #define WEFT_HEAP_HEAP_H_
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -57,6 +58,12 @@ class CollectionHost {
   // roots) before returning. It may also return without collecting; the slow path
   // then grows the heap if the limits allow, or fails.
   virtual void RequestCollection(int generation) = 0;
+  // Poll: called from an allocating thread's slow path each time it is about to take
+  // a block (or a large or pinned object), holding no heap lock, with the request's
+  // values in the mutator's scratch slots ([heap.poll]). The host may stop the thread
+  // here for a collection another thread requested, so that a thread that allocates
+  // keeps reaching safepoints even while it fills the nursery without collecting.
+  virtual void Poll() {}
 };
 
 class Heap {
@@ -167,6 +174,8 @@ class Heap {
   char* BumpPinnedHole(size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // StressTick counts a slow-path allocation and maybe requests a collection.
   void StressTick(Mutator* m);
+  // PollHost lets the host stop this thread before a slow path takes a block [heap.poll].
+  void PollHost();
   Admission Admit(size_t block_bytes, bool young_block, const Request& req)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // HandleAdmission runs collections as the admission asks, without the lock.
@@ -216,7 +225,8 @@ class Heap {
   const HeapOptions options_;
   Arena* const arena_;
   LayoutRegistry layouts_;
-  CollectionHost* host_ = nullptr;  // set before mutators run
+  // Set before mutators run; read without mu_ by Poll ([heap.poll]).
+  std::atomic<CollectionHost*> host_{nullptr};
 
   mutable Mutex mu_;
   std::vector<Mutator*> mutators_ ABSL_GUARDED_BY(mu_);

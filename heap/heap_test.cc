@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -183,6 +184,61 @@ TEST(HeapTest, StressModeCollectsInsideAllocationAndKeepsArguments) {
   }
   EXPECT_EQ(n, 300);
   EXPECT_GT(host.requests[0], 50);
+  t.heap->DestroyMutator(m);
+  t.heap->SetHost(nullptr);
+}
+
+// [heap.poll]: every slow path polls the host before it takes a block (or a large or
+// pinned object), and a collection there (in the runtime, another thread's: the
+// poller stops for it) may move the arguments held in the mutator's scratch slots.
+class PollingHost final : public CollectionHost {
+ public:
+  PollingHost(Heap* heap, RootSource* roots) : heap_(heap), roots_(roots) {}
+  void RequestCollection(int generation) override { heap_->Collect(generation, *roots_); }
+  void Poll() override {
+    if (++polls % 2 == 0) {
+      heap_->Collect(0, *roots_);
+      heap_->Verify(roots_);
+      ++collected_at_poll;
+    }
+  }
+  int polls = 0;
+  int collected_at_poll = 0;
+
+ private:
+  Heap* heap_;
+  RootSource* roots_;
+};
+
+TEST(HeapTest, SlowPathsPollTheHostAndACollectionThereKeepsArguments) {
+  TestHeap t;
+  VectorRoots roots;
+  PollingHost host(t.heap.get(), &roots);
+  t.heap->SetHost(&host);
+  Mutator* m = t.heap->CreateMutator();
+  roots.roots.push_back(Value::Nil());
+  constexpr int kPairs = 20000;
+  for (int i = 0; i < kPairs; ++i) {
+    // The car is a fresh string only the Mutator's scratch slot keeps alive while the
+    // pair is allocated.
+    Value s = V(m->AllocateString(std::to_string(i)));
+    Object* p = m->AllocatePair(s, roots.roots[0]);
+    ASSERT_NE(p, nullptr);
+    roots.roots[0] = V(p);
+  }
+  // Each block taken was polled for: the pairs alone fill kPairs * 24 / kBlockSize.
+  EXPECT_GE(host.polls, static_cast<int>(kPairs * 24 / kBlockSize));
+  EXPECT_GT(host.collected_at_poll, 0);
+  int polls = host.polls;
+  ASSERT_NE(m->AllocateBytes(kMaxSmallObjectBytes + 1), nullptr);
+  EXPECT_EQ(host.polls, polls + 1);
+  ASSERT_NE(m->AllocatePinnedBytes(64), nullptr);
+  EXPECT_EQ(host.polls, polls + 2);
+  int i = kPairs;
+  for (Value v = roots.roots[0]; !v.IsNil(); v = v.AsObject()->cdr()) {
+    ASSERT_EQ(v.AsObject()->car().AsObject()->string_view(), std::to_string(--i));
+  }
+  EXPECT_EQ(i, 0);
   t.heap->DestroyMutator(m);
   t.heap->SetHost(nullptr);
 }

@@ -168,6 +168,8 @@ void RuntimeImpl::RequestCollection(int generation) {
   RunPendingCleanups();
 }
 
+void RuntimeImpl::Poll() { threads::this_thread::Safepoint(); }
+
 void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
   // [runtime.roots]: every managed stack and the global slots (which hold channel
   // contents and thread results).

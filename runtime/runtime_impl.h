@@ -59,6 +59,8 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
 
   // heap::CollectionHost.
   void RequestCollection(int generation) override;
+  // heap::CollectionHost: an allocation slow path is a safepoint ([heap.poll]).
+  void Poll() override;
   // heap::RootSource: managed stacks, global slots, channel contents.
   void VisitRoots(heap::RootVisitor& v) override;
 

@@ -669,6 +669,72 @@ TEST_P(RuntimeTest, CensusAndPathFromRoot) {
 INSTANTIATE_TEST_SUITE_P(Workers, RuntimeTest, ::testing::Values(1, 2, 4),
                          [](const auto& info) { return absl::StrCat(info.param, "w"); });
 
+// weft::Safepoint ([threads.inv.poll]): a loop that neither allocates nor blocks but
+// polls lets a collection that a thread on another worker asks for stop it there.
+// Without the poll the collection would wait for the loop, which ends only when the
+// collection is done or at its deadline: the test fails on `timed_out`.
+TEST(RuntimeSafepointTest, PollingLoopLetsAThreadOnAnotherWorkerCollect) {
+  for (int workers : {2, 4}) {
+    Options o;
+    o.workers = workers;
+    o.control_socket = false;
+    auto rt = Runtime::Create(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    std::atomic<bool> spinning{false}, collected{false}, timed_out{false}, never_ran{false};
+    int64_t car_after = -1;
+    uint64_t young_before = 0, young_after = 0;
+    auto r = (*rt)->Run([&] {
+      Scope scope("main");
+      Thread collector = Spawn(
+          [&]() -> Local {
+            // The spinner goes to this worker's run-next slot; this thread keeps the
+            // worker (it spins without a safepoint), so an idle worker steals it.
+            Thread spinner = Spawn(
+                [&]() -> Local {
+                  Scope s("spinner");
+                  Local young = Cons(Fixnum(7), Local::Nil());  // moved by the collection
+                  spinning.store(true);
+                  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+                  for (uint64_t n = 1; !collected.load(); ++n) {
+                    Safepoint();
+                    if (n % 4096 == 0 && absl::Now() > deadline) {
+                      timed_out.store(true);
+                      break;
+                    }
+                  }
+                  car_after = FixnumValue(Car(young));
+                  return Local::Nil();
+                },
+                {.name = "spinner"});
+            const absl::Time deadline = absl::Now() + absl::Seconds(20);
+            while (!spinning.load()) {
+              if (absl::Now() > deadline) {
+                never_ran.store(true);
+                collected.store(true);
+                break;
+              }
+            }
+            if (!never_ran.load()) {
+              young_before = GetStats().collections[0];
+              Collect(0);
+              young_after = GetStats().collections[0];
+              collected.store(true);
+            }
+            spinner.Join();
+            return Local::Nil();
+          },
+          {.name = "collector"});
+      collector.Join();
+      return 0;
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_FALSE(never_ran.load()) << workers << " workers: no idle worker took the spinner";
+    EXPECT_FALSE(timed_out.load()) << workers << " workers: the collection waited for the loop";
+    EXPECT_EQ(young_after, young_before + 1);
+    EXPECT_EQ(car_after, 7);
+  }
+}
+
 TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   Options o;
   o.workers = 300;

@@ -10,7 +10,7 @@
 // valid across collections (the collector updates the slot when the object moves).
 // Raw addresses obtained from a value (StringData, BytesData of a non-pinned buffer)
 // are valid only until the next safepoint: any allocation, Collect, channel
-// operation, Yield, Sleep, Spawn, Join or lock may move the object.
+// operation, Yield, Sleep, Spawn, Join, lock or Safepoint() may move the object.
 //
 // Everything below except Runtime::Create/Run/GetStats must be called from a green
 // thread of a running runtime.
@@ -500,6 +500,14 @@ class Thread {
 
 Thread Spawn(std::function<Local()> body, SpawnOptions options = {});
 void Yield();
+// Safepoint lets a stop-the-world that another worker requested (a collection, a heap
+// image, a stack dump) proceed now, with this thread stopped here. Allocation, channel
+// operations, locks, Yield, Sleep, Spawn and Join are safepoints already; call this in
+// a long loop that does none of them (walking a large structure, a numeric loop), or
+// every other green thread waits for the loop to end, as a compiler puts a poll on a
+// loop's back edge. One load and a branch when no stop is pending; like any
+// safepoint, objects may move here ([runtime.handles]).
+void Safepoint();
 void SleepFor(absl::Duration d);
 void SleepUntil(absl::Time t);
 int64_t CurrentThreadId();

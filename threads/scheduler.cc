@@ -33,6 +33,11 @@ namespace weft::threads {
 namespace bctx = boost::context::detail;
 using internal::WaitState;
 
+namespace {
+// [threads.inv.poll]: how many schedulers of this process have a stop requested now.
+std::atomic<int> stop_requests_in_process{0};
+}  // namespace
+
 // ---------------------------------------------------------------------------
 // Names.
 
@@ -691,6 +696,13 @@ void Worker::Loop() {
     }
     RunThread(t);
   }
+  {
+    // [threads.inv.stw]: an exited worker counts as stopped, for a green thread still
+    // running elsewhere as Run ends (a detached one) that stops the world.
+    OsMutexLock l(&sched_->mu_);
+    exited_ = true;
+    sched_->stw_cv_.SignalAll();
+  }
   if (sched_->options_.on_worker_stop) sched_->options_.on_worker_stop(index_);
   RemoveAltStack(altstack_);
   altstack_ = nullptr;
@@ -1087,7 +1099,9 @@ void SchedulerImpl::ReadyExternal(GreenThread* t) {
 
 void SchedulerImpl::SafepointStop(Worker* w) {
   OsMutexLock l(&mu_);
-  if (!stop_requested_.load()) return;
+  // [threads.inv.poll]: the stopper's own polls (an allocation while it holds the
+  // world stopped) pass.
+  if (!stop_requested_.load() || stopper_ == w) return;
   trace::Scoped stopped(kSafepointStopKind, w->index_);
   w->at_safepoint_ = true;
   ++stopped_;
@@ -1145,17 +1159,21 @@ void SchedulerImpl::StopTheWorld() {
     w->at_safepoint_ = false;
   }
   SetStopRequested(true);
+  stopper_ = w;
   const int needed = external ? n_workers_ : n_workers_ - 1;
   int64_t waited_ms = 0;
   for (;;) {
     int stopped = 0;
-    for (auto& v : workers_) stopped += (v.get() != w && (v->parked_ || v->at_safepoint_));
-    // Workers that have exited (Run is ending) run nothing: stopped as well.
+    for (auto& v : workers_) {
+      stopped += v.get() != w && (v->parked_ || v->at_safepoint_ || v->exited_);
+    }
+    // Workers that have exited (Run is ending) run nothing: stopped as well. An
+    // external caller does not wait for the rest either once Run is ending.
     if (stopped == needed || (external && shutdown_.load())) break;
     if (stw_cv_.WaitWithTimeout(&mu_, options_.safepoint_watchdog)) {
       waited_ms += absl::ToInt64Milliseconds(options_.safepoint_watchdog);
       for (auto& v : workers_) {
-        if (v.get() == w || v->parked_ || v->at_safepoint_) continue;
+        if (v.get() == w || v->parked_ || v->at_safepoint_ || v->exited_) continue;
         WatchdogWarning(v.get(), waited_ms);
       }
     }
@@ -1163,6 +1181,8 @@ void SchedulerImpl::StopTheWorld() {
 }
 
 void SchedulerImpl::SetStopRequested(bool on) {
+  // Called only on a change (under mu_), so the process-wide count stays balanced.
+  stop_requests_in_process.fetch_add(on ? 1 : -1);
   stop_requested_.store(on);
   SetAttention(Worker::kStopBit, on);
 }
@@ -1186,6 +1206,7 @@ void SchedulerImpl::ResumeTheWorld() {
   OsMutexLock l(&mu_);
   WEFT_CHECK(stop_requested_.load(), "weft: ResumeTheWorld without StopTheWorld");
   SetStopRequested(false);
+  stopper_ = nullptr;
   stw_cv_.SignalAll();
 }
 
@@ -1283,6 +1304,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
     OsMutexLock l(&mu_);
     deadlock_ = false;
     deadlock_report_.clear();
+    for (auto& w : workers_) w->exited_ = false;
   }
   for (size_t i = 0; i < workers_.size(); ++i) {
     try {
@@ -1578,6 +1600,8 @@ ManagedStack& GetManagedStack() {
 }
 
 void Safepoint() {
+  // [threads.inv.poll]: one load of a process-wide count while no scheduler stops.
+  if (__builtin_expect(stop_requests_in_process.load(std::memory_order_relaxed) == 0, 1)) return;
   Worker* w = CurrentWorker();
   if (w == nullptr) return;
   if (w->sched_->stop_requested_.load(std::memory_order_acquire)) w->sched_->SafepointStop(w);

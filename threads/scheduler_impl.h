@@ -219,6 +219,7 @@ class Worker {
   bool parked_ = false;
   bool notified_ = false;
   bool at_safepoint_ = false;
+  bool exited_ = false;  // its loop has ended: it runs nothing more ([threads.inv.stw])
   OsCondVar cv_;
 };
 
@@ -309,6 +310,9 @@ class SchedulerImpl {
   std::atomic<int> parked_count_{0};
   std::atomic<int> spinning_{0};
   std::atomic<bool> stop_requested_{false};
+  // The worker whose green thread stopped the world (nullptr: none, or the control
+  // thread). Under mu_. Its own polls do not stop it ([threads.inv.poll]).
+  Worker* stopper_ ABSL_GUARDED_BY(mu_) = nullptr;
   int stopped_ ABSL_GUARDED_BY(mu_) = 0;
   bool deadlock_ ABSL_GUARDED_BY(mu_) = false;
   std::string deadlock_report_ ABSL_GUARDED_BY(mu_);

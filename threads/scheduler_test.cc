@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -465,6 +468,44 @@ TEST_P(SchedulerRunTest, RegistryShowsWhichThreadsAreDetached) {
     while (finished.load() < 2) this_thread::Yield();
     return int64_t{0};
   }).ok());
+}
+
+// Regression (RELIABILITY.md, bug 13): a detached thread still running as Run ends
+// stopped the world and waited forever for the workers that had already left their
+// loops, while Run, joining the workers, waited for it. An exited worker counts as
+// stopped ([threads.inv.stw]). A hang fails the test after 60 s.
+TEST_P(SchedulerRunTest, DetachedThreadStopsTheWorldWhileRunEnds) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a worker for main besides the detached thread's";
+  std::atomic<bool> started{false}, main_done{false}, stopped{false}, finished{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 600 && !finished.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (!finished.load()) {
+      std::fprintf(stderr, "DetachedThreadStopsTheWorldWhileRunEnds: Run hung for 60 s\n");
+      std::_Exit(1);
+    }
+  });
+  absl::Status st = RunMain([&] {
+    Spawn([&] {
+      started.store(true);
+      while (!main_done.load()) {
+      }  // keeps its worker, so main runs on another
+      // Main has returned: Run is ending and the other workers leave their loops.
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      sched_->StopTheWorld();
+      stopped.store(true);
+      sched_->ResumeTheWorld();
+      return int64_t{0};
+    }).Detach();
+    while (!started.load()) this_thread::Yield();
+    main_done.store(true);
+    return int64_t{0};
+  });
+  finished.store(true);
+  watchdog.join();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(stopped.load());
 }
 
 TEST_P(SchedulerRunTest, StopTheWorldStopsOtherWorkers) {

@@ -37,8 +37,11 @@ weft::Local BottomUp(int depth) {
   return scope.Escape(scope.Cons(left, right));
 }
 
-// Check counts the nodes of a tree; the parent's scope opens the child's.
+// Check counts the nodes of a tree; the parent's scope opens the child's. It allocates
+// nothing, so it polls (weft::Safepoint): with two workers, a collection the other
+// tree's builder needs would otherwise wait for this whole walk.
 long Check(const weft::Scope& parent, weft::Local tree) {
+  weft::Safepoint();
   weft::Scope scope(parent, "check");
   weft::Local left = scope.Car(tree);
   if (left.IsNil()) return 1;

@@ -179,7 +179,7 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
 // replaced *lam.
 bool RunBody(ThreadState* ts, const Scope& parent, const Lambda** lam, Frame* frame, Local result,
              Local cur_env, Slots& vars, bool* packed) {
-  CountStep(ts);
+  StepAndPoll(ts);
   const Lambda* code = *lam;
   Scope s(parent, code->name.c_str());
   frame->name = code->name.c_str();
@@ -551,7 +551,7 @@ Local DoNode::Eval(Local env, Ctx& c) const {
     Local* vars = c.vars + frame.slot_base;
     for (size_t i = 0; i < n; ++i) vars[i].Set(inits[i]->Eval(env, c));
     RunBounded(*c.scope, "do", [&](Scope&) {
-      CountStep(c.ts);
+      StepAndPoll(c.ts);
       if (Truthy(test->Eval(env, c))) {
         result.Set(this->result ? this->result->Eval(env, c) : VoidConst(c));
         return true;
@@ -573,7 +573,7 @@ Local DoNode::Eval(Local env, Ctx& c) const {
   VectorSet(f, 0, env);
   for (size_t i = 0; i < n; ++i) VectorSet(f, i + 1, inits[i]->Eval(env, c));
   RunBounded(*c.scope, "do", [&](Scope&) {
-    CountStep(c.ts);
+    StepAndPoll(c.ts);
     if (Truthy(test->Eval(f, c))) {
       result.Set(this->result ? this->result->Eval(f, c) : VoidConst(c));
       return true;

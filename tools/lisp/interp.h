@@ -481,6 +481,13 @@ inline void CheckNativeStack(ThreadState* ts) {
 inline void CountStep(ThreadState* ts) {
   if (--ts->steps_left < 0) StepLimitExceeded(ts);
 }
+// StepAndPoll counts a step and is a safepoint ([lisp.safepoint]): at the start of a
+// closure body and of a `do` iteration, where what follows may allocate anyway, so no
+// raw value is live there.
+inline void StepAndPoll(ThreadState* ts) {
+  CountStep(ts);
+  weft::Safepoint();
+}
 // RunThunk calls a procedure of no arguments from native code (a new thread's body).
 Local CallFromNative(ThreadState* ts, Local proc, Args args);
 

@@ -63,8 +63,11 @@ void BottomUp(int depth, weft::Local out, weft::Local nil, Registers& r) {
 }
 
 // Check counts the nodes of `tree` (at `level`); the child goes to r.right[level].
-// Allocates nothing.
+// Allocates nothing, so it polls (weft::Safepoint) at every node, as a compiler polls
+// at calls and loop back edges: with WORKERS > 1, a collection that another green
+// thread's build needs would otherwise wait for this whole walk (up to 2^21 nodes).
 long Check(weft::Local tree, int level, Registers& r) {
+  weft::Safepoint();
   weft::Local child = r.right[level];
   weft::CarInto(tree, child);
   if (child.IsNil()) return 1;
