@@ -1097,11 +1097,11 @@ void SchedulerImpl::ReadyExternal(GreenThread* t) {
 // ---------------------------------------------------------------------------
 // Safepoints ([threads.inv.stw]).
 
-void SchedulerImpl::SafepointStop(Worker* w) {
+void SchedulerImpl::SafepointStop(Worker* w, bool in_thread) {
   OsMutexLock l(&mu_);
   // [threads.inv.poll]: the stopper's own polls (an allocation while it holds the
-  // world stopped) pass.
-  if (!stop_requested_.load() || stopper_ == w) return;
+  // world stopped) pass; its worker's loop never gets here while it does.
+  if (!stop_requested_.load() || (in_thread && stopper_ == w)) return;
   trace::Scoped stopped(kSafepointStopKind, w->index_);
   w->at_safepoint_ = true;
   ++stopped_;
@@ -1494,7 +1494,7 @@ Thread Spawn(ThreadBody&& body, const SpawnOptions& options) {
   GreenThread* self = CurrentThread();
   WEFT_CHECK(self != nullptr, "weft: Spawn outside a green thread");
   SchedulerImpl* s = self->sched;
-  if (s->stop_requested_.load(std::memory_order_acquire)) s->SafepointStop(CurrentWorker());
+  if (s->stop_requested_.load(std::memory_order_acquire)) s->SafepointStop(CurrentWorker(), true);
   return Thread(s->Spawn(std::move(body), options));
 }
 
@@ -1604,7 +1604,7 @@ void Safepoint() {
   if (__builtin_expect(stop_requests_in_process.load(std::memory_order_relaxed) == 0, 1)) return;
   Worker* w = CurrentWorker();
   if (w == nullptr) return;
-  if (w->sched_->stop_requested_.load(std::memory_order_acquire)) w->sched_->SafepointStop(w);
+  if (w->sched_->stop_requested_.load(std::memory_order_acquire)) w->sched_->SafepointStop(w, true);
 }
 
 int WorkerIndex() {

@@ -249,7 +249,10 @@ class SchedulerImpl {
 
   void StopTheWorld();
   void ResumeTheWorld();
-  void SafepointStop(Worker* w);
+  // SafepointStop counts `w` as stopped until the world resumes. `in_thread`: called
+  // by a green thread's poll (not the loop), which passes if it holds the world
+  // stopped itself ([threads.inv.poll]).
+  void SafepointStop(Worker* w, bool in_thread = false);
   // WatchdogWarning logs that `w` has not stopped, with its thread in the
   // format_thread format. Called under mu_.
   void WatchdogWarning(Worker* w, int64_t waited_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

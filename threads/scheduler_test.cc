@@ -508,6 +508,24 @@ TEST_P(SchedulerRunTest, DetachedThreadStopsTheWorldWhileRunEnds) {
   EXPECT_TRUE(stopped.load());
 }
 
+// [threads.inv.poll]: the thread holding the world stopped may poll (an allocation
+// while it collects) and spawn; it must not wait for its own ResumeTheWorld.
+TEST_P(SchedulerRunTest, PollsOfTheThreadHoldingTheWorldStoppedPass) {
+  std::atomic<bool> child_ran{false};
+  ASSERT_TRUE(RunMain([&] {
+    sched_->StopTheWorld();
+    this_thread::Safepoint();
+    Thread child = Spawn([&] {
+      child_ran.store(true);
+      return int64_t{2};
+    });
+    sched_->ResumeTheWorld();
+    return child.Join().value + 1;
+  }).ok());
+  EXPECT_EQ(sched_->main_result().value, 3);
+  EXPECT_TRUE(child_ran.load());
+}
+
 TEST_P(SchedulerRunTest, StopTheWorldStopsOtherWorkers) {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> progress{0};
