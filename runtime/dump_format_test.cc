@@ -135,7 +135,10 @@ TEST(DumpFormatTest, WatchdogNamesTheWorkerAndPrintsItsThread) {
                  "[0-9]+ ms; running:\n"
                  "thread [0-9]+ \"spinner\" running, worker ([0-9]+)\n"
                  "  managed stack: not read \\(running on worker ([0-9]+), not stopped\\)\n"
-                 "  native: running on worker ([0-9]+), not stopped \\(no saved context\\)\n")))
+                 "  native: running on worker ([0-9]+), not stopped \\(no saved context\\)\n"
+                 "  \\(a safepoint is any allocation, block, yield or spawn; a loop that does "
+                 "none of them must poll: weft::Safepoint\\(\\), "
+                 "threads::this_thread::Safepoint\\(\\)\\)\n")))
       << text;
   EXPECT_EQ(m[1], m[2]);
   EXPECT_EQ(m[1], m[3]);

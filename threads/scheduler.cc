@@ -1131,6 +1131,9 @@ void SchedulerImpl::WatchdogWarning(Worker* v, int64_t waited_ms) {
       info.blocked_since_ns = t->blocked_since_ns.load(std::memory_order_relaxed);
       info.running_unstopped = true;
       culprit = FormatThread(info, internal::CoarseNowNs());
+      culprit +=
+          "  (a safepoint is any allocation, block, yield or spawn; a loop that does none "
+          "of them must poll: weft::Safepoint(), threads::this_thread::Safepoint())\n";
     }
   }
   Log().warn("safepoint watchdog: worker {} has not reached a safepoint after {} ms; running:\n{}",
