@@ -243,7 +243,7 @@ void Thread::Detach() {
 }
 
 void Yield() { threads::this_thread::Yield(); }
-void Safepoint() { threads::this_thread::Safepoint(); }
+void internal::SafepointSlow() { threads::this_thread::Safepoint(); }
 void SleepFor(absl::Duration d) { threads::this_thread::SleepFor(d); }
 void SleepUntil(absl::Time t) { threads::this_thread::SleepUntil(t); }
 int64_t CurrentThreadId() { return static_cast<int64_t>(threads::this_thread::Id()); }

@@ -17,6 +17,7 @@
 #ifndef WEFT_RUNTIME_WEFT_H_
 #define WEFT_RUNTIME_WEFT_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -474,6 +475,10 @@ struct SpawnOptions {
 
 namespace internal {
 struct ThreadRecord;  // what a thread's handles and its body share (threads_api.cc)
+// How many schedulers of this process have a stop-the-world requested now
+// (threads/scheduler.cc, [threads.inv.poll]): what the inline Safepoint reads.
+extern "C" std::atomic<int> weft_stop_requests_in_process;
+void SafepointSlow();
 }  // namespace internal
 
 // Thread: a handle on a green thread. Copies share the thread; when the last copy goes
@@ -505,9 +510,14 @@ void Yield();
 // operations, locks, Yield, Sleep, Spawn and Join are safepoints already; call this in
 // a long loop that does none of them (walking a large structure, a numeric loop), or
 // every other green thread waits for the loop to end, as a compiler puts a poll on a
-// loop's back edge. One load and a branch when no stop is pending; like any
+// loop's back edge. Inline: one load and a branch when no stop is pending; like any
 // safepoint, objects may move here ([runtime.handles]).
-void Safepoint();
+inline void Safepoint() {
+  if (__builtin_expect(
+          internal::weft_stop_requests_in_process.load(std::memory_order_relaxed) != 0, 0)) {
+    internal::SafepointSlow();
+  }
+}
 void SleepFor(absl::Duration d);
 void SleepUntil(absl::Time t);
 int64_t CurrentThreadId();

@@ -33,10 +33,6 @@ namespace weft::threads {
 namespace bctx = boost::context::detail;
 using internal::WaitState;
 
-namespace {
-// [threads.inv.poll]: how many schedulers of this process have a stop requested now.
-std::atomic<int> stop_requests_in_process{0};
-}  // namespace
 
 // ---------------------------------------------------------------------------
 // Names.
@@ -721,6 +717,9 @@ OsMutex debug_schedulers_mu;
 
 extern "C" {
 weft::threads::SchedulerImpl* weft_debug_schedulers = nullptr;
+// [threads.inv.poll]: how many schedulers of this process have a stop requested now;
+// runtime/weft.h's inline weft::Safepoint reads it too.
+std::atomic<int> weft_stop_requests_in_process{0};
 }
 
 namespace weft::threads {
@@ -1185,7 +1184,7 @@ void SchedulerImpl::StopTheWorld() {
 
 void SchedulerImpl::SetStopRequested(bool on) {
   // Called only on a change (under mu_), so the process-wide count stays balanced.
-  stop_requests_in_process.fetch_add(on ? 1 : -1);
+  weft_stop_requests_in_process.fetch_add(on ? 1 : -1);
   stop_requested_.store(on);
   SetAttention(Worker::kStopBit, on);
 }
@@ -1604,7 +1603,7 @@ ManagedStack& GetManagedStack() {
 
 void Safepoint() {
   // [threads.inv.poll]: one load of a process-wide count while no scheduler stops.
-  if (__builtin_expect(stop_requests_in_process.load(std::memory_order_relaxed) == 0, 1)) return;
+  if (__builtin_expect(weft_stop_requests_in_process.load(std::memory_order_relaxed) == 0, 1)) return;
   Worker* w = CurrentWorker();
   if (w == nullptr) return;
   if (w->sched_->stop_requested_.load(std::memory_order_acquire)) w->sched_->SafepointStop(w, true);
