@@ -60,7 +60,7 @@ TEST(DumpFormatTest, DeadlockReportIsTheDump) {
             Local v = Fixnum(99);
             ch.Recv();
             (void)v;
-            return Local::Nil();
+            return s.Escape(s.Nil());
           },
           {.name = "stuck"});
       t.Detach();
@@ -117,7 +117,7 @@ TEST(DumpFormatTest, WatchdogNamesTheWorkerAndPrintsItsThread) {
           absl::Time end = absl::Now() + absl::Milliseconds(400);
           while (absl::Now() < end) {
           }
-          return Local::Nil();
+          return s.Escape(s.Nil());
         },
         {.name = "spinner"});
     while (!started.load()) weft::SleepFor(absl::Milliseconds(1));

@@ -25,7 +25,7 @@ Thread SpawnVictim(Channel ch) {
         Local seven = Fixnum(7);
         ch.Recv();
         (void)seven;
-        return Local::Nil();
+        return s.Escape(s.Nil());
       },
       {.name = "victim"});
 }

@@ -488,7 +488,7 @@ TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
           if (i % 100 == 0) Collect(0);
           Yield();
         }
-        return Local::Nil();
+        return s.Escape(s.Nil());
       }));
     }
     std::vector<int> next(4, 0);
@@ -598,7 +598,7 @@ TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
         [ch]() mutable {
           Scope s("waiter-frame");
           ch.Recv();
-          return Local::Nil();
+          return s.Escape(s.Nil());
         },
         {.name = "waiter"});
     Yield();

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
           weft::Local list = weft::Cons(seven, weft::Local::Nil());
           ch.Recv();
           (void)list;
-          return weft::Local::Nil();
+          return s.Escape(s.Nil());  // [runtime.inv.result-live]
         },
         {.name = "consumer"});
     if (mode != "deadlock") {
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
           [] {
             weft::Scope s("sleeper-frame");
             weft::SleepFor(absl::Seconds(60));
-            return weft::Local::Nil();
+            return s.Escape(s.Nil());
           },
           {.name = "sleeper"})
           .Detach();

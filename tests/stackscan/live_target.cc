@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
             weft::Local list = weft::Cons(weft::Fixnum(1), weft::Local::Nil());
             while (ch.Recv()) {
             }
-            return list;
+            return s.Escape(list);  // [runtime.inv.result-live]
           },
           {.name = "consumer"}));
     }
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
         [seconds] {
           weft::Scope s("sleeper-frame");
           weft::SleepFor(absl::Seconds(seconds));
-          return weft::Local::Nil();
+          return s.Escape(s.Nil());
         },
         {.name = "sleeper"}));
     std::printf("ready %d\n", static_cast<int>(getpid()));

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
             weft::Local v = weft::Fixnum(i);
             ch.Recv();
             (void)v;
-            return weft::Local::Nil();
+            return s.Escape(s.Nil());
           },
           {.name = "blocked"}));
     }
