@@ -93,6 +93,22 @@ void Heap::Collect(int generation, RootSource& roots, bool compact) {
   if (WEFT_CHECKED_BUILD) VerifyLocked(&roots);
 }
 
+uint64_t Heap::CollectionsOf(int generation) const {
+  generation = std::clamp(generation, 0, oldest_generation());
+  MutexLock lock(&mu_);
+  uint64_t n = 0;
+  for (int g = generation; g < kMaxGenerations; ++g) n += stats_.collections[g];
+  return n;
+}
+
+// [heap.collect.coalesce]: two threads that fill the nursery at once both ask for a
+// collection; the one that stops the world second finds the first one's done.
+bool Heap::CollectUnlessDone(int generation, uint64_t seen, RootSource& roots) {
+  if (CollectionsOf(generation) != seen) return false;
+  Collect(generation, roots);
+  return true;
+}
+
 Collector::Collector(Heap& heap, int generation, bool compact)
     : heap_(heap),
       arena_(*heap.arena_),

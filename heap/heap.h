@@ -99,6 +99,13 @@ class Heap {
   // generation == oldest, a compacting full collection; the image writer needs it).
   // Requires the world stopped. Under WEFT_CHECKED, Verify runs before and after.
   void Collect(int generation, RootSource& roots, bool compact = false);
+  // CollectionsOf: how many collections of `generation` or an older one have run.
+  uint64_t CollectionsOf(int generation) const;
+  // CollectUnlessDone: Collect(generation, roots) unless a collection of `generation`
+  // or an older one has run since CollectionsOf(generation) returned `seen`, which
+  // then served the request ([heap.collect.coalesce]). Returns whether it collected.
+  // Requires the world stopped.
+  bool CollectUnlessDone(int generation, uint64_t seen, RootSource& roots);
   void CollectFull(RootSource& roots, bool compact = true) {
     Collect(oldest_generation(), roots, compact);
   }

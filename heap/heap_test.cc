@@ -243,6 +243,29 @@ TEST(HeapTest, SlowPathsPollTheHostAndACollectionThereKeepsArguments) {
   t.heap->SetHost(nullptr);
 }
 
+// [heap.collect.coalesce]: a request is served by any collection of its generation
+// or an older one that ran after it was made, and by no younger one.
+TEST(HeapTest, CollectUnlessDoneSkipsARequestThatAnotherCollectionServed) {
+  TestHeap t;
+  VectorRoots roots;
+  const uint64_t young_seen = t.heap->CollectionsOf(0);
+  const uint64_t old_seen = t.heap->CollectionsOf(1);
+  t.heap->Collect(0, roots);  // another thread's young collection
+  EXPECT_EQ(t.heap->CollectionsOf(0), young_seen + 1);
+  EXPECT_FALSE(t.heap->CollectUnlessDone(0, young_seen, roots));
+  EXPECT_EQ(t.heap->CollectionsOf(0), young_seen + 1);
+  // A young collection does not serve a request for generation 1.
+  EXPECT_TRUE(t.heap->CollectUnlessDone(1, old_seen, roots));
+  EXPECT_EQ(t.heap->CollectionsOf(1), old_seen + 1);
+  // ... and a full one serves a young request made before it.
+  const uint64_t seen = t.heap->CollectionsOf(0);
+  t.heap->Collect(t.heap->oldest_generation(), roots);
+  EXPECT_FALSE(t.heap->CollectUnlessDone(0, seen, roots));
+  // Nothing ran since: it collects.
+  EXPECT_TRUE(t.heap->CollectUnlessDone(0, t.heap->CollectionsOf(0), roots));
+  EXPECT_EQ(t.heap->Stats().collections[0], 2u);
+}
+
 TEST(HeapTest, MutatorsAllocateConcurrently) {
   TestHeap t;
   constexpr int kThreads = 2;

@@ -159,11 +159,14 @@ void RuntimeImpl::Collect(int generation, bool compact) {
   RunPendingCleanups();
 }
 
-// [runtime.stw]: stop every other worker, collect on this one, resume.
+// [runtime.stw]: stop every other worker, collect on this one, resume. A request
+// that waited (stopped) through another worker's collection of the same generation
+// or an older one is served by it ([heap.collect.coalesce]): the slow path retries.
 void RuntimeImpl::RequestCollection(int generation) {
+  const uint64_t seen = heap_->CollectionsOf(generation);
   WithWorldStopped([&] {
     trace::Scoped collect(kCollectKind, static_cast<uint64_t>(generation));
-    heap_->Collect(generation, *this);
+    heap_->CollectUnlessDone(generation, seen, *this);
   });
   RunPendingCleanups();
 }
