@@ -703,7 +703,7 @@ TEST(RuntimeSafepointTest, PollingLoopLetsAThreadOnAnotherWorkerCollect) {
                     }
                   }
                   car_after = FixnumValue(Car(young));
-                  return Local::Nil();
+                  return s.Escape(s.Nil());
                 },
                 {.name = "spinner"});
             const absl::Time deadline = absl::Now() + absl::Seconds(20);

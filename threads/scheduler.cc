@@ -692,6 +692,9 @@ void Worker::Loop() {
     }
     RunThread(t);
   }
+  // The hook first: it may change what a stopped world reads (the runtime spills and
+  // frees this worker's slot cache), so the worker counts as stopped only after it.
+  if (sched_->options_.on_worker_stop) sched_->options_.on_worker_stop(index_);
   {
     // [threads.inv.stw]: an exited worker counts as stopped, for a green thread still
     // running elsewhere as Run ends (a detached one) that stops the world.
@@ -699,7 +702,6 @@ void Worker::Loop() {
     exited_ = true;
     sched_->stw_cv_.SignalAll();
   }
-  if (sched_->options_.on_worker_stop) sched_->options_.on_worker_stop(index_);
   RemoveAltStack(altstack_);
   altstack_ = nullptr;
   tls_worker = nullptr;
