@@ -298,10 +298,12 @@ TEST_P(RuntimeTest, BodyCapturesGoWhenTheThreadEndsAndTheResultStays) {
     }
     done.Wait();
     // Yield until the three threads have ended (each drops its body as it ends); the
-    // loop's bound only turns a regression into a failure instead of a hang.
-    for (int i = 0; i < 1000 && (!returned_weak.expired() || !thrown_weak.expired() ||
-                                 !detached_weak.expired());
-         ++i) {
+    // deadline only turns a regression into a failure instead of a hang. (A bound of
+    // 1000 yields was too short under ASan on a loaded machine with 4 workers: the
+    // thrower, on another worker, was still logging its exception.)
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while ((!returned_weak.expired() || !thrown_weak.expired() || !detached_weak.expired()) &&
+           absl::Now() < deadline) {
       weft::Yield();
     }
     EXPECT_TRUE(returned_weak.expired()) << "a returning body's captures outlived the thread";
