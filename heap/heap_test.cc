@@ -191,29 +191,11 @@ TEST(HeapTest, StressModeCollectsInsideAllocationAndKeepsArguments) {
 // [heap.poll]: every slow path polls the host before it takes a block (or a large or
 // pinned object), and a collection there (in the runtime, another thread's: the
 // poller stops for it) may move the arguments held in the mutator's scratch slots.
-class PollingHost final : public CollectionHost {
- public:
-  PollingHost(Heap* heap, RootSource* roots) : heap_(heap), roots_(roots) {}
-  void RequestCollection(int generation) override { heap_->Collect(generation, *roots_); }
-  void Poll() override {
-    if (++polls % 2 == 0) {
-      heap_->Collect(0, *roots_);
-      heap_->Verify(roots_);
-      ++collected_at_poll;
-    }
-  }
-  int polls = 0;
-  int collected_at_poll = 0;
-
- private:
-  Heap* heap_;
-  RootSource* roots_;
-};
-
 TEST(HeapTest, SlowPathsPollTheHostAndACollectionThereKeepsArguments) {
   TestHeap t;
   VectorRoots roots;
-  PollingHost host(t.heap.get(), &roots);
+  TestHost host(t.heap.get(), &roots);
+  host.young_every_nth_poll = 2;
   t.heap->SetHost(&host);
   Mutator* m = t.heap->CreateMutator();
   roots.roots.push_back(Value::Nil());

@@ -51,7 +51,20 @@ class TestHost final : public CollectionHost {
     heap_->Collect(generation, *roots_);
     heap_->Verify(roots_);
   }
+  // [heap.poll]: counts polls; with young_every_nth_poll > 0, every nth poll runs a
+  // young collection there, as the runtime's would for another thread's request.
+  void Poll() override {
+    ++polls;
+    if (young_every_nth_poll > 0 && polls % young_every_nth_poll == 0) {
+      heap_->Collect(0, *roots_);
+      heap_->Verify(roots_);
+      ++collected_at_poll;
+    }
+  }
   int requests[kMaxGenerations] = {};
+  int young_every_nth_poll = 0;
+  int polls = 0;
+  int collected_at_poll = 0;
 
  private:
   Heap* heap_;

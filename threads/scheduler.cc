@@ -33,7 +33,6 @@ namespace weft::threads {
 namespace bctx = boost::context::detail;
 using internal::WaitState;
 
-
 // ---------------------------------------------------------------------------
 // Names.
 
