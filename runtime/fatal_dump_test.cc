@@ -84,6 +84,10 @@ void OverflowWithAThreadBlocked() {
     Thread deep = Spawn(
         [] {
           Scope s("deep-frame");
+          // Let main block in Join first: the dump must show it waiting (the CI's ASan
+          // pass once saw it still running when this thread, stolen by the other
+          // worker at once, overflowed).
+          weft::SleepFor(absl::Milliseconds(50));
           return Fixnum(RecurseForever(0));
         },
         {.name = "deep"});
