@@ -1,6 +1,8 @@
 #include "heap/os_memory.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -33,7 +35,64 @@ bool ShouldFail(OsCall call) {
 #define MADV_GUARD_REMOVE 103
 #endif
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+// Linux 6.15: a pidfd naming the calling thread, so process_madvise needs no open
+// pidfd (which a fork would leave naming the parent).
+constexpr int kPidfdSelfThread = -10000;
+
 std::atomic<bool> guards_unsupported{false};
+std::atomic<bool> batch_unsupported{false};
+std::atomic<bool> populate_unsupported{false};
+
+// AdviseMany gives `advice` to the n ranges with process_madvise on the process
+// itself, up to kBatch ranges per syscall. Returns how many leading ranges were
+// advised in full; 0 with batch_unsupported set when the kernel has no such call
+// for this advice.
+size_t AdviseMany(const OsRange* ranges, size_t n, int advice) {
+#if defined(SYS_process_madvise)
+  if (batch_unsupported.load(std::memory_order_relaxed)) return 0;
+  constexpr size_t kBatch = 64;
+  iovec iov[kBatch];
+  size_t done = 0;
+  while (done < n) {
+    size_t k = n - done < kBatch ? n - done : kBatch;
+    size_t bytes = 0;
+    for (size_t i = 0; i < k; ++i) {
+      iov[i] = iovec{ranges[done + i].start, ranges[done + i].size};
+      bytes += ranges[done + i].size;
+    }
+    long r = syscall(SYS_process_madvise, kPidfdSelfThread, iov, k, advice, 0);
+    if (r == static_cast<long>(bytes)) {
+      done += k;
+      continue;
+    }
+    if (r < 0) {
+      // EBADF: no PIDFD_SELF; EINVAL: this advice not taken through process_madvise
+      // (before 6.13) or unknown; ENOSYS, EPERM: no call or not allowed. Each would
+      // fail again, so stop asking. Anything else (ENOMEM, ...) is this call's.
+      if (done == 0 && (errno == EBADF || errno == EINVAL || errno == ENOSYS || errno == EPERM)) {
+        batch_unsupported.store(true, std::memory_order_relaxed);
+      }
+      return done;
+    }
+    // A partial count: the ranges it covered in full.
+    for (size_t i = 0; i < k && r >= static_cast<long>(iov[i].iov_len); ++i) {
+      r -= static_cast<long>(iov[i].iov_len);
+      ++done;
+    }
+    return done;
+  }
+  return done;
+#else
+  (void)ranges;
+  (void)n;
+  (void)advice;
+  batch_unsupported.store(true, std::memory_order_relaxed);
+  return 0;
+#endif
+}
 
 }  // namespace
 
@@ -78,6 +137,25 @@ bool OsUnguard(void* p, size_t size) {
 }
 
 bool OsGuardsSupported() { return !guards_unsupported.load(std::memory_order_relaxed); }
+
+size_t OsGuardMany(const OsRange* ranges, size_t n) {
+  if (n == 0 || guards_unsupported.load(std::memory_order_relaxed)) return 0;
+  if (ShouldFail(OsCall::kGuard)) return 0;
+  return AdviseMany(ranges, n, MADV_GUARD_INSTALL);
+}
+
+void OsPopulate(const OsRange* ranges, size_t n) {
+  if (n == 0 || populate_unsupported.load(std::memory_order_relaxed)) return;
+  if (ShouldFail(OsCall::kPopulate)) return;
+  size_t done = AdviseMany(ranges, n, MADV_POPULATE_WRITE);
+  if (done == n || !batch_unsupported.load(std::memory_order_relaxed)) return;
+  for (size_t i = done; i < n; ++i) {
+    if (madvise(ranges[i].start, ranges[i].size, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+      populate_unsupported.store(true, std::memory_order_relaxed);  // before 5.14
+      return;
+    }
+  }
+}
 
 bool OsRelease(void* p, size_t size) {
   if (ShouldFail(OsCall::kRelease)) return false;

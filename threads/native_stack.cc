@@ -54,35 +54,64 @@ NativeStackAllocator::NativeStackAllocator(heap::Arena* arena, bool guard_region
       guard_budget_(guard_budget < 0 ? DefaultGuardBudget() : guard_budget) {}
 
 bool NativeStackAllocator::Allocate(size_t bytes, NativeStack* out) {
+  return AllocateMany(bytes, out, 1) == 1;
+}
+
+size_t NativeStackAllocator::AllocateMany(size_t bytes, NativeStack* out, size_t n) {
   size_t blocks = (bytes + heap::kBlockSize - 1) / heap::kBlockSize;
   if (blocks == 0) blocks = 1;
-  char* run = static_cast<char*>(
-      AllocateArenaBlocks(arena_, blocks, heap::BlockType::kNativeStack, nullptr));
-  if (run == nullptr) return false;
-  size_t page = heap::OsPageSize();
-  out->run = run;
-  out->run_bytes = blocks * heap::kBlockSize;
-  out->top = run + out->run_bytes;
-  out->limit = run + page;
-  // [threads.inv.overflow-detected]: a guard region, else a guard page while the VMA
-  // budget lasts, else a canary.
-  if (guard_regions_ && heap::OsGuard(run, page)) {  // no syscall once refused
-    region_stacks.fetch_add(1, std::memory_order_relaxed);
-    out->guard = StackGuard::kRegion;
-  } else if (guarded_stacks.fetch_add(1) < guard_budget_ && heap::OsProtectNone(run, page)) {
-    out->guard = StackGuard::kProtected;
-  } else {
-    guarded_stacks.fetch_sub(1);
-    out->guard = StackGuard::kCanary;
-    // The canary is zero: fresh or decommitted memory already reads as zero, so
-    // only a reused, dirty zone is written and an untouched zone costs no resident
-    // page (reading it maps the shared zero page).
-    uint64_t* canary = reinterpret_cast<uint64_t*>(out->limit);
-    for (size_t i = 0; i < kCanaryWords; ++i) {
-      if (canary[i] != kStackCanary) canary[i] = kStackCanary;
-    }
+  const size_t page = heap::OsPageSize();
+  size_t got = 0;
+  for (; got < n; ++got) {
+    char* run = static_cast<char*>(
+        AllocateArenaBlocks(arena_, blocks, heap::BlockType::kNativeStack, nullptr));
+    if (run == nullptr) break;
+    NativeStack& s = out[got];
+    s = NativeStack{};
+    s.run = run;
+    s.run_bytes = blocks * heap::kBlockSize;
+    s.top = run + s.run_bytes;
+    s.limit = run + page;
   }
-  return true;
+  if (got == 0) return 0;
+  constexpr size_t kChunk = 64;
+  heap::OsRange ranges[kChunk];
+  for (size_t first = 0; first < got; first += kChunk) {
+    const size_t k = got - first < kChunk ? got - first : kChunk;
+    // [threads.inv.overflow-detected]: a guard region, else a guard page while the
+    // VMA budget lasts, else a canary. The batch places the leading guards; each
+    // stack it did not reach tries on its own (OsGuard knows when guards are gone).
+    size_t batched = 0;
+    if (guard_regions_ && k > 1) {
+      for (size_t i = 0; i < k; ++i) ranges[i] = heap::OsRange{out[first + i].run, page};
+      batched = heap::OsGuardMany(ranges, k);
+    }
+    for (size_t i = 0; i < k; ++i) {
+      NativeStack& s = out[first + i];
+      if (i < batched || (guard_regions_ && heap::OsGuard(s.run, page))) {
+        region_stacks.fetch_add(1, std::memory_order_relaxed);
+        s.guard = StackGuard::kRegion;
+      } else if (guarded_stacks.fetch_add(1) < guard_budget_ &&
+                 heap::OsProtectNone(s.run, page)) {
+        s.guard = StackGuard::kProtected;
+      } else {
+        guarded_stacks.fetch_sub(1);
+        s.guard = StackGuard::kCanary;
+        // The canary is zero: fresh or decommitted memory already reads as zero, so
+        // only a reused, dirty zone is written and an untouched zone costs no
+        // resident page (reading it maps the shared zero page).
+        uint64_t* canary = reinterpret_cast<uint64_t*>(s.limit);
+        for (size_t w = 0; w < kCanaryWords; ++w) {
+          if (canary[w] != kStackCanary) canary[w] = kStackCanary;
+        }
+      }
+    }
+    // [threads.stacks.prefault]: the first frames of every thread land in the top
+    // page; fault it in now, with the batch's others, rather than one trap each.
+    for (size_t i = 0; i < k; ++i) ranges[i] = heap::OsRange{out[first + i].top - page, page};
+    heap::OsPopulate(ranges, k);
+  }
+  return got;
 }
 
 void NativeStackAllocator::Free(NativeStack* s) {

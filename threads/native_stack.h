@@ -8,7 +8,9 @@
 // The stack grows down from `top` to `limit`.
 //
 // NativeStackAllocator is thread-safe. Allocate and Free make syscalls only to
-// place or remove a guard; pools (stack_pool.h) keep stacks with their guard.
+// place or remove a guard and to populate a new stack's top page; the scheduler's
+// pools keep stacks with their guard. AllocateMany does both for a batch of stacks
+// in one syscall each where the kernel allows ([threads.stacks.prefault]).
 #ifndef WEFT_THREADS_NATIVE_STACK_H_
 #define WEFT_THREADS_NATIVE_STACK_H_
 
@@ -49,6 +51,11 @@ class NativeStackAllocator {
   // Allocate returns false (errno set) when the arena or the OS refuses.
   // `bytes` is rounded up to whole blocks.
   bool Allocate(size_t bytes, NativeStack* out);
+  // AllocateMany allocates up to n stacks of `bytes` into out[0, n) and returns how
+  // many: fewer only when the arena refuses (errno set). Their guards go in with
+  // one syscall and their top pages are populated with one more, where the kernel
+  // takes advice in batches (heap::OsGuardMany, heap::OsPopulate).
+  size_t AllocateMany(size_t bytes, NativeStack* out, size_t n);
   void Free(NativeStack* s);
 
   // CanaryIntact: for unguarded stacks, the canary zone is untouched.

@@ -793,13 +793,35 @@ StackPair* SchedulerImpl::AcquireStacks(Worker* w, size_t native_bytes, size_t m
       return s;
     }
   }
-  auto* s = new StackPair();
-  s->pooled_size = pooled_size;
-  WEFT_CHECK(native_alloc_.Allocate(native_bytes, &s->native),
-             "weft: out of memory for a green thread's native stack");
-  WEFT_CHECK(s->managed.Init(&chunks_, managed_max),
-             "weft: out of memory for a green thread's managed stack");
-  return s;
+  // Both pools are empty: a worker takes a batch of pooled-size stacks, so that their
+  // guards and top pages cost one syscall each for all of them rather than a trap
+  // per stack on its first run ([threads.stacks.prefault]); the rest wait in its pool.
+  size_t want = 1;
+  if (pooled_size && w != nullptr) {
+    want = std::clamp<size_t>(static_cast<size_t>(options_.stack_pool_per_worker), 1,
+                              kStackBatch);
+  }
+  NativeStack natives[kStackBatch];
+  size_t got = native_alloc_.AllocateMany(native_bytes, natives, want);
+  WEFT_CHECK(got > 0, "weft: out of memory for a green thread's native stack");
+  StackPair* first = nullptr;
+  for (size_t i = 0; i < got; ++i) {
+    auto* s = new StackPair();
+    s->pooled_size = pooled_size;
+    s->native = natives[i];
+    if (!s->managed.Init(&chunks_, managed_max)) {
+      WEFT_CHECK(first != nullptr, "weft: out of memory for a green thread's managed stack");
+      for (size_t j = i; j < got; ++j) native_alloc_.Free(&natives[j]);
+      delete s;
+      break;
+    }
+    if (first == nullptr) {
+      first = s;
+    } else {
+      w->pool_.push_back(s);
+    }
+  }
+  return first;
 }
 
 void SchedulerImpl::FreeStacks(StackPair* s) {

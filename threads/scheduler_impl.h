@@ -35,6 +35,10 @@ class Worker;
 class Poller;
 class BlockingPool;
 
+// How many pooled-size stacks a worker allocates at once when its pool and the
+// global one are empty ([threads.stacks.prefault]); at most stack_pool_per_worker.
+inline constexpr size_t kStackBatch = 16;
+
 struct StackPair {
   NativeStack native;
   ManagedStack managed;

@@ -1,5 +1,6 @@
 // Tests for NativeStackAllocator and ManagedStack.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cstdio>
 #include <memory>
@@ -101,6 +102,84 @@ TEST_F(StacksTest, GuardRegionFaultsOnAccessDeathTest) {
   volatile char* guard_page = s.run;
   EXPECT_DEATH((void)guard_page[17], "");
   regions.Free(&s);
+}
+
+// Resident reports whether the page at p is in memory (mincore).
+bool Resident(const void* p) {
+  const size_t page = heap::OsPageSize();
+  void* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~(page - 1));
+  unsigned char v = 0;
+  return mincore(start, page, &v) == 0 && (v & 1) != 0;
+}
+
+// Whether this kernel populates pages on request (MADV_POPULATE_WRITE, 5.14+).
+bool KernelPopulates() {
+  const size_t page = heap::OsPageSize();
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bool ok = p != MAP_FAILED && madvise(p, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+  if (p != MAP_FAILED) munmap(p, page);
+  return ok;
+}
+
+// [threads.stacks.prefault]: a batch of stacks costs one populate call for all of
+// them (and, with batched guards, one guard call); each is a whole stack with its own
+// guard, and its top page is already resident where the kernel populates.
+TEST_F(StacksTest, AllocateManyGuardsAndPopulatesABatchAtOnce) {
+  NativeStackAllocator regions(arena_.get(), /*guard_regions=*/true, 1 << 20);
+  constexpr size_t kStacks = 16;
+  NativeStack stacks[kStacks];
+  const long populates = heap::OsCallCount(heap::OsCall::kPopulate);
+  ASSERT_EQ(regions.AllocateMany(64 << 10, stacks, kStacks), kStacks);
+  EXPECT_EQ(heap::OsCallCount(heap::OsCall::kPopulate), populates + 1);
+  const bool populated = KernelPopulates();
+  for (size_t i = 0; i < kStacks; ++i) {
+    NativeStack& s = stacks[i];
+    EXPECT_EQ(s.run_bytes, size_t{64} << 10);
+    EXPECT_EQ(s.top, s.run + s.run_bytes);
+    EXPECT_EQ(arena_->InfoFor(s.run).type, heap::BlockType::kNativeStack);
+    EXPECT_NE(s.guard, StackGuard::kCanary);  // a region, or a page within the budget
+    if (heap::OsGuardsSupported()) EXPECT_EQ(s.guard, StackGuard::kRegion);
+    if (populated) EXPECT_TRUE(Resident(s.top - 1)) << "stack " << i;
+    for (size_t j = 0; j < i; ++j) EXPECT_FALSE(stacks[j].Contains(s.run));
+    s.top[-1] = 1;
+  }
+  for (NativeStack& s : stacks) regions.Free(&s);
+  EXPECT_EQ(arena_->Stats().blocks_in_use, 0u);
+}
+
+// When the batched guard call fails, each stack of the batch places its own.
+TEST_F(StacksTest, AllocateManyGuardsEachStackWhenTheBatchFails) {
+  NativeStackAllocator regions(arena_.get(), /*guard_regions=*/true, 0);
+  NativeStack probe;
+  if (!AllocateGuardRegion(&regions, &probe)) GTEST_SKIP() << "no kernel guard regions";
+  regions.Free(&probe);
+  NativeStack stacks[8];
+  const long guards = heap::OsCallCount(heap::OsCall::kGuard);
+  heap::OsInjectFault(heap::OsCall::kGuard, 1);  // the batch call
+  ASSERT_EQ(regions.AllocateMany(32 << 10, stacks, 8), 8u);
+  heap::OsInjectFault(heap::OsCall::kGuard, 0);
+  EXPECT_EQ(heap::OsCallCount(heap::OsCall::kGuard), guards + 1 + 8);
+  for (NativeStack& s : stacks) {
+    EXPECT_EQ(s.guard, StackGuard::kRegion);
+    regions.Free(&s);
+  }
+}
+
+// Population is advisory: when the call fails the stacks are the same, their pages
+// fault in on first touch.
+TEST_F(StacksTest, AllocateManyWorksWhenPopulatingFails) {
+  NativeStackAllocator plain(arena_.get(), /*guard_regions=*/false, 0);
+  NativeStack stacks[4];
+  heap::OsInjectFault(heap::OsCall::kPopulate, 1);
+  ASSERT_EQ(plain.AllocateMany(32 << 10, stacks, 4), 4u);
+  heap::OsInjectFault(heap::OsCall::kPopulate, 0);
+  for (NativeStack& s : stacks) {
+    EXPECT_EQ(s.guard, StackGuard::kCanary);
+    EXPECT_TRUE(NativeStackAllocator::CanaryIntact(s));
+    s.top[-1] = 1;
+    plain.Free(&s);
+  }
+  EXPECT_EQ(arena_->Stats().blocks_in_use, 0u);
 }
 
 TEST_F(StacksTest, DefaultGuardBudgetIsBelowMapLimit) {

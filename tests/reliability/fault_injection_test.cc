@@ -49,8 +49,8 @@ constexpr int kMaxPerKind = 12;
 constexpr int kMaxPerKind = 40;
 #endif
 
-const char* const kKindNames[] = {"reserve", "commit", "decommit", "protect", "release",
-                                   "guard"};
+const char* const kKindNames[] = {"reserve", "commit", "decommit", "protect",
+                                   "release", "guard",  "populate"};
 static_assert(std::size(kKindNames) == static_cast<size_t>(OsCall::kCount),
               "one name per OsCall kind");
 
