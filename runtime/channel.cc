@@ -1,9 +1,13 @@
 // Channels of managed values and Select, on threads::Channel.
 //
-// A value in flight (buffered, held by a blocked sender, or handed to a receiver that
-// has not resumed yet) lives in a global slot, and the channel carries the slot's
-// address: the collector sees and updates every such value through the global slots
-// without knowing about channels ([runtime.channels.in-flight]).
+// [runtime.channels.in-flight] A value in flight is always where the collector sees
+// it, and no global slot is taken for it:
+// - buffered: in the channel's buffer, and held by a blocked sender: in that sender's
+//   wait node; both are visited through threads::Channel::ForEachValue
+//   (VisitChannelValues, called by RuntimeImpl::VisitRoots);
+// - handed to a receiver: written straight into a slot of the receiver's managed
+//   stack (a SlotOut), which the receiver pushed before it looked at the channel, so
+//   a receiver that was readied and has not run yet keeps it as a root of its stack.
 #include <vector>
 
 #include "runtime/runtime_impl.h"
@@ -13,91 +17,106 @@
 namespace weft {
 namespace {
 
-using SlotChannel = threads::Channel<heap::Value*>;
-
-struct ChannelState {
-  RuntimeImpl* runtime;
-  SlotChannel channel;
-  ChannelState(RuntimeImpl* rt, size_t capacity) : runtime(rt), channel(capacity) {}
-  ~ChannelState() {
-    // No copy of the Channel is left, so no thread is blocked on it; free what is
-    // still buffered.
-    while (std::optional<heap::Value*> slot = channel.TryReceive()) {
-      runtime->FreeGlobalSlot(*slot);
-    }
+// SlotOut: a receiver's destination, a slot of its own managed stack.
+struct SlotOut {
+  heap::Value* slot = nullptr;
+  bool has = false;
+  void emplace(heap::Value v) {
+    *slot = v;
+    has = true;
   }
+  void reset() { has = false; }
 };
 
-ChannelState& StateOf(const std::shared_ptr<void>& state) {
+using ValueChannelBase = threads::Channel<heap::Value, SlotOut>;
+
+// The runtime's channel: which runtime's heap its values belong to, so a collection
+// visits only its own runtime's channels.
+class ValueChannel final : public ValueChannelBase {
+ public:
+  ValueChannel(RuntimeImpl* rt, size_t capacity) : ValueChannelBase(capacity), runtime_(rt) {}
+  RuntimeImpl* runtime() const { return runtime_; }
+
+ private:
+  RuntimeImpl* const runtime_;
+};
+
+ValueChannel& StateOf(const std::shared_ptr<void>& state) {
   if (state == nullptr) throw TypeError("weft: use of an empty weft::Channel");
-  return *static_cast<ChannelState*>(state.get());
+  return *static_cast<ValueChannel*>(state.get());
 }
 
-// TakeSlot reads a received slot's value into a new Local and frees the slot.
-Local TakeSlot(RuntimeImpl& rt, heap::Value* slot) {
-  Local v = Local::New(FromHeap(*slot));
-  rt.FreeGlobalSlot(slot);
-  return v;
-}
+heap::Value* MutableSlotOf(Local v) { return const_cast<heap::Value*>(RuntimeImpl::SlotOf(v)); }
 
 }  // namespace
 
+void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn) {
+  threads::ForEachChannel([&](threads::ChannelBase& base) {
+    if (base.value_type() != typeid(ValueChannelBase)) return;
+    auto& c = static_cast<ValueChannel&>(static_cast<ValueChannelBase&>(base));
+    if (c.runtime() != rt) return;
+    c.ForEachValue([&](heap::Value& v) { fn(&v); });
+  });
+}
+
 Channel Channel::Make(size_t capacity) {
   Channel c;
-  c.state_ = std::make_shared<ChannelState>(&RuntimeImpl::Current(), capacity);
+  c.state_ = std::make_shared<ValueChannel>(&RuntimeImpl::Current(), capacity);
   return c;
 }
 
 void Channel::Send(Local v) {
-  ChannelState& s = StateOf(state_);
-  heap::Value* slot = s.runtime->NewGlobalSlot(ToHeap(v.get()));
-  if (!s.channel.Send(slot)) {
-    s.runtime->FreeGlobalSlot(slot);
-    throw ChannelClosed();
-  }
+  // No safepoint between reading v and the channel's lock: once blocked, the value is
+  // the wait node's, visited by VisitChannelValues.
+  if (!StateOf(state_).Send(ToHeap(v.get()))) throw ChannelClosed();
 }
 
 std::optional<Local> Channel::Recv() {
-  ChannelState& s = StateOf(state_);
-  std::optional<heap::Value*> slot = s.channel.Receive();
-  if (!slot) return std::nullopt;
-  return TakeSlot(*s.runtime, *slot);
+  ValueChannel& c = StateOf(state_);
+  Local out = Local::Nil();  // the destination, a root from now on
+  SlotOut o{MutableSlotOf(out)};
+  if (!c.ReceiveInto(&o)) return std::nullopt;
+  return out;
 }
 
-void Channel::Close() { StateOf(state_).channel.Close(); }
+void Channel::Close() { StateOf(state_).Close(); }
 
-size_t Channel::capacity() const { return StateOf(state_).channel.capacity(); }
+size_t Channel::capacity() const { return StateOf(state_).capacity(); }
 
 int Select(std::span<SelectCase> cases, std::optional<Local>* received,
            std::optional<absl::Duration> timeout) {
-  RuntimeImpl& rt = RuntimeImpl::Current();
-  size_t n = cases.size();
+  const size_t n = cases.size();
+  // One destination slot per receive case, in a frame of their own: only the chosen
+  // one escapes to the caller's frame.
+  Scope scope("select");
   std::vector<threads::SelectCase> raw(n);
-  std::vector<heap::Value*> send_slots(n, nullptr);
-  std::vector<std::optional<heap::Value*>> outs(n);
+  std::vector<SlotOut> outs(n);
+  std::vector<Local> dest(n);
   for (size_t i = 0; i < n; ++i) {
-    ChannelState& s = StateOf(cases[i].channel.state_);
+    StateOf(cases[i].channel.state_);  // an empty channel throws before anything blocks
+    if (cases[i].op == SelectCase::kRecv) {
+      dest[i] = scope.Nil();
+      outs[i].slot = MutableSlotOf(dest[i]);
+    }
+  }
+  // The values to send, read last: no safepoint from here until they are the wait
+  // nodes' (visited as a blocked sender's) or sent.
+  std::vector<heap::Value> send_values(n);
+  for (size_t i = 0; i < n; ++i) {
+    ValueChannel& c = StateOf(cases[i].channel.state_);
     if (cases[i].op == SelectCase::kSend) {
-      send_slots[i] = rt.NewGlobalSlot(ToHeap(cases[i].value.get()));
-      raw[i] = threads::SendCase(s.channel, &send_slots[i]);
+      send_values[i] = ToHeap(cases[i].value.get());
+      raw[i] = threads::SendCase<heap::Value, SlotOut>(c, &send_values[i]);
     } else {
-      raw[i] = threads::ReceiveCase(s.channel, &outs[i]);
+      raw[i] = threads::ReceiveCase<heap::Value, SlotOut>(c, &outs[i]);
     }
   }
   int chosen = threads::Select(absl::MakeSpan(raw), timeout.value_or(absl::InfiniteDuration()));
-  // A send that did not proceed still owns its slot; one that did handed it over.
-  for (size_t i = 0; i < n; ++i) {
-    if (send_slots[i] != nullptr && (static_cast<int>(i) != chosen || !raw[i].ok)) {
-      rt.FreeGlobalSlot(send_slots[i]);
-    }
-  }
   if (chosen < 0) return -1;
   if (cases[chosen].op == SelectCase::kSend) {
     if (!raw[chosen].ok) throw ChannelClosed();
   } else if (received != nullptr) {
-    *received = outs[chosen] ? std::optional<Local>(TakeSlot(rt, *outs[chosen])) : std::nullopt;
-  } else if (outs[chosen]) {
-    rt.FreeGlobalSlot(*outs[chosen]);
+    *received = outs[chosen].has ? std::optional<Local>(scope.Escape(dest[chosen])) : std::nullopt;
   }
   return chosen;
 }

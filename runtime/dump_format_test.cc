@@ -86,6 +86,8 @@ TEST(DumpFormatTest, DeadlockReportIsTheDump) {
                        "(  frame [^\n]*\n(    [^\n]*\n)*)*"
                        "  frame stuck-frame \\(info 0\\)\n"
                        "    \\[[0-9]+\\] fixnum 99\n"
+                       // Recv's destination ([runtime.channels.in-flight]).
+                       "    \\[[0-9]+\\] nil\n"
                        "  #0  0x[0-9a-f]+ [^\n]+\n"
                        "  #1  0x[0-9a-f]+ [^\n]+\n")))
       << text;

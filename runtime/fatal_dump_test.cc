@@ -56,6 +56,7 @@ TEST(FatalDumpDeathTest, FailedCheckDumpsEveryGreenThread) {
                "(  frame [^\n]*\n(    [^\n]*\n)*)*"
                "  frame victim-frame \\(info 0\\)\n"
                "    \\[[0-9]+\\] fixnum 7\n"
+               "    \\[[0-9]+\\] nil\n"  // Recv's destination
                "  #0  0x[0-9a-f]+ [^\n]+\n"
                ".*"
                "thread [0-9]+ \"main\" running, worker [0-9]+\n"

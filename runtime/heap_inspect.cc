@@ -76,6 +76,7 @@ std::string FormatCensus(const std::vector<CensusEntry>& census, bool json) {
 
 std::vector<std::string> BuildPath(heap::Heap& heap, threads::Scheduler& scheduler,
                                    const std::vector<heap::Value*>& globals,
+                                   const std::vector<heap::Value*>& channel_values,
                                    const heap::Value* skip, heap::Value target) {
   if (!target.IsPointer()) return {};
   Object* goal = target.AsObject();
@@ -115,6 +116,10 @@ std::vector<std::string> BuildPath(heap::Heap& heap, threads::Scheduler& schedul
   for (heap::Value* g : globals) {
     if (found) break;
     if (g->IsPointer() && g != skip) found = reach(g->AsObject(), -1, "global slot");
+  }
+  for (heap::Value* c : channel_values) {
+    if (found) break;
+    if (c->IsPointer() && c != skip) found = reach(c->AsObject(), -1, "channel (in flight)");
   }
   while (!found && !queue.empty()) {
     int i = queue.front();

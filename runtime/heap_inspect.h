@@ -17,11 +17,12 @@ std::vector<CensusEntry> BuildCensus(heap::Heap& heap);
 std::string FormatCensus(const std::vector<CensusEntry>& census, bool json);
 
 // BuildPath: the shortest chain of references from a root to `target` (breadth
-// first over the managed stacks, in thread and slot order, then the global slots).
-// `skip` (the slot naming the target for the query) is not a root. Empty when
-// `target` is not a heap object or is unreachable.
+// first over the managed stacks, in thread and slot order, then the global slots,
+// then the values in flight in channels). `skip` (the slot naming the target for the
+// query) is not a root. Empty when `target` is not a heap object or is unreachable.
 std::vector<std::string> BuildPath(heap::Heap& heap, threads::Scheduler& scheduler,
                                    const std::vector<heap::Value*>& globals,
+                                   const std::vector<heap::Value*>& channel_values,
                                    const heap::Value* skip, heap::Value target);
 
 }  // namespace weft

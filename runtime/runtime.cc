@@ -49,8 +49,10 @@ std::vector<std::string> PathFromRoot(Local v) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   std::vector<std::string> out;
   rt.WithWorldStopped([&] {
-    out = BuildPath(rt.heap(), rt.scheduler(), rt.GlobalSlots(), RuntimeImpl::SlotOf(v),
-                    ToHeap(v.get()));
+    std::vector<heap::Value*> in_flight;
+    VisitChannelValues(&rt, [&](heap::Value* slot) { in_flight.push_back(slot); });
+    out = BuildPath(rt.heap(), rt.scheduler(), rt.GlobalSlots(), in_flight,
+                    RuntimeImpl::SlotOf(v), ToHeap(v.get()));
   });
   return out;
 }

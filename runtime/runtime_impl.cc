@@ -174,8 +174,8 @@ void RuntimeImpl::RequestCollection(int generation) {
 void RuntimeImpl::Poll() { threads::this_thread::Safepoint(); }
 
 void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
-  // [runtime.roots]: every managed stack and the global slots (which hold channel
-  // contents and thread results).
+  // [runtime.roots]: every managed stack, the global slots (which hold thread
+  // results) and the values in flight in channels ([runtime.channels.in-flight]).
   scheduler_->ForEachThread([&](const threads::ThreadInfo& t) {
     if (t.managed_stack == nullptr) return;
     t.managed_stack->ForEachSegment([&](uint64_t* begin, uint64_t* end) {
@@ -186,6 +186,7 @@ void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
     threads::SpinLockHolder lock(&globals_mu_);
     for (auto& chunk : global_chunks_) v.VisitRange(chunk.data(), chunk.data() + chunk.size());
   }
+  VisitChannelValues(this, [&](heap::Value* slot) { v.Visit(slot); });
 }
 
 heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {

@@ -4,8 +4,8 @@
 // RuntimeImpl owns, in construction order, the arena (every block of memory), the
 // heap and the scheduler. It is the heap's CollectionHost (an allocation slow path
 // asks it to stop the world and collect) and its RootSource (the managed stacks of
-// every green thread and the global slots, which also hold every value in flight
-// through a channel and every thread result). One runtime
+// every green thread, the global slots, which hold every thread result, and the values
+// in flight in its channels). One runtime
 // runs at a time in a process ([runtime.inv.one-running]); the running one is
 // RuntimeImpl::Current().
 #ifndef WEFT_RUNTIME_RUNTIME_IMPL_H_
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "heap/arena.h"
 #include "heap/heap.h"
@@ -157,6 +158,11 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
 heap::Mutator* CurrentMutator();
 // SetCurrentMutator: this OS thread's worker Mutator (on_worker_start and _stop).
 void SetCurrentMutator(heap::Mutator* m);
+
+// VisitChannelValues calls fn for every value in flight in rt's channels: buffered,
+// or held by a blocked sender ([runtime.channels.in-flight]). The world is stopped.
+// Defined in channel.cc.
+void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn);
 
 // Value conversions between the public and the heap's representation (same bits).
 inline heap::Value ToHeap(Value v) { return heap::Value{v.raw}; }

@@ -441,14 +441,14 @@ TEST_P(RuntimeTest, ThreadsAreNamedAsSpawnedOrThreadAndTheirId) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
-// [runtime.globals.cache]: values in flight sit in global slots taken from and given
-// back to the workers' caches in batches; they stay roots across collections, and
-// PathFromRoot finds them through a global slot.
-TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
+// [runtime.channels.in-flight]: buffered values are roots of the channel, across
+// collections that move them, and PathFromRoot finds them there; values sent by
+// threads that migrate between workers all arrive.
+TEST_P(RuntimeTest, ValuesInFlightStayRootsOfTheirChannel) {
   auto rt = Make();
   auto r = rt->Run([] {
     Scope scope("main");
-    constexpr int kBuffered = 300;  // several refills of a worker's cache
+    constexpr int kBuffered = 300;
     Channel c = Channel::Make(kBuffered);
     for (int i = 0; i < kBuffered; ++i) {
       Scope each(scope, "send");
@@ -456,8 +456,8 @@ TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
     }
     Collect();  // moves every buffered string
     {
-      // Once sent back, the probe string is reachable only from the channel's slot and
-      // from `back`, the argument's own slot, which PathFromRoot skips.
+      // Once sent back, the probe string is reachable only from the channel's buffer
+      // and from `back`, the argument's own slot, which PathFromRoot skips.
       Channel probe = Channel::Make(1);
       Local s = MakeString("probe");
       probe.Send(s);
@@ -468,7 +468,8 @@ TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
       std::vector<std::string> path = PathFromRoot(*back);
       EXPECT_FALSE(path.empty());
       if (!path.empty()) {
-        EXPECT_NE(path[0].find("global slot"), std::string::npos) << absl::StrJoin(path, "\n");
+        EXPECT_NE(path[0].find("channel (in flight)"), std::string::npos)
+            << absl::StrJoin(path, "\n");
       }
       probe.Recv();
     }
@@ -478,7 +479,7 @@ TEST_P(RuntimeTest, ValuesInFlightStayRootsThroughTheWorkersSlotCaches) {
       if (!v) return 2;
       EXPECT_EQ(std::string(StringView(*v)), "v" + std::to_string(i));
     }
-    // Threads that migrate between workers take slots on one and free them on another.
+    // Threads that migrate between workers, collecting as they send.
     std::vector<Thread> ts;
     Channel pipe = Channel::Make(64);
     for (int t = 0; t < 4; ++t) {

@@ -12,6 +12,12 @@
 // value the channel holds (buffered values and the values of blocked senders) by
 // reference, so they can be updated in place. ChannelCast<T> recovers the typed
 // channel.
+//
+// A receiver names where its value goes with an `Out`, by default std::optional<T>.
+// Any type with emplace(T&&) and reset() will do: a receiver that must keep the value
+// where a collector sees it from the moment it is handed over (it may be readied
+// and not run for a while) passes an Out that writes into such a place
+// (runtime/channel.cc [runtime.channels.in-flight]).
 #ifndef WEFT_THREADS_CHANNEL_H_
 #define WEFT_THREADS_CHANNEL_H_
 
@@ -19,6 +25,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <type_traits>
 #include <typeinfo>
 #include <utility>
 
@@ -76,32 +83,42 @@ class ChannelBase {
 // results). fn must not create or destroy channels.
 void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
 
-template <typename T>
-class Channel final : public ChannelBase {
+// Not final, so that a layer above can keep its own fields with a channel; its own
+// calls of the Try*Locked hooks are qualified (no virtual dispatch).
+template <typename T, typename Out = std::optional<T>>
+class Channel : public ChannelBase {
  public:
+  using OutType = Out;
   explicit Channel(size_t capacity = 0) : ChannelBase(capacity) {}
 
   bool Send(T value) {
     internal::ReadyList ready;
     lock_.Lock();
     bool ok;
-    if (TrySendLocked(&value, &ok, &ready)) {
+    if (Channel::TrySendLocked(&value, &ok, &ready)) {
       lock_.Unlock();
       return ok;
     }
     return Block(&sendq_, &value, true);
   }
-  std::optional<T> Receive() {
+  std::optional<T> Receive()
+    requires std::is_same_v<Out, std::optional<T>>
+  {
     std::optional<T> out;
+    ReceiveInto(&out);
+    return out;
+  }
+  // ReceiveInto: as Receive, into *out (emplaced); false (and out reset) once the
+  // channel is closed and drained.
+  bool ReceiveInto(Out* out) {
     internal::ReadyList ready;
     lock_.Lock();
     bool ok;
-    if (TryReceiveLocked(&out, &ok, &ready)) {
+    if (Channel::TryReceiveLocked(out, &ok, &ready)) {
       lock_.Unlock();
-      return out;
+      return ok;
     }
-    Block(&recvq_, &out, false);
-    return out;
+    return Block(&recvq_, out, false);
   }
   // TrySend: sends only if it can without blocking; the value is moved from only on
   // success. False when it would block or the channel is closed.
@@ -109,14 +126,16 @@ class Channel final : public ChannelBase {
     internal::ReadyList ready;
     SpinLockHolder h(&lock_);
     bool ok;
-    return TrySendLocked(&value, &ok, &ready) && ok;
+    return Channel::TrySendLocked(&value, &ok, &ready) && ok;
   }
-  std::optional<T> TryReceive() {
+  std::optional<T> TryReceive()
+    requires std::is_same_v<Out, std::optional<T>>
+  {
     std::optional<T> out;
     internal::ReadyList ready;
     SpinLockHolder h(&lock_);
     bool ok;
-    TryReceiveLocked(&out, &ok, &ready);
+    Channel::TryReceiveLocked(&out, &ok, &ready);
     return out;
   }
   size_t size() const {
@@ -133,7 +152,8 @@ class Channel final : public ChannelBase {
     sendq_.ForEach([&](internal::WaitNode* n) { fn(*static_cast<T*>(n->value)); });
   }
 
-  const std::type_info& value_type() const override { return typeid(T); }
+  // The channel's own type: ChannelCast<T, Out> matches exactly.
+  const std::type_info& value_type() const override { return typeid(Channel); }
   void ForEachValuePtr(absl::FunctionRef<void(void*)> fn) override {
     ForEachValue([&](T& v) { fn(&v); });
   }
@@ -146,12 +166,12 @@ class Channel final : public ChannelBase {
       return true;
     }
     if (internal::WaitNode* n = recvq_.PopClaimed()) {
-      static_cast<std::optional<T>*>(n->value)->emplace(std::move(value));
+      static_cast<Out*>(n->value)->emplace(std::move(value));
       Complete(n, true, ready);
       *ok = true;
       return true;
     }
-    if (buf_.size() < capacity_) {
+    if (capacity_ != 0 && buf_.size() < capacity_) {  // a deque's size is not one load
       buf_.push_back(std::move(value));
       *ok = true;
       return true;
@@ -159,7 +179,7 @@ class Channel final : public ChannelBase {
     return false;
   }
   bool TryReceiveLocked(void* o, bool* ok, internal::ReadyList* ready) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
-    auto& out = *static_cast<std::optional<T>*>(o);
+    Out& out = *static_cast<Out*>(o);
     if (!buf_.empty()) {
       out.emplace(std::move(buf_.front()));
       buf_.pop_front();
@@ -187,10 +207,10 @@ class Channel final : public ChannelBase {
   std::deque<T> buf_ ABSL_GUARDED_BY(lock_);
 };
 
-// ChannelCast returns the typed channel, or nullptr if it holds another type.
-template <typename T>
-Channel<T>* ChannelCast(ChannelBase* c) {
-  return c->value_type() == typeid(T) ? static_cast<Channel<T>*>(c) : nullptr;
+// ChannelCast returns the typed channel, or nullptr if it is another type.
+template <typename T, typename Out = std::optional<T>>
+Channel<T, Out>* ChannelCast(ChannelBase* c) {
+  return c->value_type() == typeid(Channel<T, Out>) ? static_cast<Channel<T, Out>*>(c) : nullptr;
 }
 
 }  // namespace weft::threads

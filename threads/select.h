@@ -24,16 +24,16 @@ namespace weft::threads {
 struct SelectCase {
   ChannelBase* channel = nullptr;
   bool send = false;
-  void* value = nullptr;  // T* (send) or std::optional<T>* (receive)
+  void* value = nullptr;  // T* (send) or the channel's Out* (receive)
   bool ok = false;        // set for the case that proceeded
 };
 
-template <typename T>
-SelectCase SendCase(Channel<T>& ch, T* value) {
+template <typename T, typename Out>
+SelectCase SendCase(Channel<T, Out>& ch, T* value) {
   return SelectCase{&ch, true, value, false};
 }
-template <typename T>
-SelectCase ReceiveCase(Channel<T>& ch, std::optional<T>* out) {
+template <typename T, typename Out>
+SelectCase ReceiveCase(Channel<T, Out>& ch, Out* out) {
   return SelectCase{&ch, false, out, false};
 }
 
