@@ -59,6 +59,17 @@ void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> f
   });
 }
 
+bool VisitChannelValuesForFatal(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn) {
+  bool all = true;
+  bool listed = threads::ForEachChannelForFatal([&](threads::ChannelBase& base) {
+    if (base.value_type() != typeid(ValueChannelBase)) return;
+    auto& c = static_cast<ValueChannel&>(static_cast<ValueChannelBase&>(base));
+    if (c.runtime() != rt) return;
+    all = c.ForEachValueForFatal([&](heap::Value& v) { fn(&v); }) && all;
+  });
+  return listed && all;
+}
+
 Channel Channel::Make(size_t capacity) {
   Channel c;
   c.state_ = std::make_shared<ValueChannel>(&RuntimeImpl::Current(), capacity);

@@ -92,6 +92,13 @@ absl::Status WriteCore(RuntimeImpl& rt, const CoreRequest& request) {
       if (!g->IsPointer() || Savable(heap, *g)) roots.push_back(*g);
     }
   }
+  // Values in flight in channels ([runtime.channels.in-flight]) count as global roots
+  // of the core: reachable, so kept, though no slot names them.
+  if (heap_saved) {
+    VisitChannelValuesForFatal(&rt, [&](heap::Value* v) {
+      if (!v->IsPointer() || Savable(heap, *v)) roots.push_back(*v);
+    });
+  }
 
   CoreEncoder core;
   core.U32(kCoreVersion);

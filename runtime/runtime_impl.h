@@ -163,6 +163,10 @@ void SetCurrentMutator(heap::Mutator* m);
 // or held by a blocked sender ([runtime.channels.in-flight]). The world is stopped.
 // Defined in channel.cc.
 void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn);
+// VisitChannelValuesForFatal: the same for a fatal report, with the world maybe
+// running: never blocks on a lock ([runtime.core]); false when some channel's values
+// (or the channel list) could not be read.
+bool VisitChannelValuesForFatal(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn);
 
 // Value conversions between the public and the heap's representation (same bits).
 inline heap::Value ToHeap(Value v) { return heap::Value{v.raw}; }

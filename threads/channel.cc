@@ -36,6 +36,13 @@ void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn) {
   for (ChannelBase* c = registry_head; c != nullptr; c = c->reg_next_) fn(*c);
 }
 
+bool ForEachChannelForFatal(absl::FunctionRef<void(ChannelBase&)> fn) {
+  if (!TryLockForFatal(registry_mu)) return false;
+  for (ChannelBase* c = registry_head; c != nullptr; c = c->reg_next_) fn(*c);
+  registry_mu.Unlock();
+  return true;
+}
+
 void ChannelBase::Complete(internal::WaitNode* n, bool ok, internal::ReadyList* ready) {
   n->ok = ok;
   n->ws->fired = n->case_index;

@@ -31,6 +31,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "runtime/check.h"
+#include "runtime/fatal_try_lock.h"
 #include "threads/spin_lock.h"
 #include "threads/wait_queue.h"
 
@@ -58,6 +59,7 @@ class ChannelBase {
  protected:
   friend int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only);
   friend void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
+  friend bool ForEachChannelForFatal(absl::FunctionRef<void(ChannelBase&)> fn);
 
   // Under lock_: complete a send of *value (moved from) or a receive into *out
   // (std::optional<T>*) if possible now; *ok is false when it completed because the
@@ -82,6 +84,9 @@ class ChannelBase {
 // ForEachChannel visits every live channel (while the world is stopped, for exact
 // results). fn must not create or destroy channels.
 void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
+// ForEachChannelForFatal: the same for a fatal report, which never blocks on a lock
+// the failing code may hold (TryLockForFatal); false when the registry stayed locked.
+bool ForEachChannelForFatal(absl::FunctionRef<void(ChannelBase&)> fn);
 
 // Not final, so that a layer above can keep its own fields with a channel; its own
 // calls of the Try*Locked hooks are qualified (no virtual dispatch).
@@ -154,6 +159,16 @@ class Channel : public ChannelBase {
 
   // The channel's own type: ChannelCast<T, Out> matches exactly.
   const std::type_info& value_type() const override { return typeid(Channel); }
+  // ForEachValueForFatal: ForEachValue for a fatal report (as ForEachChannelForFatal);
+  // false, visiting nothing, when the channel's lock stayed held.
+  template <typename Fn>
+  bool ForEachValueForFatal(Fn&& fn) {
+    if (!TryLockForFatal(lock_)) return false;
+    for (T& v : buf_) fn(v);
+    sendq_.ForEach([&](internal::WaitNode* n) { fn(*static_cast<T*>(n->value)); });
+    lock_.Unlock();
+    return true;
+  }
   void ForEachValuePtr(absl::FunctionRef<void(void*)> fn) override {
     ForEachValue([&](T& v) { fn(&v); });
   }
