@@ -31,15 +31,27 @@ struct SlotOut {
 using ValueChannelBase = threads::Channel<heap::Value, SlotOut>;
 
 // The runtime's channel: which runtime's heap its values belong to, so a collection
-// visits only its own runtime's channels.
+// visits only its own runtime's channels. A channel that outlives its runtime (a copy
+// kept by the embedder, or captured by a detached thread abandoned at shutdown) is
+// detached as the runtime ends: its values, and a blocked sender's node on a freed
+// stack, are never visited again, even by a later runtime at the same address.
+// runtime_ is read and written under the channel registry's lock.
 class ValueChannel final : public ValueChannelBase {
  public:
   ValueChannel(RuntimeImpl* rt, size_t capacity) : ValueChannelBase(capacity), runtime_(rt) {}
   RuntimeImpl* runtime() const { return runtime_; }
+  void Detach() { runtime_ = nullptr; }
 
  private:
-  RuntimeImpl* const runtime_;
+  RuntimeImpl* runtime_;
 };
+
+// The registry's ValueChannel of rt, or nullptr.
+ValueChannel* OfRuntime(threads::ChannelBase& base, const RuntimeImpl* rt) {
+  if (base.value_type() != typeid(ValueChannelBase)) return nullptr;
+  auto* c = static_cast<ValueChannel*>(static_cast<ValueChannelBase*>(&base));
+  return c->runtime() == rt ? c : nullptr;
+}
 
 ValueChannel& StateOf(const std::shared_ptr<void>& state) {
   if (state == nullptr) throw TypeError("weft: use of an empty weft::Channel");
@@ -52,22 +64,24 @@ heap::Value* MutableSlotOf(Local v) { return const_cast<heap::Value*>(RuntimeImp
 
 void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn) {
   threads::ForEachChannel([&](threads::ChannelBase& base) {
-    if (base.value_type() != typeid(ValueChannelBase)) return;
-    auto& c = static_cast<ValueChannel&>(static_cast<ValueChannelBase&>(base));
-    if (c.runtime() != rt) return;
-    c.ForEachValue([&](heap::Value& v) { fn(&v); });
+    if (ValueChannel* c = OfRuntime(base, rt)) c->ForEachValue([&](heap::Value& v) { fn(&v); });
   });
 }
 
 bool VisitChannelValuesForFatal(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn) {
   bool all = true;
   bool listed = threads::ForEachChannelForFatal([&](threads::ChannelBase& base) {
-    if (base.value_type() != typeid(ValueChannelBase)) return;
-    auto& c = static_cast<ValueChannel&>(static_cast<ValueChannelBase&>(base));
-    if (c.runtime() != rt) return;
-    all = c.ForEachValueForFatal([&](heap::Value& v) { fn(&v); }) && all;
+    if (ValueChannel* c = OfRuntime(base, rt)) {
+      all = c->ForEachValueForFatal([&](heap::Value& v) { fn(&v); }) && all;
+    }
   });
   return listed && all;
+}
+
+void DetachChannels(RuntimeImpl* rt) {
+  threads::ForEachChannel([&](threads::ChannelBase& base) {
+    if (ValueChannel* c = OfRuntime(base, rt)) c->Detach();
+  });
 }
 
 Channel Channel::Make(size_t capacity) {

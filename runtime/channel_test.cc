@@ -93,6 +93,40 @@ TEST(ChannelTest, ValueHandedToASelectReceiveCaseThatHasNotRunMovesWithCollectio
   EXPECT_EQ(*r, 0);
 }
 
+// A channel that outlives its runtime, with a sender abandoned in it at shutdown (its
+// wait node on a stack that is freed), is no root of the runtimes that follow, which
+// are likely to sit at the same address.
+TEST(ChannelTest, ChannelsOfAnEndedRuntimeAreNotRootsOfTheNext) {
+  Channel kept;
+  {
+    auto a = Make(1);
+    auto r = a->Run([&kept] {
+      Scope scope("main");
+      kept = Channel::Make();
+      Spawn([c = kept]() mutable {
+        Scope s("stuck");
+        c.Send(FreshList(s));  // nobody receives: abandoned as Run ends
+        return s.Escape(s.Nil());
+      }).Detach();
+      Yield();
+      return 0;
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  for (int i = 0; i < 3; ++i) {
+    auto b = Make(1);
+    auto r = b->Run([] {
+      Scope scope("next");
+      Local keep = FreshList(scope);
+      Collect(0);
+      Collect();
+      return Sum(keep) == kSum ? 0 : 1;
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(*r, 0);
+  }
+}
+
 class ChannelWorkersTest : public ::testing::TestWithParam<int> {};
 
 // A blocked sender's value (Send, then a Select send case) is visited through the

@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
 
 RuntimeImpl::~RuntimeImpl() {
   WEFT_CHECK(current_.load() != this, "weft: a runtime was destroyed while running");
+  DetachChannels(this);  // before the stacks a blocked sender's node points into go
   // The scheduler frees the stacks, the heap its blocks; the arena unmaps the rest.
   scheduler_.reset();
   heap_.reset();

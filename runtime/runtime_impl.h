@@ -167,6 +167,8 @@ void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> f
 // running: never blocks on a lock ([runtime.core]); false when some channel's values
 // (or the channel list) could not be read.
 bool VisitChannelValuesForFatal(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn);
+// DetachChannels: rt is ending; its channels that live on are never visited again.
+void DetachChannels(RuntimeImpl* rt);
 
 // Value conversions between the public and the heap's representation (same bits).
 inline heap::Value ToHeap(Value v) { return heap::Value{v.raw}; }

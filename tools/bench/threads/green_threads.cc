@@ -241,7 +241,7 @@ Outcome XWakeMode(long n) {
         for (int64_t k = 0;;) {
           weft::Scope message(s, "message");
           std::optional<weft::Local> v = ping.Recv();
-          if (!v) return weft::Local::Nil();
+          if (!v) return s.Escape(message.Nil());  // a slot of s, not of message
           handoffs.Settle(echo_ops, main_ops, ++k);
           pong.Send(*v);
           handoffs.Settle(echo_ops, main_ops, ++k);
