@@ -8,6 +8,7 @@
 // - handed to a receiver: written straight into a slot of the receiver's managed
 //   stack (a SlotOut), which the receiver pushed before it looked at the channel, so
 //   a receiver that was readied and has not run yet keeps it as a root of its stack.
+#include <atomic>
 #include <vector>
 
 #include "runtime/runtime_impl.h"
@@ -35,15 +36,16 @@ using ValueChannelBase = threads::Channel<heap::Value, SlotOut>;
 // kept by the embedder, or captured by a detached thread abandoned at shutdown) is
 // detached as the runtime ends: its values, and a blocked sender's node on a freed
 // stack, are never visited again, even by a later runtime at the same address.
-// runtime_ is read and written under the channel registry's lock.
+// Using such a channel in a later runtime is an error (its values would be no roots
+// of that runtime).
 class ValueChannel final : public ValueChannelBase {
  public:
   ValueChannel(RuntimeImpl* rt, size_t capacity) : ValueChannelBase(capacity), runtime_(rt) {}
-  RuntimeImpl* runtime() const { return runtime_; }
-  void Detach() { runtime_ = nullptr; }
+  RuntimeImpl* runtime() const { return runtime_.load(std::memory_order_relaxed); }
+  void Detach() { runtime_.store(nullptr, std::memory_order_relaxed); }
 
  private:
-  RuntimeImpl* runtime_;
+  std::atomic<RuntimeImpl*> runtime_;
 };
 
 // The registry's ValueChannel of rt, or nullptr.
@@ -55,7 +57,11 @@ ValueChannel* OfRuntime(threads::ChannelBase& base, const RuntimeImpl* rt) {
 
 ValueChannel& StateOf(const std::shared_ptr<void>& state) {
   if (state == nullptr) throw TypeError("weft: use of an empty weft::Channel");
-  return *static_cast<ValueChannel*>(state.get());
+  auto& c = *static_cast<ValueChannel*>(state.get());
+  if (__builtin_expect(c.runtime() != RuntimeImpl::CurrentOrNull(), 0)) {
+    throw TypeError("weft: use of a weft::Channel made by a runtime that has ended");
+  }
+  return c;
 }
 
 heap::Value* MutableSlotOf(Local v) { return const_cast<heap::Value*>(RuntimeImpl::SlotOf(v)); }

@@ -95,7 +95,7 @@ TEST(ChannelTest, ValueHandedToASelectReceiveCaseThatHasNotRunMovesWithCollectio
 
 // A channel that outlives its runtime, with a sender abandoned in it at shutdown (its
 // wait node on a stack that is freed), is no root of the runtimes that follow, which
-// are likely to sit at the same address.
+// are likely to sit at the same address; using it there is an error.
 TEST(ChannelTest, ChannelsOfAnEndedRuntimeAreNotRootsOfTheNext) {
   Channel kept;
   {
@@ -115,7 +115,13 @@ TEST(ChannelTest, ChannelsOfAnEndedRuntimeAreNotRootsOfTheNext) {
   }
   for (int i = 0; i < 3; ++i) {
     auto b = Make(1);
-    auto r = b->Run([] {
+    auto r = b->Run([&kept] {
+      try {
+        kept.Send(Local::Nil());
+        return 2;
+      } catch (const TypeError& e) {
+        EXPECT_STREQ(e.what(), "weft: use of a weft::Channel made by a runtime that has ended");
+      }
       Scope scope("next");
       Local keep = FreshList(scope);
       Collect(0);
