@@ -43,17 +43,19 @@ bool ShouldFail(OsCall call) {
 constexpr int kPidfdSelfThread = -10000;
 
 std::atomic<bool> guards_unsupported{false};
-std::atomic<bool> batch_unsupported{false};
+std::atomic<bool> guard_batch_unsupported{false};
+std::atomic<bool> populate_batch_unsupported{false};
 std::atomic<bool> populate_unsupported{false};
 
 // AdviseMany gives `advice` to the n ranges with process_madvise on the process
 // itself, up to kBatch ranges per syscall. Returns how many leading ranges were
-// advised in full; 0 with batch_unsupported set when the kernel has no such call
+// advised in full; 0 with *batch_unsupported set when the kernel has no such call
 // for this advice.
-size_t AdviseMany(const OsRange* ranges, size_t n, int advice) {
+size_t AdviseMany(const OsRange* ranges, size_t n, int advice,
+                  std::atomic<bool>* batch_unsupported) {
 #if defined(SYS_process_madvise)
-  if (batch_unsupported.load(std::memory_order_relaxed)) return 0;
-  constexpr size_t kBatch = 64;
+  if (batch_unsupported->load(std::memory_order_relaxed)) return 0;
+  constexpr size_t kBatch = 16;  // on the caller's stack (a spawning thread's)
   iovec iov[kBatch];
   size_t done = 0;
   while (done < n) {
@@ -73,7 +75,7 @@ size_t AdviseMany(const OsRange* ranges, size_t n, int advice) {
       // (before 6.13) or unknown; ENOSYS, EPERM: no call or not allowed. Each would
       // fail again, so stop asking. Anything else (ENOMEM, ...) is this call's.
       if (done == 0 && (errno == EBADF || errno == EINVAL || errno == ENOSYS || errno == EPERM)) {
-        batch_unsupported.store(true, std::memory_order_relaxed);
+        batch_unsupported->store(true, std::memory_order_relaxed);
       }
       return done;
     }
@@ -89,7 +91,7 @@ size_t AdviseMany(const OsRange* ranges, size_t n, int advice) {
   (void)ranges;
   (void)n;
   (void)advice;
-  batch_unsupported.store(true, std::memory_order_relaxed);
+  batch_unsupported->store(true, std::memory_order_relaxed);
   return 0;
 #endif
 }
@@ -141,14 +143,14 @@ bool OsGuardsSupported() { return !guards_unsupported.load(std::memory_order_rel
 size_t OsGuardMany(const OsRange* ranges, size_t n) {
   if (n == 0 || guards_unsupported.load(std::memory_order_relaxed)) return 0;
   if (ShouldFail(OsCall::kGuard)) return 0;
-  return AdviseMany(ranges, n, MADV_GUARD_INSTALL);
+  return AdviseMany(ranges, n, MADV_GUARD_INSTALL, &guard_batch_unsupported);
 }
 
 void OsPopulate(const OsRange* ranges, size_t n) {
   if (n == 0 || populate_unsupported.load(std::memory_order_relaxed)) return;
   if (ShouldFail(OsCall::kPopulate)) return;
-  size_t done = AdviseMany(ranges, n, MADV_POPULATE_WRITE);
-  if (done == n || !batch_unsupported.load(std::memory_order_relaxed)) return;
+  size_t done = AdviseMany(ranges, n, MADV_POPULATE_WRITE, &populate_batch_unsupported);
+  if (done == n || !populate_batch_unsupported.load(std::memory_order_relaxed)) return;
   for (size_t i = done; i < n; ++i) {
     if (madvise(ranges[i].start, ranges[i].size, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
       populate_unsupported.store(true, std::memory_order_relaxed);  // before 5.14

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <vector>
 
+#include "runtime/fatal_try_lock.h"
 #include "runtime/runtime_impl.h"
 #include "threads/channel.h"
 #include "threads/select.h"
@@ -31,35 +32,64 @@ struct SlotOut {
 
 using ValueChannelBase = threads::Channel<heap::Value, SlotOut>;
 
-// The runtime's channel: which runtime's heap its values belong to, so a collection
-// visits only its own runtime's channels. A channel that outlives its runtime (a copy
-// kept by the embedder, or captured by a detached thread abandoned at shutdown) is
-// detached as the runtime ends: its values, and a blocked sender's node on a freed
-// stack, are never visited again, even by a later runtime at the same address.
-// Using such a channel in a later runtime is an error (its values would be no roots
-// of that runtime).
-class ValueChannel final : public ValueChannelBase {
+// The runtime's channel, linked into its runtime's ChannelList for the whole of its
+// life as a complete object, so a collection visits only its own runtime's channels
+// and never one half built or half torn down. A channel can outlive its runtime (a
+// copy kept by the embedder, or one captured by a detached thread abandoned at
+// shutdown): the runtime unlinks it as it ends and it belongs to no runtime; using it
+// then is an error.
+class ValueChannel final : public ValueChannelBase, public internal::ChannelLink {
  public:
-  ValueChannel(RuntimeImpl* rt, size_t capacity) : ValueChannelBase(capacity), runtime_(rt) {}
+  ValueChannel(RuntimeImpl* rt, size_t capacity) : ValueChannelBase(capacity), runtime_(rt) {
+    RuntimeImpl::ChannelList& list = rt->channels();
+    OsMutexLock l(&list.mu);
+    prev = &list.head;
+    next = list.head.next;
+    list.head.next->prev = this;
+    list.head.next = this;
+  }
+  ~ValueChannel() {
+    // Destroying a channel while its runtime ends, on another OS thread, is a race of
+    // the embedder's; otherwise runtime_ is stable here.
+    if (RuntimeImpl* rt = runtime()) {
+      OsMutexLock l(&rt->channels().mu);
+      Unlink();
+    }
+  }
   RuntimeImpl* runtime() const { return runtime_.load(std::memory_order_relaxed); }
-  void Detach() { runtime_.store(nullptr, std::memory_order_relaxed); }
+  // Under the list's lock.
+  void Unlink() {
+    prev->next = next;
+    next->prev = prev;
+    prev = next = this;
+  }
+  void Detach() {
+    Unlink();
+    runtime_.store(nullptr, std::memory_order_relaxed);
+  }
 
  private:
   std::atomic<RuntimeImpl*> runtime_;
 };
 
-// The registry's ValueChannel of rt, or nullptr.
-ValueChannel* OfRuntime(threads::ChannelBase& base, const RuntimeImpl* rt) {
-  if (base.value_type() != typeid(ValueChannelBase)) return nullptr;
-  auto* c = static_cast<ValueChannel*>(static_cast<ValueChannelBase*>(&base));
-  return c->runtime() == rt ? c : nullptr;
+// ForEachOf calls fn(ValueChannel&) for each of rt's channels, under the list's lock.
+template <typename Fn>
+void ForEachOf(RuntimeImpl* rt, Fn&& fn) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  RuntimeImpl::ChannelList& list = rt->channels();
+  for (internal::ChannelLink* l = list.head.next; l != &list.head;) {
+    internal::ChannelLink* next = l->next;  // fn may unlink l
+    fn(*static_cast<ValueChannel*>(l));
+    l = next;
+  }
 }
 
 ValueChannel& StateOf(const std::shared_ptr<void>& state) {
   if (state == nullptr) throw TypeError("weft: use of an empty weft::Channel");
   auto& c = *static_cast<ValueChannel*>(state.get());
-  if (__builtin_expect(c.runtime() != RuntimeImpl::CurrentOrNull(), 0)) {
-    throw TypeError("weft: use of a weft::Channel made by a runtime that has ended");
+  RuntimeImpl* rt = c.runtime();
+  if (__builtin_expect(rt == nullptr || rt != RuntimeImpl::CurrentOrNull(), 0)) {
+    throw TypeError(
+        "weft: use of a weft::Channel outside the run of the runtime that made it");
   }
   return c;
 }
@@ -69,25 +99,29 @@ heap::Value* MutableSlotOf(Local v) { return const_cast<heap::Value*>(RuntimeImp
 }  // namespace
 
 void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn) {
-  threads::ForEachChannel([&](threads::ChannelBase& base) {
-    if (ValueChannel* c = OfRuntime(base, rt)) c->ForEachValue([&](heap::Value& v) { fn(&v); });
-  });
+  OsMutexLock l(&rt->channels().mu);
+  ForEachOf(rt, [&](ValueChannel& c) { c.ForEachValue([&](heap::Value& v) { fn(&v); }); });
 }
 
 bool VisitChannelValuesForFatal(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn) {
+  OsMutex& mu = rt->channels().mu;
+  if (!TryLockForFatal(mu)) return false;
   bool all = true;
-  bool listed = threads::ForEachChannelForFatal([&](threads::ChannelBase& base) {
-    if (ValueChannel* c = OfRuntime(base, rt)) {
-      all = c->ForEachValueForFatal([&](heap::Value& v) { fn(&v); }) && all;
-    }
+  ForEachOf(rt, [&](ValueChannel& c) {
+    all = c.ForEachValueForFatal([&](heap::Value& v) { fn(&v); }) && all;
   });
-  return listed && all;
+  mu.Unlock();
+  return all;
+}
+
+void ForgetChannelWaiters(RuntimeImpl* rt) {
+  OsMutexLock l(&rt->channels().mu);
+  ForEachOf(rt, [](ValueChannel& c) { c.ForgetWaiters(); });
 }
 
 void DetachChannels(RuntimeImpl* rt) {
-  threads::ForEachChannel([&](threads::ChannelBase& base) {
-    if (ValueChannel* c = OfRuntime(base, rt)) c->Detach();
-  });
+  OsMutexLock l(&rt->channels().mu);
+  ForEachOf(rt, [](ValueChannel& c) { c.Detach(); });
 }
 
 Channel Channel::Make(size_t capacity) {

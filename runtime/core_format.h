@@ -2,7 +2,8 @@
 // and //tools:stackscan.
 //
 // A Weft core is a heap image (heap/image_format.h) whose roots are every saved
-// managed-stack slot, then every global slot, plus three sections
+// managed-stack slot, then every global slot and every value in flight in a channel
+// (both counted as global roots), plus three sections
 // ([runtime.core.format]):
 //
 //   kOpaque "weft.core"            u32 version (kCoreVersion), u8 cause (CoreCause),

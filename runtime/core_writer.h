@@ -1,7 +1,8 @@
 // core_writer.h: WriteCore, which saves a Weft core. Private to //runtime.
 //
 // A Weft core (core_format.h) is a heap image of every object reachable from the
-// managed stacks that the fatal dump reads and from the global slots, plus the thread
+// managed stacks that the fatal dump reads, the global slots and the values in flight
+// in channels, plus the thread
 // registry and those managed stacks, so that `stackscan --core FILE` prints the dump
 // of the process that died ([runtime.core]).
 #ifndef WEFT_RUNTIME_CORE_WRITER_H_
@@ -27,7 +28,8 @@ struct CoreRequest {
 };
 
 // WriteCore takes the fatal dump of every green thread (stack_dump.h TakeFatalDump),
-// saves the heap reachable from the slots it read and from the global slots (no heap
+// saves the heap reachable from the slots it read, the global slots and the channels'
+// values (no heap
 // when a collection was under way), and writes the image with the core sections
 // atomically to `request.path` ([heap.image.atomic]). Nothing else may run on the
 // heap meanwhile: it runs in the core writer process of a fatal error (fatal_core.h),

@@ -97,7 +97,7 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
 
 RuntimeImpl::~RuntimeImpl() {
   WEFT_CHECK(current_.load() != this, "weft: a runtime was destroyed while running");
-  DetachChannels(this);  // before the stacks a blocked sender's node points into go
+  DetachChannels(this);
   // The scheduler frees the stacks, the heap its blocks; the arena unmaps the rest.
   scheduler_.reset();
   heap_.reset();
@@ -120,6 +120,9 @@ absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
     Scope scope("main");
     return main();
   });
+  // Detached threads still blocked in a channel were abandoned, their stacks freed:
+  // their wait nodes must not be read by a later Run's collections or operations.
+  ForgetChannelWaiters(this);
   control_.reset();
   ClearCore();
   current_.store(nullptr, std::memory_order_release);

@@ -25,11 +25,20 @@
 #include "heap/mutex.h"
 #include "runtime/check.h"
 #include "runtime/control_server.h"
+#include "runtime/os_mutex.h"
 #include "runtime/weft.h"
 #include "threads/scheduler.h"
 #include "threads/spin_lock.h"
 
 namespace weft {
+
+namespace internal {
+// A link of RuntimeImpl::ChannelList (channel.cc's channels derive from it).
+struct ChannelLink {
+  ChannelLink* prev = this;
+  ChannelLink* next = this;
+};
+}  // namespace internal
 
 class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
  public:
@@ -101,6 +110,16 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   // control_server.h) from the control thread.
   std::string HandleControlRequest(const std::string& request);
 
+  // The runtime's live channels ([runtime.channels.in-flight]): channel.cc links a
+  // channel once it is fully built and unlinks it before it is torn down, so a walk
+  // under `mu` sees only whole channels of this runtime. A circular list through
+  // `head`; TryLock for fatal paths.
+  struct ChannelList {
+    OsMutex mu;
+    internal::ChannelLink head ABSL_GUARDED_BY(mu);
+  };
+  ChannelList& channels() { return channels_; }
+
   // SlotOf: the managed-stack slot a Local names.
   static const heap::Value* SlotOf(Local v) { return reinterpret_cast<const heap::Value*>(v.slot_); }
 
@@ -121,10 +140,11 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::unique_ptr<threads::Scheduler> scheduler_;
   std::vector<heap::Mutator*> mutators_;  // one per worker, set while it runs
   std::unique_ptr<ControlServer> control_;  // while Run runs
+  ChannelList channels_;
 
   static constexpr size_t kGlobalChunk = 256;
-  // Every channel message and every thread result takes and frees a global slot
-  // ([runtime.channels.in-flight]), so a worker keeps its own free slots
+  // Every thread result that is a reference takes and frees a global slot
+  // ([runtime.inv.result-slot]), so a worker keeps its own free slots
   // ([runtime.globals.cache]) and takes this lock only to refill or spill its cache
   // in batches, or for the collector's and the census's walks. A spin lock: its other
   // critical sections are a batch move (a chunk's allocation at worst).
@@ -159,15 +179,18 @@ heap::Mutator* CurrentMutator();
 // SetCurrentMutator: this OS thread's worker Mutator (on_worker_start and _stop).
 void SetCurrentMutator(heap::Mutator* m);
 
+// Channels of managed values, defined in channel.cc ([runtime.channels.in-flight]).
 // VisitChannelValues calls fn for every value in flight in rt's channels: buffered,
-// or held by a blocked sender ([runtime.channels.in-flight]). The world is stopped.
-// Defined in channel.cc.
+// or held by a blocked sender. The world is stopped.
 void VisitChannelValues(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn);
 // VisitChannelValuesForFatal: the same for a fatal report, with the world maybe
 // running: never blocks on a lock ([runtime.core]); false when some channel's values
 // (or the channel list) could not be read.
 bool VisitChannelValuesForFatal(RuntimeImpl* rt, absl::FunctionRef<void(heap::Value*)> fn);
-// DetachChannels: rt is ending; its channels that live on are never visited again.
+// ForgetChannelWaiters: Run has ended and every green thread with it (detached ones
+// abandoned, their stacks freed): drop their wait nodes from rt's channels unread.
+void ForgetChannelWaiters(RuntimeImpl* rt);
+// DetachChannels: rt is ending; its channels that live on belong to no runtime.
 void DetachChannels(RuntimeImpl* rt);
 
 // Value conversions between the public and the heap's representation (same bits).

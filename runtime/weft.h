@@ -67,7 +67,8 @@ struct Options {
   // Weft core: when a fatal error (failed check, native stack overflow) ends the
   // process, or Run ends in a deadlock, also write a Weft core here, after the stderr
   // dump: a heap image of every object reachable from the green threads' managed
-  // stacks and the global slots, with the thread registry and those managed stacks.
+  // stacks, the global slots and the channels, with the thread registry and those
+  // managed stacks.
   // Read it offline with `stackscan --core FILE`. `%p` is replaced by the process id,
   // `%%` by `%`; a relative path is taken from the working directory at Run. Empty:
   // the WEFT_CORE environment variable, same syntax (a bad one is logged and ignored);
@@ -615,8 +616,9 @@ std::vector<CensusEntry> HeapCensus();
 std::string HeapCensusText(bool json = false);
 
 // PathFromRoot: who keeps `v` alive: the chain of references from a root to it, one
-// step per line, starting with the root (`thread 3 "worker" frame loop slot [5]` or
-// `global slot`) and ending with the object. Empty when v is not a heap object.
+// step per line, starting with the root (`thread 3 "worker" frame loop slot [5]`,
+// `global slot` or `channel (in flight)`) and ending with the object. Empty when v is
+// not a heap object or nothing reachable keeps it.
 std::vector<std::string> PathFromRoot(Local v);
 
 }  // namespace weft

@@ -36,13 +36,6 @@ void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn) {
   for (ChannelBase* c = registry_head; c != nullptr; c = c->reg_next_) fn(*c);
 }
 
-bool ForEachChannelForFatal(absl::FunctionRef<void(ChannelBase&)> fn) {
-  if (!TryLockForFatal(registry_mu)) return false;
-  for (ChannelBase* c = registry_head; c != nullptr; c = c->reg_next_) fn(*c);
-  registry_mu.Unlock();
-  return true;
-}
-
 void ChannelBase::Complete(internal::WaitNode* n, bool ok, internal::ReadyList* ready) {
   n->ok = ok;
   n->ws->fired = n->case_index;
@@ -56,6 +49,12 @@ void ChannelBase::Close() {
   closed_ = true;
   while (internal::WaitNode* n = recvq_.PopClaimed()) Complete(n, false, &ready);
   while (internal::WaitNode* n = sendq_.PopClaimed()) Complete(n, false, &ready);
+}
+
+void ChannelBase::ForgetWaiters() {
+  SpinLockHolder h(&lock_);
+  recvq_.Forget();
+  sendq_.Forget();
 }
 
 bool ChannelBase::closed() const {

@@ -49,6 +49,10 @@ class ChannelBase {
 
   // Close wakes every blocked sender (their Send returns false) and receiver.
   void Close();
+  // ForgetWaiters drops every blocked sender and receiver without reading their wait
+  // nodes: for a layer above whose threads are all gone with their stacks (abandoned
+  // at shutdown).
+  void ForgetWaiters();
   bool closed() const;
   size_t capacity() const { return capacity_; }
 
@@ -59,7 +63,6 @@ class ChannelBase {
  protected:
   friend int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only);
   friend void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
-  friend bool ForEachChannelForFatal(absl::FunctionRef<void(ChannelBase&)> fn);
 
   // Under lock_: complete a send of *value (moved from) or a receive into *out
   // (std::optional<T>*) if possible now; *ok is false when it completed because the
@@ -84,9 +87,6 @@ class ChannelBase {
 // ForEachChannel visits every live channel (while the world is stopped, for exact
 // results). fn must not create or destroy channels.
 void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
-// ForEachChannelForFatal: the same for a fatal report, which never blocks on a lock
-// the failing code may hold (TryLockForFatal); false when the registry stayed locked.
-bool ForEachChannelForFatal(absl::FunctionRef<void(ChannelBase&)> fn);
 
 // Not final, so that a layer above can keep its own fields with a channel; its own
 // calls of the Try*Locked hooks are qualified (no virtual dispatch).
@@ -159,8 +159,9 @@ class Channel : public ChannelBase {
 
   // The channel's own type: ChannelCast<T, Out> matches exactly.
   const std::type_info& value_type() const override { return typeid(Channel); }
-  // ForEachValueForFatal: ForEachValue for a fatal report (as ForEachChannelForFatal);
-  // false, visiting nothing, when the channel's lock stayed held.
+  // ForEachValueForFatal: ForEachValue for a fatal report, which never blocks on a lock
+  // the failing code may hold (TryLockForFatal); false, visiting nothing, when the
+  // channel's lock stayed held.
   template <typename Fn>
   bool ForEachValueForFatal(Fn&& fn) {
     if (!TryLockForFatal(lock_)) return false;

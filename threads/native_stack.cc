@@ -74,7 +74,8 @@ size_t NativeStackAllocator::AllocateMany(size_t bytes, NativeStack* out, size_t
     s.limit = run + page;
   }
   if (got == 0) return 0;
-  constexpr size_t kChunk = 64;
+  const int arena_errno = errno;  // what the caller reads when got < n
+  constexpr size_t kChunk = 16;  // on the spawning thread's stack: keep it small
   heap::OsRange ranges[kChunk];
   for (size_t first = 0; first < got; first += kChunk) {
     const size_t k = got - first < kChunk ? got - first : kChunk;
@@ -111,6 +112,7 @@ size_t NativeStackAllocator::AllocateMany(size_t bytes, NativeStack* out, size_t
     for (size_t i = 0; i < k; ++i) ranges[i] = heap::OsRange{out[first + i].top - page, page};
     heap::OsPopulate(ranges, k);
   }
+  errno = arena_errno;
   return got;
 }
 

@@ -61,6 +61,9 @@ class WaitQueue {
     }
     return nullptr;
   }
+  // Forget empties the queue without touching its nodes (for nodes on stacks that
+  // are gone).
+  void Forget() { head_ = tail_ = nullptr; }
   template <typename Fn>
   void ForEach(Fn&& fn) const {
     for (WaitNode* n = head_; n != nullptr; n = n->next) fn(n);
