@@ -522,11 +522,28 @@ void Worker::ReadyHere(GreenThread* t) {
   sched_->WakeOneHint();
 }
 
+// [threads.timers.order] Expired timers fire in deadline order, and each readies its
+// thread at the tail of the running worker's local queue, not in its run-next slot,
+// where each would push the one before it back behind it: threads whose deadlines
+// passed together run in deadline order. (RunTimers may fire another worker's heap:
+// a spinning or parking worker fires every due timer.)
 int Worker::RunTimers(int64_t now) {
-  return timers_.FireExpired(now, [this](TimerNode* n) {
+  Worker* here = CurrentWorker();
+  return timers_.FireExpired(now, [this, here](TimerNode* n) {
     WaitState* ws = static_cast<WaitState*>(n->arg);
     // Ready before dropping the pending count ([threads.inv.deadlock]).
-    internal::Wake(ws, -1);
+    if (ws->Claim()) {
+      ws->fired = -1;
+      GreenThread* t = ws->thread;
+      if (here != nullptr && here->sched_ == t->sched) {
+        TraceWake(t);
+        t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+        here->PushLocal(t);
+        if (!here->sole_) sched_->WakeOneHint();
+      } else {
+        internal::Ready(t);
+      }
+    }
     sched_->ReleasePendingWakers();
   });
 }

@@ -266,6 +266,34 @@ TEST_P(SchedulerRunTest, SleepTakesAtLeastItsDuration) {
   }).ok());
 }
 
+// [threads.timers.order]: threads whose deadlines all passed while the worker was busy
+// run in deadline order once it looks at its timers (one worker: one timer heap).
+TEST_P(SchedulerRunTest, ThreadsDueTogetherRunInDeadlineOrder) {
+  if (GetParam() != 1) GTEST_SKIP() << "one worker's timer heap";
+  std::vector<int> order;
+  ASSERT_TRUE(RunMain([&order] {
+    const int delays_ms[] = {25, 5, 20, 10, 15};
+    int started = 0;
+    std::vector<Thread> ts;
+    for (int d : delays_ms) {
+      ts.push_back(Spawn([d, &order, &started] {
+        ++started;  // one worker: no race, and it parks before main runs again
+        this_thread::SleepFor(absl::Milliseconds(d));
+        order.push_back(d);
+        return int64_t{0};
+      }));
+    }
+    while (started < 5) this_thread::Yield();  // every sleeper parks with its timer
+    // Busy past every deadline without a switch, so they all expire together.
+    absl::Time until = absl::Now() + absl::Milliseconds(60);
+    while (absl::Now() < until) {
+    }
+    for (auto& t : ts) t.Join();
+    return int64_t{0};
+  }).ok());
+  EXPECT_EQ(order, (std::vector<int>{5, 10, 15, 20, 25}));
+}
+
 // Green threads migrate: the worker seen before and after a switch differs for some
 // threads when there are several workers; ids, names and locals follow the thread.
 TEST_P(SchedulerRunTest, MigrationKeepsIdentityAndLocals) {
