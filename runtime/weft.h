@@ -532,6 +532,9 @@ class ChannelClosed : public std::exception {
 
 struct SelectCase;
 
+// Channel: a channel of managed values between green threads. It belongs to the
+// runtime that made it (its values in flight are that runtime's roots); using it
+// outside that runtime's Run throws TypeError.
 class Channel {
  public:
   Channel() = default;
