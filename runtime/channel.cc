@@ -157,22 +157,18 @@ int Select(std::span<SelectCase> cases, std::optional<Local>* received,
   std::vector<threads::SelectCase> raw(n);
   std::vector<SlotOut> outs(n);
   std::vector<Local> dest(n);
-  for (size_t i = 0; i < n; ++i) {
-    StateOf(cases[i].channel.state_);  // an empty channel throws before anything blocks
-    if (cases[i].op == SelectCase::kRecv) {
-      dest[i] = scope.Nil();
-      outs[i].slot = MutableSlotOf(dest[i]);
-    }
-  }
-  // The values to send, read last: no safepoint from here until they are the wait
-  // nodes' (visited as a blocked sender's) or sent.
   std::vector<heap::Value> send_values(n);
+  // No safepoint from reading a value to send until it is a wait node's (visited as a
+  // blocked sender's) or sent: pushing a slot is none, and a bad channel throws here,
+  // before anything blocks.
   for (size_t i = 0; i < n; ++i) {
     ValueChannel& c = StateOf(cases[i].channel.state_);
     if (cases[i].op == SelectCase::kSend) {
       send_values[i] = ToHeap(cases[i].value.get());
       raw[i] = threads::SendCase<heap::Value, SlotOut>(c, &send_values[i]);
     } else {
+      dest[i] = scope.Nil();
+      outs[i].slot = MutableSlotOf(dest[i]);
       raw[i] = threads::ReceiveCase<heap::Value, SlotOut>(c, &outs[i]);
     }
   }

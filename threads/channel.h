@@ -93,7 +93,6 @@ void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
 template <typename T, typename Out = std::optional<T>>
 class Channel : public ChannelBase {
  public:
-  using OutType = Out;
   explicit Channel(size_t capacity = 0) : ChannelBase(capacity) {}
 
   bool Send(T value) {
@@ -153,8 +152,7 @@ class Channel : public ChannelBase {
   template <typename Fn>
   void ForEachValue(Fn&& fn) {
     SpinLockHolder h(&lock_);
-    for (T& v : buf_) fn(v);
-    sendq_.ForEach([&](internal::WaitNode* n) { fn(*static_cast<T*>(n->value)); });
+    ForEachValueLocked(fn);
   }
 
   // The channel's own type: ChannelCast<T, Out> matches exactly.
@@ -165,8 +163,7 @@ class Channel : public ChannelBase {
   template <typename Fn>
   bool ForEachValueForFatal(Fn&& fn) {
     if (!TryLockForFatal(lock_)) return false;
-    for (T& v : buf_) fn(v);
-    sendq_.ForEach([&](internal::WaitNode* n) { fn(*static_cast<T*>(n->value)); });
+    ForEachValueLocked(fn);
     lock_.Unlock();
     return true;
   }
@@ -175,6 +172,11 @@ class Channel : public ChannelBase {
   }
 
  private:
+  template <typename Fn>
+  void ForEachValueLocked(Fn& fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
+    for (T& v : buf_) fn(v);
+    sendq_.ForEach([&](internal::WaitNode* n) { fn(*static_cast<T*>(n->value)); });
+  }
   bool TrySendLocked(void* v, bool* ok, internal::ReadyList* ready) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
     T& value = *static_cast<T*>(v);
     if (closed_) {

@@ -64,11 +64,15 @@ void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch 
 // run-next slot; from any other OS thread to the global queue.
 void Ready(GreenThread* t);
 
-// Wake claims `ws` and readies its thread; false if another waker won.
-inline bool Wake(WaitState* ws, int fired) {
+// ReadyAtTail: as Ready, but from a worker of t's scheduler to the tail of that
+// worker's local queue rather than its run-next slot ([threads.timers.order]).
+void ReadyAtTail(GreenThread* t);
+
+// Wake claims `ws` and readies its thread with `ready`; false if another waker won.
+inline bool Wake(WaitState* ws, int fired, void (*ready)(GreenThread*) = &Ready) {
   if (!ws->Claim()) return false;
   ws->fired = fired;
-  Ready(ws->thread);
+  ready(ws->thread);
   return true;
 }
 

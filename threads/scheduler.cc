@@ -277,6 +277,18 @@ void Ready(GreenThread* t) {
   }
 }
 
+void ReadyAtTail(GreenThread* t) {
+  Worker* w = CurrentWorker();
+  if (w == nullptr || w->sched_ != t->sched) {
+    Ready(t);
+    return;
+  }
+  TraceWake(t);
+  t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
+  w->PushLocal(t);
+  if (!w->sole_) w->sched_->WakeOneHint();
+}
+
 void UnlockSpinAfter(void* l) { static_cast<SpinLock*>(l)->Unlock(); }
 
 void AddPendingWaker(GreenThread* t, int delta) {
@@ -523,27 +535,15 @@ void Worker::ReadyHere(GreenThread* t) {
 }
 
 // [threads.timers.order] Expired timers fire in deadline order, and each readies its
-// thread at the tail of the running worker's local queue, not in its run-next slot,
+// thread at the tail of the running worker's local queue (ReadyAtTail), not in its
+// run-next slot,
 // where each would push the one before it back behind it: threads whose deadlines
 // passed together run in deadline order. (RunTimers may fire another worker's heap:
 // a spinning or parking worker fires every due timer.)
 int Worker::RunTimers(int64_t now) {
-  Worker* here = CurrentWorker();
-  return timers_.FireExpired(now, [this, here](TimerNode* n) {
-    WaitState* ws = static_cast<WaitState*>(n->arg);
+  return timers_.FireExpired(now, [this](TimerNode* n) {
     // Ready before dropping the pending count ([threads.inv.deadlock]).
-    if (ws->Claim()) {
-      ws->fired = -1;
-      GreenThread* t = ws->thread;
-      if (here != nullptr && here->sched_ == t->sched) {
-        TraceWake(t);
-        t->state.store(ThreadState::kRunnable, std::memory_order_relaxed);
-        here->PushLocal(t);
-        if (!here->sole_) sched_->WakeOneHint();
-      } else {
-        internal::Ready(t);
-      }
-    }
+    internal::Wake(static_cast<WaitState*>(n->arg), -1, &internal::ReadyAtTail);
     sched_->ReleasePendingWakers();
   });
 }
