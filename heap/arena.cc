@@ -80,6 +80,10 @@ absl::StatusOr<Arena*> Arena::Create(const ArenaOptions& options) {
   }
   Arena* arena = new Arena();
   arena->options_ = options;
+  {
+    MutexLock lock(&arena->mu_);
+    arena->cached_free_bytes_ = options.cached_free_bytes;
+  }
   arena->base_ = base;
   arena->size_ = size;
   arena->mapping_ = reinterpret_cast<void*>(base);
@@ -156,6 +160,19 @@ void Arena::MarkRun(size_t start, size_t length, BlockType type) {
 void* Arena::AllocateBlocks(size_t count, BlockType type) {
   WEFT_CHECK(type != BlockType::kFree, "weft: AllocateBlocks of type free");
   WEFT_CHECK(count > 0, "weft: AllocateBlocks of zero blocks");
+  size_t clean = 0;  // blocks of the run with no resident pages (fresh or decommitted)
+  void* run = AllocateBlocksLocked(count, type, &clean);
+  // [heap.arena.populate]: nursery and old blocks are filled whole by bump allocation,
+  // so a run taken with clean blocks is populated in one call, outside the lock,
+  // instead of page by page at first touch.
+  if (run != nullptr && clean > 0 && (type == BlockType::kYoung || type == BlockType::kOld)) {
+    OsRange range{run, count << kBlockShift};
+    OsPopulate(&range, 1);
+  }
+  return run;
+}
+
+void* Arena::AllocateBlocksLocked(size_t count, BlockType type, size_t* clean) {
   MutexLock lock(&mu_);
   size_t start;
   // Best fit among free runs, lowest address among equals ([heap.arena.compact]).
@@ -166,7 +183,11 @@ void* Arena::AllocateBlocks(size_t count, BlockType type) {
     start = run.start;
     if (run.length > count) InsertFree(run.start + count, run.length - count);
     for (size_t i = start; i < start + count; ++i) {
-      if (table_[i].flags == kDirtyFree) --free_dirty_blocks_;
+      if (table_[i].flags == kDirtyFree) {
+        --free_dirty_blocks_;
+      } else {
+        ++*clean;
+      }
     }
   } else {
     // Extend the high water. A free run ending at the high water is reused first.
@@ -190,9 +211,14 @@ void* Arena::AllocateBlocks(size_t count, BlockType type) {
       FreeRun last = *free_by_start_.rbegin();
       EraseFree(last);
       for (size_t i = last.start; i < last.start + last.length; ++i) {
-        if (table_[i].flags == kDirtyFree) --free_dirty_blocks_;
+        if (table_[i].flags == kDirtyFree) {
+          --free_dirty_blocks_;
+        } else {
+          ++*clean;
+        }
       }
     }
+    *clean += grow;
     start = from;
     high_water_ += grow;
   }
@@ -238,14 +264,20 @@ void Arena::FreeBlocks(void* run) {
     }
   }
   InsertFree(start, length);
-  if ((free_dirty_blocks_ << kBlockShift) > options_.cached_free_bytes) DecommitExcess();
+  if ((free_dirty_blocks_ << kBlockShift) > cached_free_bytes_) DecommitExcess();
+}
+
+void Arena::SetCachedFreeBytes(size_t bytes) {
+  MutexLock lock(&mu_);
+  cached_free_bytes_ = bytes;
+  if ((free_dirty_blocks_ << kBlockShift) > cached_free_bytes_) DecommitExcess();
 }
 
 void Arena::DecommitExcess() {
   // Decommit free runs from the highest address down until the cache fits: the low
   // blocks are the ones handed out next ([heap.arena.decommit]).
   for (auto it = free_by_start_.rbegin(); it != free_by_start_.rend(); ++it) {
-    if ((free_dirty_blocks_ << kBlockShift) <= options_.cached_free_bytes / 2) break;
+    if ((free_dirty_blocks_ << kBlockShift) <= cached_free_bytes_ / 2) break;
     size_t dirty = 0;
     for (size_t i = it->start; i < it->start + it->length; ++i) {
       if (table_[i].flags == kDirtyFree) ++dirty;
@@ -290,6 +322,7 @@ ArenaStats Arena::Stats() const {
   }
   s.blocks_by_type[0] = free_blocks;
   s.free_committed_blocks = free_dirty_blocks_;
+  s.cached_free_bytes = cached_free_bytes_;
   s.decommitted_blocks = decommitted_blocks_;
   return s;
 }

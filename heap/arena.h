@@ -40,6 +40,7 @@ struct ArenaStats {
   size_t blocks_in_use = 0;
   size_t blocks_by_type[8] = {};    // indexed by BlockType
   size_t free_committed_blocks = 0;
+  size_t cached_free_bytes = 0;     // the current limit on free committed bytes
   uint64_t decommitted_blocks = 0;  // ever returned to the OS (page faults to come)
 };
 
@@ -63,6 +64,10 @@ class Arena {
   void FreeBlocks(void* run);
   // ReleaseFreeMemory decommits every free committed block; returns bytes released.
   size_t ReleaseFreeMemory();
+  // SetCachedFreeBytes changes how many bytes of freed blocks stay committed
+  // (initially ArenaOptions::cached_free_bytes), decommitting any excess at once. The
+  // heap raises it to its recent peak footprint ([heap.arena.retain]).
+  void SetCachedFreeBytes(size_t bytes);
 
   // Address queries; O(1), lock-free, valid for any address.
   bool Contains(const void* p) const {
@@ -130,6 +135,8 @@ class Arena {
   void MarkRun(size_t start, size_t length, BlockType type)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DecommitExcess() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // AllocateBlocksLocked takes the run; *clean counts its blocks with no resident pages.
+  void* AllocateBlocksLocked(size_t count, BlockType type, size_t* clean);
 
   ArenaOptions options_;
   uintptr_t base_ = 0;
@@ -148,8 +155,9 @@ class Arena {
   absl::btree_set<FreeRun, ByStart> free_by_start_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<FreeRun, BySize> free_by_size_ ABSL_GUARDED_BY(mu_);
   // Free blocks that may still hold resident pages (BlockInfo::flags == kDirtyFree
-  // on a free block); decommitted when they exceed options_.cached_free_bytes.
+  // on a free block); decommitted when they exceed cached_free_bytes_.
   size_t free_dirty_blocks_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t cached_free_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // see SetCachedFreeBytes
   size_t blocks_by_type_[8] ABSL_GUARDED_BY(mu_) = {};
   uint64_t decommitted_blocks_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -1,5 +1,6 @@
 #include "heap/arena.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <cstring>
@@ -186,6 +187,92 @@ TEST(ArenaTest, DecommitPolicyReturnsMemoryAboveTheCache) {
   // Decommitted memory reads back as zero and is reusable.
   char* p = static_cast<char*>(a->AllocateBlocks(1, BlockType::kOld));
   EXPECT_EQ(p[100], 0);
+  a->Verify();
+}
+
+
+TEST(ArenaTest, SetCachedFreeBytesKeepsFreedBlocksAndDecommitsTheExcess) {
+  // [heap.arena.retain]: the heap raises the cache to its recent peak, so freed
+  // blocks stay resident; lowering it returns the excess at once.
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  a->SetCachedFreeBytes(size_t{16} << 20);
+  EXPECT_EQ(a->Stats().cached_free_bytes, size_t{16} << 20);
+  std::vector<void*> runs;
+  for (int i = 0; i < 256; ++i) {  // 8 MiB, touched
+    void* p = a->AllocateBlocks(1, BlockType::kOld);
+    std::memset(p, 1, kBlockSize);
+    runs.push_back(p);
+  }
+  for (void* p : runs) a->FreeBlocks(p);
+  EXPECT_EQ(a->Stats().free_committed_blocks, 256u);
+  a->SetCachedFreeBytes(size_t{2} << 20);
+  EXPECT_LE(a->Stats().free_committed_blocks * kBlockSize, size_t{2} << 20);
+  EXPECT_GT(a->Stats().decommitted_blocks, 0u);
+  a->Verify();
+}
+
+// Resident reports whether the page at p is in memory (mincore).
+bool Resident(const void* p) {
+  const size_t page = OsPageSize();
+  void* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~(page - 1));
+  unsigned char v = 0;
+  return mincore(start, page, &v) == 0 && (v & 1) != 0;
+}
+
+// Whether this kernel populates pages on request (MADV_POPULATE_WRITE, 5.14+).
+bool KernelPopulates() {
+  const size_t page = OsPageSize();
+  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bool ok = p != MAP_FAILED && madvise(p, page, 23 /* MADV_POPULATE_WRITE */) == 0;
+  if (p != MAP_FAILED) munmap(p, page);
+  return ok;
+}
+
+// ResidentPages counts the resident pages of one block.
+size_t ResidentPages(const char* block) {
+  size_t n = 0;
+  for (size_t off = 0; off < kBlockSize; off += OsPageSize()) n += Resident(block + off);
+  return n;
+}
+
+TEST(ArenaTest, CleanNurseryAndOldBlocksArePopulatedWhenTaken) {
+  // [heap.arena.populate]: a fresh or decommitted heap block is resident when handed
+  // out (one populate call instead of a fault per page); stacks are not.
+  if (!KernelPopulates()) GTEST_SKIP() << "no MADV_POPULATE_WRITE before Linux 5.14";
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  const size_t pages = kBlockSize / OsPageSize();
+  char* fresh_old = static_cast<char*>(a->AllocateBlocks(1, BlockType::kOld));
+  char* fresh_young = static_cast<char*>(a->AllocateBlocks(2, BlockType::kYoung));
+  char* stack = static_cast<char*>(a->AllocateBlocks(1, BlockType::kNativeStack));
+  EXPECT_EQ(ResidentPages(fresh_old), pages);
+  EXPECT_EQ(ResidentPages(fresh_young), pages);
+  EXPECT_EQ(ResidentPages(fresh_young + kBlockSize), pages);
+  EXPECT_EQ(ResidentPages(stack), 0u);
+  // Decommitted and taken again: resident again, and zero.
+  std::memset(fresh_old, 7, kBlockSize);
+  a->FreeBlocks(fresh_old);
+  a->ReleaseFreeMemory();
+  EXPECT_EQ(ResidentPages(fresh_old), 0u);
+  char* again = static_cast<char*>(a->AllocateBlocks(1, BlockType::kOld));
+  ASSERT_EQ(again, fresh_old);
+  EXPECT_EQ(ResidentPages(again), pages);
+  EXPECT_EQ(again[kBlockSize - 1], 0);
+  a->FreeBlocks(again);
+  a->FreeBlocks(fresh_young);
+  a->FreeBlocks(stack);
+  a->Verify();
+}
+
+TEST(ArenaTest, APopulateTheKernelRefusesLeavesTheBlockUsable) {
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  OsInjectFault(OsCall::kPopulate, 1);
+  char* p = static_cast<char*>(a->AllocateBlocks(1, BlockType::kOld));
+  OsInjectFault(OsCall::kPopulate, 0);
+  ASSERT_NE(p, nullptr);
+  if (KernelPopulates()) EXPECT_EQ(ResidentPages(p), 0u);  // faults in on first touch
+  std::memset(p, 3, kBlockSize);
+  EXPECT_EQ(p[kBlockSize - 1], 3);
+  a->FreeBlocks(p);
   a->Verify();
 }
 

@@ -130,6 +130,7 @@ void Collector::Run(RootSource& roots) {
   // before Finish frees the from-space and sweeps.
   WeakVisitor weak(*this);
   roots.VisitWeakRoots(weak);
+  heap_.RetainFreeBlocks(generation_);  // at the collection's peak, before it frees
   Finish();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();

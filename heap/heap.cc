@@ -34,7 +34,8 @@ Heap::Heap(const HeapOptions& options, Arena* arena)
     : options_(Normalized(options)),
       arena_(arena),
       nursery_sizer_(options_.nursery_bytes, options_.max_nursery_bytes, kBlockSize,
-                     options_.young_pause_target_ms) {
+                     options_.young_pause_target_ms),
+      base_cached_free_bytes_(arena->Stats().cached_free_bytes) {
   MutexLock lock(&mu_);
   soft_limit_ = options_.soft_limit_bytes;
   nursery_bytes_ = options_.nursery_bytes;
@@ -45,6 +46,7 @@ Heap::~Heap() {
   MutexLock lock(&mu_);
   WEFT_CHECK(mutators_.empty(), "weft: heap destroyed while mutators remain");
   if (pinned_region_.open()) CloseRegion(pinned_region_, true);
+  arena_->SetCachedFreeBytes(base_cached_free_bytes_);  // [heap.arena.retain]
   for (char* b : young_blocks_) arena_->FreeBlocks(b);
   for (char* b : spare_young_blocks_) arena_->FreeBlocks(b);
   for (char* b : old_blocks_) arena_->FreeBlocks(b);
@@ -180,6 +182,22 @@ size_t Heap::NurseryLimit() const {
   limit = std::min(limit, soft_limit_ > heap_bytes_ ? (soft_limit_ - heap_bytes_) / 2 : 0);
   limit = limit / kBlockSize * kBlockSize;
   return std::max(limit, options_.nursery_bytes);
+}
+
+void Heap::RetainFreeBlocks(int generation) {
+  // [heap.arena.retain]: blocks a collection frees stay committed up to the largest
+  // footprint of the recent past, so the next cycle's promotions and to-space reuse
+  // resident pages instead of faulting them in again; a heap that stays smaller
+  // for kRetainWindow older collections gives the difference back.
+  size_t footprint = heap_bytes_ + SpareBytes();
+  footprint_peaks_[retain_slot_] = std::max(footprint_peaks_[retain_slot_], footprint);
+  size_t keep = base_cached_free_bytes_;
+  for (size_t peak : footprint_peaks_) keep = std::max(keep, peak);
+  arena_->SetCachedFreeBytes(keep);
+  if (generation > 0) {
+    retain_slot_ = (retain_slot_ + 1) % kRetainWindow;
+    footprint_peaks_[retain_slot_] = 0;
+  }
 }
 
 void Heap::AdaptNursery(size_t allocated, size_t survived) {

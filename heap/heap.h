@@ -207,6 +207,10 @@ class Heap {
   void KeepOrFreeYoungBlock(char* block) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ReleaseSpareBlocks frees spare nursery blocks beyond `keep`.
   void ReleaseSpareBlocks(size_t keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RetainFreeBlocks sets how much freed memory the arena keeps committed: the
+  // largest footprint of the last kRetainWindow older collections' spans
+  // ([heap.arena.retain]). Called by a collection before it frees anything.
+  void RetainFreeBlocks(int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t SpareBytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return spare_young_blocks_.size() * kBlockSize;
   }
@@ -270,6 +274,14 @@ class Heap {
   std::array<size_t, kMaxGenerations> trigger_bytes_ ABSL_GUARDED_BY(mu_) = {};
   std::vector<Value*> global_roots_ ABSL_GUARDED_BY(mu_);
   HeapStats stats_ ABSL_GUARDED_BY(mu_);
+  // [heap.arena.retain]: the largest footprint (heap bytes plus spare nursery bytes)
+  // met by any collection since each of the last kRetainWindow older collections;
+  // the slot `retain_slot_` is the current span. `base_cached_free_bytes_` is the
+  // arena's own setting, the floor.
+  static constexpr size_t kRetainWindow = 4;
+  std::array<size_t, kRetainWindow> footprint_peaks_ ABSL_GUARDED_BY(mu_) = {};
+  size_t retain_slot_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t base_cached_free_bytes_ = 0;
   bool in_collection_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t stress_counter_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -139,6 +139,38 @@ TEST(HeapTest, GlobalRootsAreUpdated) {
   t.heap->DestroyMutator(m);
 }
 
+TEST(HeapTest, FreedBlocksStayCommittedUpToTheRecentPeakThenGoBack) {
+  // [heap.arena.retain]: what a collection frees stays resident while the heap was
+  // recently that big (the next cycle reuses it without page faults), and goes back
+  // to the arena's own cache size once the heap has stayed small for a few older
+  // collections.
+  TestHeap t;  // the arena keeps 4 MiB of free blocks of its own accord
+  const size_t base = t.arena->Stats().cached_free_bytes;
+  VectorRoots roots;
+  Mutator* m = t.heap->CreateMutator();
+  for (int i = 0; i < 4000; ++i) {  // 16 MiB of 4 KiB vectors
+    Object* v = m->AllocateVector(500, Value::Fixnum(i));
+    ASSERT_NE(v, nullptr);
+    roots.roots.push_back(V(v));
+  }
+  const int oldest = t.heap->oldest_generation();
+  t.heap->Collect(oldest, roots);  // promotes them
+  roots.roots.clear();
+  t.heap->Collect(oldest, roots);  // frees them
+  t.heap->Verify(&roots);
+  EXPECT_GT(t.arena->Stats().free_committed_blocks * kBlockSize, size_t{12} << 20);
+  EXPECT_GT(t.arena->Stats().cached_free_bytes, size_t{16} << 20);
+  int collections = 0;
+  while (t.arena->Stats().cached_free_bytes > base && collections < 10) {
+    t.heap->Collect(oldest, roots);
+    ++collections;
+  }
+  EXPECT_LE(collections, 6);
+  EXPECT_EQ(t.arena->Stats().cached_free_bytes, base);
+  EXPECT_LE(t.arena->Stats().free_committed_blocks * kBlockSize, base);
+  t.heap->DestroyMutator(m);
+}
+
 TEST(HeapTest, HostIsAskedWhenTheNurseryFills) {
   TestHeap t;
   VectorRoots roots;
