@@ -1,5 +1,6 @@
 #include "threads/managed_stack.h"
 
+#include "heap/os_memory.h"
 #include "runtime/check.h"
 #include "threads/arena_calls.h"
 
@@ -34,6 +35,13 @@ uint64_t* ManagedChunkAllocator::AllocateChunk(Size size) {
   if (pool.free.empty()) {
     void* block = AllocateArenaBlocks(arena_, 1, heap::BlockType::kManagedStack, this);
     if (block == nullptr) return nullptr;
+    // [threads.stacks.prefault]: every thread writes its first chunk, and first
+    // chunks are handed out lowest address first, so a block of them is touched
+    // whole: populate it in one call instead of a fault per page.
+    if (size == Size::kFirst) {
+      heap::OsRange range{block, heap::kBlockSize};
+      heap::OsPopulate(&range, 1);
+    }
     pool.blocks.push_back(block);
     char* p = static_cast<char*>(block);
     const size_t bytes = ChunkBytes(size);

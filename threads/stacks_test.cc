@@ -237,6 +237,26 @@ TEST_F(StacksTest, ManagedStopsAtMaximum) {
   EXPECT_EQ(m.PushFrame(heap::kBlockSize), nullptr);  // larger than any segment
 }
 
+// [threads.stacks.prefault]: the first-chunk pool populates each block it takes (every
+// thread writes its first chunk, lowest address first); the second-chunk pool does not.
+TEST_F(StacksTest, FirstChunkBlocksArePopulatedWhenTaken) {
+  if (!KernelPopulates()) GTEST_SKIP() << "no MADV_POPULATE_WRITE before Linux 5.14";
+  ManagedChunkAllocator chunks(arena_.get());
+  const long populates = heap::OsCallCount(heap::OsCall::kPopulate);
+  uint64_t* first = chunks.AllocateChunk(ManagedChunkAllocator::Size::kFirst);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(heap::OsCallCount(heap::OsCall::kPopulate), populates + 1);
+  const char* block = reinterpret_cast<const char*>(first);
+  for (size_t off = 0; off < heap::kBlockSize; off += heap::OsPageSize()) {
+    EXPECT_TRUE(Resident(block + off)) << "page at " << off;
+  }
+  uint64_t* second = chunks.AllocateChunk(ManagedChunkAllocator::Size::kSecond);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(heap::OsCallCount(heap::OsCall::kPopulate), populates + 1);
+  chunks.FreeChunk(first, ManagedChunkAllocator::Size::kFirst);
+  chunks.FreeChunk(second, ManagedChunkAllocator::Size::kSecond);
+}
+
 // [threads.managed.segments]: 16 slots in the first chunk, 256 in the second, then
 // whole blocks; a blocked thread that used a few slots holds only the first chunk.
 TEST_F(StacksTest, ManagedSegmentsGrowFromSmallChunksToBlocks) {
