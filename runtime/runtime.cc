@@ -29,6 +29,8 @@ size_t SoftHeapLimit() { return RuntimeImpl::Current().heap().soft_limit(); }
 
 Stats GetStats() { return RuntimeImpl::Current().GetStats(); }
 
+size_t ReleaseFreeMemory() { return RuntimeImpl::Current().arena().ReleaseFreeMemory(); }
+
 std::string DumpStacks(const DumpOptions& options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   std::string out;

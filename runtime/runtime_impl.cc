@@ -334,6 +334,7 @@ Stats RuntimeImpl::GetStats() const {
   s.max_pause = absl::Microseconds(h.max_pause_ms * 1000);
   s.pause_histogram.assign(h.pauses.counts.begin(), h.pauses.counts.end());
   s.heap_committed_bytes = h.heap_bytes;
+  s.free_retained_bytes = arena_->Stats().free_committed_blocks * heap::kBlockSize;
   s.soft_limit_bytes = h.soft_limit_bytes;
   {
     heap::MutexLock l(&cleanup_mu_);

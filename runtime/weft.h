@@ -90,6 +90,9 @@ struct Stats {
   // Pauses per bucket, upper bounds in ms: 0.1, 0.25, 0.5, 1, 2, 5, 10, 50, 100, inf.
   std::vector<uint64_t> pause_histogram;
   uint64_t heap_committed_bytes = 0;
+  // Freed memory kept resident for reuse, up to the heap's recent peak footprint
+  // (heap/DESIGN.md [heap.arena.retain]); ReleaseFreeMemory returns it to the OS.
+  uint64_t free_retained_bytes = 0;
   uint64_t soft_limit_bytes = 0;
   uint64_t cleanups_registered = 0;  // AddCleanup entries whose object still lives
   uint64_t cleanups_run = 0;
@@ -441,6 +444,10 @@ void Collect(int generation = -1);
 void SetSoftHeapLimit(size_t bytes);  // 0 removes it
 size_t SoftHeapLimit();
 Stats GetStats();
+// ReleaseFreeMemory returns to the OS the freed memory the runtime keeps resident
+// for reuse (Stats::free_retained_bytes), say after a phase that needed a large heap;
+// returns the bytes released. Memory freed later is retained again.
+size_t ReleaseFreeMemory();
 
 // ---------------------------------------------------------------------------------
 // Heap images (heap/DESIGN.md, "Heap images").

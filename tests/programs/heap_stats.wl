@@ -14,5 +14,6 @@
 (alloc 10000)
 (check (> (stat 'bytes-allocated) allocated-before) #t)
 (for-each (lambda (k) (check (pair? (assq k (heap-stats))) #t))
-          '(promoted-bytes total-pause-us max-pause-us heap-committed-bytes soft-limit-bytes
+          '(promoted-bytes total-pause-us max-pause-us heap-committed-bytes free-retained-bytes
+            soft-limit-bytes
             threads-runnable threads-running threads-blocked threads-sleeping steals))

@@ -264,6 +264,7 @@ Local HeapStats(Ctx& c, Args a) {
       {"max-pause-us", [&] { return Fx(uint64_t(absl::ToInt64Microseconds(s.max_pause))); }},
       {"pause-histogram", [&] { return ListOf(s.pause_histogram); }},
       {"heap-committed-bytes", [&] { return Fx(s.heap_committed_bytes); }},
+      {"free-retained-bytes", [&] { return Fx(s.free_retained_bytes); }},
       {"soft-limit-bytes", [&] { return Fx(s.soft_limit_bytes); }},
       {"threads-runnable", [&] { return Fx(s.threads_runnable); }},
       {"threads-running", [&] { return Fx(s.threads_running); }},
