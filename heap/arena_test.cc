@@ -269,7 +269,9 @@ TEST(ArenaTest, APopulateTheKernelRefusesLeavesTheBlockUsable) {
   char* p = static_cast<char*>(a->AllocateBlocks(1, BlockType::kOld));
   OsInjectFault(OsCall::kPopulate, 0);
   ASSERT_NE(p, nullptr);
-  if (KernelPopulates()) EXPECT_EQ(ResidentPages(p), 0u);  // faults in on first touch
+  if (KernelPopulates()) {
+    EXPECT_EQ(ResidentPages(p), 0u);  // faults in on first touch
+  }
   std::memset(p, 3, kBlockSize);
   EXPECT_EQ(p[kBlockSize - 1], 3);
   a->FreeBlocks(p);

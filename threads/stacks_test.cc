@@ -138,8 +138,12 @@ TEST_F(StacksTest, AllocateManyGuardsAndPopulatesABatchAtOnce) {
     EXPECT_EQ(s.top, s.run + s.run_bytes);
     EXPECT_EQ(arena_->InfoFor(s.run).type, heap::BlockType::kNativeStack);
     EXPECT_NE(s.guard, StackGuard::kCanary);  // a region, or a page within the budget
-    if (heap::OsGuardsSupported()) EXPECT_EQ(s.guard, StackGuard::kRegion);
-    if (populated) EXPECT_TRUE(Resident(s.top - 1)) << "stack " << i;
+    if (heap::OsGuardsSupported()) {
+      EXPECT_EQ(s.guard, StackGuard::kRegion);
+    }
+    if (populated) {
+      EXPECT_TRUE(Resident(s.top - 1)) << "stack " << i;
+    }
     for (size_t j = 0; j < i; ++j) EXPECT_FALSE(stacks[j].Contains(s.run));
     s.top[-1] = 1;
   }
