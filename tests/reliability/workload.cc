@@ -114,8 +114,8 @@ WorkloadResult RunWorkload(int workers, int threads, int messages, int list_leng
         }
         if (k % 16 == 0) Collect(k % 32 == 0 ? -1 : 0);
       }
-      // Large objects then a full collection: frees more than the arena's free-block
-      // cache, so blocks are decommitted too.
+      // Large objects then full collections, which free them, and ReleaseFreeMemory,
+      // which decommits what the arena kept for reuse ([heap.arena.retain]).
       {
         Scope big("large-objects");
         Local keep = Local::Nil();
@@ -126,6 +126,7 @@ WorkloadResult RunWorkload(int workers, int threads, int messages, int list_leng
         keep.Set(Local::Nil());
         Collect(-1);
         Collect(-1);
+        ReleaseFreeMemory();
       }
       int64_t sent = 0;
       for (Thread& t : producers) {
