@@ -161,7 +161,7 @@ void* Arena::AllocateBlocks(size_t count, BlockType type) {
   WEFT_CHECK(type != BlockType::kFree, "weft: AllocateBlocks of type free");
   WEFT_CHECK(count > 0, "weft: AllocateBlocks of zero blocks");
   size_t clean = 0;  // blocks of the run with no resident pages (fresh or decommitted)
-  void* run = AllocateBlocksLocked(count, type, &clean);
+  void* run = TakeRun(count, type, &clean);
   // [heap.arena.populate]: nursery and old blocks are filled whole by bump allocation,
   // so a run taken with clean blocks is populated in one call, outside the lock,
   // instead of page by page at first touch.
@@ -172,7 +172,7 @@ void* Arena::AllocateBlocks(size_t count, BlockType type) {
   return run;
 }
 
-void* Arena::AllocateBlocksLocked(size_t count, BlockType type, size_t* clean) {
+void* Arena::TakeRun(size_t count, BlockType type, size_t* clean) {
   MutexLock lock(&mu_);
   size_t start;
   // Best fit among free runs, lowest address among equals ([heap.arena.compact]).

@@ -86,6 +86,9 @@ class Arena {
   size_t HeadOf(size_t index) const { return table_[index].run_head; }
 
   uintptr_t base() const { return base_; }
+  // The options the arena was created with (its cache size as configured; the
+  // current one is ArenaStats::cached_free_bytes).
+  const ArenaOptions& options() const { return options_; }
   size_t size() const { return size_; }
   size_t block_count() const { return size_ >> kBlockShift; }
   // high_water: blocks [0, high_water) have been committed at least once.
@@ -135,8 +138,9 @@ class Arena {
   void MarkRun(size_t start, size_t length, BlockType type)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DecommitExcess() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // AllocateBlocksLocked takes the run; *clean counts its blocks with no resident pages.
-  void* AllocateBlocksLocked(size_t count, BlockType type, size_t* clean);
+  // TakeRun takes the run under the lock; *clean counts its blocks with no resident
+  // pages.
+  void* TakeRun(size_t count, BlockType type, size_t* clean) ABSL_LOCKS_EXCLUDED(mu_);
 
   ArenaOptions options_;
   uintptr_t base_ = 0;

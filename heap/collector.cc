@@ -132,6 +132,7 @@ void Collector::Run(RootSource& roots) {
   roots.VisitWeakRoots(weak);
   heap_.RetainFreeBlocks(generation_);  // at the collection's peak, before it frees
   Finish();
+  heap_.BoundRetainedBlocks();
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();
   double cpu_ms = ThreadCpuMs() - start_cpu_ms;

@@ -35,7 +35,7 @@ Heap::Heap(const HeapOptions& options, Arena* arena)
       arena_(arena),
       nursery_sizer_(options_.nursery_bytes, options_.max_nursery_bytes, kBlockSize,
                      options_.young_pause_target_ms),
-      base_cached_free_bytes_(arena->Stats().cached_free_bytes) {
+      base_cached_free_bytes_(arena->options().cached_free_bytes) {
   MutexLock lock(&mu_);
   soft_limit_ = options_.soft_limit_bytes;
   nursery_bytes_ = options_.nursery_bytes;
@@ -193,11 +193,21 @@ void Heap::RetainFreeBlocks(int generation) {
   footprint_peaks_[retain_slot_] = std::max(footprint_peaks_[retain_slot_], footprint);
   size_t keep = base_cached_free_bytes_;
   for (size_t peak : footprint_peaks_) keep = std::max(keep, peak);
+  retain_keep_ = keep;
   arena_->SetCachedFreeBytes(keep);
   if (generation > 0) {
     retain_slot_ = (retain_slot_ + 1) % kRetainWindow;
     footprint_peaks_[retain_slot_] = 0;
   }
+}
+
+void Heap::BoundRetainedBlocks() {
+  // [heap.arena.retain]: free blocks are committed memory outside heap_bytes_, so
+  // the heap, its spares and the blocks kept for it stay within the hard limit.
+  const size_t used = heap_bytes_ + SpareBytes();
+  const size_t hard = options_.hard_limit_bytes;
+  const size_t room = hard > used ? hard - used : 0;
+  arena_->SetCachedFreeBytes(std::max(base_cached_free_bytes_, std::min(retain_keep_, room)));
 }
 
 void Heap::AdaptNursery(size_t allocated, size_t survived) {

@@ -211,6 +211,9 @@ class Heap {
   // largest footprint of the last kRetainWindow older collections' spans
   // ([heap.arena.retain]). Called by a collection before it frees anything.
   void RetainFreeBlocks(int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BoundRetainedBlocks, once the collection has freed: the heap and what the arena
+  // keeps for it together stay within the hard limit.
+  void BoundRetainedBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t SpareBytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return spare_young_blocks_.size() * kBlockSize;
   }
@@ -281,6 +284,7 @@ class Heap {
   static constexpr size_t kRetainWindow = 4;
   std::array<size_t, kRetainWindow> footprint_peaks_ ABSL_GUARDED_BY(mu_) = {};
   size_t retain_slot_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t retain_keep_ ABSL_GUARDED_BY(mu_) = 0;  // what RetainFreeBlocks asked for
   size_t base_cached_free_bytes_ = 0;
   bool in_collection_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t stress_counter_ ABSL_GUARDED_BY(mu_) = 0;

@@ -171,6 +171,32 @@ TEST(HeapTest, FreedBlocksStayCommittedUpToTheRecentPeakThenGoBack) {
   t.heap->DestroyMutator(m);
 }
 
+TEST(HeapTest, BlocksKeptForReuseStayWithinTheHardLimit) {
+  // [heap.arena.retain]: once a collection has freed, the heap and what the arena
+  // keeps for it fit under the hard limit, however big the recent peak was.
+  HeapOptions o = testing::SmallHeapOptions();
+  o.hard_limit_bytes = size_t{32} << 20;
+  o.soft_limit_bytes = o.hard_limit_bytes;
+  TestHeap t(o);
+  const size_t base = t.arena->options().cached_free_bytes;
+  VectorRoots roots;
+  Mutator* m = t.heap->CreateMutator();
+  for (int i = 0; i < 3000; ++i) {  // 12 MiB of 4 KiB vectors, 11 MiB of them kept
+    Object* v = m->AllocateVector(500, Value::Fixnum(i));
+    ASSERT_NE(v, nullptr);
+    if (i % 12 != 0) roots.roots.push_back(V(v));
+  }
+  t.heap->Collect(t.heap->oldest_generation(), roots);  // a 23 MiB peak, 11 MiB left
+  t.heap->Verify(&roots);
+  HeapStats s = t.heap->Stats();
+  const size_t used = s.heap_bytes + s.nursery_spare_blocks * kBlockSize;
+  const size_t cached = t.arena->Stats().cached_free_bytes;
+  EXPECT_LE(cached, std::max(base, o.hard_limit_bytes - used));
+  EXPECT_LT(cached, size_t{22} << 20);  // below the peak: the bound was what applied
+  EXPECT_LE(t.arena->Stats().free_committed_blocks * kBlockSize, cached);
+  t.heap->DestroyMutator(m);
+}
+
 TEST(HeapTest, HostIsAskedWhenTheNurseryFills) {
   TestHeap t;
   VectorRoots roots;

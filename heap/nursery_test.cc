@@ -137,6 +137,9 @@ TEST(NurseryTest, BlocksAreNotDecommittedBetweenCollections) {
   EXPECT_LE(s.nursery_spare_blocks, kMin / kBlockSize);
   ArenaStats a = h.t.arena->Stats();
   EXPECT_EQ(a.decommitted_blocks, 0u) << "nursery blocks were returned to the OS";
+  // Nor kept by the arena for reuse ([heap.arena.retain] would hide a heap that
+  // freed its emptied nursery blocks to the arena).
+  EXPECT_EQ(a.free_committed_blocks, 0u) << "nursery blocks were freed to the arena";
   // Every nursery block ever used is one of the nursery's own: the working set does
   // not wander through the arena.
   EXPECT_LE(a.blocks_by_type[static_cast<int>(BlockType::kYoung)] * kBlockSize, 2 * kMin);

@@ -30,18 +30,26 @@ ManagedChunkAllocator::~ManagedChunkAllocator() {
 }
 
 uint64_t* ManagedChunkAllocator::AllocateChunk(Size size) {
+  void* populate = nullptr;
+  uint64_t* c = TakeChunk(size, &populate);
+  if (populate != nullptr) {
+    // [threads.stacks.prefault]: every thread writes its first chunk, and first
+    // chunks are handed out lowest address first, so a block of them is touched
+    // whole: populate it in one call instead of a fault per page. Outside the lock
+    // (others may already write the block's chunks; populating never changes data).
+    heap::OsRange range{populate, heap::kBlockSize};
+    heap::OsPopulate(&range, 1);
+  }
+  return c;
+}
+
+uint64_t* ManagedChunkAllocator::TakeChunk(Size size, void** populate) {
   SpinLockHolder h(&lock_);
   Pool& pool = pools_[static_cast<int>(size)];
   if (pool.free.empty()) {
     void* block = AllocateArenaBlocks(arena_, 1, heap::BlockType::kManagedStack, this);
     if (block == nullptr) return nullptr;
-    // [threads.stacks.prefault]: every thread writes its first chunk, and first
-    // chunks are handed out lowest address first, so a block of them is touched
-    // whole: populate it in one call instead of a fault per page.
-    if (size == Size::kFirst) {
-      heap::OsRange range{block, heap::kBlockSize};
-      heap::OsPopulate(&range, 1);
-    }
+    if (size == Size::kFirst) *populate = block;
     pool.blocks.push_back(block);
     char* p = static_cast<char*>(block);
     const size_t bytes = ChunkBytes(size);

@@ -47,6 +47,9 @@ class ManagedChunkAllocator {
     std::vector<uint64_t*> free;
     std::vector<void*> blocks;
   };
+  // TakeChunk: a chunk from the pool, under the lock; *populate is the first-chunk
+  // block it had to take from the arena, if any.
+  uint64_t* TakeChunk(Size size, void** populate);
   heap::Arena* arena_;
   SpinLock lock_;
   Pool pools_[2] ABSL_GUARDED_BY(lock_);
