@@ -1,6 +1,5 @@
 #include "heap/arena.h"
 
-#include <sys/mman.h>
 #include <sys/resource.h>
 
 #include <cstring>
@@ -10,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "heap/os_memory.h"
+#include "heap/os_memory_testing.h"
 
 namespace weft::heap {
 namespace {
@@ -170,15 +170,21 @@ TEST(ArenaTest, ReserveFailsCleanlyUnderTinyAddressSpaceLimit) {
   EXPECT_NE(arena.status().message().find("refused to reserve"), std::string::npos);
 }
 
-TEST(ArenaTest, DecommitPolicyReturnsMemoryAboveTheCache) {
-  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+// AllocateTouchAndFree takes `blocks` old blocks one at a time, writes every page of
+// them, then frees them all.
+void AllocateTouchAndFree(Arena& a, int blocks) {
   std::vector<void*> runs;
-  for (int i = 0; i < 256; ++i) {  // 8 MiB, touched
-    void* p = a->AllocateBlocks(1, BlockType::kOld);
+  for (int i = 0; i < blocks; ++i) {
+    void* p = a.AllocateBlocks(1, BlockType::kOld);
     std::memset(p, 1, kBlockSize);
     runs.push_back(p);
   }
-  for (void* p : runs) a->FreeBlocks(p);
+  for (void* p : runs) a.FreeBlocks(p);
+}
+
+TEST(ArenaTest, DecommitPolicyReturnsMemoryAboveTheCache) {
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  AllocateTouchAndFree(*a, 256);  // 8 MiB
   a->Verify();
   // At most the cache stays resident.
   EXPECT_LE(a->Stats().free_committed_blocks * kBlockSize, size_t{1} << 20);
@@ -190,20 +196,13 @@ TEST(ArenaTest, DecommitPolicyReturnsMemoryAboveTheCache) {
   a->Verify();
 }
 
-
 TEST(ArenaTest, SetCachedFreeBytesKeepsFreedBlocksAndDecommitsTheExcess) {
   // [heap.arena.retain]: the heap raises the cache to its recent peak, so freed
   // blocks stay resident; lowering it returns the excess at once.
   std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
   a->SetCachedFreeBytes(size_t{16} << 20);
   EXPECT_EQ(a->Stats().cached_free_bytes, size_t{16} << 20);
-  std::vector<void*> runs;
-  for (int i = 0; i < 256; ++i) {  // 8 MiB, touched
-    void* p = a->AllocateBlocks(1, BlockType::kOld);
-    std::memset(p, 1, kBlockSize);
-    runs.push_back(p);
-  }
-  for (void* p : runs) a->FreeBlocks(p);
+  AllocateTouchAndFree(*a, 256);  // 8 MiB
   EXPECT_EQ(a->Stats().free_committed_blocks, 256u);
   a->SetCachedFreeBytes(size_t{2} << 20);
   EXPECT_LE(a->Stats().free_committed_blocks * kBlockSize, size_t{2} << 20);
@@ -211,22 +210,8 @@ TEST(ArenaTest, SetCachedFreeBytesKeepsFreedBlocksAndDecommitsTheExcess) {
   a->Verify();
 }
 
-// Resident reports whether the page at p is in memory (mincore).
-bool Resident(const void* p) {
-  const size_t page = OsPageSize();
-  void* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~(page - 1));
-  unsigned char v = 0;
-  return mincore(start, page, &v) == 0 && (v & 1) != 0;
-}
-
-// Whether this kernel populates pages on request (MADV_POPULATE_WRITE, 5.14+).
-bool KernelPopulates() {
-  const size_t page = OsPageSize();
-  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  bool ok = p != MAP_FAILED && madvise(p, page, 23 /* MADV_POPULATE_WRITE */) == 0;
-  if (p != MAP_FAILED) munmap(p, page);
-  return ok;
-}
+using testing::KernelPopulates;
+using testing::Resident;
 
 // ResidentPages counts the resident pages of one block.
 size_t ResidentPages(const char* block) {

@@ -130,9 +130,9 @@ void Collector::Run(RootSource& roots) {
   // before Finish frees the from-space and sweeps.
   WeakVisitor weak(*this);
   roots.VisitWeakRoots(weak);
-  heap_.RetainFreeBlocks(generation_);  // at the collection's peak, before it frees
+  const size_t keep = heap_.RetainFreeBlocks(generation_);  // at the peak, before it frees
   Finish();
-  heap_.BoundRetainedBlocks();
+  heap_.BoundRetainedBlocks(keep);
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();
   double cpu_ms = ThreadCpuMs() - start_cpu_ms;

@@ -34,8 +34,7 @@ Heap::Heap(const HeapOptions& options, Arena* arena)
     : options_(Normalized(options)),
       arena_(arena),
       nursery_sizer_(options_.nursery_bytes, options_.max_nursery_bytes, kBlockSize,
-                     options_.young_pause_target_ms),
-      base_cached_free_bytes_(arena->options().cached_free_bytes) {
+                     options_.young_pause_target_ms) {
   MutexLock lock(&mu_);
   soft_limit_ = options_.soft_limit_bytes;
   nursery_bytes_ = options_.nursery_bytes;
@@ -46,7 +45,7 @@ Heap::~Heap() {
   MutexLock lock(&mu_);
   WEFT_CHECK(mutators_.empty(), "weft: heap destroyed while mutators remain");
   if (pinned_region_.open()) CloseRegion(pinned_region_, true);
-  arena_->SetCachedFreeBytes(base_cached_free_bytes_);  // [heap.arena.retain]
+  arena_->SetCachedFreeBytes(BaseCachedFreeBytes());  // [heap.arena.retain]
   for (char* b : young_blocks_) arena_->FreeBlocks(b);
   for (char* b : spare_young_blocks_) arena_->FreeBlocks(b);
   for (char* b : old_blocks_) arena_->FreeBlocks(b);
@@ -184,30 +183,30 @@ size_t Heap::NurseryLimit() const {
   return std::max(limit, options_.nursery_bytes);
 }
 
-void Heap::RetainFreeBlocks(int generation) {
+size_t Heap::RetainFreeBlocks(int generation) {
   // [heap.arena.retain]: blocks a collection frees stay committed up to the largest
   // footprint of the recent past, so the next cycle's promotions and to-space reuse
   // resident pages instead of faulting them in again; a heap that stays smaller
   // for kRetainWindow older collections gives the difference back.
   size_t footprint = heap_bytes_ + SpareBytes();
   footprint_peaks_[retain_slot_] = std::max(footprint_peaks_[retain_slot_], footprint);
-  size_t keep = base_cached_free_bytes_;
+  size_t keep = BaseCachedFreeBytes();
   for (size_t peak : footprint_peaks_) keep = std::max(keep, peak);
-  retain_keep_ = keep;
   arena_->SetCachedFreeBytes(keep);
   if (generation > 0) {
     retain_slot_ = (retain_slot_ + 1) % kRetainWindow;
     footprint_peaks_[retain_slot_] = 0;
   }
+  return keep;
 }
 
-void Heap::BoundRetainedBlocks() {
+void Heap::BoundRetainedBlocks(size_t keep) {
   // [heap.arena.retain]: free blocks are committed memory outside heap_bytes_, so
   // the heap, its spares and the blocks kept for it stay within the hard limit.
   const size_t used = heap_bytes_ + SpareBytes();
   const size_t hard = options_.hard_limit_bytes;
   const size_t room = hard > used ? hard - used : 0;
-  arena_->SetCachedFreeBytes(std::max(base_cached_free_bytes_, std::min(retain_keep_, room)));
+  arena_->SetCachedFreeBytes(std::max(BaseCachedFreeBytes(), std::min(keep, room)));
 }
 
 void Heap::AdaptNursery(size_t allocated, size_t survived) {

@@ -209,11 +209,14 @@ class Heap {
   void ReleaseSpareBlocks(size_t keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // RetainFreeBlocks sets how much freed memory the arena keeps committed: the
   // largest footprint of the last kRetainWindow older collections' spans
-  // ([heap.arena.retain]). Called by a collection before it frees anything.
-  void RetainFreeBlocks(int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // BoundRetainedBlocks, once the collection has freed: the heap and what the arena
-  // keeps for it together stay within the hard limit.
-  void BoundRetainedBlocks() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ([heap.arena.retain]), and returns it. Called by a collection before it frees
+  // anything.
+  size_t RetainFreeBlocks(int generation) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // BoundRetainedBlocks, once the collection has freed: cuts `keep` so that the heap
+  // and what the arena keeps for it together stay within the hard limit.
+  void BoundRetainedBlocks(size_t keep) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The arena's cache size as configured: the floor of what RetainFreeBlocks keeps.
+  size_t BaseCachedFreeBytes() const { return arena_->options().cached_free_bytes; }
   size_t SpareBytes() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return spare_young_blocks_.size() * kBlockSize;
   }
@@ -279,13 +282,10 @@ class Heap {
   HeapStats stats_ ABSL_GUARDED_BY(mu_);
   // [heap.arena.retain]: the largest footprint (heap bytes plus spare nursery bytes)
   // met by any collection since each of the last kRetainWindow older collections;
-  // the slot `retain_slot_` is the current span. `base_cached_free_bytes_` is the
-  // arena's own setting, the floor.
+  // the slot `retain_slot_` is the current span.
   static constexpr size_t kRetainWindow = 4;
   std::array<size_t, kRetainWindow> footprint_peaks_ ABSL_GUARDED_BY(mu_) = {};
   size_t retain_slot_ ABSL_GUARDED_BY(mu_) = 0;
-  size_t retain_keep_ ABSL_GUARDED_BY(mu_) = 0;  // what RetainFreeBlocks asked for
-  size_t base_cached_free_bytes_ = 0;
   bool in_collection_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t stress_counter_ ABSL_GUARDED_BY(mu_) = 0;
 };

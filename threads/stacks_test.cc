@@ -1,6 +1,5 @@
 // Tests for NativeStackAllocator and ManagedStack.
 #include <gtest/gtest.h>
-#include <sys/mman.h>
 
 #include <cstdio>
 #include <memory>
@@ -8,6 +7,7 @@
 
 #include "heap/arena.h"
 #include "heap/os_memory.h"
+#include "heap/os_memory_testing.h"
 #include "threads/managed_stack.h"
 #include "threads/native_stack.h"
 
@@ -104,22 +104,8 @@ TEST_F(StacksTest, GuardRegionFaultsOnAccessDeathTest) {
   regions.Free(&s);
 }
 
-// Resident reports whether the page at p is in memory (mincore).
-bool Resident(const void* p) {
-  const size_t page = heap::OsPageSize();
-  void* start = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(p) & ~(page - 1));
-  unsigned char v = 0;
-  return mincore(start, page, &v) == 0 && (v & 1) != 0;
-}
-
-// Whether this kernel populates pages on request (MADV_POPULATE_WRITE, 5.14+).
-bool KernelPopulates() {
-  const size_t page = heap::OsPageSize();
-  void* p = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  bool ok = p != MAP_FAILED && madvise(p, page, 23 /* MADV_POPULATE_WRITE */) == 0;
-  if (p != MAP_FAILED) munmap(p, page);
-  return ok;
-}
+using heap::testing::KernelPopulates;
+using heap::testing::Resident;
 
 // [threads.stacks.prefault]: a batch of stacks costs one populate call for all of
 // them (and, with batched guards, one guard call); each is a whole stack with its own
