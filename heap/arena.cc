@@ -227,6 +227,21 @@ void* Arena::TakeRun(size_t count, BlockType type, size_t* clean) {
   return BlockAddress(start);
 }
 
+void Arena::Retype(void* run, BlockType type) {
+  WEFT_CHECK(Contains(run), "weft: Retype of an address outside the arena");
+  WEFT_CHECK(type != BlockType::kFree, "weft: Retype to type free");
+  MutexLock lock(&mu_);
+  size_t start = BlockIndex(run);
+  BlockInfo& head = table_[start];
+  WEFT_CHECK(BlockAddress(start) == run && head.run_head == start && head.run_blocks > 0,
+             "weft: Retype of an address that is not the head of a run");
+  WEFT_CHECK(head.type != BlockType::kFree, "weft: Retype of a free run");
+  size_t length = head.run_blocks;
+  blocks_by_type_[static_cast<int>(head.type)] -= length;
+  blocks_by_type_[static_cast<int>(type)] += length;
+  for (size_t i = start; i < start + length; ++i) table_[i].type = type;
+}
+
 void Arena::FreeBlocks(void* run) {
   WEFT_CHECK(Contains(run), "weft: FreeBlocks of an address outside the arena");
   MutexLock lock(&mu_);

@@ -62,6 +62,10 @@ class Arena {
   void* AllocateBlocks(size_t count, BlockType type);
   // FreeBlocks returns a run from AllocateBlocks (its head address).
   void FreeBlocks(void* run);
+  // Retype changes the type of a run from AllocateBlocks (its head address) in
+  // place: the heap promotes a nursery block to an old one without moving it
+  // ([heap.nursery.in-place]). Neither type may be kFree.
+  void Retype(void* run, BlockType type);
   // ReleaseFreeMemory decommits every free committed block; returns bytes released.
   size_t ReleaseFreeMemory();
   // SetCachedFreeBytes changes how many bytes of freed blocks stay committed

@@ -56,6 +56,29 @@ TEST(ArenaTest, FreedRunsCoalesceAndAreReusedLowestFirst) {
   EXPECT_EQ(a->Stats().blocks_by_type[static_cast<int>(BlockType::kOld)], 2u);
 }
 
+// [heap.nursery.in-place]: a nursery block becomes an old one where it is.
+TEST(ArenaTest, RetypeChangesARunsTypeAndTheCountsInPlace) {
+  std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
+  void* x = a->AllocateBlocks(1, BlockType::kYoung);
+  void* y = a->AllocateBlocks(2, BlockType::kYoung);
+  a->InfoFor(x).generation = 0;
+  a->InfoFor(x).bytes_used = 123;
+  a->Retype(x, BlockType::kOld);
+  a->Verify();
+  EXPECT_EQ(a->InfoFor(x).type, BlockType::kOld);
+  EXPECT_EQ(a->InfoFor(x).bytes_used, 123u);  // the owner's fields are kept
+  EXPECT_EQ(a->Stats().blocks_by_type[static_cast<int>(BlockType::kOld)], 1u);
+  EXPECT_EQ(a->Stats().blocks_by_type[static_cast<int>(BlockType::kYoung)], 2u);
+  a->Retype(y, BlockType::kOld);
+  a->Verify();
+  EXPECT_EQ(a->InfoFor(static_cast<char*>(y) + kBlockSize).type, BlockType::kOld);
+  EXPECT_EQ(a->Stats().blocks_by_type[static_cast<int>(BlockType::kOld)], 3u);
+  a->FreeBlocks(x);
+  a->FreeBlocks(y);
+  a->Verify();
+  EXPECT_EQ(a->Stats().blocks_by_type[static_cast<int>(BlockType::kOld)], 0u);
+}
+
 TEST(ArenaTest, RandomAllocateFreeKeepsTableConsistent) {
   std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
   uint32_t seed = std::random_device{}();

@@ -115,7 +115,9 @@ Collector::Collector(Heap& heap, int generation, bool compact)
       generation_(generation),
       compact_(compact),
       oldest_(heap.oldest_generation()),
-      uniform_promotion_(UniformPromotion(heap.options_, generation, oldest_)) {}
+      uniform_promotion_(UniformPromotion(heap.options_, generation, oldest_)),
+      in_place_(!WEFT_CHECKED_BUILD && heap.recent_dense_ != 0 &&
+                heap.options_.promotion_age[0] == 1) {}
 
 void Collector::Run(RootSource& roots) {
   auto start = std::chrono::steady_clock::now();
@@ -140,14 +142,26 @@ void Collector::Run(RootSource& roots) {
   // rate samples, timed in the collecting thread's CPU time: an older collection's
   // pause is mostly marking, and a descheduled collector is not a slower copy
   // ([heap.nursery.adaptive]).
-  size_t survived = copied_bytes_ - evacuated_bytes_;
-  if (generation_ == 0) heap_.nursery_sizer_.RecordYoungCollection(survived, cpu_ms);
+  size_t survived = copied_bytes_ - evacuated_bytes_ + in_place_bytes_;
+  if (generation_ == 0 && !in_place_) {
+    heap_.nursery_sizer_.RecordYoungCollection(survived, cpu_ms);
+  }
+  // [heap.nursery.in-place]: recent survival predicts survival.
+  const int percent = heap_.options_.promote_in_place_percent;
+  const uint64_t allocated = heap_.stats_.bytes_allocated - heap_.allocated_at_last_gc_;
+  heap_.allocated_at_last_gc_ = heap_.stats_.bytes_allocated;
+  const bool dense = percent > 0 && allocated > 0 &&
+                     survived * 100 >= static_cast<uint64_t>(percent) * allocated;
+  heap_.recent_dense_ =
+      ((heap_.recent_dense_ << 1) | (dense ? 1 : 0)) & ((1u << Heap::kDenseWindow) - 1);
   heap_.AdaptNursery(heap_.young_since_gc_, survived);
   heap_.young_since_gc_ = 0;
   HeapStats& s = heap_.stats_;
   ++s.collections[generation_];
   s.promoted_bytes += promoted_bytes_;
   s.evacuated_bytes += evacuated_bytes_;
+  if (in_place_) ++s.in_place_collections;
+  s.promoted_in_place_bytes += in_place_bytes_;
   s.total_pause_ms += ms;
   s.max_pause_ms = std::max(s.max_pause_ms, ms);
   s.last_pause_ms = ms;
@@ -162,7 +176,8 @@ void Collector::Run(RootSource& roots) {
   weft::Log().debug(
       "gc #{} gen {}{}: {}->{} KiB heap, {} KiB copied, {} KiB marked, {} KiB promoted, "
       "{} KiB evacuated, {:.3f} ms ({:.3f} ms CPU); nursery next {} KiB",
-      s.collections[generation_], generation_, compact_ ? " compact" : "", before >> 10,
+      s.collections[generation_], generation_,
+      compact_ ? " compact" : (in_place_ ? " in place" : ""), before >> 10,
       heap_.heap_bytes_ >> 10, copied_bytes_ >> 10, marked_bytes_ >> 10, promoted_bytes_ >> 10,
       evacuated_bytes_ >> 10, ms, cpu_ms, heap_.nursery_bytes_ >> 10);
 }
@@ -170,6 +185,17 @@ void Collector::Run(RootSource& roots) {
 void Collector::Prepare() {
   heap_.CloseMutatorRegions();
   from_young_.swap(heap_.young_blocks_);
+  if (in_place_) {
+    // The trace records these blocks' old-to-young slots as it would in to-space
+    // blocks of generation 1 ([heap.nursery.in-place]).
+    // bytes_used counts the marked bytes, so blocks nothing survived in go back
+    // unswept.
+    for (char* b : from_young_) {
+      BlockInfo& info = arena_.InfoFor(b);
+      std::memset(info.cards, 0, kCardsPerBlock);
+      info.bytes_used = 0;
+    }
+  }
   young_reserve_ = from_young_.size() * kBlockSize + from_young_.size() * kBlockSize / 3 +
                    8 * kBlockSize;
   size_t hard = heap_.options_.hard_limit_bytes;
@@ -246,6 +272,12 @@ void Collector::Process(Value* slot) {
   WEFT_DCHECK(o->HasHeader(), "weft: reference to something that is not an object");
   switch (info.type) {
     case BlockType::kYoung: {
+      if (in_place_) {  // [heap.nursery.in-place]
+        o->SetMarked(true);
+        info.bytes_used += static_cast<uint32_t>(ObjectSize(o));
+        if (KindHasReferences(o->kind())) work_.push_back(o);
+        return;
+      }
       int age = o->age() + 1;
       Object* n = age >= heap_.options_.promotion_age[0] ? Copy(o, 1, 0, true)
                                                          : Copy(o, 0, age, true);
@@ -406,13 +438,13 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
 void Collector::RecordCard(Value* slot, int holder_generation) {
   Value v = *slot;
   if (!v.IsPointer()) return;
-  if (arena_.InfoFor(v.AsObject()).generation < holder_generation) {
+  if (Generation(arena_.InfoFor(v.AsObject())) < holder_generation) {
     DirtyCard(arena_.InfoFor(slot), slot);  // [heap.inv.old-to-young]
   }
 }
 
 void Collector::ScanObject(Object* o) {
-  int gen = arena_.InfoFor(o).generation;
+  int gen = Generation(arena_.InfoFor(o));
   Value* s = o->slots();
   size_t n = ReferenceCount(o);
   for (size_t i = 0; i < n; ++i) {
@@ -423,6 +455,10 @@ void Collector::ScanObject(Object* o) {
 }
 
 void Collector::Drain() {
+  if (in_place_) {
+    DrainInPlace();
+    return;
+  }
   if (generation_ == 0) {
     DrainYoung();
     return;
@@ -434,67 +470,106 @@ void Collector::Drain() {
   }
 }
 
-// [heap.collect.young-drain] The transitive closure of a nursery collection, in one
-// loop with the arena's base and block table in locals: object stores may alias any
-// word, so the general path reloads them from the arena around every copy. Only
-// nursery blocks are copied here; everything else a young collection condemns
-// (generation-0 large and pinned objects) goes through Process. Same result as
-// ScanObject on every work item.
-void Collector::DrainYoung() {
-  const uintptr_t base = arena_.base();
-  BlockInfo* const table = &arena_.InfoFor(reinterpret_cast<const void*>(base));
-  const int promote_at = heap_.options_.promotion_age[0];
-  auto info_for = [base, table](const void* p) -> BlockInfo& {
+// BlockTable: the arena's base and block table held in locals, so that object stores
+// (which may alias any word) do not make the compiler reload them around every copy
+// or mark ([heap.collect.young-drain]).
+struct Collector::BlockTable {
+  uintptr_t base;
+  BlockInfo* table;
+  BlockInfo& operator()(const void* p) const {
     return table[(reinterpret_cast<uintptr_t>(p) - base) >> kBlockShift];
-  };
+  }
+};
+
+// DrainWith empties the work list, calling visit(slot, holder_generation, table) for
+// every pointer slot of every object on it (ScanObject's loop, with the table in
+// locals).
+template <typename Visit>
+void Collector::DrainWith(Visit visit) {
+  const uintptr_t base = arena_.base();
+  const BlockTable info_for{base, &arena_.InfoFor(reinterpret_cast<const void*>(base))};
   while (!work_.empty()) {
     Object* o = work_.back();
     work_.pop_back();
-    const int holder_generation = info_for(o).generation;
+    const int holder_generation = Generation(info_for(o));
     Value* s = o->slots();
     const size_t n = ReferenceCount(o);
     for (size_t i = 0; i < n; ++i) {
-      Value v = s[i];
-      if (!v.IsPointer()) continue;
-      Object* r = v.AsObject();
-      const uint64_t header = r->header;
-      if ((header & 7) == kForwardTag) {
-        s[i] = Value::FromObject(reinterpret_cast<Object*>(header & ~uint64_t{7}));
-      } else if (const BlockInfo& ri = info_for(r);
-                 ri.type == BlockType::kYoung && !(ri.flags & kBlockToSpace)) {
-        WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
-        const size_t words = ObjectSizeInWords(r);
-        const size_t bytes = words * kWordSize;
-        const bool boxed = KindHasReferences(r->kind());
-        int age = static_cast<int>((header >> kAgeShift) & kAgeMask) + 1;
-        const int to_generation = age >= promote_at ? 1 : 0;
-        if (to_generation == 1) age = 0;
-        char* p = nullptr;
-        if (bytes <= kSmallCopyBytes) p = ToRegion(to_generation, boxed, bytes).Bump(bytes);
-        if (p == nullptr) {
-          Object* moved = Copy(r, to_generation, age, true);  // opens the next region
-          if (moved == nullptr) ReportSurvivorOutOfMemory(bytes);
-          WEFT_CHECK(moved != nullptr, "weft: heap: out of memory copying nursery survivors");
-          s[i] = Value::FromObject(moved);
-        } else {
-          const uint64_t* from = reinterpret_cast<const uint64_t*>(r);
-          uint64_t* to = reinterpret_cast<uint64_t*>(p);
-          to[0] = (header & ~(kAgeMask << kAgeShift) & ~kMarkBit) |
-                  (static_cast<uint64_t>(age) << kAgeShift);
-          for (size_t w = 1; w < words; ++w) to[w] = from[w];
-          r->header = reinterpret_cast<uint64_t>(p) | kForwardTag;
-          Object* moved = reinterpret_cast<Object*>(p);
-          if (boxed) work_.push_back(moved);
-          copied_bytes_ += bytes;
-          if (to_generation > 0) promoted_bytes_ += bytes;
-          s[i] = Value::FromObject(moved);
-        }
-      } else {
-        Process(&s[i]);
-      }
-      if (holder_generation > 0) RecordCard(&s[i], holder_generation);
+      if (s[i].IsPointer()) visit(&s[i], holder_generation, info_for);
     }
   }
+}
+
+// [heap.collect.young-drain] The transitive closure of a nursery collection that
+// copies, in one loop with the block table in locals. Only nursery blocks are copied
+// here; everything else a young collection condemns (generation-0 large and pinned
+// objects) goes through Process. Same result as ScanObject on every work item.
+void Collector::DrainYoung() {
+  const int promote_at = heap_.options_.promotion_age[0];
+  DrainWith([this, promote_at](Value* slot, int holder_generation, const BlockTable& info_for) {
+    Object* r = slot->AsObject();
+    const uint64_t header = r->header;
+    if ((header & 7) == kForwardTag) {
+      *slot = Value::FromObject(reinterpret_cast<Object*>(header & ~uint64_t{7}));
+    } else if (const BlockInfo& ri = info_for(r);
+               ri.type == BlockType::kYoung && !(ri.flags & kBlockToSpace)) {
+      WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
+      const size_t words = ObjectSizeInWords(r);
+      const size_t bytes = words * kWordSize;
+      const bool boxed = KindHasReferences(r->kind());
+      int age = static_cast<int>((header >> kAgeShift) & kAgeMask) + 1;
+      const int to_generation = age >= promote_at ? 1 : 0;
+      if (to_generation == 1) age = 0;
+      char* p = nullptr;
+      if (bytes <= kSmallCopyBytes) p = ToRegion(to_generation, boxed, bytes).Bump(bytes);
+      if (p == nullptr) {
+        Object* moved = Copy(r, to_generation, age, true);  // opens the next region
+        if (moved == nullptr) ReportSurvivorOutOfMemory(bytes);
+        WEFT_CHECK(moved != nullptr, "weft: heap: out of memory copying nursery survivors");
+        *slot = Value::FromObject(moved);
+      } else {
+        const uint64_t* from = reinterpret_cast<const uint64_t*>(r);
+        uint64_t* to = reinterpret_cast<uint64_t*>(p);
+        to[0] = (header & ~(kAgeMask << kAgeShift) & ~kMarkBit) |
+                (static_cast<uint64_t>(age) << kAgeShift);
+        for (size_t w = 1; w < words; ++w) to[w] = from[w];
+        r->header = reinterpret_cast<uint64_t>(p) | kForwardTag;
+        Object* moved = reinterpret_cast<Object*>(p);
+        if (boxed) work_.push_back(moved);
+        copied_bytes_ += bytes;
+        if (to_generation > 0) promoted_bytes_ += bytes;
+        *slot = Value::FromObject(moved);
+      }
+    } else {
+      Process(slot);
+    }
+    if (holder_generation > 0) RecordCard(slot, holder_generation);
+  });
+}
+
+// [heap.nursery.in-place] The closure of a collection that promotes the nursery in
+// place: nursery objects are marked inline, with the block table in locals as in
+// DrainYoung; everything else goes through Process. Same result as ScanObject on
+// every work item.
+void Collector::DrainInPlace() {
+  DrainWith([this](Value* slot, int holder_generation, const BlockTable& info_for) {
+    Object* r = slot->AsObject();
+    BlockInfo& ri = info_for(r);
+    if (ri.type != BlockType::kYoung) {
+      Process(slot);
+      if (holder_generation > 0) RecordCard(slot, holder_generation);
+      return;
+    }
+    const uint64_t header = r->header;
+    if (!(header & kMarkBit)) {
+      WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
+      r->header = header | kMarkBit;
+      ri.bytes_used += static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
+      if (KindHasReferences(r->kind())) work_.push_back(r);
+    }
+    // The nursery counts as generation 1 ([heap.nursery.in-place]).
+    if (holder_generation > 1) DirtyCard(info_for(slot), slot);
+  });
 }
 
 void Collector::ScanDirtyBlock(char* block) {
@@ -601,6 +676,26 @@ void Collector::Age(char* head, BlockInfo& info, size_t blocks) {
   if (gen == generation_ && gen >= 1) promoted_up_bytes_ += info.bytes_used;
 }
 
+// [heap.nursery.in-place]
+void Collector::PromoteInPlace(char* block) {
+  BlockInfo& info = arena_.InfoFor(block);
+  // Sweep: line marks, fillers, bytes_used.
+  const size_t live = info.bytes_used == 0 ? 0 : Sweep(block, info);
+  if (live == 0) {
+    heap_.KeepOrFreeYoungBlock(block);
+    return;
+  }
+  arena_.Retype(block, BlockType::kOld);
+  info.generation = 1;
+  info.reserved = 0;
+  info.flags &= kBlockUnboxed;  // its cards are the trace's (cleared in Prepare)
+  in_place_bytes_ += live;
+  promoted_bytes_ += live;
+  heap_.old_blocks_.push_back(block);
+  // As a to-space block of promoted copies would: it survived this collection.
+  if (generation_ >= 1) Age(block, info, 1);
+}
+
 void Collector::Finish() {
   for (int g = 0; g < kMaxGenerations; ++g) {
     for (int s = 0; s < 2; ++s) {
@@ -610,7 +705,9 @@ void Collector::Finish() {
   }
   // The nursery's from-space is empty now (poisoned under WEFT_CHECKED); it stays
   // committed as spare nursery blocks ([heap.nursery.spare]).
-  for (char* b : from_young_) heap_.KeepOrFreeYoungBlock(b);
+  if (!in_place_) {
+    for (char* b : from_young_) heap_.KeepOrFreeYoungBlock(b);
+  }
   for (char* b : heap_.young_blocks_) arena_.InfoFor(b).flags &= ~kBlockToSpace;
 
   std::vector<char*> keep;
@@ -638,6 +735,10 @@ void Collector::Finish() {
     keep.push_back(b);
   }
   heap_.old_blocks_.swap(keep);
+  // After the old blocks' sweep, which must not see them again.
+  if (in_place_) {
+    for (char* b : from_young_) PromoteInPlace(b);
+  }
 
   keep.clear();
   for (char* run : heap_.large_runs_) {

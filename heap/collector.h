@@ -5,7 +5,8 @@
 // dirty cards, transitive closure (an explicit work list: no native recursion, as
 // the collector runs on a green thread's small native stack), sweep and free.
 // Nursery objects are copied (to young survivor blocks, or promoted to generation 1
-// once old enough); old objects are marked in place, except in blocks chosen for
+// once old enough), or, after a young collection where most of the nursery survived,
+// marked in place with their blocks promoted whole; old objects are marked in place, except in blocks chosen for
 // evacuation, whose objects are copied into holes or fresh blocks of their own
 // generation; large and pinned objects are marked in place.
 #ifndef WEFT_HEAP_COLLECTOR_H_
@@ -42,7 +43,11 @@ class Collector {
   void ScanDirtyBlock(char* block);
   void ScanDirtyLarge(char* run);
   void Drain();
+  struct BlockTable;
+  template <typename Visit>
+  void DrainWith(Visit visit);
   void DrainYoung();
+  void DrainInPlace();
   void ScanObject(Object* o);
   // Settled: `o` (not forwarded) needs nothing more from this collection: it is not
   // condemned, or it is a copy made by it, or it is marked in place.
@@ -50,6 +55,15 @@ class Collector {
   // ToRegion: the to-space region an object of `bytes` copied into `generation` uses.
   Region& ToRegion(int generation, bool boxed, size_t bytes);
   void RecordCard(Value* slot, int holder_generation);
+  // Generation: the generation `info`'s objects have for the cards this collection
+  // rebuilds: a nursery promoted in place is already generation 1, as copies of its
+  // survivors would be ([heap.nursery.in-place]).
+  int Generation(const BlockInfo& info) const {
+    return in_place_ && info.type == BlockType::kYoung ? 1 : info.generation;
+  }
+  // PromoteInPlace sweeps a from-space nursery block of an in-place collection and
+  // makes it a generation-1 block if anything in it survived.
+  void PromoteInPlace(char* block);
   void Mark(Object* o);
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
   void ReportSurvivorOutOfMemory(size_t object_bytes);
@@ -73,6 +87,9 @@ class Collector {
   // for each): promoted blocks keep the cards the trace rebuilt
   // ([heap.cards.uniform-promotion]).
   const bool uniform_promotion_;
+  // The nursery is marked in place and its blocks with survivors become old blocks,
+  // instead of its survivors being copied ([heap.nursery.in-place]).
+  const bool in_place_;
   std::vector<Object*> work_;
   std::vector<char*> from_young_;
   std::vector<char*> dirty_blocks_;
@@ -88,6 +105,7 @@ class Collector {
   uint64_t evacuated_bytes_ = 0;
   uint64_t copied_bytes_ = 0;
   uint64_t marked_bytes_ = 0;
+  uint64_t in_place_bytes_ = 0;  // nursery survivors promoted in place
 };
 
 }  // namespace weft::heap

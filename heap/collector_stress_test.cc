@@ -272,6 +272,32 @@ TEST(CollectorStressTest, UniformPromotionKeepsEveryOldToYoungSlotInADirtyCard) 
   EXPECT_GT(RunRandomRounds(rng, [](HeapOptions& o) { o.promotion_age.fill(1); }), 0u);
 }
 
+// [heap.nursery.in-place]: nurseries promoted in place, at random thresholds, among
+// copying collections of every generation; Verify after every step.
+TEST(CollectorStressTest, NurseriesPromotedInPlaceKeepEveryValueAndCard) {
+  if (WEFT_CHECKED_BUILD) GTEST_SKIP() << "checked builds move every nursery object";
+  std::mt19937 rng(testing::TestSeed());
+  uint64_t in_place = 0;
+  for (int round = 0; round < 3; ++round) {
+    HeapOptions o = RandomOptions(rng);
+    o.promotion_age[0] = 1;
+    o.promote_in_place_percent = 1 + static_cast<int>(rng() % 60);
+    SCOPED_TRACE("round " + std::to_string(round) + " percent " +
+                 std::to_string(o.promote_in_place_percent));
+    GraphStress g(rng(), o);
+    g.Run(12000 / testing::kSanitizerSlowdown);
+    HeapStats s = g.Stats();
+    uint64_t collections = 0;
+    for (uint64_t c : s.collections) collections += c;
+    std::printf("round %d: %llu of %llu collections in place, %llu bytes\n", round,
+                static_cast<unsigned long long>(s.in_place_collections),
+                static_cast<unsigned long long>(collections),
+                static_cast<unsigned long long>(s.promoted_in_place_bytes));
+    in_place += s.in_place_collections;
+  }
+  EXPECT_GT(in_place, 0u);
+}
+
 TEST(CollectorStressTest, GcStressModeCollectsEveryFewAllocations) {
   uint32_t seed = testing::TestSeed();
   std::mt19937 rng(seed);

@@ -68,6 +68,11 @@ class CollectionHost {
 
 class Heap {
  public:
+  // While any of the last kDenseWindow collections found its nursery dense (at least
+  // promote_in_place_percent of what was allocated since the one before survived),
+  // collections promote the nursery in place ([heap.nursery.in-place]).
+  static constexpr int kDenseWindow = 3;
+
   // Create: InvalidArgument when the options do not Validate or arena is null.
   static absl::StatusOr<std::unique_ptr<Heap>> Create(const HeapOptions& options, Arena* arena);
   // ~Heap returns every block to the arena. Every Mutator must be destroyed first.
@@ -260,6 +265,11 @@ class Heap {
   size_t pinned_hole_line_ ABSL_GUARDED_BY(mu_) = 0;
   size_t heap_bytes_ ABSL_GUARDED_BY(mu_) = 0;       // blocks held, in bytes
   size_t young_since_gc_ ABSL_GUARDED_BY(mu_) = 0;   // allocated since the last GC
+  // Bit i: the i-th last collection found its nursery dense (survival at least
+  // promote_in_place_percent; see kDenseWindow), judged against the bytes mutators
+  // allocated since the collection before (stats_.bytes_allocated then).
+  uint64_t allocated_at_last_gc_ ABSL_GUARDED_BY(mu_) = 0;
+  uint32_t recent_dense_ ABSL_GUARDED_BY(mu_) = 0;
   // The nursery's current size, in [options_.nursery_bytes, max], whole blocks
   // ([heap.nursery.adaptive]), and its spare blocks ([heap.nursery.spare]).
   size_t nursery_bytes_ ABSL_GUARDED_BY(mu_);

@@ -39,6 +39,17 @@ absl::Status HeapOptions::Validate() const {
           "HeapOptions.promotion_age[%d] = %d is out of range [1, 7]", g, promotion_age[g]));
     }
   }
+  if (promote_in_place_percent < 0 || promote_in_place_percent > 100) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "HeapOptions.promote_in_place_percent = %d is out of range [0, 100]",
+        promote_in_place_percent));
+  }
+  if (promote_in_place_percent > 0 && promotion_age[0] != 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "HeapOptions.promote_in_place_percent = %d needs promotion_age[0] = 1 (it is %d): "
+        "a nursery promoted in place moves all of it to generation 1",
+        promote_in_place_percent, promotion_age[0]));
+  }
   uint64_t min_hard = 3 * uint64_t{nursery_bytes} + (uint64_t{1} << 20);
   if (hard_limit_bytes < min_hard || hard_limit_bytes > kMaxBytes) {
     return OutOfRange("hard_limit_bytes", hard_limit_bytes, min_hard, kMaxBytes);

@@ -34,6 +34,13 @@ struct HeapOptions {
   // (older generations, large and pinned objects) survives before it is promoted to
   // g + 1. Entries 0..generations-1 are used. [1, 7].
   std::array<int, kMaxOlderGenerations> promotion_age = {2, 2, 2, 2, 2, 2};
+  // A collection that follows a young one in which at least this percentage of the
+  // bytes allocated since the collection before survived promotes the nursery in
+  // place ([heap.nursery.in-place]): its blocks with survivors become generation-1
+  // blocks, marked and swept, instead of having every survivor copied out. 0: always
+  // copy. Needs promotion_age[0] = 1. Ignored in WEFT_CHECKED builds, where every
+  // collection moves every nursery object. [0, 100].
+  int promote_in_place_percent = 0;
   // An older generation is collected when it has grown past
   // max(initial_bytes, 2 x its size after its last collection). [0, soft_limit_bytes].
   size_t initial_bytes = size_t{16} << 20;

@@ -43,6 +43,10 @@ struct HeapStats {
   std::array<uint64_t, kMaxGenerations> collections = {};  // by generation collected
   uint64_t promoted_bytes = 0;   // copied or moved out of the nursery, ever
   uint64_t evacuated_bytes = 0;  // old objects moved by defragmentation/compaction
+  // Collections that promoted the nursery in place, and the bytes of nursery objects
+  // they promoted without moving them (part of promoted_bytes) ([heap.nursery.in-place]).
+  uint64_t in_place_collections = 0;
+  uint64_t promoted_in_place_bytes = 0;
   double total_pause_ms = 0;
   double max_pause_ms = 0;
   double last_pause_ms = 0;

@@ -67,6 +67,10 @@ absl::Status ValidateOptions(const Options& o) {
   if (o.generations < 1 || o.generations > heap::kMaxOlderGenerations) {
     return OutOfRange("generations", "in [1, 6]", absl::StrCat(o.generations));
   }
+  if (o.promote_in_place_percent < 0 || o.promote_in_place_percent > 100) {
+    return OutOfRange("promote_in_place_percent", "in [0, 100]",
+                      absl::StrCat(o.promote_in_place_percent));
+  }
   if (o.promotion_age < 1 || o.promotion_age > 7) {
     return OutOfRange("promotion_age", "in [1, 7]", absl::StrCat(o.promotion_age));
   }
@@ -118,6 +122,7 @@ heap::HeapOptions ToHeapOptions(const Options& o) {
   h.young_pause_target_ms = absl::ToDoubleMilliseconds(o.young_pause_target);
   h.generations = o.generations;
   h.promotion_age.fill(o.promotion_age);
+  h.promote_in_place_percent = o.promotion_age == 1 ? o.promote_in_place_percent : 0;
   h.hard_limit_bytes = o.heap_hard_limit_bytes == 0 ? PhysicalMemory() : o.heap_hard_limit_bytes;
   h.soft_limit_bytes = o.heap_soft_limit_bytes == 0 ? h.hard_limit_bytes : o.heap_soft_limit_bytes;
   h.initial_bytes = std::min(o.heap_initial_bytes, h.soft_limit_bytes);

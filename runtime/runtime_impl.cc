@@ -330,6 +330,7 @@ Stats RuntimeImpl::GetStats() const {
   s.generation_bytes.assign(h.generation_bytes.begin(), h.generation_bytes.begin() + gens);
   s.collections.assign(h.collections.begin(), h.collections.begin() + gens);
   s.promoted_bytes = h.promoted_bytes;
+  s.promoted_in_place_bytes = h.promoted_in_place_bytes;
   s.total_pause = absl::Microseconds(h.total_pause_ms * 1000);
   s.max_pause = absl::Microseconds(h.max_pause_ms * 1000);
   s.pause_histogram.assign(h.pauses.counts.begin(), h.pauses.counts.end());

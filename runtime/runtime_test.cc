@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_join.h"
 
+#include "runtime/check.h"
 #include "runtime/options.h"
 #include "runtime/weft.h"
 
@@ -541,6 +542,53 @@ TEST_P(RuntimeTest, FreedMemoryIsRetainedUntilReleased) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+TEST_P(RuntimeTest, DenseNurseriesArePromotedInPlace) {
+  // [heap.nursery.in-place]: threads on every worker build lists that all survive;
+  // after the first dense collection the nursery's blocks are promoted where they
+  // are, and every list is intact after more collections of every generation.
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    const int threads = 4, length = 60000 / kScale;
+    std::vector<Thread> builders;
+    for (int t = 0; t < threads; ++t) {
+      builders.push_back(Spawn(
+          [length] {
+            Scope s("builder");
+            Local lists = Local::Nil();
+            for (int round = 0; round < 4; ++round) {
+              Scope r("round");
+              lists.Set(Cons(BuildList(length), lists));
+              Collect(round % 3);
+            }
+            int64_t sum = 0;
+            Local p = Local::New(lists.get());
+            while (!p.IsNil()) {
+              Scope step("step");
+              sum += SumList(Car(p));
+              p.Set(Cdr(p));
+            }
+            return Fixnum(sum);
+          },
+          {.name = "builder"}));
+    }
+    const int64_t per_list = int64_t{length} * (length - 1) / 2;
+    for (Thread& t : builders) {
+      Scope j("join");
+      EXPECT_EQ(FixnumValue(t.Join()), 4 * per_list);
+    }
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  const Stats s = rt->GetStats();
+  if (WEFT_CHECKED_BUILD) {
+    EXPECT_EQ(s.promoted_in_place_bytes, 0u);  // checked builds move every nursery object
+  } else {
+    EXPECT_GT(s.promoted_in_place_bytes, 0u);
+  }
+  EXPECT_LE(s.promoted_in_place_bytes, s.promoted_bytes);
+}
+
 TEST_P(RuntimeTest, ExceptionEscapingMainFailsRun) {
   auto rt = Make();
   auto r = rt->Run([]() -> int { throw TypeError("main failed"); });
@@ -793,6 +841,15 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   EXPECT_TRUE(ValidateOptions(o).ok());
   EXPECT_EQ(ToHeapOptions(o).max_nursery_bytes, 0u);
   o = Options{};
+  o.promote_in_place_percent = 101;
+  EXPECT_EQ(Runtime::Create(o).status().message(),
+            "weft: option promote_in_place_percent must be in [0, 100]; got 101");
+  o.promote_in_place_percent = 50;
+  o.promotion_age = 2;  // promoting in place moves the whole nursery up: off
+  EXPECT_TRUE(ValidateOptions(o).ok());
+  EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 0);
+  o = Options{};
+  EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 50);
   o.young_pause_target = absl::Microseconds(50);
   EXPECT_EQ(Runtime::Create(o).status().message(),
             "weft: option young_pause_target must be 0 or in [100us, 10s]; got 50us");

@@ -56,7 +56,12 @@ struct Options {
   // runtime/DESIGN.md [runtime.stw]): no pause cap. 0 or 100us..10s.
   absl::Duration young_pause_target = absl::ZeroDuration();
   int generations = 3;                       // older generations, 1..6
-  int promotion_age = 1;                     // survived collections before promotion, 1..15
+  int promotion_age = 1;                     // survived collections before promotion, 1..7
+  // After a collection in which at least this percentage of what the program
+  // allocated since the one before survived, the next collection promotes the
+  // nursery's blocks in place instead of copying their survivors (heap/DESIGN.md
+  // [heap.nursery.in-place]). 0: always copy. 0..100; used when promotion_age is 1.
+  int promote_in_place_percent = 50;
   size_t heap_initial_bytes = 16 << 20;
   size_t heap_soft_limit_bytes = 0;          // 0: none
   size_t heap_hard_limit_bytes = 0;          // 0: the arena's reservation
@@ -85,6 +90,9 @@ struct Stats {
   std::vector<uint64_t> generation_bytes;   // [0] is the nursery
   std::vector<uint64_t> collections;        // per generation collected
   uint64_t promoted_bytes = 0;
+  // The part of promoted_bytes promoted without moving: the nursery blocks of a
+  // collection after a dense one became old blocks (heap/DESIGN.md [heap.nursery.in-place]).
+  uint64_t promoted_in_place_bytes = 0;
   absl::Duration total_pause;
   absl::Duration max_pause;
   // Pauses per bucket, upper bounds in ms: 0.1, 0.25, 0.5, 1, 2, 5, 10, 50, 100, inf.

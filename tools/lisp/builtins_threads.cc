@@ -260,6 +260,7 @@ Local HeapStats(Ctx& c, Args a) {
       {"collections", [&] { return ListOf(s.collections); }},
       {"total-collections", [&] { return Fx(collections); }},
       {"promoted-bytes", [&] { return Fx(s.promoted_bytes); }},
+      {"promoted-in-place-bytes", [&] { return Fx(s.promoted_in_place_bytes); }},
       {"total-pause-us", [&] { return Fx(uint64_t(absl::ToInt64Microseconds(s.total_pause))); }},
       {"max-pause-us", [&] { return Fx(uint64_t(absl::ToInt64Microseconds(s.max_pause))); }},
       {"pause-histogram", [&] { return ListOf(s.pause_histogram); }},

@@ -6,6 +6,9 @@
 //   slow path and young collections of an all-garbage nursery included).
 // BM_YoungCollection4MiB/<live KiB>: pause of one nursery collection of a full 4 MiB
 //   nursery holding that much live data (linked 48-byte vectors).
+// BM_YoungPromotion4MiB/<live KiB>/<in place>: the same, with every survivor promoted
+//   (promotion age 1), by copying (0) or in place (1: heap/DESIGN.md
+//   [heap.nursery.in-place]).
 // BM_FullCollection*: throughput of a full collection, bytes/s of live old data.
 // BM_WriteBarrier*: ns per reference store with the card-marking barrier.
 #include <memory>
@@ -81,6 +84,20 @@ void BM_AllocPair(benchmark::State& state) {
 }
 BENCHMARK(BM_AllocPair);
 
+// FillNursery fills a 4 MiB nursery (less a 64 KiB margin) with 48-byte vectors, the
+// first `live` of them chained from roots[0].
+void FillNursery(Bench& b, size_t live) {
+  size_t bytes = 0;
+  for (size_t i = 0; bytes + 48 <= (size_t{4} << 20) - (size_t{64} << 10); ++i) {
+    Object* v = b.m->AllocateVector(5, Value::Fixnum(static_cast<int64_t>(i)));
+    if (i < live) {
+      v->at(0) = b.roots.roots[0];
+      b.roots.roots[0] = Value::FromObject(v);
+    }
+    bytes += 48;
+  }
+}
+
 // Live: a chain of 48-byte vectors (header + 5 slots) totalling `live` bytes; the
 // rest of the 4 MiB nursery is garbage.
 void BM_YoungCollection4MiB(benchmark::State& state) {
@@ -96,15 +113,7 @@ void BM_YoungCollection4MiB(benchmark::State& state) {
     state.PauseTiming();
     b.roots.roots[0] = Value::Nil();
     b.heap->Collect(0, b.roots);
-    size_t bytes = 0;
-    for (size_t i = 0; bytes + 48 <= (size_t{4} << 20) - (size_t{64} << 10); ++i) {
-      Object* v = b.m->AllocateVector(5, Value::Fixnum(static_cast<int64_t>(i)));
-      if (i < objects) {
-        v->at(0) = b.roots.roots[0];
-        b.roots.roots[0] = Value::FromObject(v);
-      }
-      bytes += 48;
-    }
+    FillNursery(b, objects);
     state.ResumeTiming();
     b.heap->Collect(0, b.roots);
   }
@@ -116,6 +125,36 @@ BENCHMARK(BM_YoungCollection4MiB)
     ->Arg(1024)
     ->Arg(2048)
     ->Arg(4000)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+void BM_YoungPromotion4MiB(benchmark::State& state) {
+  HeapOptions o;
+  o.nursery_bytes = size_t{4} << 20;
+  o.promotion_age.fill(1);
+  o.promote_in_place_percent = state.range(1) != 0 ? 1 : 0;
+  Bench b(o);
+  b.heap->SetHost(nullptr);
+  size_t live = static_cast<size_t>(state.range(0)) << 10;
+  size_t objects = live / 48;
+  b.roots.roots.push_back(Value::Nil());
+  for (auto _ : state) {
+    state.PauseTiming();
+    b.roots.roots[0] = Value::Nil();
+    b.heap->Collect(1, b.roots);  // frees what the last round promoted
+    FillNursery(b, objects);
+    state.ResumeTiming();
+    b.heap->Collect(0, b.roots);
+  }
+  HeapStats s = b.heap->Stats();
+  state.counters["in_place_collections"] = static_cast<double>(s.in_place_collections);
+  state.counters["young_collections"] = static_cast<double>(s.collections[0]);
+}
+BENCHMARK(BM_YoungPromotion4MiB)
+    ->Args({1024, 0})
+    ->Args({1024, 1})
+    ->Args({4000, 0})
+    ->Args({4000, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

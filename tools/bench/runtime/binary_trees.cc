@@ -1,10 +1,13 @@
 // binary_trees.cc: the Benchmarks Game binary-trees over managed pairs, through the
 // public API (runtime/weft.h) only.
 //
-//   bazel run //tools/bench/runtime:binary_trees -- N [WORKERS [YOUNG_PAUSE_MS]]
+//   bazel run //tools/bench/runtime:binary_trees -- N [WORKERS [YOUNG_PAUSE_MS
+//       [MAX_NURSERY_MIB [IN_PLACE_PERCENT]]]]
 //
 // YOUNG_PAUSE_MS sets weft::Options::young_pause_target (0: no pause cap on the
-// nursery's growth); without it, the runtime's default.
+// nursery's growth), MAX_NURSERY_MIB max_nursery_bytes and IN_PLACE_PERCENT
+// promote_in_place_percent (0: always copy the nursery); without them, the
+// runtime's defaults.
 //
 // Prints exactly the text of the peer programs (shared/peers/gc/src/binarytrees/
 // bt_arena.cpp and bt_mt.cpp; see tools/bench/README.md, "Contract"), then the
@@ -155,6 +158,8 @@ int main(int argc, char** argv) {
   weft::Options options;
   options.workers = workers;
   if (argc > 3) options.young_pause_target = absl::Milliseconds(std::atof(argv[3]));
+  if (argc > 4) options.max_nursery_bytes = static_cast<size_t>(std::atof(argv[4]) * (1 << 20));
+  if (argc > 5) options.promote_in_place_percent = std::atoi(argv[5]);
   absl::StatusOr<std::unique_ptr<weft::Runtime>> runtime = weft::Runtime::Create(options);
   if (!runtime.ok()) {
     std::fprintf(stderr, "binary_trees: %s\n", runtime.status().ToString().c_str());
