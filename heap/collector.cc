@@ -124,6 +124,8 @@ void Collector::Run(RootSource& roots) {
   double start_cpu_ms = ThreadCpuMs();
   size_t before = heap_.heap_bytes_;
   Prepare();
+  condemned_bytes_ += from_young_.size() * kBlockSize;
+  parallel_ = TraceInParallel();
   ScanRoots(roots);
   for (char* b : dirty_blocks_) ScanDirtyBlock(b);
   for (char* r : dirty_large_) ScanDirtyLarge(r);
@@ -161,6 +163,7 @@ void Collector::Run(RootSource& roots) {
   s.promoted_bytes += promoted_bytes_;
   s.evacuated_bytes += evacuated_bytes_;
   if (in_place_) ++s.in_place_collections;
+  if (parallel_) ++s.parallel_collections;
   s.promoted_in_place_bytes += in_place_bytes_;
   s.total_pause_ms += ms;
   s.max_pause_ms = std::max(s.max_pause_ms, ms);
@@ -177,7 +180,8 @@ void Collector::Run(RootSource& roots) {
       "gc #{} gen {}{}: {}->{} KiB heap, {} KiB copied, {} KiB marked, {} KiB promoted, "
       "{} KiB evacuated, {:.3f} ms ({:.3f} ms CPU); nursery next {} KiB",
       s.collections[generation_], generation_,
-      compact_ ? " compact" : (in_place_ ? " in place" : ""), before >> 10,
+      compact_ ? " compact" : (parallel_ ? " in place, parallel" : (in_place_ ? " in place" : "")),
+      before >> 10,
       heap_.heap_bytes_ >> 10, copied_bytes_ >> 10, marked_bytes_ >> 10, promoted_bytes_ >> 10,
       evacuated_bytes_ >> 10, ms, cpu_ms, heap_.nursery_bytes_ >> 10);
 }
@@ -220,12 +224,16 @@ void Collector::Prepare() {
       bool candidate = compact_ || (info.bytes_used < kEvacuateBelowBytes &&
                                     sparse[info.generation][space] >= 2);
       size_t cost = info.bytes_used + info.bytes_used / 3;
+      condemned_bytes_ += info.bytes_used;
       if (candidate && cost <= budget) {
         info.flags |= kBlockEvacuate;
         budget -= cost;
       } else if (HasFreeLine(info)) {
         holes_[info.generation][space].blocks.push_back(b);
       }
+      // From here it counts the bytes marked in it (and copied into its holes, as
+      // their regions close): a block nothing survived in is freed unswept.
+      info.bytes_used = 0;
     } else if (space == 0 && AnyCardDirty(info)) {
       dirty_blocks_.push_back(b);  // never a hole target: it is walked
     } else if (HasFreeLine(info)) {
@@ -297,6 +305,7 @@ void Collector::Process(Value* slot) {
         info.flags |= kBlockEvacFailed;  // no room: this block is swept instead
       }
       Mark(o);
+      info.bytes_used += static_cast<uint32_t>(ObjectSize(o));
       return;
     case BlockType::kLarge:
     case BlockType::kPinned:
@@ -455,6 +464,10 @@ void Collector::ScanObject(Object* o) {
 }
 
 void Collector::Drain() {
+  if (parallel_ && !parallel_tail_) {
+    DrainParallel();
+    return;
+  }
   if (in_place_) {
     DrainInPlace();
     return;
@@ -469,17 +482,6 @@ void Collector::Drain() {
     ScanObject(o);
   }
 }
-
-// BlockTable: the arena's base and block table held in locals, so that object stores
-// (which may alias any word) do not make the compiler reload them around every copy
-// or mark ([heap.collect.young-drain]).
-struct Collector::BlockTable {
-  uintptr_t base;
-  BlockInfo* table;
-  BlockInfo& operator()(const void* p) const {
-    return table[(reinterpret_cast<uintptr_t>(p) - base) >> kBlockShift];
-  }
-};
 
 // DrainWith empties the work list, calling visit(slot, holder_generation, table) for
 // every pointer slot of every object on it (ScanObject's loop, with the table in
@@ -599,7 +601,7 @@ void Collector::ScanDirtyBlock(char* block) {
     }
     p += size;
   }
-  Drain();
+  if (!parallel_) Drain();  // in parallel, once after every dirty card
 }
 
 void Collector::ScanDirtyLarge(char* run) {
@@ -624,7 +626,7 @@ void Collector::ScanDirtyLarge(char* run) {
       }
     }
   }
-  Drain();
+  if (!parallel_) Drain();
 }
 
 size_t Collector::Sweep(char* block, BlockInfo& info) {
@@ -727,7 +729,7 @@ void Collector::Finish() {
     }
     bool evacuated = (info.flags & kBlockEvacuate) && !(info.flags & kBlockEvacFailed);
     info.flags &= ~(kBlockEvacuate | kBlockEvacFailed);
-    if (evacuated || Sweep(b, info) == 0) {
+    if (evacuated || info.bytes_used == 0 || Sweep(b, info) == 0) {
       heap_.FreeRun(b, 1, /*poison=*/true);
       continue;
     }

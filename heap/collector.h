@@ -43,7 +43,23 @@ class Collector {
   void ScanDirtyBlock(char* block);
   void ScanDirtyLarge(char* run);
   void Drain();
-  struct BlockTable;
+  // BlockTable: the arena's base and block table held in locals, so that object
+  // stores (which may alias any word) do not make the compiler reload them around
+  // every copy or mark ([heap.collect.young-drain]).
+  struct BlockTable {
+    uintptr_t base;
+    BlockInfo* table;
+    BlockInfo& operator()(const void* p) const {
+      return table[(reinterpret_cast<uintptr_t>(p) - base) >> kBlockShift];
+    }
+  };
+  // [heap.collect.parallel] (collector_parallel.cc)
+  struct ParallelTrace;
+  struct Tracer;
+  bool TraceInParallel() const;
+  void DrainParallel();
+  void TraceLoop(Tracer& tracer, ParallelTrace& shared);
+  void TraceObject(Object* o, Tracer& tracer);
   template <typename Visit>
   void DrainWith(Visit visit);
   void DrainYoung();
@@ -90,6 +106,11 @@ class Collector {
   // The nursery is marked in place and its blocks with survivors become old blocks,
   // instead of its survivors being copied ([heap.nursery.in-place]).
   const bool in_place_;
+  // The bytes condemned (the nursery's blocks and the condemned old blocks' bytes in
+  // use), and so whether several threads trace ([heap.collect.parallel]).
+  size_t condemned_bytes_ = 0;
+  bool parallel_ = false;
+  bool parallel_tail_ = false;  // DrainParallel's own sequential evacuation
   std::vector<Object*> work_;
   std::vector<char*> from_young_;
   std::vector<char*> dirty_blocks_;

@@ -277,13 +277,16 @@ TEST(CollectorStressTest, UniformPromotionKeepsEveryOldToYoungSlotInADirtyCard) 
 TEST(CollectorStressTest, NurseriesPromotedInPlaceKeepEveryValueAndCard) {
   if (WEFT_CHECKED_BUILD) GTEST_SKIP() << "checked builds move every nursery object";
   std::mt19937 rng(testing::TestSeed());
-  uint64_t in_place = 0;
+  uint64_t in_place = 0, parallel = 0;
   for (int round = 0; round < 3; ++round) {
     HeapOptions o = RandomOptions(rng);
     o.promotion_age[0] = 1;
     o.promote_in_place_percent = 1 + static_cast<int>(rng() % 60);
+    o.gc_threads = 1 + static_cast<int>(rng() % 4);  // [heap.collect.parallel]
+    o.parallel_trace_min_bytes = 0;
     SCOPED_TRACE("round " + std::to_string(round) + " percent " +
-                 std::to_string(o.promote_in_place_percent));
+                 std::to_string(o.promote_in_place_percent) + " gc_threads " +
+                 std::to_string(o.gc_threads));
     GraphStress g(rng(), o);
     g.Run(12000 / testing::kSanitizerSlowdown);
     HeapStats s = g.Stats();
@@ -294,8 +297,11 @@ TEST(CollectorStressTest, NurseriesPromotedInPlaceKeepEveryValueAndCard) {
                 static_cast<unsigned long long>(collections),
                 static_cast<unsigned long long>(s.promoted_in_place_bytes));
     in_place += s.in_place_collections;
+    parallel += s.parallel_collections;
+    if (o.gc_threads == 1) EXPECT_EQ(s.parallel_collections, 0u);
   }
   EXPECT_GT(in_place, 0u);
+  std::printf("%llu collections traced in parallel\n", static_cast<unsigned long long>(parallel));
 }
 
 TEST(CollectorStressTest, GcStressModeCollectsEveryFewAllocations) {

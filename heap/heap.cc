@@ -39,6 +39,7 @@ Heap::Heap(const HeapOptions& options, Arena* arena)
   soft_limit_ = options_.soft_limit_bytes;
   nursery_bytes_ = options_.nursery_bytes;
   for (size_t& t : trigger_bytes_) t = std::max(options_.initial_bytes, options_.nursery_bytes);
+  if (options_.gc_threads > 1) gc_workers_ = std::make_unique<GcWorkers>(options_.gc_threads);
 }
 
 Heap::~Heap() {

@@ -37,6 +37,7 @@
 #include "heap/mutex.h"
 #include "heap/allocation_failure.h"
 #include "heap/arena.h"
+#include "heap/gc_workers.h"
 #include "heap/heap_options.h"
 #include "heap/heap_stats.h"
 #include "heap/layout_registry.h"
@@ -269,6 +270,9 @@ class Heap {
   // promote_in_place_percent; see kDenseWindow), judged against the bytes mutators
   // allocated since the collection before (stats_.bytes_allocated then).
   uint64_t allocated_at_last_gc_ ABSL_GUARDED_BY(mu_) = 0;
+  // Helpers for a collection's parallel trace; null with gc_threads = 1
+  // ([heap.collect.parallel]).
+  std::unique_ptr<GcWorkers> gc_workers_;
   uint32_t recent_dense_ ABSL_GUARDED_BY(mu_) = 0;
   // The nursery's current size, in [options_.nursery_bytes, max], whole blocks
   // ([heap.nursery.adaptive]), and its spare blocks ([heap.nursery.spare]).

@@ -39,6 +39,13 @@ absl::Status HeapOptions::Validate() const {
           "HeapOptions.promotion_age[%d] = %d is out of range [1, 7]", g, promotion_age[g]));
     }
   }
+  if (gc_threads < 1 || gc_threads > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("HeapOptions.gc_threads = %d is out of range [1, 64]", gc_threads));
+  }
+  if (parallel_trace_min_bytes > kMaxBytes) {
+    return OutOfRange("parallel_trace_min_bytes", parallel_trace_min_bytes, 0, kMaxBytes);
+  }
   if (promote_in_place_percent < 0 || promote_in_place_percent > 100) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "HeapOptions.promote_in_place_percent = %d is out of range [0, 100]",

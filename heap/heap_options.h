@@ -41,6 +41,15 @@ struct HeapOptions {
   // copy. Needs promotion_age[0] = 1. Ignored in WEFT_CHECKED builds, where every
   // collection moves every nursery object. [0, 100].
   int promote_in_place_percent = 0;
+  // Threads that trace a collection that moves nothing (one promoting the nursery in
+  // place and evacuating no old block), the collecting thread included; the others
+  // are the heap's own, parked between collections ([heap.collect.parallel]).
+  // [1, 64].
+  int gc_threads = 1;
+  // A collection traces in parallel only when it condemns at least this many bytes
+  // (nursery blocks and condemned old bytes in use): waking the helpers costs more
+  // than tracing a small heap. [0, 2^46].
+  size_t parallel_trace_min_bytes = size_t{1} << 20;
   // An older generation is collected when it has grown past
   // max(initial_bytes, 2 x its size after its last collection). [0, soft_limit_bytes].
   size_t initial_bytes = size_t{16} << 20;

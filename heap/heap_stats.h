@@ -47,6 +47,8 @@ struct HeapStats {
   // they promoted without moving them (part of promoted_bytes) ([heap.nursery.in-place]).
   uint64_t in_place_collections = 0;
   uint64_t promoted_in_place_bytes = 0;
+  // Collections whose closure several threads traced ([heap.collect.parallel]).
+  uint64_t parallel_collections = 0;
   double total_pause_ms = 0;
   double max_pause_ms = 0;
   double last_pause_ms = 0;

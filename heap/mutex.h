@@ -9,6 +9,7 @@ namespace weft::heap {
 
 using Mutex = ::weft::OsMutex;
 using MutexLock = ::weft::OsMutexLock;
+using CondVar = ::weft::OsCondVar;
 
 }  // namespace weft::heap
 

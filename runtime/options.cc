@@ -2,8 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -67,6 +69,10 @@ absl::Status ValidateOptions(const Options& o) {
   if (o.generations < 1 || o.generations > heap::kMaxOlderGenerations) {
     return OutOfRange("generations", "in [1, 6]", absl::StrCat(o.generations));
   }
+  if (o.gc_threads < 0 || o.gc_threads > 64) {
+    return OutOfRange("gc_threads", "in [1, 64], or 0 for one per core",
+                      absl::StrCat(o.gc_threads));
+  }
   if (o.promote_in_place_percent < 0 || o.promote_in_place_percent > 100) {
     return OutOfRange("promote_in_place_percent", "in [0, 100]",
                       absl::StrCat(o.promote_in_place_percent));
@@ -123,6 +129,9 @@ heap::HeapOptions ToHeapOptions(const Options& o) {
   h.generations = o.generations;
   h.promotion_age.fill(o.promotion_age);
   h.promote_in_place_percent = o.promotion_age == 1 ? o.promote_in_place_percent : 0;
+  h.gc_threads = o.gc_threads != 0
+                     ? o.gc_threads
+                     : static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 8u));
   h.hard_limit_bytes = o.heap_hard_limit_bytes == 0 ? PhysicalMemory() : o.heap_hard_limit_bytes;
   h.soft_limit_bytes = o.heap_soft_limit_bytes == 0 ? h.hard_limit_bytes : o.heap_soft_limit_bytes;
   h.initial_bytes = std::min(o.heap_initial_bytes, h.soft_limit_bytes);

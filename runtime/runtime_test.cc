@@ -849,7 +849,7 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   EXPECT_TRUE(ValidateOptions(o).ok());
   EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 0);
   o = Options{};
-  EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 50);
+  EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 25);
   o.young_pause_target = absl::Microseconds(50);
   EXPECT_EQ(Runtime::Create(o).status().message(),
             "weft: option young_pause_target must be 0 or in [100us, 10s]; got 50us");

@@ -61,7 +61,12 @@ struct Options {
   // allocated since the one before survived, the next collection promotes the
   // nursery's blocks in place instead of copying their survivors (heap/DESIGN.md
   // [heap.nursery.in-place]). 0: always copy. 0..100; used when promotion_age is 1.
-  int promote_in_place_percent = 50;
+  int promote_in_place_percent = 25;
+  // Threads that trace a collection that moves nothing (one promoting the nursery in
+  // place), the collecting worker included; the others are the heap's own, parked
+  // between collections (heap/DESIGN.md [heap.collect.parallel]). 0: one per core, at
+  // most 8. 0..64.
+  int gc_threads = 0;
   size_t heap_initial_bytes = 16 << 20;
   size_t heap_soft_limit_bytes = 0;          // 0: none
   size_t heap_hard_limit_bytes = 0;          // 0: the arena's reservation
