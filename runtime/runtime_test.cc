@@ -850,6 +850,14 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 0);
   o = Options{};
   EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 25);
+  EXPECT_GE(ToHeapOptions(o).gc_threads, 1);  // one per core, at most 8
+  EXPECT_LE(ToHeapOptions(o).gc_threads, 8);
+  o.gc_threads = 3;
+  EXPECT_EQ(ToHeapOptions(o).gc_threads, 3);
+  o.gc_threads = 65;
+  EXPECT_EQ(Runtime::Create(o).status().message(),
+            "weft: option gc_threads must be in [1, 64], or 0 for one per core; got 65");
+  o = Options{};
   o.young_pause_target = absl::Microseconds(50);
   EXPECT_EQ(Runtime::Create(o).status().message(),
             "weft: option young_pause_target must be 0 or in [100us, 10s]; got 50us");
