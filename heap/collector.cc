@@ -681,8 +681,7 @@ void Collector::Age(char* head, BlockInfo& info, size_t blocks) {
 // [heap.nursery.in-place]
 void Collector::PromoteInPlace(char* block) {
   BlockInfo& info = arena_.InfoFor(block);
-  // Sweep: line marks, fillers, bytes_used.
-  const size_t live = info.bytes_used == 0 ? 0 : Sweep(block, info);
+  const size_t live = info.bytes_used;  // swept in Finish when anything was live
   if (live == 0) {
     heap_.KeepOrFreeYoungBlock(block);
     return;
@@ -712,6 +711,25 @@ void Collector::Finish() {
   }
   for (char* b : heap_.young_blocks_) arena_.InfoFor(b).flags &= ~kBlockToSpace;
 
+  // Every condemned block with something live in it is swept first (by several
+  // threads when there are many: [heap.collect.parallel]); the loops below read the
+  // live bytes each sweep left in bytes_used.
+  std::vector<char*> sweep;
+  for (char* b : heap_.old_blocks_) {
+    const BlockInfo& info = arena_.InfoFor(b);
+    if (!(info.flags & kBlockToSpace) && info.generation <= generation_ &&
+        info.bytes_used != 0 &&
+        !((info.flags & kBlockEvacuate) && !(info.flags & kBlockEvacFailed))) {
+      sweep.push_back(b);
+    }
+  }
+  if (in_place_) {
+    for (char* b : from_young_) {
+      if (arena_.InfoFor(b).bytes_used != 0) sweep.push_back(b);
+    }
+  }
+  SweepBlocks(sweep);
+
   std::vector<char*> keep;
   for (char* b : heap_.old_blocks_) {
     BlockInfo& info = arena_.InfoFor(b);
@@ -729,7 +747,7 @@ void Collector::Finish() {
     }
     bool evacuated = (info.flags & kBlockEvacuate) && !(info.flags & kBlockEvacFailed);
     info.flags &= ~(kBlockEvacuate | kBlockEvacFailed);
-    if (evacuated || info.bytes_used == 0 || Sweep(b, info) == 0) {
+    if (evacuated || info.bytes_used == 0) {  // swept above when anything was live
       heap_.FreeRun(b, 1, /*poison=*/true);
       continue;
     }

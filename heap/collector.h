@@ -57,6 +57,8 @@ class Collector {
   struct ParallelTrace;
   struct Tracer;
   bool TraceInParallel() const;
+  // SweepBlocks sweeps each block (Sweep), on several threads when there are many.
+  void SweepBlocks(const std::vector<char*>& blocks);
   void DrainParallel();
   void TraceLoop(Tracer& tracer, ParallelTrace& shared);
   void TraceObject(Object* o, Tracer& tracer);

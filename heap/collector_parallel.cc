@@ -25,6 +25,8 @@ namespace {
 // tracer waits. Small: the stack of a depth-first trace of a tree holds about one
 // entry per level, and the entries at its bottom are the biggest subtrees.
 constexpr size_t kShareAbove = 4;
+// Sweeping: blocks taken at a time by a thread.
+constexpr size_t kSweepBatch = 16;
 
 }  // namespace
 
@@ -72,7 +74,23 @@ bool Collector::TraceInParallel() const {
   // [heap.collect.parallel]: only a closure that moves no nursery object, and only
   // one worth waking the helpers for.
   return heap_.gc_workers_ != nullptr && in_place_ &&
-         condemned_bytes_ >= heap_.options_.parallel_trace_min_bytes;
+         condemned_bytes_ >= heap_.options_.parallel_min_bytes;
+}
+
+void Collector::SweepBlocks(const std::vector<char*>& blocks) {
+  if (heap_.gc_workers_ == nullptr || blocks.size() < 2 ||
+      blocks.size() * kBlockSize < heap_.options_.parallel_min_bytes) {
+    for (char* b : blocks) Sweep(b, arena_.InfoFor(b));
+    return;
+  }
+  // Each sweep writes only its own block and its block-table entry.
+  std::atomic<size_t> next{0};
+  heap_.gc_workers_->Run([&](int) {
+    for (size_t i; (i = next.fetch_add(kSweepBatch, std::memory_order_relaxed)) < blocks.size();) {
+      const size_t end = std::min(i + kSweepBatch, blocks.size());
+      for (; i < end; ++i) Sweep(blocks[i], arena_.InfoFor(blocks[i]));
+    }
+  });
 }
 
 void Collector::DrainParallel() {

@@ -19,7 +19,7 @@ HeapOptions ParallelOptions() {
   o.promotion_age.fill(1);
   o.promote_in_place_percent = 10;
   o.gc_threads = 2;
-  o.parallel_trace_min_bytes = 0;
+  o.parallel_min_bytes = 0;
   return o;
 }
 

@@ -283,7 +283,7 @@ TEST(CollectorStressTest, NurseriesPromotedInPlaceKeepEveryValueAndCard) {
     o.promotion_age[0] = 1;
     o.promote_in_place_percent = 1 + static_cast<int>(rng() % 60);
     o.gc_threads = 1 + static_cast<int>(rng() % 4);  // [heap.collect.parallel]
-    o.parallel_trace_min_bytes = 0;
+    o.parallel_min_bytes = 0;
     SCOPED_TRACE("round " + std::to_string(round) + " percent " +
                  std::to_string(o.promote_in_place_percent) + " gc_threads " +
                  std::to_string(o.gc_threads));

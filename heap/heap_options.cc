@@ -43,8 +43,8 @@ absl::Status HeapOptions::Validate() const {
     return absl::InvalidArgumentError(
         absl::StrFormat("HeapOptions.gc_threads = %d is out of range [1, 64]", gc_threads));
   }
-  if (parallel_trace_min_bytes > kMaxBytes) {
-    return OutOfRange("parallel_trace_min_bytes", parallel_trace_min_bytes, 0, kMaxBytes);
+  if (parallel_min_bytes > kMaxBytes) {
+    return OutOfRange("parallel_min_bytes", parallel_min_bytes, 0, kMaxBytes);
   }
   if (promote_in_place_percent < 0 || promote_in_place_percent > 100) {
     return absl::InvalidArgumentError(absl::StrFormat(

@@ -47,9 +47,10 @@ struct HeapOptions {
   // [1, 64].
   int gc_threads = 1;
   // A collection traces in parallel only when it condemns at least this many bytes
-  // (nursery blocks and condemned old bytes in use): waking the helpers costs more
-  // than tracing a small heap. [0, 2^46].
-  size_t parallel_trace_min_bytes = size_t{1} << 20;
+  // (nursery blocks and condemned old bytes in use), and sweeps in parallel only
+  // when the blocks it sweeps hold at least this many: waking the helpers costs
+  // more than a small heap's trace or sweep. [0, 2^46].
+  size_t parallel_min_bytes = size_t{1} << 20;
   // An older generation is collected when it has grown past
   // max(initial_bytes, 2 x its size after its last collection). [0, soft_limit_bytes].
   size_t initial_bytes = size_t{16} << 20;
