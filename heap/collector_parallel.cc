@@ -78,12 +78,18 @@ bool Collector::TraceInParallel() const {
 }
 
 void Collector::SweepBlocks(const std::vector<char*>& blocks) {
-  if (heap_.gc_workers_ == nullptr || blocks.size() < 2 ||
+  // A block whose evacuation fell back to marking still holds forwarded objects, and
+  // its sweep reads their copies' headers (sizes) in other blocks, whose sweeps clear
+  // those headers' mark bits: such collections sweep on one thread.
+  const bool evac_failed = std::any_of(blocks.begin(), blocks.end(), [&](char* b) {
+    return (arena_.InfoFor(b).flags & kBlockEvacFailed) != 0;
+  });
+  if (heap_.gc_workers_ == nullptr || blocks.size() < 2 || evac_failed ||
       blocks.size() * kBlockSize < heap_.options_.parallel_min_bytes) {
     for (char* b : blocks) Sweep(b, arena_.InfoFor(b));
     return;
   }
-  // Each sweep writes only its own block and its block-table entry.
+  // Each sweep reads and writes only its own block and its block-table entry.
   std::atomic<size_t> next{0};
   heap_.gc_workers_->Run([&](int) {
     for (size_t i; (i = next.fetch_add(kSweepBatch, std::memory_order_relaxed)) < blocks.size();) {
@@ -96,7 +102,7 @@ void Collector::SweepBlocks(const std::vector<char*>& blocks) {
 void Collector::DrainParallel() {
   GcWorkers& workers = *heap_.gc_workers_;
   ParallelTrace shared;
-  shared.tracers = workers.threads();
+  shared.tracers = workers.Start();  // fewer than gc_threads if a helper failed to start
   std::vector<Tracer> tracers(shared.tracers);
   for (size_t i = 0; i < work_.size(); ++i) {
     tracers[i % tracers.size()].stack.push_back(work_[i]);

@@ -2,6 +2,7 @@
 // several threads, with old blocks evacuated by the collecting thread after them.
 #include <gtest/gtest.h>
 
+#include "heap/gc_workers.h"
 #include "heap/heap.h"
 #include "heap/heap_testing.h"
 #include "runtime/check.h"
@@ -111,6 +112,36 @@ TEST_F(ParallelTraceTest, TreesSurviveAndStayWhereTheyWere) {
   roots_.roots.clear();
   Collect(1);
   EXPECT_EQ(t_.heap->TakeCensus().total_objects(), 0u);
+}
+
+TEST_F(ParallelTraceTest, ACollectionWhoseHelpersFailToStartTracesWithTheRest) {
+  // The helpers start at this heap's first parallel phase, inside the collection:
+  // the OS refusing the thread must not throw out of it (it left the heap mid-
+  // collection and the world stopped).
+  for (int started : {0, 1}) {
+    HeapOptions o = ParallelOptions();
+    o.gc_threads = 3;
+    TestHeap t(o);
+    Mutator* m = t.heap->CreateMutator();
+    VectorRoots roots;
+    GcWorkers::FailThreadStartAfterForTesting(started);
+    constexpr size_t kPairs = 20000;
+    for (int round = 0; round < 4; ++round) {
+      roots.roots.assign(1, Value::Nil());
+      for (size_t i = 0; i < kPairs; ++i) {
+        roots.roots[0] = V(m->AllocatePair(Value::Fixnum(static_cast<int64_t>(i)), roots.roots[0]));
+      }
+      t.heap->Collect(0, roots);
+      t.heap->Verify(&roots);
+      size_t n = kPairs;
+      for (Value v = roots.roots[0]; !v.IsNil(); v = v.AsObject()->cdr()) {
+        ASSERT_EQ(v.AsObject()->car().FixnumValue(), static_cast<int64_t>(--n)) << started;
+      }
+      EXPECT_EQ(n, 0u);
+    }
+    EXPECT_GE(t.heap->Stats().parallel_collections, 1u) << started;
+    t.heap->DestroyMutator(m);
+  }
 }
 
 TEST_F(ParallelTraceTest, SlotsIntoEvacuatedBlocksAreUpdatedAfterTheTracers) {

@@ -47,5 +47,35 @@ TEST(GcWorkersTest, DestroyedBeforeAndAfterItsFirstPhase) {
   EXPECT_EQ(sum + other.load(), 2);
 }  // ~GcWorkers stops and joins the parked helper
 
+TEST(GcWorkersTest, HelpersThatFailToStartLeaveTheOthersToRunEveryPhase) {
+  GcWorkers::FailThreadStartAfterForTesting(1);  // the first helper starts, no more
+  GcWorkers some(4);
+  EXPECT_EQ(some.Start(), 2);
+  EXPECT_EQ(some.Start(), 2);  // started once: no second attempt
+  for (int phase = 0; phase < 10; ++phase) {
+    std::vector<std::atomic<int>> runs(4);
+    some.Run([&](int i) { runs[i].fetch_add(1); });
+    EXPECT_EQ(runs[0].load(), 1);
+    EXPECT_EQ(runs[1].load(), 1);
+    EXPECT_EQ(runs[2].load() + runs[3].load(), 0) << "phase " << phase;
+  }
+
+  GcWorkers::FailThreadStartAfterForTesting(0);  // no helper starts
+  GcWorkers none(3);
+  const std::thread::id caller = std::this_thread::get_id();
+  int calls = 0;
+  bool on_caller = false;
+  none.Run([&](int i) {
+    ++calls;
+    on_caller = i == 0 && std::this_thread::get_id() == caller;
+  });
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(on_caller);
+  EXPECT_EQ(none.Start(), 1);
+
+  GcWorkers all(3);  // the injection was used up: every helper starts
+  EXPECT_EQ(all.Start(), 3);
+}
+
 }  // namespace
 }  // namespace weft::heap

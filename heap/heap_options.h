@@ -41,8 +41,9 @@ struct HeapOptions {
   // copy. Needs promotion_age[0] = 1. Ignored in WEFT_CHECKED builds, where every
   // collection moves every nursery object. [0, 100].
   int promote_in_place_percent = 0;
-  // Threads that trace a collection that moves nothing (one promoting the nursery in
-  // place and evacuating no old block), the collecting thread included; the others
+  // Threads that trace a collection that promotes the nursery in place (slots into
+  // old blocks it evacuates are left to the collecting thread) and sweep its
+  // condemned blocks, the collecting thread included; the others
   // are the heap's own, parked between collections ([heap.collect.parallel]).
   // [1, 64].
   int gc_threads = 1;
