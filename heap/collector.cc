@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <exception>
 
 #include "heap/filler.h"
 #include "runtime/check.h"
@@ -88,7 +89,16 @@ void Heap::Collect(int generation, RootSource& roots, bool compact) {
   }
   in_collection_ = true;
   Collector collector(*this, generation, compact);
-  collector.Run(roots);
+  try {
+    collector.Run(roots);
+  } catch (const std::exception& e) {
+    // [heap.inv.collect-nothrow]: objects are half moved and blocks half swept;
+    // nothing can use this heap again, so the process ends with what went wrong
+    // rather than unwinding into code that would read it.
+    weft::Log().critical("weft: a collection of generation {} failed part-way: {}", generation,
+                         e.what());
+    WEFT_CHECK(false, "weft: a collection failed part-way; the heap is inconsistent");
+  }
   in_collection_ = false;
   if (WEFT_CHECKED_BUILD) VerifyLocked(&roots);
 }

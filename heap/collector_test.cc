@@ -3,6 +3,7 @@
 #include <cstring>
 #include <memory>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -215,6 +216,29 @@ TEST_F(CollectorTest, VerifyCatchesAnInteriorRoot) {
   EXPECT_DEATH(t_.heap->Verify(&roots_),
                "weft: heap verify: reference to something that is not a live object");
   roots_.roots.clear();
+}
+
+// [heap.inv.collect-nothrow]: a collection that fails part-way ends the process with
+// its cause; it does not unwind into code that would use the half-collected heap.
+TEST_F(CollectorTest, ACollectionThatFailsPartWayEndsTheProcessWithItsCause) {
+  class ThrowingRoots final : public RootSource {
+   public:
+    void VisitRoots(RootVisitor&) override {
+      // Checked builds verify the heap (visiting the roots) before collecting.
+      if (++calls_ == (WEFT_CHECKED_BUILD ? 2 : 1)) throw std::runtime_error("roots unreadable");
+    }
+
+   private:
+    int calls_ = 0;
+  };
+  m_->AllocatePair(Value::Nil(), Value::Nil());
+  EXPECT_DEATH(
+      {
+        ThrowingRoots roots;
+        t_.heap->Collect(0, roots);
+      },
+      "failed part-way: roots unreadable(.|\n)*a collection failed part-way; the heap is "
+      "inconsistent");
 }
 
 TEST_F(CollectorTest, LargeAndPinnedObjectsNeverMoveAndAreFreedWhenDead) {

@@ -147,11 +147,17 @@ void RuntimeImpl::WithWorldStopped(const std::function<void()>& fn) {
   trace::Begin(kStopTheWorldKind);
   scheduler_->StopTheWorld();
   trace::End(kStopTheWorldKind);
-  {
-    trace::Scoped stopped(kWorldStoppedKind);
-    fn();
-  }
-  scheduler_->ResumeTheWorld();
+  // [runtime.stw.resume]: the world is resumed however fn ends. An exception (a
+  // std::bad_alloc building a dump, a census or an image's tables) goes on to the
+  // caller with every other worker running again; left stopped, they would wait
+  // forever, and so would the next StopTheWorld. (A collection does not throw: one
+  // that fails part-way is fatal, heap/DESIGN.md [heap.inv.collect-nothrow].)
+  struct Resume {
+    threads::Scheduler* scheduler;
+    ~Resume() { scheduler->ResumeTheWorld(); }
+  } resume{scheduler_.get()};
+  trace::Scoped stopped(kWorldStoppedKind);
+  fn();
 }
 
 void RuntimeImpl::Collect(int generation, bool compact) {
