@@ -11,10 +11,12 @@
 #include <atomic>
 #include <vector>
 
+#include "runtime/check.h"
 #include "runtime/fatal_try_lock.h"
 #include "runtime/runtime_impl.h"
 #include "threads/channel.h"
 #include "threads/select.h"
+#include "threads/this_thread.h"
 
 namespace weft {
 namespace {
@@ -40,7 +42,12 @@ using ValueChannelBase = threads::Channel<heap::Value, SlotOut>;
 // then is an error.
 class ValueChannel final : public ValueChannelBase, public internal::ChannelLink {
  public:
-  ValueChannel(RuntimeImpl* rt, size_t capacity) : ValueChannelBase(capacity), runtime_(rt) {
+  // With one worker every green thread of rt runs on that worker's OS thread, and
+  // only rt's green threads may use the channel (weft.h); collections, dumps and the
+  // end of the run read it with the worker stopped or joined. So its lock is
+  // unshared ([threads.inv.unshared-lock]).
+  ValueChannel(RuntimeImpl* rt, size_t capacity)
+      : ValueChannelBase(capacity, rt->scheduler().worker_count() == 1), runtime_(rt) {
     RuntimeImpl::ChannelList& list = rt->channels();
     OsMutexLock l(&list.mu);
     prev = &list.head;
@@ -83,13 +90,25 @@ void ForEachOf(RuntimeImpl* rt, Fn&& fn) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   }
 }
 
-ValueChannel& StateOf(const std::shared_ptr<void>& state) {
-  if (state == nullptr) throw TypeError("weft: use of an empty weft::Channel");
+// Out of line and cold, so that StateOf stays a leaf of a few loads and compares
+// (building the exception inline gave every channel operation a stack frame).
+[[noreturn, gnu::noinline, gnu::cold]] void ThrowTypeError(const char* message) {
+  throw TypeError(message);
+}
+
+inline ValueChannel& StateOf(const std::shared_ptr<void>& state) {
+  if (__builtin_expect(state == nullptr, 0)) ThrowTypeError("weft: use of an empty weft::Channel");
   auto& c = *static_cast<ValueChannel*>(state.get());
   RuntimeImpl* rt = c.runtime();
   if (__builtin_expect(rt == nullptr || rt != RuntimeImpl::CurrentOrNull(), 0)) {
-    throw TypeError(
-        "weft: use of a weft::Channel outside the run of the runtime that made it");
+    ThrowTypeError("weft: use of a weft::Channel outside the run of the runtime that made it");
+  }
+  // Off a green thread (an OS thread of the embedder's, a RunBlocking helper) the
+  // call breaks weft.h's contract, and on an unshared channel it would race with the
+  // worker. A thread lookup per operation is too dear for the fast path (ping-pong
+  // 5 % slower), so only checked builds look.
+  if (WEFT_CHECKED_BUILD && !threads::this_thread::InGreenThread()) {
+    ThrowTypeError("weft: use of a weft::Channel outside a green thread");
   }
   return c;
 }

@@ -5,6 +5,8 @@
 // --config=checked every collection moves every young object and poisons the old
 // copy, so a value left behind reads as garbage.
 #include <optional>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -239,6 +241,34 @@ TEST_P(ChannelWorkersTest, ClosedChannelReceivesReturnNothing) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, ChannelWorkersTest, ::testing::Values(1, 2, 4));
+
+// weft.h allows channel operations only on green threads; with one worker a
+// channel's lock is unshared ([threads.inv.unshared-lock]), so another OS thread's
+// use would race with the worker. Checked builds catch it (a thread lookup per
+// operation is too dear for the others).
+TEST(ChannelTest, UseFromAnotherOsThreadIsATypeErrorInCheckedBuilds) {
+#ifndef WEFT_CHECKED
+  GTEST_SKIP() << "only checked builds look for the green thread";
+#else
+  auto rt = Make(1);
+  auto r = rt->Run([] {
+    Channel c = Channel::Make(1);
+    std::string what;
+    std::thread other([&] {
+      try {
+        c.Close();
+      } catch (const TypeError& e) {
+        what = e.what();
+      }
+    });
+    other.join();
+    c.Close();  // still open: the other thread's Close was refused
+    return what.find("outside a green thread") != std::string::npos ? 0 : 1;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 0);
+#endif
+}
 
 }  // namespace
 }  // namespace weft

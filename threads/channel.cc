@@ -17,7 +17,8 @@ ChannelBase* registry_head ABSL_GUARDED_BY(registry_mu) = nullptr;
 
 }  // namespace
 
-ChannelBase::ChannelBase(size_t capacity) : capacity_(capacity) {
+ChannelBase::ChannelBase(size_t capacity, bool unshared)
+    : unshared_(unshared), capacity_(capacity) {
   OsMutexLock l(&registry_mu);
   reg_next_ = registry_head;
   if (registry_head != nullptr) registry_head->reg_prev_ = this;

@@ -42,7 +42,10 @@ int SelectImpl(SelectCase* cases, int n, int64_t deadline_ns, bool poll_only);
 
 class ChannelBase {
  public:
-  explicit ChannelBase(size_t capacity);
+  // unshared: every operation on this channel runs on one OS thread, or while that
+  // thread is stopped (a runtime with one worker, runtime/channel.cc): Send and
+  // Receive then take the lock with a plain store ([threads.inv.unshared-lock]).
+  explicit ChannelBase(size_t capacity, bool unshared = false);
   virtual ~ChannelBase();
   ChannelBase(const ChannelBase&) = delete;
   ChannelBase& operator=(const ChannelBase&) = delete;
@@ -55,6 +58,7 @@ class ChannelBase {
   void ForgetWaiters();
   bool closed() const;
   size_t capacity() const { return capacity_; }
+  bool unshared() const { return unshared_; }
 
   virtual const std::type_info& value_type() const = 0;
   // ForEachValuePtr calls fn(T*) for every value held; takes the channel's lock.
@@ -73,7 +77,19 @@ class ChannelBase {
   bool Block(internal::WaitQueue* q, void* value, bool send);
   static void Complete(internal::WaitNode* n, bool ok, internal::ReadyList* ready);
 
+  // LockQueues takes lock_ for Send and Receive, as the channel was made to. Other
+  // takers (Select, Close, collections, reports) use lock_.Lock(), which is correct
+  // either way.
+  void LockQueues() const ABSL_EXCLUSIVE_LOCK_FUNCTION(lock_) {
+    if (unshared_) {
+      lock_.LockUnshared();
+    } else {
+      lock_.Lock();
+    }
+  }
+
   mutable SpinLock lock_;
+  const bool unshared_;
   internal::WaitQueue recvq_ ABSL_GUARDED_BY(lock_);
   internal::WaitQueue sendq_ ABSL_GUARDED_BY(lock_);
   bool closed_ ABSL_GUARDED_BY(lock_) = false;
@@ -93,11 +109,11 @@ void ForEachChannel(absl::FunctionRef<void(ChannelBase&)> fn);
 template <typename T, typename Out = std::optional<T>>
 class Channel : public ChannelBase {
  public:
-  explicit Channel(size_t capacity = 0) : ChannelBase(capacity) {}
+  explicit Channel(size_t capacity = 0, bool unshared = false) : ChannelBase(capacity, unshared) {}
 
   bool Send(T value) {
     internal::ReadyList ready;
-    lock_.Lock();
+    LockQueues();
     bool ok;
     if (Channel::TrySendLocked(&value, &ok, &ready)) {
       lock_.Unlock();
@@ -116,7 +132,7 @@ class Channel : public ChannelBase {
   // channel is closed and drained.
   bool ReceiveInto(Out* out) {
     internal::ReadyList ready;
-    lock_.Lock();
+    LockQueues();
     bool ok;
     if (Channel::TryReceiveLocked(out, &ok, &ready)) {
       lock_.Unlock();

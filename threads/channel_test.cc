@@ -267,5 +267,96 @@ TEST_P(ChannelTest, ChannelDeadlockIsReported) {
 
 INSTANTIATE_TEST_SUITE_P(Workers, ChannelTest, ::testing::Values(1, 2, 4), testing::WorkersName);
 
+// [threads.inv.unshared-lock]: on one worker, unshared channels (Send and Receive take
+// the lock with a plain store) mixed with selects and closes on the same channels
+// (which exchange) deliver every message exactly once. Seeded.
+class UnsharedChannelTest : public SchedulerTest {};
+
+TEST_P(UnsharedChannelTest, EveryMessageOnceWithSelectsAndCloses) {
+  const uint64_t seed = testing::Seed();
+  ASSERT_TRUE(RunMain([&] {
+    std::mt19937_64 rng(seed);
+    const int kChans = 6, kSenders = 8, kPerSender = 4000 / kScaleDown;
+    std::vector<std::unique_ptr<Channel<int64_t>>> chans;
+    for (int i = 0; i < kChans; ++i) {
+      chans.push_back(std::make_unique<Channel<int64_t>>(rng() % 3, /*unshared=*/true));
+      EXPECT_TRUE(chans.back()->unshared());
+    }
+    std::vector<std::atomic<int>> seen(kSenders * kPerSender);
+    WaitGroup senders;
+    senders.Add(kSenders);
+    std::vector<Thread> ts;
+    for (int s = 0; s < kSenders; ++s) {
+      const uint64_t sub = rng();
+      ts.push_back(Spawn([&, s, sub] {
+        std::mt19937_64 r(sub);
+        for (int k = 0; k < kPerSender; ++k) {
+          const int64_t v = s * kPerSender + k;
+          if (r() % 4 == 0) {  // a send case of a select (exchanges the lock)
+            int64_t out = v;
+            SelectCase c[1] = {SendCase(*chans[r() % kChans], &out)};
+            EXPECT_EQ(Select(absl::MakeSpan(c)), 0);
+          } else {
+            EXPECT_TRUE(chans[r() % kChans]->Send(v));
+          }
+          if (r() % 8 == 0) this_thread::Yield();
+        }
+        senders.Done();
+        return int64_t{0};
+      }));
+    }
+    // Receivers: plain receives on one channel each, and selects over all of them.
+    for (int c = 0; c < kChans; ++c) {
+      ts.push_back(Spawn([&, c] {
+        while (std::optional<int64_t> v = chans[c]->Receive()) seen[*v].fetch_add(1);
+        return int64_t{0};
+      }));
+    }
+    for (int k = 0; k < 2; ++k) {
+      ts.push_back(Spawn([&] {
+        std::vector<std::optional<int64_t>> vals(kChans);
+        int open = kChans;
+        std::vector<bool> closed(kChans, false);
+        while (open > 0) {
+          std::vector<SelectCase> cases;
+          std::vector<int> which;
+          for (int c = 0; c < kChans; ++c) {
+            if (closed[c]) continue;
+            cases.push_back(ReceiveCase(*chans[c], &vals[c]));
+            which.push_back(c);
+          }
+          int i = Select(absl::MakeSpan(cases));
+          const int c = which[i];
+          // ok, not the optional: a close that wakes a blocked select leaves the
+          // case's out as it was (here, the value of an earlier round).
+          if (!cases[i].ok) {
+            closed[c] = true;
+            --open;
+          } else {
+            seen[*vals[c]].fetch_add(1);
+          }
+        }
+        return int64_t{0};
+      }));
+    }
+    senders.Wait();
+    for (auto& c : chans) c->Close();
+    for (auto& t : ts) t.Join();
+    for (size_t v = 0; v < seen.size(); ++v) EXPECT_EQ(seen[v].load(), 1) << "value " << v;
+    return int64_t{0};
+  }).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(OneWorker, UnsharedChannelTest, ::testing::Values(1), testing::WorkersName);
+
+TEST(UnsharedLockDeathTest, FoundHeldIsFatal) {
+  SpinLock l;
+  l.LockUnshared();
+  EXPECT_DEATH(l.LockUnshared(), "an unshared spin lock found held");
+  l.Unlock();
+  l.LockUnshared();  // free again after the unlock
+  l.Unlock();
+}
+
 }  // namespace
 }  // namespace weft::threads

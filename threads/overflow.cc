@@ -68,27 +68,37 @@ void InstallOverflowHandler(heap::Arena*) {
   sigaction(SIGBUS, &sa, &old_bus);
 }
 
-void* InstallAltStack() {
-  void* mem = std::malloc(kAltStackBytes);
-  if (mem == nullptr) return nullptr;
+AltStack InstallAltStack() {
+  AltStack a;
+  a.memory = std::malloc(kAltStackBytes);
+  if (a.memory == nullptr) return a;
   stack_t ss;
-  ss.ss_sp = mem;
+  ss.ss_sp = a.memory;
   ss.ss_size = kAltStackBytes;
   ss.ss_flags = 0;
-  if (sigaltstack(&ss, nullptr) != 0) {
-    std::free(mem);
-    return nullptr;
+  if (sigaltstack(&ss, &a.previous) != 0) {
+    std::free(a.memory);
+    a.memory = nullptr;
   }
-  return mem;
+  return a;
 }
 
-void RemoveAltStack(void* stack) {
-  if (stack == nullptr) return;
-  stack_t ss;
-  std::memset(&ss, 0, sizeof(ss));
-  ss.ss_flags = SS_DISABLE;
-  sigaltstack(&ss, nullptr);
-  std::free(stack);
+// [threads.overflow.altstack]: put back the stack the thread had, not SS_DISABLE.
+// ASan maps an alternate stack for every thread it starts and, as the thread exits,
+// unmaps whatever sigaltstack then reports: after SS_DISABLE that was our freed
+// allocation (a hole punched in ASan's heap) while its own mapping leaked, one per
+// worker per Run, until a fuzzer that makes many runtimes in one process ran out of
+// mappings (vm.max_map_count) after ~23k runs.
+void RemoveAltStack(AltStack& a) {
+  if (a.memory == nullptr) return;
+  stack_t restore = a.previous;
+  if (restore.ss_sp == nullptr || (restore.ss_flags & SS_DISABLE) != 0) {
+    std::memset(&restore, 0, sizeof(restore));
+    restore.ss_flags = SS_DISABLE;
+  }
+  sigaltstack(&restore, nullptr);
+  std::free(a.memory);
+  a.memory = nullptr;
 }
 
 }  // namespace weft::threads

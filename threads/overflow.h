@@ -8,6 +8,8 @@
 #ifndef WEFT_THREADS_OVERFLOW_H_
 #define WEFT_THREADS_OVERFLOW_H_
 
+#include <signal.h>
+
 #include "heap/arena.h"
 
 namespace weft::threads {
@@ -16,9 +18,16 @@ struct GreenThread;
 
 // InstallOverflowHandler installs the process-wide SIGSEGV/SIGBUS handler (once).
 void InstallOverflowHandler(heap::Arena* arena);
-// Per worker OS thread: an alternate signal stack. Returns it for RemoveAltStack.
-void* InstallAltStack();
-void RemoveAltStack(void* stack);
+// Per worker OS thread: an alternate signal stack of ours, and the one the thread had
+// before (ASan gives every thread its own; so may an embedder), which RemoveAltStack
+// puts back: whoever installed that one frees it at thread exit by what sigaltstack
+// reports then ([threads.overflow.altstack]).
+struct AltStack {
+  void* memory = nullptr;  // ours; nullptr: none installed
+  stack_t previous{};
+};
+AltStack InstallAltStack();
+void RemoveAltStack(AltStack& stack);
 // ReportOverflow writes the message (async-signal-safe), then runs the fatal hook
 // through FatalAfterReport (check.h) and aborts. `signal_context` is the handler's
 // ucontext_t, or nullptr when called at a switch (canary check).

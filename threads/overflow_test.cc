@@ -1,10 +1,16 @@
 // Death tests: a native stack overflow ends the process with a message naming the
 // green thread and its stack size, with each of the three guards: a kernel guard
 // region, a PROT_NONE page, and beyond the guard budget a canary checked at the switch.
+#include <signal.h>
+
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "heap/arena.h"
 #include "heap/os_memory.h"
+#include "threads/overflow.h"
 #include "threads/scheduler.h"
 #include "threads/this_thread.h"
 
@@ -17,6 +23,47 @@ __attribute__((noinline)) int64_t Recurse(int64_t n) {
   pad[0] = static_cast<char>(n);
   if (n == 0) return pad[0];
   return Recurse(n - 1) + pad[0];
+}
+
+// [threads.overflow.altstack]: a worker's alternate signal stack goes, and the one the
+// OS thread had before (ASan's, an embedder's) comes back, not SS_DISABLE: ASan
+// unmaps what sigaltstack reports at thread exit.
+TEST(AltStackTest, RemovingPutsBackThePreviousStack) {
+  std::thread t([] {
+    std::vector<char> mine(64 << 10);
+    stack_t ss{};
+    ss.ss_sp = mine.data();
+    ss.ss_size = mine.size();
+    stack_t before{};
+    ASSERT_EQ(sigaltstack(&ss, &before), 0);
+    AltStack a = InstallAltStack();
+    ASSERT_NE(a.memory, nullptr);
+    stack_t now{};
+    ASSERT_EQ(sigaltstack(nullptr, &now), 0);
+    EXPECT_EQ(now.ss_sp, a.memory);
+    EXPECT_EQ(a.previous.ss_sp, mine.data());
+    RemoveAltStack(a);
+    EXPECT_EQ(a.memory, nullptr);
+    ASSERT_EQ(sigaltstack(nullptr, &now), 0);
+    EXPECT_EQ(now.ss_sp, mine.data()) << "the thread's own alternate stack was not put back";
+    EXPECT_EQ(now.ss_size, mine.size());
+    EXPECT_EQ(now.ss_flags & SS_DISABLE, 0);
+    ASSERT_EQ(sigaltstack(&before, nullptr), 0);  // the thread's (ASan's) again
+  });
+  t.join();
+  std::thread none([] {
+    stack_t off{};
+    off.ss_flags = SS_DISABLE;
+    stack_t before{};
+    ASSERT_EQ(sigaltstack(&off, &before), 0);
+    AltStack a = InstallAltStack();
+    RemoveAltStack(a);
+    stack_t now{};
+    ASSERT_EQ(sigaltstack(nullptr, &now), 0);
+    EXPECT_NE(now.ss_flags & SS_DISABLE, 0) << "a thread without one is left without one";
+    ASSERT_EQ(sigaltstack(&before, nullptr), 0);
+  });
+  none.join();
 }
 
 void RunOverflow(bool guard_regions, long guard_budget) {

@@ -22,6 +22,7 @@
 #include "threads/context.h"
 #include "threads/managed_stack.h"
 #include "threads/native_stack.h"
+#include "threads/overflow.h"
 #include "threads/park.h"
 #include "threads/run_queue.h"
 #include "threads/scheduler.h"
@@ -217,7 +218,7 @@ class Worker {
   Worker* rn_victim_ = nullptr;
   uint64_t rn_switches_ = 0;
   int64_t rn_seen_ns_ = 0;
-  void* altstack_ = nullptr;
+  AltStack altstack_;
 
   // Parking and safepoints, under SchedulerImpl::mu_.
   bool parked_ = false;
@@ -329,6 +330,19 @@ class SchedulerImpl {
   void SetStopRequested(bool on);
   void SetShutdown(bool on);
   void SetAttention(uint32_t bit, bool on);
+
+  // [threads.clock]: the registry's blocked-since clock. While a Run is on, the clock
+  // thread stores the coarse monotonic time here every kClockTick, except while every
+  // worker is parked (it waits; the first worker to unpark stores the time and wakes
+  // it). Park reads it instead of the clock: 0 means no clock thread (it could not be
+  // started), and Park reads the clock itself.
+  static constexpr absl::Duration kClockTick = absl::Milliseconds(4);
+  void ClockLoop();
+  void StartClock();
+  void StopClock();
+  std::atomic<int64_t> coarse_now_ns_{0};
+  OsCondVar clock_cv_;
+  std::thread clock_thread_;
 
   std::atomic<int64_t> live_{0};
   std::atomic<int64_t> attached_live_{0};

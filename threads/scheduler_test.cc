@@ -16,9 +16,11 @@
 #include <gtest/gtest.h>
 
 #include "threads/blocking.h"
+#include "threads/channel.h"
 #include "threads/io.h"
 #include "threads/local_key.h"
 #include "threads/managed_stack.h"
+#include "threads/park.h"
 #include "threads/test_util.h"
 #include "threads/this_thread.h"
 
@@ -410,6 +412,63 @@ TEST_P(SchedulerRunTest, RegistryShowsStatesAndStacks) {
     });
     EXPECT_TRUE(found);
     sleeper.Join();
+    return int64_t{0};
+  }).ok());
+}
+
+// [threads.clock]: a park takes its blocked-since time from the clock thread, which
+// keeps time while the worker is busy: a thread that blocks and then waits behind
+// 300 ms of another thread's work without a switch shows the time it blocked, not
+// the time the worker next looked up.
+TEST_P(SchedulerRunTest, BlockedSinceIsWhenTheThreadBlockedWhileItsWorkerIsBusy) {
+  ASSERT_TRUE(RunMain([this] {
+    Channel<int> never;
+    std::atomic<int64_t> before{0};
+    Thread waiter = Spawn(
+        [&] {
+          before.store(internal::CoarseNowNs());
+          never.Receive();
+          return int64_t{0};
+        },
+        SpawnOptions{"waiter"});
+    auto waiter_blocked_since = [&] {
+      int64_t since = 0;
+      sched_->ForEachThread([&](const ThreadInfo& i) {
+        if (i.name == "waiter" && i.state == ThreadState::kBlocked) since = i.blocked_since_ns;
+      });
+      return since;
+    };
+    while (waiter_blocked_since() == 0) this_thread::Yield();
+    // Busy, no switch: on one worker the clock thread is what keeps time meanwhile.
+    const int64_t busy_until = internal::MonoNowNs() + 300'000'000;
+    while (internal::MonoNowNs() < busy_until) {
+    }
+    const int64_t since = waiter_blocked_since();
+    EXPECT_GE(since, before.load() - 50'000'000);
+    EXPECT_LE(since, before.load() + 100'000'000) << "blocked-since is the time of a later look";
+    never.Close();
+    waiter.Join();
+    // The same for a park after a long busy stretch of the parking thread itself.
+    std::atomic<int64_t> late{0};
+    Thread busy = Spawn(
+        [&] {
+          const int64_t until = internal::MonoNowNs() + 200'000'000;
+          while (internal::MonoNowNs() < until) {
+          }
+          late.store(internal::CoarseNowNs());
+          this_thread::SleepFor(absl::Milliseconds(200));
+          return int64_t{0};
+        },
+        SpawnOptions{"busy"});
+    int64_t slept_since = 0;
+    while (slept_since == 0) {
+      this_thread::SleepFor(absl::Milliseconds(5));
+      sched_->ForEachThread([&](const ThreadInfo& i) {
+        if (i.name == "busy" && i.state == ThreadState::kSleeping) slept_since = i.blocked_since_ns;
+      });
+    }
+    EXPECT_GE(slept_since, late.load() - 50'000'000) << "blocked-since is stale";
+    busy.Join();
     return int64_t{0};
   }).ok());
 }

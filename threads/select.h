@@ -25,7 +25,9 @@ struct SelectCase {
   ChannelBase* channel = nullptr;
   bool send = false;
   void* value = nullptr;  // T* (send) or the channel's Out* (receive)
-  bool ok = false;        // set for the case that proceeded
+  // Set for the case that proceeded: false for a receive from a closed channel (whose
+  // out is reset only when the select found it closed, not when a close woke it).
+  bool ok = false;
 };
 
 template <typename T, typename Out>

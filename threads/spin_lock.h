@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "absl/base/thread_annotations.h"
+#include "runtime/check.h"
 
 namespace weft::threads {
 
@@ -23,6 +24,15 @@ class ABSL_LOCKABLE SpinLock {
   bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true) {
     return !locked_.load(std::memory_order_relaxed) &&
            !locked_.exchange(true, std::memory_order_acquire);
+  }
+  // LockUnshared: Lock for a lock that only one OS thread ever takes, or others only
+  // while that one is stopped, ordered by the stop's own synchronisation
+  // ([threads.inv.unshared-lock]): a load and a plain store, no read-modify-write.
+  // Finding it held is a broken invariant (two OS threads after all).
+  void LockUnshared() ABSL_EXCLUSIVE_LOCK_FUNCTION() {
+    WEFT_CHECK(!locked_.load(std::memory_order_relaxed),
+               "weft: an unshared spin lock found held (taken by two OS threads?)");
+    locked_.store(true, std::memory_order_relaxed);
   }
   void Unlock() ABSL_UNLOCK_FUNCTION() { locked_.store(false, std::memory_order_release); }
   bool IsLocked() const { return locked_.load(std::memory_order_relaxed); }
