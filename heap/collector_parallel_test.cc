@@ -24,19 +24,9 @@ HeapOptions ParallelOptions() {
   return o;
 }
 
-class ParallelTraceTest : public ::testing::Test {
+class ParallelTraceTest : public testing::NonMovingNurseryTest {
  protected:
-  void SetUp() override {
-    if (WEFT_CHECKED_BUILD) GTEST_SKIP() << "checked builds move every nursery object";
-    m_ = t_.heap->CreateMutator();
-  }
-  void TearDown() override {
-    if (m_ != nullptr) t_.heap->DestroyMutator(m_);
-  }
-  void Collect(int gen) {
-    t_.heap->Collect(gen, roots_);
-    t_.heap->Verify(&roots_);
-  }
+  ParallelTraceTest() : NonMovingNurseryTest(ParallelOptions()) {}
   // A complete tree of pairs of `depth` whose leaves' cars are leaf(i), i counting
   // leaves from the left, built in roots_.roots[slot].
   template <typename Leaf>
@@ -83,9 +73,6 @@ class ParallelTraceTest : public ::testing::Test {
     }
     return nodes;
   }
-  TestHeap t_{ParallelOptions()};
-  VectorRoots roots_;
-  Mutator* m_ = nullptr;
 };
 
 TEST_F(ParallelTraceTest, TreesSurviveAndStayWhereTheyWere) {

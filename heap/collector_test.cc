@@ -530,23 +530,10 @@ HeapOptions InPlaceOptions() {
   return o;
 }
 
-class InPlaceTest : public ::testing::Test {
+class InPlaceTest : public testing::NonMovingNurseryTest {
  protected:
-  void SetUp() override {
-    if (WEFT_CHECKED_BUILD) GTEST_SKIP() << "checked builds move every nursery object";
-    m_ = t_.heap->CreateMutator();
-  }
-  void TearDown() override {
-    if (m_ != nullptr) t_.heap->DestroyMutator(m_);
-  }
-  void Collect(int gen) {
-    t_.heap->Collect(gen, roots_);
-    t_.heap->Verify(&roots_);
-  }
+  InPlaceTest() : NonMovingNurseryTest(InPlaceOptions()) {}
   const BlockInfo& InfoOf(Value v) { return t_.arena->InfoFor(v.AsObject()); }
-  TestHeap t_{InPlaceOptions()};
-  VectorRoots roots_;
-  Mutator* m_ = nullptr;
 };
 
 TEST_F(InPlaceTest, ANurseryAfterADenseOneIsPromotedWithoutMoving) {

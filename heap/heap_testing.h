@@ -20,6 +20,7 @@
 
 #include "heap/arena.h"
 #include "heap/heap.h"
+#include "runtime/check.h"
 
 namespace weft::heap::testing {
 
@@ -133,6 +134,29 @@ struct TestHeap {
 };
 
 inline Value V(Object* o) { return Value::FromObject(o); }
+
+// NonMovingNurseryTest: a fixture with a TestHeap made with `options`, one mutator and
+// a VectorRoots, whose Collect verifies the heap after the collection. Skipped in
+// checked builds, which move every nursery object at each collection: its tests are
+// about objects that stay where they are (promotion in place, the parallel trace).
+class NonMovingNurseryTest : public ::testing::Test {
+ protected:
+  explicit NonMovingNurseryTest(const HeapOptions& options) : t_(options) {}
+  void SetUp() override {
+    if (WEFT_CHECKED_BUILD) GTEST_SKIP() << "checked builds move every nursery object";
+    m_ = t_.heap->CreateMutator();
+  }
+  void TearDown() override {
+    if (m_ != nullptr) t_.heap->DestroyMutator(m_);
+  }
+  void Collect(int gen) {
+    t_.heap->Collect(gen, roots_);
+    t_.heap->Verify(&roots_);
+  }
+  TestHeap t_;
+  VectorRoots roots_;
+  Mutator* m_ = nullptr;
+};
 
 }  // namespace weft::heap::testing
 
