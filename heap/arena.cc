@@ -227,15 +227,24 @@ void* Arena::TakeRun(size_t count, BlockType type, size_t* clean) {
   return BlockAddress(start);
 }
 
+size_t Arena::AllocatedRunHeadLocked(void* run) const {
+  WEFT_CHECK(Contains(run), "weft: FreeBlocks or Retype of an address outside the arena");
+  size_t start = BlockIndex(run);
+  const BlockInfo& head = table_[start];
+  // Free blocks keep no run fields, so this comes first: before it, a double free was
+  // reported as an address that heads no run.
+  WEFT_CHECK(head.type != BlockType::kFree,
+             "weft: FreeBlocks or Retype of a free run (a double free?)");
+  WEFT_CHECK(BlockAddress(start) == run && head.run_head == start && head.run_blocks > 0,
+             "weft: FreeBlocks or Retype of an address that is not the head of a run");
+  return start;
+}
+
 void Arena::Retype(void* run, BlockType type) {
-  WEFT_CHECK(Contains(run), "weft: Retype of an address outside the arena");
   WEFT_CHECK(type != BlockType::kFree, "weft: Retype to type free");
   MutexLock lock(&mu_);
-  size_t start = BlockIndex(run);
+  size_t start = AllocatedRunHeadLocked(run);
   BlockInfo& head = table_[start];
-  WEFT_CHECK(BlockAddress(start) == run && head.run_head == start && head.run_blocks > 0,
-             "weft: Retype of an address that is not the head of a run");
-  WEFT_CHECK(head.type != BlockType::kFree, "weft: Retype of a free run");
   size_t length = head.run_blocks;
   blocks_by_type_[static_cast<int>(head.type)] -= length;
   blocks_by_type_[static_cast<int>(type)] += length;
@@ -243,13 +252,9 @@ void Arena::Retype(void* run, BlockType type) {
 }
 
 void Arena::FreeBlocks(void* run) {
-  WEFT_CHECK(Contains(run), "weft: FreeBlocks of an address outside the arena");
   MutexLock lock(&mu_);
-  size_t start = BlockIndex(run);
+  size_t start = AllocatedRunHeadLocked(run);
   BlockInfo& head = table_[start];
-  WEFT_CHECK(BlockAddress(start) == run && head.run_head == start && head.run_blocks > 0,
-             "weft: FreeBlocks of an address that is not the head of a run");
-  WEFT_CHECK(head.type != BlockType::kFree, "weft: FreeBlocks of a free run (double free)");
   size_t length = head.run_blocks;
   blocks_by_type_[static_cast<int>(head.type)] -= length;
   // Free blocks carry only their type and dirty flag; their runs live in the free

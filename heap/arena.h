@@ -135,6 +135,9 @@ class Arena {
     }
   };
 
+  // AllocatedRunHeadLocked: the index of the run `run` heads, checking that it is the
+  // head of an allocated run (FreeBlocks and Retype take only those).
+  size_t AllocatedRunHeadLocked(void* run) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool CommitBlocksUpTo(size_t blocks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool CommitTableUpTo(size_t blocks) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void InsertFree(size_t start, size_t length) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -79,6 +79,26 @@ TEST(ArenaTest, RetypeChangesARunsTypeAndTheCountsInPlace) {
   EXPECT_EQ(a->Stats().blocks_by_type[static_cast<int>(BlockType::kOld)], 0u);
 }
 
+// The always-on checks of FreeBlocks and Retype: each misuse ends the process with
+// its message instead of corrupting the block table.
+TEST(ArenaDeathTest, FreeBlocksAndRetypeTakeOnlyTheHeadOfAnAllocatedRun) {
+  auto arena = Arena::Create(SmallOptions());
+  ASSERT_TRUE(arena.ok());
+  Arena& a = **arena;
+  char* run = static_cast<char*>(a.AllocateBlocks(2, BlockType::kOld));
+  ASSERT_NE(run, nullptr);
+  int outside = 0;
+  EXPECT_DEATH(a.FreeBlocks(&outside), "FreeBlocks or Retype of an address outside the arena");
+  EXPECT_DEATH(a.Retype(run + kBlockSize, BlockType::kYoung),
+               "FreeBlocks or Retype of an address that is not the head of a run");
+  EXPECT_DEATH(a.FreeBlocks(run + 8), "not the head of a run");
+  EXPECT_DEATH(a.Retype(run, BlockType::kFree), "Retype to type free");
+  a.FreeBlocks(run);
+  EXPECT_DEATH(a.FreeBlocks(run), "FreeBlocks or Retype of a free run \\(a double free\\?\\)");
+  EXPECT_DEATH(a.Retype(run, BlockType::kOld), "of a free run");
+  a.Verify();
+}
+
 TEST(ArenaTest, RandomAllocateFreeKeepsTableConsistent) {
   std::unique_ptr<Arena> a(*Arena::Create(SmallOptions()));
   uint32_t seed = std::random_device{}();
