@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -84,7 +85,8 @@ TEST(ArenaTest, RetypeChangesARunsTypeAndTheCountsInPlace) {
 TEST(ArenaDeathTest, FreeBlocksAndRetypeTakeOnlyTheHeadOfAnAllocatedRun) {
   auto arena = Arena::Create(SmallOptions());
   ASSERT_TRUE(arena.ok());
-  Arena& a = **arena;
+  std::unique_ptr<Arena> owner(*arena);
+  Arena& a = *owner;
   char* run = static_cast<char*>(a.AllocateBlocks(2, BlockType::kOld));
   ASSERT_NE(run, nullptr);
   int outside = 0;

@@ -1348,12 +1348,13 @@ std::string SchedulerImpl::DumpThreads() const {
 
 // [threads.clock]
 void SchedulerImpl::StartClock() {
-  coarse_now_ns_.store(internal::CoarseNowNs(), std::memory_order_relaxed);
+  // coarse_now_ns_ stays 0 (parks read the clock) until the clock thread's first store,
+  // made under mu_ like the unparking worker's, which stores only over a nonzero time:
+  // so a time is never left behind with no thread to keep it.
   try {
     clock_thread_ = std::thread([this] { ClockLoop(); });
   } catch (const std::system_error& e) {
     // Without it, parks read the clock themselves: slower, not wrong.
-    coarse_now_ns_.store(0, std::memory_order_relaxed);
     Log().warn("weft: could not start the scheduler's clock thread ({}); parks read the clock",
                e.what());
   }
