@@ -48,7 +48,10 @@ void ChannelBase::Close() {
   SpinLockHolder h(&lock_);
   WEFT_CHECK(!closed_, "weft: close of a closed channel");
   closed_ = true;
-  while (internal::WaitNode* n = recvq_.PopClaimed()) Complete(n, false, &ready);
+  while (internal::WaitNode* n = recvq_.PopClaimed()) {
+    ResetOutLocked(n->value);  // as a receive that finds the channel closed
+    Complete(n, false, &ready);
+  }
   while (internal::WaitNode* n = sendq_.PopClaimed()) Complete(n, false, &ready);
 }
 

@@ -73,6 +73,8 @@ class ChannelBase {
   // channel is closed.
   virtual bool TrySendLocked(void* value, bool* ok, internal::ReadyList* ready) = 0;
   virtual bool TryReceiveLocked(void* out, bool* ok, internal::ReadyList* ready) = 0;
+  // Under lock_: reset a blocked receiver's *out (a close completes it empty).
+  virtual void ResetOutLocked(void* out) = 0;
   // Blocks the calling green thread on one queue; returns the node's ok.
   bool Block(internal::WaitQueue* q, void* value, bool send);
   static void Complete(internal::WaitNode* n, bool ok, internal::ReadyList* ready);
@@ -236,6 +238,9 @@ class Channel : public ChannelBase {
       return true;
     }
     return false;
+  }
+  void ResetOutLocked(void* o) override ABSL_EXCLUSIVE_LOCKS_REQUIRED(lock_) {
+    static_cast<Out*>(o)->reset();
   }
 
   std::deque<T> buf_ ABSL_GUARDED_BY(lock_);

@@ -130,6 +130,35 @@ TEST_P(ChannelTest, SelectSendAndTimeout) {
   }).ok());
 }
 
+// A close that wakes a parked receiver (a select or a ReceiveInto) leaves its out
+// empty, as a receive that finds the channel already closed does.
+TEST_P(ChannelTest, CloseWakingAReceiverResetsItsOut) {
+  ASSERT_TRUE(RunMain([&] {
+    Channel<int> a, b;
+    std::optional<int> va = 7, vb = 8, vi = 9;
+    Thread selecting = Spawn([&] {
+      SelectCase cases[] = {ReceiveCase(a, &va), ReceiveCase(b, &vb)};
+      int i = Select(absl::MakeSpan(cases));
+      return int64_t{i == 0 && !cases[0].ok};
+    });
+    Thread receiving = Spawn([&] { return int64_t{!a.ReceiveInto(&vi)}; });
+    // Both park before the close (a close found first would also reset the outs).
+    auto blocked = [&] {
+      int count = 0;
+      sched_->ForEachThread([&](const ThreadInfo& i) { count += i.state == ThreadState::kBlocked; });
+      return count;
+    };
+    while (blocked() < 2) this_thread::Yield();
+    a.Close();
+    EXPECT_EQ(selecting.Join().value, 1);
+    EXPECT_EQ(receiving.Join().value, 1);
+    EXPECT_FALSE(va.has_value());
+    EXPECT_FALSE(vi.has_value());
+    EXPECT_EQ(vb, 8);  // the case that did not proceed is untouched
+    return int64_t{0};
+  }).ok());
+}
+
 // A value is delivered to exactly one select even when many selects wait on the
 // same channels.
 TEST_P(ChannelTest, SelectDeliversExactlyOnce) {

@@ -25,8 +25,8 @@ struct SelectCase {
   ChannelBase* channel = nullptr;
   bool send = false;
   void* value = nullptr;  // T* (send) or the channel's Out* (receive)
-  // Set for the case that proceeded: false for a receive from a closed channel (whose
-  // out is reset only when the select found it closed, not when a close woke it).
+  // Set for the case that proceeded: false for a receive from a closed channel, whose
+  // out is then reset (whether the select found it closed or a close woke it).
   bool ok = false;
 };
 
