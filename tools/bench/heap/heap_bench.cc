@@ -100,24 +100,31 @@ void FillNursery(Bench& b, size_t live) {
 
 // Live: a chain of 48-byte vectors (header + 5 slots) totalling `live` bytes; the
 // rest of the 4 MiB nursery is garbage.
-void BM_YoungCollection4MiB(benchmark::State& state) {
-  HeapOptions o;
+// TimeYoungCollections: each iteration empties the heap up to `clear_generation`
+// (untimed), fills the 4 MiB nursery holding state.range(0) KiB live, and times one
+// nursery collection.
+HeapStats TimeYoungCollections(benchmark::State& state, HeapOptions o, int clear_generation) {
   o.nursery_bytes = size_t{4} << 20;
-  o.promotion_age = {7, 2, 2, 2, 2, 2};  // survivors stay young: a pure copy
   Bench b(o);
   b.heap->SetHost(nullptr);
-  size_t live = static_cast<size_t>(state.range(0)) << 10;
-  size_t objects = live / 48;
+  size_t objects = (static_cast<size_t>(state.range(0)) << 10) / 48;
   b.roots.roots.push_back(Value::Nil());
   for (auto _ : state) {
     state.PauseTiming();
     b.roots.roots[0] = Value::Nil();
-    b.heap->Collect(0, b.roots);
+    b.heap->Collect(clear_generation, b.roots);
     FillNursery(b, objects);
     state.ResumeTiming();
     b.heap->Collect(0, b.roots);
   }
   state.counters["live_bytes"] = static_cast<double>(objects * 48);
+  return b.heap->Stats();
+}
+
+void BM_YoungCollection4MiB(benchmark::State& state) {
+  HeapOptions o;
+  o.promotion_age = {7, 2, 2, 2, 2, 2};  // survivors stay young: a pure copy
+  TimeYoungCollections(state, o, 0);
 }
 BENCHMARK(BM_YoungCollection4MiB)
     ->Arg(0)
@@ -130,23 +137,10 @@ BENCHMARK(BM_YoungCollection4MiB)
 
 void BM_YoungPromotion4MiB(benchmark::State& state) {
   HeapOptions o;
-  o.nursery_bytes = size_t{4} << 20;
   o.promotion_age.fill(1);
   o.promote_in_place_percent = state.range(1) != 0 ? 1 : 0;
-  Bench b(o);
-  b.heap->SetHost(nullptr);
-  size_t live = static_cast<size_t>(state.range(0)) << 10;
-  size_t objects = live / 48;
-  b.roots.roots.push_back(Value::Nil());
-  for (auto _ : state) {
-    state.PauseTiming();
-    b.roots.roots[0] = Value::Nil();
-    b.heap->Collect(1, b.roots);  // frees what the last round promoted
-    FillNursery(b, objects);
-    state.ResumeTiming();
-    b.heap->Collect(0, b.roots);
-  }
-  HeapStats s = b.heap->Stats();
+  // Clearing generation 1 frees what the last round promoted.
+  HeapStats s = TimeYoungCollections(state, o, 1);
   state.counters["in_place_collections"] = static_cast<double>(s.in_place_collections);
   state.counters["young_collections"] = static_cast<double>(s.collections[0]);
 }
