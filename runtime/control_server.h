@@ -11,9 +11,16 @@
 //
 //   dump [json] [roots] [native] [thread=ID|NAME] [state=STATE]
 //   census [json]
+//   path ADDRESS [json]     who keeps the object at ADDRESS (hex, as a dump prints
+//                           it) alive: the root, each hop, the object
+//
+// An answer that starts with `error:` is a refused request (an unknown word, an
+// address that is not an object's start) or one that failed in the pause.
 //
 // Serving a request stops the world from the control thread (Scheduler::StopTheWorld
-// accepts a caller that is not a worker), so nothing is allocated in the managed heap.
+// accepts a caller that is not a worker) with RuntimeImpl::WithWorldStopped, so
+// nothing is allocated in the managed heap and the world runs again however the
+// request ends ([runtime.stw.resume]).
 #ifndef WEFT_RUNTIME_CONTROL_SERVER_H_
 #define WEFT_RUNTIME_CONTROL_SERVER_H_
 

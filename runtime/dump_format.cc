@@ -69,10 +69,18 @@ std::string FormatJson(const Dump& dump, const DumpStyle& o, std::string_view me
     if (t.wait_reason == threads::WaitReason::kNone) {
       out += "null";
     } else {
+      // No object (a sleep) is null, as the text prints none.
       absl::StrAppendFormat(
-          &out, "{\"reason\":\"%s\",\"object\":\"%p\",\"seconds\":%.3f}",
-          threads::WaitReasonName(t.wait_reason), t.wait_object,
+          &out, "{\"reason\":\"%s\",\"object\":%s,\"seconds\":%.3f",
+          threads::WaitReasonName(t.wait_reason),
+          t.wait_object == nullptr ? "null" : absl::StrFormat("\"%p\"", t.wait_object),
           t.blocked_since_ns > 0 ? (dump.now_ns - t.blocked_since_ns) / 1e9 : 0.0);
+      // An fd wait's object is the descriptor: the number, as the text prints it.
+      if (t.wait_reason == threads::WaitReason::kFdReadable ||
+          t.wait_reason == threads::WaitReason::kFdWritable) {
+        absl::StrAppend(&out, ",\"fd\":", reinterpret_cast<uintptr_t>(t.wait_object));
+      }
+      out += "}";
     }
     out += ",\"frames\":[";
     for (size_t j = 0; j < d.frames.size(); ++j) {

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "heap/object.h"
+#include "runtime/dump_format.h"
 #include "runtime/stack_dump.h"
 #include "threads/managed_stack.h"
 
@@ -104,7 +105,8 @@ std::vector<std::string> BuildPath(heap::Heap& heap, threads::Scheduler& schedul
       for (uint64_t* p = begin; p < end && !found; ++p, ++index) {
         heap::Value v{*p};
         if (v.IsFrameMarker()) {
-          frame = reinterpret_cast<const char*>(v.FrameMarkerPayload());
+          const char* name = reinterpret_cast<const char*>(v.FrameMarkerPayload());
+          frame = name != nullptr ? name : "?";
         } else if (v.IsPointer() && reinterpret_cast<const heap::Value*>(p) != skip) {
           found = reach(v.AsObject(), -1,
                         absl::StrFormat("thread %d \"%s\" frame %s slot [%d]", t.id, t.name,
@@ -147,6 +149,38 @@ std::vector<std::string> BuildPath(heap::Heap& heap, threads::Scheduler& schedul
   }
   std::reverse(path.begin(), path.end());
   return path;
+}
+
+Object* FindObjectAt(heap::Heap& heap, uintptr_t address) {
+  // [runtime.dump.path]: never dereference the address; only compare it.
+  if (!heap.arena().Contains(reinterpret_cast<const void*>(address))) return nullptr;
+  Object* found = nullptr;
+  heap.ForEachObject([&](Object* o, int) {
+    if (reinterpret_cast<uintptr_t>(o) == address) found = o;
+  });
+  return found;
+}
+
+std::string FormatPath(const std::string& object, const std::vector<std::string>& path,
+                       bool json) {
+  if (json) {
+    std::string out = absl::StrCat("{\"object\":", JsonString(object),
+                                   ",\"reachable\":", path.empty() ? "false" : "true",
+                                   ",\"path\":[");
+    for (size_t i = 0; i < path.size(); ++i) {
+      absl::StrAppend(&out, i ? "," : "", JsonString(path[i]));
+    }
+    out += "]}\n";
+    return out;
+  }
+  if (path.empty()) {
+    return absl::StrCat("unreachable: ", object,
+                        ": no root keeps it alive (the next collection of its generation "
+                        "frees it)\n");
+  }
+  std::string out;
+  for (const std::string& step : path) absl::StrAppend(&out, step, "\n");
+  return out;
 }
 
 }  // namespace weft

@@ -50,12 +50,7 @@ std::string HeapCensusText(bool json) { return FormatCensus(HeapCensus(), json);
 std::vector<std::string> PathFromRoot(Local v) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   std::vector<std::string> out;
-  rt.WithWorldStopped([&] {
-    std::vector<heap::Value*> in_flight;
-    VisitChannelValues(&rt, [&](heap::Value* slot) { in_flight.push_back(slot); });
-    out = BuildPath(rt.heap(), rt.scheduler(), rt.GlobalSlots(), in_flight,
-                    RuntimeImpl::SlotOf(v), ToHeap(v.get()));
-  });
+  rt.WithWorldStopped([&] { out = rt.PathTo(ToHeap(v.get()), RuntimeImpl::SlotOf(v)); });
   return out;
 }
 

@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <exception>
+#include <optional>
+#include <string_view>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -296,36 +299,88 @@ void RuntimeImpl::ThrowAllocationFailure(const heap::AllocationFailure& f) {
   throw HeapExhausted(f.request_bytes, soft, f.hard_limit_bytes);
 }
 
+namespace {
+
+// ParseAddress: a path request's address, hexadecimal with or without `0x`, as a
+// dump prints it (`pair 0x7f3a2c001040 gen 0`).
+bool ParseAddress(std::string_view word, uintptr_t* out) {
+  if (word.substr(0, 2) == "0x" || word.substr(0, 2) == "0X") word.remove_prefix(2);
+  if (word.empty()) return false;
+  auto [end, ec] = std::from_chars(word.data(), word.data() + word.size(), *out, 16);
+  return ec == std::errc() && end == word.data() + word.size();
+}
+
+}  // namespace
+
 std::string RuntimeImpl::HandleControlRequest(const std::string& request) {
   std::vector<std::string> words = absl::StrSplit(request, ' ', absl::SkipEmpty());
   if (words.empty()) return "error: empty request\n";
-  bool census = words[0] == "census";
-  if (!census && words[0] != "dump") {
-    return absl::StrCat("error: unknown request '", words[0], "' (expected dump or census)\n");
+  const std::string& verb = words[0];
+  const bool dump = verb == "dump", census = verb == "census", path = verb == "path";
+  if (!dump && !census && !path) {
+    return absl::StrCat("error: unknown request '", verb, "' (expected dump, census or path)\n");
   }
   DumpOptions o;
   o.native_backtraces = false;
+  std::optional<uintptr_t> address;
   for (size_t i = 1; i < words.size(); ++i) {
     const std::string& w = words[i];
     if (w == "json") {
       o.json = true;
-    } else if (w == "roots" && !census) {
+    } else if (w == "roots" && dump) {
       o.roots = true;
-    } else if (w == "native" && !census) {
+    } else if (w == "native" && dump) {
       o.native_backtraces = true;
-    } else if (absl::StartsWith(w, "thread=") && !census) {
+    } else if (absl::StartsWith(w, "thread=") && dump) {
       o.thread_filter = w.substr(7);
-    } else if (absl::StartsWith(w, "state=") && !census) {
+    } else if (absl::StartsWith(w, "state=") && dump) {
       o.state_filter = w.substr(6);
+    } else if (path && !address.has_value()) {
+      uintptr_t a = 0;
+      if (!ParseAddress(w, &a)) {
+        return absl::StrCat("error: path: '", w,
+                            "' is not an address (expected hexadecimal, as a dump prints "
+                            "it: 0x7f3a2c001040)\n");
+      }
+      address = a;
     } else {
-      return absl::StrCat("error: unknown option '", w, "' for ", words[0], "\n");
+      return absl::StrCat("error: unknown option '", w, "' for ", verb, "\n");
     }
   }
+  if (path && !address.has_value()) return "error: path needs an address: path ADDRESS [json]\n";
   std::string out;
-  scheduler_->StopTheWorld();  // from the control thread, not a worker
-  out = census ? FormatCensus(BuildCensus(*heap_), o.json) : BuildDump(*heap_, *scheduler_, o);
-  scheduler_->ResumeTheWorld();
+  try {
+    // [runtime.stw.resume]: from the control thread, not a worker; the world runs
+    // again however the pause ends.
+    WithWorldStopped([&] {
+      if (control_pause_hook_) control_pause_hook_();
+      if (census) {
+        out = FormatCensus(BuildCensus(*heap_), o.json);
+      } else if (dump) {
+        out = BuildDump(*heap_, *scheduler_, o);
+      } else if (!arena_->Contains(reinterpret_cast<const void*>(*address))) {
+        out = absl::StrFormat("error: path: %#x is not in the heap\n", *address);
+      } else if (heap::Object* object = FindObjectAt(*heap_, *address); object == nullptr) {
+        // [runtime.dump.path]: validated against the heap, never read.
+        out = absl::StrFormat(
+            "error: path: %#x is not the start of an object (an address in a dump is "
+            "valid until the next collection moves or frees its object)\n",
+            *address);
+      } else {
+        heap::Value target = heap::Value::FromObject(object);
+        out = FormatPath(DescribeValue(*heap_, target), PathTo(target, nullptr), o.json);
+      }
+    });
+  } catch (const std::exception& e) {
+    return absl::StrCat("error: ", verb, " failed: ", e.what(), "\n");
+  }
   return out;
+}
+
+std::vector<std::string> RuntimeImpl::PathTo(heap::Value target, const heap::Value* skip) {
+  std::vector<heap::Value*> in_flight;
+  VisitChannelValues(this, [&](heap::Value* slot) { in_flight.push_back(slot); });
+  return BuildPath(*heap_, *scheduler_, GlobalSlots(), in_flight, skip, target);
 }
 
 Stats RuntimeImpl::GetStats() const {

@@ -107,8 +107,20 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   Stats GetStats() const;
 
   // HandleControlRequest answers one SIGQUIT or stackscan request (see
-  // control_server.h) from the control thread.
+  // control_server.h) from the control thread, with the world stopped through
+  // WithWorldStopped ([runtime.stw.resume]): a failure in the pause (a
+  // std::bad_alloc) is answered `error: ...` with the world running again.
   std::string HandleControlRequest(const std::string& request);
+  // SetControlPauseHookForTesting: fn runs inside every later control request's pause
+  // (world stopped), so a test can make the pause fail. Set it before the requests.
+  void SetControlPauseHookForTesting(std::function<void()> fn) {
+    control_pause_hook_ = std::move(fn);
+  }
+
+  // PathTo: who keeps `target` alive: BuildPath (heap_inspect.h) over every root of
+  // this runtime (managed stacks, global slots, values in flight), `skip` excepted.
+  // The world is stopped.
+  std::vector<std::string> PathTo(heap::Value target, const heap::Value* skip);
 
   // The runtime's live channels ([runtime.channels.in-flight]): channel.cc links a
   // channel once it is fully built and unlinks it before it is torn down, so a walk
@@ -140,6 +152,7 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::unique_ptr<threads::Scheduler> scheduler_;
   std::vector<heap::Mutator*> mutators_;  // one per worker, set while it runs
   std::unique_ptr<ControlServer> control_;  // while Run runs
+  std::function<void()> control_pause_hook_;  // tests only
   ChannelList channels_;
 
   static constexpr size_t kGlobalChunk = 256;

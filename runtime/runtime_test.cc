@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -670,10 +671,12 @@ TEST_P(RuntimeTest, GlobalsAreRoots) {
 
 TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
   auto rt = Make();
-  auto r = rt->Run([] {
+  std::string text;  // matched after Run: std::regex recurses too deep for a green thread
+  auto r = rt->Run([&text] {
     Scope scope("dump-main");
     scope.SetInfo(17);
     Local a = Fixnum(42);
+    Local u = Unbound();
     Local s = MakeString("abc");
     Local v = MakeVector(3, Local::Nil());
     Channel ch = Channel::Make();
@@ -686,7 +689,7 @@ TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
         {.name = "waiter"});
     Yield();
     weft::SleepFor(absl::Milliseconds(20));
-    std::string text = DumpStacks();
+    text = DumpStacks();
     EXPECT_NE(text.find("frame dump-main (info 17)"), std::string::npos) << text;
     EXPECT_NE(text.find("fixnum 42"), std::string::npos) << text;
     EXPECT_NE(text.find("string \"abc\""), std::string::npos) << text;
@@ -702,10 +705,99 @@ TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
     EXPECT_EQ(j.find("dump-main"), std::string::npos) << j;
     ch.Send(Fixnum(1));
     t.Join();
-    (void)a, (void)s, (void)v;
+    (void)a, (void)u, (void)s, (void)v;
     return 0;
   });
   ASSERT_TRUE(r.ok()) << r.status();
+  // The frame's slots in order, each decoded precisely: an unbound slot says so.
+  EXPECT_TRUE(std::regex_search(text, std::regex("\n  frame dump-main \\(info 17\\)\n"
+                                                 "    \\[[0-9]+\\] fixnum 42\n"
+                                                 "    \\[[0-9]+\\] unbound\n"
+                                                 "    \\[[0-9]+\\] string \"abc\"\n"
+                                                 // MakeVector's fill argument.
+                                                 "    \\[[0-9]+\\] nil\n"
+                                                 "    \\[[0-9]+\\] vector\\[3\\] 0x[0-9a-f]+ gen 0\n")))
+      << text;
+}
+
+// Wait reasons in the dump: a thread blocked on a mutex names it (its address), one
+// blocked in an fd wait names the descriptor, in the text and in the JSON.
+TEST_P(RuntimeTest, DumpStacksNamesMutexAndFdWaits) {
+  auto rt = Make();
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  // Matched after Run: std::regex recurses too deep for a green thread's stack.
+  std::string text, locker_json, reader_json;
+  auto r = rt->Run([&] {
+    Scope scope("waits-main");
+    Mutex mutex;
+    mutex.Lock();
+    Thread locker = Spawn(
+        [mutex]() mutable {
+          Scope s("locker-frame");
+          mutex.Lock();
+          mutex.Unlock();
+          return s.Escape(s.Nil());
+        },
+        {.name = "locker"});
+    Thread reader = Spawn(
+        [&fds] {
+          Scope s("reader-frame");
+          EXPECT_TRUE(WaitReadable(fds[0], absl::Now() + absl::Seconds(60)));
+          return s.Escape(s.Nil());
+        },
+        {.name = "reader"});
+    DumpOptions options;
+    options.native_backtraces = false;
+    // Both block soon; the dump is read until they have.
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    do {
+      weft::SleepFor(absl::Milliseconds(5));
+      text = DumpStacks(options);
+    } while ((text.find("\"locker\" blocked waiting on mutex") == std::string::npos ||
+              text.find("\"reader\" blocked waiting on fd readable") == std::string::npos) &&
+             absl::Now() < deadline);
+    options.json = true;
+    options.thread_filter = "locker";
+    locker_json = DumpStacks(options);
+    options.thread_filter = "reader";
+    reader_json = DumpStacks(options);
+    mutex.Unlock();
+    EXPECT_EQ(write(fds[1], "x", 1), 1);
+    locker.Join();
+    reader.Join();
+    return 0;
+  });
+  close(fds[0]);
+  close(fds[1]);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex("\nthread [0-9]+ \"locker\" blocked waiting on mutex 0x[0-9a-f]+ for "
+                       "[0-9]+\\.[0-9]{3}s, worker [0-9]+\n"
+                       "(  frame [^\n]*\n(    [^\n]*\n)*)*"
+                       "  frame locker-frame \\(info 0\\)\n")))
+      << text;
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex(absl::StrCat(
+                "\nthread [0-9]+ \"reader\" blocked waiting on fd readable fd ", fds[0],
+                " for [0-9]+\\.[0-9]{3}s, worker [0-9]+\n"
+                "(  frame [^\n]*\n(    [^\n]*\n)*)*"
+                "  frame reader-frame \\(info 0\\)\n"))))
+      << text;
+  EXPECT_TRUE(std::regex_search(
+      locker_json,
+      std::regex("\"name\":\"locker\",\"state\":\"blocked\",\"worker\":[0-9]+,"
+                 "\"detached\":false,\"wait\":\\{\"reason\":\"mutex\",\"object\":"
+                 "\"0x[0-9a-f]+\",\"seconds\":[0-9]+\\.[0-9]{3}\\}")))
+      << locker_json;
+  EXPECT_TRUE(std::regex_search(
+      reader_json,
+      std::regex(absl::StrCat(
+          "\"name\":\"reader\",\"state\":\"blocked\",\"worker\":[0-9]+,"
+          "\"detached\":false,\"wait\":\\{\"reason\":\"fd readable\",\"object\":"
+          "\"0x[0-9a-f]+\",\"seconds\":[0-9]+\\.[0-9]{3},\"fd\":",
+          fds[0], "\\}"))))
+      << reader_json;
 }
 
 TEST_P(RuntimeTest, CensusAndPathFromRoot) {

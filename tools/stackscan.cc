@@ -3,12 +3,20 @@
 //
 //   stackscan PID [--thread ID|NAME] [--state STATE] [--json] [--roots]
 //                 [--nonative] [--census]
+//   stackscan PID --path ADDRESS [--json]
 //   stackscan --core FILE [--thread ID|NAME] [--state STATE] [--json] [--roots]
 //                 [--nonative]
 //
 // With a PID it connects to the process's control socket (<dir>/<pid>.sock, mode 0600
 // in a 0700 directory: see runtime/control_server.h), sends one request line and
-// prints the answer. With --core it reads a Weft core written when a process died
+// prints the answer. --path asks who keeps the object at ADDRESS (as a dump prints
+// it: `pair 0x7f3a2c001040 gen 0`) alive: one line for the root (thread, frame and
+// slot; `global slot`; `channel (in flight)`), one per hop (`vector[4] 0x... gen 1
+// .[2]`: the object and the field followed), then the object; or `unreachable: ...`.
+// An address that is no object's start is an error (exit 1): addresses in a dump are
+// valid until the next collection moves their objects ([runtime.dump.path]).
+//
+// With --core it reads a Weft core written when a process died
 // (Options::core_path, WEFT_CORE; runtime/DESIGN.md [runtime.core]) and prints the
 // same dump, preceded by one line naming the process and why it died (JSON: a "core"
 // member). Exit status: 0 on success, 1 when the process cannot be reached or answers
@@ -40,6 +48,8 @@ ABSL_FLAG(bool, json, false, "print JSON instead of text");
 ABSL_FLAG(bool, roots, false, "for each managed slot, the bytes it keeps alive");
 ABSL_FLAG(bool, native, true, "include native backtraces (--nonative to omit)");
 ABSL_FLAG(bool, census, false, "print the heap census instead of the threads");
+ABSL_FLAG(std::string, path, "",
+          "print the path from a root to the object at this address (from a dump)");
 ABSL_FLAG(std::string, core, "", "read this Weft core file instead of a live process");
 
 namespace {
@@ -56,6 +66,9 @@ bool ValidWord(const std::string& s) {
 // ScanCore: the dump of a Weft core, offline.
 int ScanCore(const std::string& path) {
   if (absl::GetFlag(FLAGS_census)) return Fail("--census needs a live process, not --core", 2);
+  if (!absl::GetFlag(FLAGS_path).empty()) {
+    return Fail("--path needs a live process, not --core", 2);
+  }
   weft::CoreReadOptions options;
   options.thread_filter = absl::GetFlag(FLAGS_thread);
   options.state_filter = absl::GetFlag(FLAGS_state);
@@ -76,6 +89,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "stackscan PID [--thread ID|NAME] [--state STATE] [--json] [--roots] [--nonative] "
       "[--census]\n"
+      "       stackscan PID --path ADDRESS [--json]\n"
       "       stackscan --core FILE [--thread ID|NAME] [--state STATE] [--json] [--roots] "
       "[--nonative]\n"
       "A Weft core is written when a process dies of a fatal error or a deadlock with\n"
@@ -93,9 +107,23 @@ int main(int argc, char** argv) {
   if (!absl::SimpleAtoi(args[1], &pid) || pid <= 0) {
     return Fail(absl::StrCat("not a process id: '", args[1], "'"), 2);
   }
-  std::string request = absl::GetFlag(FLAGS_census) ? "census" : "dump";
+  const std::string path_to = absl::GetFlag(FLAGS_path);
+  const bool census = absl::GetFlag(FLAGS_census);
+  std::string request;
+  if (!path_to.empty()) {
+    if (census || absl::GetFlag(FLAGS_roots) || !absl::GetFlag(FLAGS_thread).empty() ||
+        !absl::GetFlag(FLAGS_state).empty()) {
+      return Fail("--path takes only --json (no --census, --roots, --thread or --state)", 2);
+    }
+    if (!ValidWord(path_to)) {
+      return Fail("--path takes one address, as a dump prints it (0x7f3a2c001040)", 2);
+    }
+    request = "path " + path_to;
+  } else {
+    request = census ? "census" : "dump";
+  }
   if (absl::GetFlag(FLAGS_json)) request += " json";
-  if (!absl::GetFlag(FLAGS_census)) {
+  if (!census && path_to.empty()) {
     if (absl::GetFlag(FLAGS_roots)) request += " roots";
     if (absl::GetFlag(FLAGS_native)) request += " native";
     std::string thread = absl::GetFlag(FLAGS_thread), state = absl::GetFlag(FLAGS_state);

@@ -1,6 +1,7 @@
 // live_target: a Weft process for the stackscan and SIGQUIT tests. It starts named
-// green threads blocked on a channel, a sleeper and a busy one, prints "ready <pid>",
-// and exits 0 after the given number of seconds (default 10) or when stdin closes.
+// green threads blocked on a channel, on a mutex ("locker") and on a pipe ("reader",
+// an fd wait), and a sleeper, prints "ready <pid>", and exits 0 after the given
+// number of seconds (default 10).
 #include <unistd.h>
 
 #include <cstdio>
@@ -23,6 +24,8 @@ int main(int argc, char** argv) {
     weft::Local answer = weft::Fixnum(42);
     weft::Local text = weft::MakeString("hello stackscan");
     weft::Channel ch = weft::Channel::Make();
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return 1;
     std::vector<weft::Thread> threads;
     for (int i = 0; i < 3; ++i) {
       threads.push_back(weft::Spawn(
@@ -42,11 +45,32 @@ int main(int argc, char** argv) {
           return s.Escape(s.Nil());
         },
         {.name = "sleeper"}));
+    weft::Mutex mutex;
+    mutex.Lock();
+    threads.push_back(weft::Spawn(
+        [mutex]() mutable {
+          weft::Scope s("locker-frame");
+          mutex.Lock();
+          mutex.Unlock();
+          return s.Escape(s.Nil());
+        },
+        {.name = "locker"}));
+    threads.push_back(weft::Spawn(
+        [fd = pipe_fds[0]] {
+          weft::Scope s("reader-frame");
+          weft::WaitReadable(fd);
+          return s.Escape(s.Nil());
+        },
+        {.name = "reader"}));
     std::printf("ready %d\n", static_cast<int>(getpid()));
     std::fflush(stdout);
     weft::SleepFor(absl::Seconds(seconds));
     ch.Close();
+    mutex.Unlock();
+    if (write(pipe_fds[1], "x", 1) != 1) std::abort();  // else the reader never ends
     for (auto& t : threads) t.Join();
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
     (void)answer, (void)text;
     return 0;
   });

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -304,6 +306,40 @@ Local DumpStacksP(Ctx& c, Args a) {
   return In(c).Void();
 }
 
+// (heap-census): weft::HeapCensus as a list of (kind generation objects bytes), one
+// per object kind and generation, most bytes first; kind is a string ("pair",
+// "vector", "string", "record procedure").
+Local HeapCensusP(Ctx& c, Args a) {
+  const std::vector<CensusEntry> census = weft::HeapCensus();  // before we allocate
+  Local result = NilLocal();
+  for (size_t i = census.size(); i-- > 0;) {
+    Scope sc("heap-census");
+    const CensusEntry& e = census[i];
+    Local entry = Cons(Fx(e.bytes), NilLocal());
+    entry = Cons(Fx(e.objects), entry);
+    entry = Cons(FxMake(e.generation), entry);
+    entry = Cons(MakeString(e.kind), entry);
+    result.Set(Cons(entry, result));
+  }
+  return result;
+}
+
+// (path-from-root obj): weft::PathFromRoot as a list of strings, the root first
+// ("thread 2 \"keeper\" frame loop slot [9]", "global slot", "channel (in flight)"),
+// then each object on the way with the field it follows ("vector[3] 0x... gen 1
+// .[2]"), then obj itself; #f when obj is not a heap object or only this call's
+// argument keeps it.
+Local PathFromRootP(Ctx& c, Args a) {
+  const std::vector<std::string> path = weft::PathFromRoot(a[0]);
+  if (path.empty()) return BoolLocal(c, false);
+  Local result = NilLocal();
+  for (size_t i = path.size(); i-- > 0;) {
+    Scope sc("path-from-root");
+    result.Set(Cons(MakeString(path[i]), result));
+  }
+  return result;
+}
+
 const Prim kThreadPrims[] = {
     {"spawn", 1, 2, SpawnP},
     {"join", 1, 1, Join},
@@ -332,6 +368,8 @@ const Prim kHeapPrims[] = {
     {"set-soft-heap-limit!", 1, 1, SetSoftLimit},
     {"soft-heap-limit", 0, 0, SoftLimit},
     {"dump-stacks", 0, 0, DumpStacksP},
+    {"heap-census", 0, 0, HeapCensusP},
+    {"path-from-root", 1, 1, PathFromRootP},
 };
 
 }  // namespace
