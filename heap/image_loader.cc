@@ -19,6 +19,42 @@ absl::StatusOr<ImageLoader> ImageLoader::Prepare(const ImageReader& reader, Heap
   return l;
 }
 
+absl::StatusOr<ImageLoader> ImageLoader::Prepare(const ImageReader& reader, Heap& heap, Fixups fixups) {
+  ImageLoader l(reader, &heap);
+  if (absl::Status s = l.ReadLayouts(); !s.ok()) return s;
+  if (absl::Status s = l.SetFixups(fixups); !s.ok()) return s;
+  if (absl::Status s = l.Validate(); !s.ok()) return s;
+  return l;
+}
+
+// [heap.image.fixups]: the role of each image layout, from the heap layouts named.
+absl::Status ImageLoader::SetFixups(const Fixups& fixups) {
+  size_t max_id = 0;
+  for (uint16_t id : fixups.list) max_id = std::max<size_t>(max_id, id);
+  for (uint16_t id : fixups.shared) max_id = std::max<size_t>(max_id, id);
+  std::vector<uint16_t> heap_role(max_id + 1, 0);
+  for (uint16_t id : fixups.list) {
+    if (id >= heap_role.size()) return absl::InvalidArgumentError(absl::StrFormat("no layout id %d", id));
+    heap_role[id] = 1;
+  }
+  for (size_t k = 0; k < fixups.shared.size(); ++k) {
+    uint16_t id = fixups.shared[k];
+    if (id >= heap_role.size() || heap_role[id] != 0 || k + 2 > 0xffff) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("layout id %d is shared twice, also listed, or not a layout id", id));
+    }
+    heap_role[id] = static_cast<uint16_t>(k + 2);
+  }
+  image_role_.assign(layout_map_.size(), 0);
+  for (size_t i = 0; i < layout_map_.size(); ++i) {
+    if (layout_map_[i] >= 0 && static_cast<size_t>(layout_map_[i]) < heap_role.size()) {
+      image_role_[i] = heap_role[layout_map_[i]];
+    }
+  }
+  shared_count_ = fixups.shared.size();
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ImageLoader> ImageLoader::Inspect(const ImageReader& reader) {
   ImageLoader l(reader, nullptr);
   if (absl::Status s = l.Validate(); !s.ok()) return s;
@@ -26,7 +62,9 @@ absl::StatusOr<ImageLoader> ImageLoader::Inspect(const ImageReader& reader) {
 }
 
 absl::Status ImageLoader::Validate() {
-  if (absl::Status s = ReadLayouts(); !s.ok()) return s;
+  if (!layouts_read_) {
+    if (absl::Status s = ReadLayouts(); !s.ok()) return s;
+  }
   if (absl::Status s = ReadSegments(); !s.ok()) return s;
   for (size_t i = 0; i < segments_.size(); ++i) {
     if (absl::Status s = ParseSegment(i); !s.ok()) return s;
@@ -52,8 +90,11 @@ const Object* ImageLoader::ObjectAt(Value v) const {
 
 // Layouts are re-bound by name ([heap.image.layouts]).
 absl::Status ImageLoader::ReadLayouts() {
-  layout_map_.assign(LayoutRegistry::kMaxLayouts, -1);
-  image_layouts_.assign(LayoutRegistry::kMaxLayouts, ImageLayout{});
+  layouts_read_ = true;
+  // Sized by the largest id the image lists, not kMaxLayouts: two tables of 64k
+  // entries were a few hundred page faults per load.
+  layout_map_.clear();
+  image_layouts_.clear();
   const SectionEntry* found = nullptr;
   size_t index = 0;
   std::span<const SectionEntry> secs = reader_->sections();
@@ -84,6 +125,10 @@ absl::Status ImageLoader::ReadLayouts() {
     }
     std::string_view name(p + at, head.name_bytes);
     at = std::min<uint64_t>(size, AlignUp8(at + head.name_bytes));
+    if (head.id >= image_layouts_.size()) {
+      image_layouts_.resize(head.id + size_t{1});
+      layout_map_.resize(head.id + size_t{1}, -1);
+    }
     if (image_layouts_[head.id].listed) {
       return Bad(absl::StrFormat("record layouts (section %d): layout id %d appears twice", index, head.id));
     }
@@ -224,8 +269,8 @@ absl::Status ImageLoader::ParseSegment(size_t k) {
     }
     if (kind == ObjectKind::kRecord) {
       // The image's layout; Prepare checked it equals the heap's ([heap.image.layouts]).
-      const ImageLayout* l = &image_layouts_[o->aux()];
-      if (!l->listed) {
+      const ImageLayout* l = o->aux() < image_layouts_.size() ? &image_layouts_[o->aux()] : nullptr;
+      if (l == nullptr || !l->listed) {
         return Bad(absl::StrFormat("%s: record of layout id %d, which the image does not list", where(),
                                    o->aux()));
       }
@@ -234,6 +279,13 @@ absl::Status ImageLoader::ParseSegment(size_t k) {
                                    "and %d)",
                                    where(), l->name, o->record_ref_slots(), o->record_raw_words(),
                                    l->ref_slots, WordsForBytes(l->raw_bytes)));
+      }
+    }
+    if (kind == ObjectKind::kRecord && !image_role_.empty()) {
+      if (uint16_t role = image_role_[o->aux()]; role == 1) {
+        listed_old_.push_back(address);
+      } else if (role >= 2) {
+        shared_old_.emplace_back(address, static_cast<uint16_t>(role - 2));
       }
     }
     uint64_t w = (address - base_) >> 3;
@@ -296,6 +348,14 @@ absl::Status ImageLoader::CheckReferences(size_t k) {
 // references by their target segment's displacement (SBCL's relocate_all, with an
 // O(1) block-indexed segment lookup instead of a search).
 absl::StatusOr<std::vector<Value>> ImageLoader::Load() {
+  WEFT_CHECK(shared_count_ == 0 && listed_old_.empty(), "weft: ImageLoader::Load without the fixups asked for");
+  return Load({}, nullptr);
+}
+
+absl::StatusOr<std::vector<Value>> ImageLoader::Load(std::span<const Value> shared_with,
+                                                     std::vector<Value>* listed) {
+  WEFT_CHECK(shared_with.size() == shared_count_, "weft: ImageLoader::Load: one shared object per layout");
+  WEFT_CHECK(listed != nullptr || listed_old_.empty(), "weft: ImageLoader::Load: nowhere to list");
   WEFT_CHECK(!loaded_, "weft: ImageLoader::Load called twice");
   WEFT_CHECK(heap_ != nullptr, "weft: ImageLoader::Load after Inspect");
   loaded_ = true;
@@ -320,6 +380,18 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load() {
     if ((raw & Value::kTagMask) != Value::kPointerTag) return raw;
     return raw + segs[block_segment[(raw - Value::kPointerTag - base) >> kBlockShift]].displacement;
   };
+  // [heap.image.fixups]: a reference to a shared record becomes the heap's object.
+  // shared_old_ is in image order (ascending): a binary search, only for the
+  // references that a one-word range test cannot rule out.
+  const uint64_t shared_lo = shared_old_.empty() ? 1 : shared_old_.front().first + Value::kPointerTag;
+  const uint64_t shared_hi = shared_old_.empty() ? 0 : shared_old_.back().first + Value::kPointerTag;
+  auto shared = [&](uint64_t raw) -> const Value* {
+    if (raw < shared_lo || raw > shared_hi) return nullptr;
+    auto it = std::lower_bound(shared_old_.begin(), shared_old_.end(), raw - Value::kPointerTag,
+                               [](const std::pair<uint64_t, uint16_t>& e, uint64_t a) { return e.first < a; });
+    if (it == shared_old_.end() || it->first != raw - Value::kPointerTag) return nullptr;
+    return &shared_with[it->second];
+  };
   Arena& arena = heap_->arena();
   for (size_t k = 0; k < segments_.size(); ++k) {
     const Segment& s = segments_[k];
@@ -339,7 +411,17 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load() {
       size_t n = ReferenceCount(from);
       const uint64_t* fs = reinterpret_cast<const uint64_t*>(from + 1);
       uint64_t* ts = reinterpret_cast<uint64_t*>(to + 1);
-      for (size_t i = 0; i < n; ++i) ts[i] = relocate(fs[i]);
+      if (shared_old_.empty()) {
+        for (size_t i = 0; i < n; ++i) ts[i] = relocate(fs[i]);
+      } else {
+        for (size_t i = 0; i < n; ++i) {
+          if (const Value* with = shared(fs[i])) {
+            StoreValue(arena, reinterpret_cast<Value*>(ts + i), *with);  // may be young
+          } else {
+            ts[i] = relocate(fs[i]);
+          }
+        }
+      }
       std::memcpy(ts + n, fs + n, size - (n + 1) * kWordSize);
       at += size;
     }
@@ -352,7 +434,15 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load() {
   }
   heap_->AdoptImageRuns(runs);
   std::vector<Value> roots(roots_count_);
-  for (size_t i = 0; i < roots_count_; ++i) roots[i] = Value::FromRaw(relocate(roots_[i]));
+  for (size_t i = 0; i < roots_count_; ++i) {
+    const Value* with = shared(roots_[i]);
+    roots[i] = with != nullptr ? *with : Value::FromRaw(relocate(roots_[i]));
+  }
+  if (listed != nullptr) {
+    listed->clear();
+    listed->reserve(listed_old_.size());
+    for (uint64_t a : listed_old_) listed->push_back(Value::FromRaw(relocate(a + Value::kPointerTag)));
+  }
   return roots;
 }
 

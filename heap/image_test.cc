@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "heap/heap.h"
 #include "heap/heap_testing.h"
@@ -303,6 +304,117 @@ TEST(ImageTest, SaveAfterCompactionAndReload) {
   std::remove(path.c_str());
 }
 
+// [heap.image.fixups]: an image of closures ("code", a record with raw native data)
+// and of a process-wide object ("eof"): the loaded code records are listed, every
+// reference to the image's eof (in objects and in roots) becomes the loading heap's
+// own eof, which is young, so the rewritten slots must be remembered: a young
+// collection that moves it must update them.
+TEST(ImageTest, FixupsListRecordsAndShareOneObjectOfTheProcess) {
+  uint32_t seed = testing::TestSeed();
+  std::mt19937 rng(seed);
+  TestHeap a;
+  const RecordLayout* code = *a.heap->layouts().RegisterLayout("code", 1, 8);
+  const RecordLayout* eof = *a.heap->layouts().RegisterLayout("eof", 0, 0);
+  Mutator* m = a.heap->CreateMutator();
+  Object* a_eof = m->AllocateRecord(*eof);
+  std::vector<Value> roots;
+  size_t codes = 0, eof_refs = 0;
+  for (int i = 0; i < 300; ++i) {
+    Object* v = m->AllocateVector(4, Value::Nil());
+    ASSERT_NE(v, nullptr);
+    for (size_t s = 0; s < 4; ++s) {
+      int what = static_cast<int>(rng() % 3);
+      if (what == 0) {
+        Object* c = m->AllocateRecord(*code);
+        ASSERT_NE(c, nullptr);
+        c->slots()[0] = Value::Fixnum(i);
+        std::memcpy(c->record_raw(), &i, sizeof(i));
+        v->slots()[s] = V(c);
+        ++codes;
+      } else if (what == 1) {
+        v->slots()[s] = V(a_eof);
+        ++eof_refs;
+      }
+    }
+    roots.push_back(V(v));
+  }
+  roots.push_back(V(a_eof));
+  a.heap->DestroyMutator(m);
+  std::string path = TempPath("fixups.img");
+  ImageWriter w(*a.heap);
+  w.AddHeap(roots);
+  ASSERT_TRUE(w.Write(path).ok());
+
+  TestHeap b;
+  ASSERT_TRUE(b.heap->layouts().RegisterLayout("other", 0, 0).ok());  // ids differ
+  const RecordLayout* b_code = *b.heap->layouts().RegisterLayout("code", 1, 8);
+  const RecordLayout* b_eof_layout = *b.heap->layouts().RegisterLayout("eof", 0, 0);
+  Mutator* mb = b.heap->CreateMutator();
+  VectorRoots rb;
+  rb.roots.push_back(V(mb->AllocateRecord(*b_eof_layout)));  // young: in the nursery
+  b.heap->DestroyMutator(mb);
+  ASSERT_EQ(b.heap->GenerationOf(rb.roots[0].AsObject()), 0);
+
+  absl::StatusOr<ImageReader> r = ImageReader::ReadFile(path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ImageLoader::Fixups fixups;
+  fixups.list = {static_cast<uint16_t>(b_code->id)};
+  fixups.shared = {static_cast<uint16_t>(b_eof_layout->id)};
+  absl::StatusOr<ImageLoader> l = ImageLoader::Prepare(*r, *b.heap, fixups);
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->listed_count(), codes);
+  std::vector<Value> listed;
+  Value shared_with[] = {rb.roots[0]};
+  absl::StatusOr<std::vector<Value>> loaded = l->Load(shared_with, &listed);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(listed.size(), codes);
+  EXPECT_EQ(loaded->back(), rb.roots[0]) << "a root to the image's eof is the heap's eof";
+  rb.roots.insert(rb.roots.end(), loaded->begin(), loaded->end());
+  b.heap->Verify(&rb);
+
+  // Every listed record is a loaded code record, each once, and they are all of them.
+  auto check = [&] {
+    Value b_eof_now = rb.roots[0];
+    absl::flat_hash_set<const Object*> seen_codes;
+    size_t seen_eof = 0;
+    for (size_t i = 1; i + 1 < rb.roots.size(); ++i) {
+      Object* v = rb.roots[i].AsObject();
+      for (size_t s = 0; s < 4; ++s) {
+        Value x = v->slots()[s];
+        if (!x.IsPointer()) continue;
+        Object* o = x.AsObject();
+        ASSERT_EQ(o->kind(), ObjectKind::kRecord);
+        if (o->aux() == b_code->id) {
+          seen_codes.insert(o);
+        } else {
+          ASSERT_EQ(x, b_eof_now) << "a reference to the image's eof was not rewritten";
+          ++seen_eof;
+        }
+      }
+    }
+    EXPECT_EQ(seen_codes.size(), codes);
+    EXPECT_EQ(seen_eof, eof_refs);
+    EXPECT_EQ(rb.roots.back(), b_eof_now);
+  };
+  check();
+  absl::flat_hash_set<const Object*> listed_set;
+  for (Value x : listed) {
+    ASSERT_TRUE(x.IsPointer());
+    ASSERT_EQ(x.AsObject()->aux(), b_code->id);
+    ASSERT_EQ(b.heap->GenerationOf(x.AsObject()), b.heap->oldest_generation());
+    listed_set.insert(x.AsObject());
+  }
+  EXPECT_EQ(listed_set.size(), codes);
+  // The young eof moves; the old slots that refer to it were remembered.
+  Object* before = rb.roots[0].AsObject();
+  b.heap->Collect(0, rb);
+  b.heap->Verify(&rb);
+  EXPECT_NE(rb.roots[0].AsObject(), before) << "the young collection should have moved the eof";
+  check();
+  std::remove(path.c_str());
+}
+
+
 // ---------------------------------------------------------------------------------
 // Bad images.
 
@@ -352,6 +464,27 @@ void Reseal(std::string& b) {
   Header copy = *h;
   h->table_checksum = ImageHash64(&copy, sizeof(copy)) ^
                       ImageHash64(b.data() + sizeof(Header), h->section_count * sizeof(SectionEntry));
+}
+
+// RootAddress: the image address root i refers to (its tag removed).
+uint64_t RootAddress(std::string& b, size_t i) {
+  uint64_t raw = 0;
+  std::memcpy(&raw, b.data() + EntryOf(b, FindKind(b, SectionKind::kRoots))->offset + 8 * i, 8);
+  return raw - Value::kPointerTag;
+}
+// FileOffsetOf: the file offset of image address `address` in the heap segment that
+// holds it; that segment's section index goes to *section.
+uint64_t FileOffsetOf(std::string& b, uint64_t address, size_t* section) {
+  for (size_t k = 0; k < HeaderOf(b)->section_count; ++k) {
+    SectionEntry* e = EntryOf(b, k);
+    if (e->kind == static_cast<uint32_t>(SectionKind::kHeapSegment) && address >= e->old_start &&
+        address < e->old_start + e->bytes) {
+      *section = k;
+      return e->offset + (address - e->old_start);
+    }
+  }
+  ADD_FAILURE() << "no heap segment holds image address 0x" << std::hex << address;
+  return 0;
 }
 
 class BadImageTest : public ::testing::Test {
@@ -507,17 +640,9 @@ TEST_F(BadImageTest, ReferencesOutsideSegmentsOrNotAtAnObjectStart) {
   // The pair is the boxed segment's last object: root 0 points at it.
   std::string b = img.bytes;
   size_t roots = FindKind(b, SectionKind::kRoots);
-  uint64_t pair = 0;
-  std::memcpy(&pair, b.data() + EntryOf(b, roots)->offset, 8);
-  pair -= 1;
-  size_t seg = FindKind(b, SectionKind::kHeapSegment, 0);
-  SectionEntry* e = EntryOf(b, seg);
-  if (!(pair >= e->old_start && pair < e->old_start + e->bytes)) {
-    seg = FindKind(b, SectionKind::kHeapSegment, 1);
-    e = EntryOf(b, seg);
-  }
-  ASSERT_TRUE(pair >= e->old_start && pair < e->old_start + e->bytes);
-  uint64_t slot_offset = e->offset + (pair - e->old_start) + 8;  // the car
+  uint64_t pair = RootAddress(b, 0);
+  size_t seg = 0;
+  uint64_t slot_offset = FileOffsetOf(b, pair, &seg) + 8;  // the car
   uint64_t outside = HeaderOf(b)->saved_end + 64 + 1;
   std::memcpy(b.data() + slot_offset, &outside, 8);
   Reseal(b);
@@ -577,6 +702,65 @@ TEST_F(BadImageTest, UnknownOrDifferentLayout) {
             Msg("record layout 'point' (id 0 in the image) is not registered here"));
   EXPECT_EQ(Load(img.bytes, true, 2).message(),
             Msg("record layout 'point' has 1 ref slots and 8 raw bytes in the image but 2 and 8 here"));
+}
+
+TEST_F(BadImageTest, RecordOfALayoutTheImageDoesNotList) {
+  // Root 0 is the pair; its car is the record: give its header a layout id the
+  // image's layout list does not have.
+  std::string b = img.bytes;
+  size_t section = 0;
+  uint64_t car = 0;
+  std::memcpy(&car, b.data() + FileOffsetOf(b, RootAddress(b, 0), &section) + 8, 8);
+  uint64_t record = car - 1;
+  uint64_t at = FileOffsetOf(b, record, &section);
+  uint64_t header = 0;
+  std::memcpy(&header, b.data() + at, 8);
+  ASSERT_EQ(reinterpret_cast<const Object*>(&header)->kind(), ObjectKind::kRecord);
+  uint64_t changed = MakeHeader(ObjectKind::kRecord, reinterpret_cast<const Object*>(&header)->length(), 9);
+  std::memcpy(b.data() + at, &changed, 8);
+  Reseal(b);
+  absl::Status s = Load(b);
+  EXPECT_NE(s.message().find(absl::StrFormat("record of layout id 9, which the image does not list")),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find(absl::StrFormat("0x%x", record)), std::string::npos) << s;
+}
+
+TEST_F(BadImageTest, AddressesThatBelongToNoSegment) {
+  std::string b = img.bytes;
+  Header* h = HeaderOf(b);
+  uint64_t end = h->saved_end;
+  h->saved_end += kBlockSize;
+  Reseal(b);
+  EXPECT_EQ(Load(b).message(),
+            Msg(absl::StrFormat("image addresses [0x%x, 0x%x) at the end of the saved range belong to no segment",
+                                end, end + kBlockSize)));
+  b = img.bytes;
+  h = HeaderOf(b);
+  uint64_t base = h->saved_base;
+  h->saved_base -= kBlockSize;
+  Reseal(b);
+  absl::Status s = Load(b);
+  EXPECT_NE(s.message().find(absl::StrFormat("image addresses [0x%x, 0x%x) before segment (section",
+                                             base - kBlockSize, base)),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.message().find("belong to no segment"), std::string::npos) << s;
+}
+
+TEST(ImageTest, FixupsRejectALayoutBothListedAndShared) {
+  SmallImage img;
+  TestHeap b;
+  const RecordLayout* l = *b.heap->layouts().RegisterLayout("point", 1, 8);
+  absl::StatusOr<ImageReader> r = ImageReader::ReadFile(img.path);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ImageLoader::Fixups both;
+  both.list = {static_cast<uint16_t>(l->id)};
+  both.shared = {static_cast<uint16_t>(l->id)};
+  absl::StatusOr<ImageLoader> loader = ImageLoader::Prepare(*r, *b.heap, both);
+  ASSERT_FALSE(loader.ok());
+  EXPECT_EQ(loader.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(loader.status().message().find("shared twice, also listed"), std::string::npos) << loader.status();
 }
 
 TEST_F(BadImageTest, MissingFile) {

@@ -6,6 +6,7 @@
 #include "heap/image_loader.h"
 #include "heap/image_reader.h"
 #include "heap/image_writer.h"
+#include "heap/write_barrier.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/trace.h"
 
@@ -29,29 +30,49 @@ absl::Status SaveImage(const std::string& path, std::span<const Local> roots) {
   return writer.Write(path);
 }
 
-absl::StatusOr<std::vector<Local>> LoadImage(const std::string& path) {
+absl::StatusOr<LoadedImage> LoadImage(const std::string& path, const ImageLoadOptions& options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
   absl::StatusOr<heap::image::ImageReader> reader = heap::image::ImageReader::ReadFile(path);
   if (!reader.ok()) return reader.status();
+  heap::image::ImageLoader::Fixups fixups;
+  for (const RecordType& t : options.list) fixups.list.push_back(static_cast<uint16_t>(t.id));
+  for (const auto& [t, object] : options.share) fixups.shared.push_back(static_cast<uint16_t>(t.id));
   absl::StatusOr<heap::image::ImageLoader> loader =
-      heap::image::ImageLoader::Prepare(*reader, rt.heap());
+      heap::image::ImageLoader::Prepare(*reader, rt.heap(), std::move(fixups));
   if (!loader.ok()) return loader.status();
-  // The slots exist before the pause, so rooting the loaded objects cannot fail.
-  std::vector<Local> locals;
-  locals.reserve(loader->root_count());
-  for (size_t i = 0; i < loader->root_count(); ++i) locals.push_back(Local::Nil());
+  // The slots and the listing vector exist before the pause, so rooting the loaded
+  // objects cannot fail.
+  LoadedImage out;
+  out.roots.reserve(loader->root_count());
+  for (size_t i = 0; i < loader->root_count(); ++i) out.roots.push_back(Local::Nil());
+  if (!options.list.empty()) out.listed = MakeVector(loader->listed_count(), Local::Nil());
   absl::Status status;
   rt.WithWorldStopped([&] {
     trace::Scoped load(kLoadImageKind);
-    absl::StatusOr<std::vector<heap::Value>> roots = loader->Load();
+    std::vector<heap::Value> shared_with, listed;
+    for (const auto& [t, object] : options.share) shared_with.push_back(ToHeap(object.get()));
+    absl::StatusOr<std::vector<heap::Value>> roots = loader->Load(shared_with, &listed);
     if (!roots.ok()) {
       status = roots.status();
       return;
     }
-    for (size_t i = 0; i < roots->size(); ++i) locals[i].SetValue(FromHeap((*roots)[i]));
+    for (size_t i = 0; i < roots->size(); ++i) out.roots[i].SetValue(FromHeap((*roots)[i]));
+    // The listed records are in the oldest generation: storing them is never an
+    // old-to-young store, but goes through the barrier like any other.
+    if (listed.empty()) return;
+    heap::Object* vector = ToHeap(out.listed.get()).AsObject();
+    for (size_t i = 0; i < listed.size(); ++i) {
+      heap::StoreValue(rt.heap().arena(), &vector->at(i), listed[i]);
+    }
   });
   if (!status.ok()) return status;
-  return locals;
+  return out;
+}
+
+absl::StatusOr<std::vector<Local>> LoadImage(const std::string& path) {
+  absl::StatusOr<LoadedImage> loaded = LoadImage(path, ImageLoadOptions{});
+  if (!loaded.ok()) return loaded.status();
+  return std::move(loaded->roots);
 }
 
 }  // namespace weft

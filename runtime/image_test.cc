@@ -132,6 +132,86 @@ TEST(RuntimeImageTest, SaveInOneRuntimeLoadInAnother) {
   std::remove(path.c_str());
 }
 
+// ImageLoadOptions: the loaded "code" records are listed (an embedder re-binds their
+// native data), and every reference to the image's "eof" record, in its objects and
+// its roots, becomes this runtime's own eof, which lives on through collections.
+TEST(RuntimeImageTest, LoadListsAndSharesRecordTypes) {
+  std::string path = TempPath("options.img");
+  auto a = Make();
+  absl::StatusOr<int> code = a->Run([&] {
+    Scope s("save");
+    RecordType fn = RegisterRecordType("code", 1, 8);
+    RecordType eof = RegisterRecordType("eof", 0, 0);
+    Local the_eof = MakeRecord(eof);
+    Local table = MakeVector(40, Local::Nil());
+    for (int i = 0; i < 40; ++i) {
+      Scope step("fill");
+      if (i % 2 == 0) {
+        Local f = MakeRecord(fn);
+        RecordSet(f, 0, Fixnum(i));
+        int64_t native = 1000 + i;
+        std::memcpy(RecordRaw(f), &native, 8);
+        VectorSet(table, i, f);
+      } else {
+        VectorSet(table, i, the_eof);
+      }
+    }
+    Local roots[] = {table, the_eof};
+    absl::Status st = SaveImage(path, roots);
+    EXPECT_TRUE(st.ok()) << st;
+    return 0;
+  });
+  ASSERT_TRUE(code.ok()) << code.status();
+
+  auto b = Make();
+  code = b->Run([&] {
+    Scope s("load");
+    RecordType eof = RegisterRecordType("eof", 0, 0);
+    RecordType fn = RegisterRecordType("code", 1, 8);
+    Local my_eof = MakeRecord(eof);  // young
+    ImageLoadOptions options;
+    options.list = {fn};
+    options.share = {{eof, my_eof}};
+    absl::StatusOr<LoadedImage> loaded = LoadImage(path, options);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    if (!loaded.ok()) return 1;
+    EXPECT_EQ(loaded->roots.size(), 2u);
+    EXPECT_TRUE(loaded->roots[1].Eq(my_eof));
+    Local table = loaded->roots[0];
+    Local listed = loaded->listed;
+    EXPECT_EQ(VectorLength(listed), 20u);
+    for (int round = 0; round < 2; ++round) {
+      int64_t native_sum = 0;
+      for (size_t i = 0; i < VectorLength(listed); ++i) {
+        Scope step("listed");
+        Local f = VectorRef(listed, i);
+        EXPECT_EQ(RecordTypeOf(f).id, fn.id);
+        int64_t native = 0;
+        std::memcpy(&native, RecordRaw(f), 8);
+        EXPECT_EQ(native, 1000 + FixnumValue(RecordRef(f, 0)));
+        native_sum += native;
+      }
+      EXPECT_EQ(native_sum, 20 * 1000 + (0 + 38) * 20 / 2);
+      for (int i = 1; i < 40; i += 2) {
+        Scope step("shared");
+        EXPECT_TRUE(VectorRef(table, i).Eq(my_eof)) << i;
+      }
+      Collect(0);  // my_eof moves; the loaded table's slots follow it
+      Collect(-1);
+    }
+    // A type both listed and shared is refused.
+    ImageLoadOptions both;
+    both.list = {eof};
+    both.share = {{eof, my_eof}};
+    absl::StatusOr<LoadedImage> bad = LoadImage(path, both);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument) << bad.status();
+    return 0;
+  });
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  std::remove(path.c_str());
+}
+
 // An image is untrusted: a change of any single byte of a saved file must be refused
 // with InvalidArgument, never loaded (the soak once loaded one: an uncovered padding
 // byte between sections; [heap.image.untrusted]).

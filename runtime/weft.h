@@ -484,6 +484,24 @@ absl::Status SaveImage(const std::string& path, std::span<const Local> roots);
 // except pinned ones, which stay pinned.
 absl::StatusOr<std::vector<Local>> LoadImage(const std::string& path);
 
+// Fix-ups for an embedder whose records hold native data (a code pointer in raw
+// bytes) or stand for one object of the process (an end-of-file object): done in the
+// load's own relocation pass, so they cost no walk over the loaded graph.
+struct ImageLoadOptions {
+  // Every loaded record of these types is listed in LoadedImage::listed.
+  std::vector<RecordType> list;
+  // Every reference the image holds to a record of `first`'s type (in its objects
+  // and its roots) is replaced by `second`, an object of this process; the loaded
+  // records of that type are left unreferenced. A type may not be both listed and
+  // shared.
+  std::vector<std::pair<RecordType, Local>> share;
+};
+struct LoadedImage {
+  std::vector<Local> roots;  // as LoadImage(path) returns them
+  Local listed;  // a vector of the listed records in image order (empty if none asked)
+};
+absl::StatusOr<LoadedImage> LoadImage(const std::string& path, const ImageLoadOptions& options);
+
 // ---------------------------------------------------------------------------------
 // Green threads. A thread's body returns a value (its result); an exception escaping
 // it ends that thread only, is logged once, and is rethrown by Join.

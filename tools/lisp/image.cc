@@ -232,12 +232,22 @@ int Interp::SaveImage(const std::string& path) {
 int Interp::LoadImage(const std::string& path) {
   Scope s("load-image");
   std::string prefix = absl::StrCat("weft: image ", path, ": ");
-  absl::StatusOr<std::vector<Local>> roots = weft::LoadImage(path);
-  if (!roots.ok()) {
-    std::string m(roots.status().message());
+  // [lisp.image.fixups]: the loader lists the records whose raw bytes hold saved
+  // indexes (procedures, primitives, symbols) or that cannot be saved (threads and
+  // other native objects), and makes every reference to a saved eof or unspecified
+  // object this process's, in its own relocation pass: no walk over the loaded graph.
+  ImageLoadOptions options;
+  options.list = {closure_type_, prim_type_, symbol_type_, thread_type_, channel_type_, mutex_type_,
+                  waitgroup_type_};
+  options.share = {{eof_type_, Eof()}, {void_type_, Void()}};
+  absl::StatusOr<LoadedImage> loaded = weft::LoadImage(path, options);
+  if (!loaded.ok()) {
+    std::string m(loaded.status().message());
     WriteErr(absl::StrCat(m.rfind("weft:", 0) == 0 ? "" : "weft: ", m, "\n"));
     return 1;
   }
+  std::vector<Local>* roots = &loaded->roots;
+  Local listed = loaded->listed;
   try {
     auto fail = [&](const std::string& what) { throw ImageFailure{what}; };
     auto vector_of = [&](Local v, const char* what) {
@@ -253,6 +263,45 @@ int Interp::LoadImage(const std::string& path) {
     if (vector_of(root, "the root") != kImageSlots || !VectorRef(root, 0).Is(Kind::kString) ||
         StringView(VectorRef(root, 0)) != kImageTag) {
       fail(absl::StrCat("not a Weft Lisp image (no '", kImageTag, "' tag)"));
+    }
+    std::vector<std::string> symbol_names, prim_names;
+    Local sym_vec = VectorRef(root, 4), prim_vec = VectorRef(root, 5);
+    for (size_t i = 0, n = vector_of(sym_vec, "the symbol names"); i < n; ++i) {
+      Scope step("image-symbol");
+      symbol_names.push_back(string_of(VectorRef(sym_vec, i), "a symbol name"));
+    }
+    std::vector<const Prim*> prims;
+    for (size_t i = 0, n = vector_of(prim_vec, "the builtin names"); i < n; ++i) {
+      Scope step("image-prim");
+      std::string name = string_of(VectorRef(prim_vec, i), "a builtin name");
+      auto it = prims_by_name_.find(name);
+      if (it == prims_by_name_.end()) fail(absl::StrCat("builtin '", name, "' does not exist in this weft"));
+      prims.push_back(it->second);
+    }
+    // Symbols first, so that recompiling the sources finds the loaded symbol records
+    // for its quoted data. A saved symbol becomes this process's symbol of its name;
+    // where this process already has a record for the name (or the image holds two),
+    // every reference to the saved one is redirected by a walk (rare: the only
+    // records made before a load are start-up's).
+    const size_t nlisted = VectorLength(listed);
+    // Held by Globals: recompiling allocates, and a collection may move the records.
+    std::vector<std::pair<std::unique_ptr<weft::Global>, const weft::Global*>> symbol_redirects;
+    for (size_t i = 0; i < nlisted; ++i) {
+      Scope step("image-symbol");
+      Local r = VectorRef(listed, i);
+      if (RecordTypeOf(r).id != symbol_type_.id) continue;
+      uint32_t old_id = ReadRawField<uint32_t>(r);
+      if (old_id >= symbol_names.size()) {
+        fail(absl::StrCat("not a valid Weft Lisp image (a symbol has id ", old_id, " of ", symbol_names.size(), ")"));
+      }
+      uint32_t id = Intern(symbol_names[old_id]);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!symbol_objects_[id]) {
+        WriteRawField<uint32_t>(r, id);
+        symbol_objects_[id] = std::make_unique<weft::Global>(r);
+      } else {
+        symbol_redirects.emplace_back(std::make_unique<weft::Global>(r), symbol_objects_[id].get());
+      }
     }
     // Recompile the sources, in order, without evaluating them.
     Local sources = VectorRef(root, 1);
@@ -279,79 +328,47 @@ int Interp::LoadImage(const std::string& path) {
       fail(absl::StrCat("its sources compile to ", lambdas_.size(), " procedures, the image expects ",
                         count.IsFixnum() ? FixnumValue(count) : -1, " (saved by a different weft build?)"));
     }
-    std::vector<std::string> symbol_names, prim_names;
-    Local sym_vec = VectorRef(root, 4), prim_vec = VectorRef(root, 5);
-    for (size_t i = 0, n = vector_of(sym_vec, "the symbol names"); i < n; ++i) {
-      Scope step("image-symbol");
-      symbol_names.push_back(string_of(VectorRef(sym_vec, i), "a symbol name"));
+    // Translate the other listed records back. A bad index leaves a valid pointer
+    // behind (the first lambda or builtin) before the load is refused.
+    std::string error;
+    for (size_t i = 0; i < nlisted; ++i) {
+      Scope step("image-record");
+      Local r = VectorRef(listed, i);
+      uint32_t t = RecordTypeOf(r).id;
+      if (t == closure_type_.id) {
+        uint64_t k = ReadRawField<uint64_t>(r);
+        if (k >= lambdas_.size()) {
+          if (error.empty()) error = absl::StrCat("a procedure refers to lambda ", k, " of ", lambdas_.size());
+          k = 0;
+        }
+        WriteRawField<const Lambda*>(r, lambdas_.empty() ? nullptr : lambdas_[k].get());
+      } else if (t == prim_type_.id) {
+        uint64_t k = ReadRawField<uint64_t>(r);
+        if (k >= prims.size()) {
+          if (error.empty()) error = absl::StrCat("a primitive refers to builtin ", k, " of ", prims.size());
+          k = 0;
+        }
+        WriteRawField<const Prim*>(r, prims.empty() ? nullptr : prims[k]);
+      } else if (t != symbol_type_.id) {
+        if (error.empty()) error = absl::StrCat("it holds a ", std::string(RecordTypeName(RecordTypeOf(r))));
+      }
     }
-    std::vector<const Prim*> prims;
-    for (size_t i = 0, n = vector_of(prim_vec, "the builtin names"); i < n; ++i) {
-      Scope step("image-prim");
-      std::string name = string_of(VectorRef(prim_vec, i), "a builtin name");
-      auto it = prims_by_name_.find(name);
-      if (it == prims_by_name_.end()) fail(absl::StrCat("builtin '", name, "' does not exist in this weft"));
-      prims.push_back(it->second);
-    }
+    if (!error.empty()) fail(absl::StrCat("not a valid Weft Lisp image (", error, ")"));
     Local globals = VectorRef(root, 3);
     size_t nglobals = vector_of(globals, "the globals");
-    // Translate the records back, re-intern symbols, share this process's
-    // distinguished objects. The walk allocates nothing.
-    std::unordered_map<uint64_t, const weft::Global*> symbol_canon;
-    std::string error;
-    ImageWalk walk(*this);
-    walk.Run(
-        globals,
-        [&](Local r) {
-          uint32_t t = RecordTypeOf(r).id;
-          if (t == closure_type_.id) {
-            uint64_t i = ReadRawField<uint64_t>(r);
-            if (i >= lambdas_.size()) {
-              if (error.empty()) error = absl::StrCat("a procedure refers to lambda ", i, " of ", lambdas_.size());
-              WriteRawField<const Lambda*>(r, lambdas_.empty() ? nullptr : lambdas_[0].get());
-              return;
-            }
-            WriteRawField<const Lambda*>(r, lambdas_[i].get());
-          } else if (t == prim_type_.id) {
-            uint64_t i = ReadRawField<uint64_t>(r);
-            if (i >= prims.size()) {
-              if (error.empty()) error = absl::StrCat("a primitive refers to builtin ", i, " of ", prims.size());
-              i = 0;
-              if (prims.empty()) return;
-            }
-            WriteRawField<const Prim*>(r, prims[i]);
-          } else if (t == thread_type_.id || t == channel_type_.id || t == mutex_type_.id ||
-                     t == waitgroup_type_.id) {
-            if (error.empty()) error = absl::StrCat("it holds a ", std::string(RecordTypeName(RecordTypeOf(r))));
-          }
-        },
-        [&](Local v) -> Local {
-          if (v.kind() != Kind::kRecord) return v;
-          uint32_t t = RecordTypeOf(v).id;
-          if (t == eof_type_.id) return Eof();
-          if (t == void_type_.id) return Void();
-          if (t != symbol_type_.id) return v;
-          auto it = symbol_canon.find(v.get().raw);
-          if (it != symbol_canon.end()) return it->second->Get();
-          uint32_t old_id = ReadRawField<uint32_t>(v);
-          if (old_id >= symbol_names.size()) {
-            if (error.empty()) error = absl::StrCat("a symbol has id ", old_id, " of ", symbol_names.size());
-            return v;
-          }
-          uint32_t id = Intern(symbol_names[old_id]);
-          weft::Global* g;
-          {
-            std::lock_guard<std::mutex> lock(mu_);
-            if (!symbol_objects_[id]) {
-              WriteRawField<uint32_t>(v, id);
-              symbol_objects_[id] = std::make_unique<weft::Global>(v);
-            }
-            g = symbol_objects_[id].get();
-          }
-          symbol_canon[v.get().raw] = g;
-          return g->Get();
-        });
-    if (!error.empty()) fail(absl::StrCat("not a valid Weft Lisp image (", error, ")"));
+    if (!symbol_redirects.empty()) {
+      // The walk allocates nothing, so raw addresses stay valid through it.
+      std::unordered_map<uint64_t, const weft::Global*> symbol_canon;
+      for (const auto& [saved, canon] : symbol_redirects) symbol_canon[saved->Get().get().raw] = canon;
+      ImageWalk walk(*this);
+      walk.Run(
+          globals, [](Local) {},
+          [&](Local v) -> Local {
+            if (v.kind() != Kind::kRecord) return v;
+            auto it = symbol_canon.find(v.get().raw);
+            return it == symbol_canon.end() ? v : it->second->Get();
+          });
+    }
     for (size_t i = 0; i < nglobals; ++i) {
       Scope step("image-global");
       Local entry = VectorRef(globals, i);
