@@ -133,20 +133,35 @@ void Collector::Run(RootSource& roots) {
   auto start = std::chrono::steady_clock::now();
   double start_cpu_ms = ThreadCpuMs();
   size_t before = heap_.heap_bytes_;
-  Prepare();
-  condemned_bytes_ += from_young_.size() * kBlockSize;
-  parallel_ = TraceInParallel();
-  ScanRoots(roots);
-  for (char* b : dirty_blocks_) ScanDirtyBlock(b);
-  for (char* r : dirty_large_) ScanDirtyLarge(r);
-  Drain();
+  // [heap.collect.phases]: each phase is told to the observer (the runtime's tracer).
+  CollectionObserver* const observer = heap_.observer_;
+  auto phase = [&](CollectionPhase p, auto&& body) {
+    if (observer != nullptr) observer->PhaseBegin(p, generation_);
+    body();
+    if (observer != nullptr) observer->PhaseEnd(p, generation_);
+  };
+  phase(CollectionPhase::kPrepare, [&] {
+    Prepare();
+    condemned_bytes_ += from_young_.size() * kBlockSize;
+    parallel_ = TraceInParallel();
+  });
+  phase(CollectionPhase::kRoots, [&] { ScanRoots(roots); });
+  phase(CollectionPhase::kRemembered, [&] {
+    for (char* b : dirty_blocks_) ScanDirtyBlock(b);
+    for (char* r : dirty_large_) ScanDirtyLarge(r);
+  });
+  phase(CollectionPhase::kTrace, [&] { Drain(); });
   // [heap.weak]: after the closure (nothing more will be copied or marked) and
   // before Finish frees the from-space and sweeps.
-  WeakVisitor weak(*this);
-  roots.VisitWeakRoots(weak);
-  const size_t keep = heap_.RetainFreeBlocks(generation_);  // at the peak, before it frees
-  Finish();
-  heap_.BoundRetainedBlocks(keep);
+  phase(CollectionPhase::kWeak, [&] {
+    WeakVisitor weak(*this);
+    roots.VisitWeakRoots(weak);
+  });
+  phase(CollectionPhase::kFinish, [&] {
+    const size_t keep = heap_.RetainFreeBlocks(generation_);  // at the peak, before it frees
+    Finish();
+    heap_.BoundRetainedBlocks(keep);
+  });
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
                   .count();
   double cpu_ms = ThreadCpuMs() - start_cpu_ms;

@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 
+#include "absl/strings/str_cat.h"
+#include "heap/collection_phase.h"
 #include "heap/filler.h"
 #include "heap/heap.h"
 #include "heap/heap_testing.h"
@@ -640,6 +642,40 @@ TEST_F(CollectorTest, CheckedBuildsPoisonEvacuatedSpace) {
   EXPECT_NE(roots_.roots[0].AsObject(), stale);
   EXPECT_EQ(stale->header, kPoisonWord);
   EXPECT_EQ(stale->slots()[0].raw, kPoisonWord);
+}
+
+// [heap.collect.phases]: the observer hears every phase of every collection, begun and
+// ended in order, each with the collected generation; a collection after the observer
+// is removed is not heard.
+TEST_F(CollectorTest, TheObserverHearsEveryPhaseInOrder) {
+  struct Recorder final : CollectionObserver {
+    std::vector<std::string> events;
+    void PhaseBegin(CollectionPhase p, int generation) override {
+      events.push_back(absl::StrCat("+", CollectionPhaseName(p), generation));
+    }
+    void PhaseEnd(CollectionPhase p, int generation) override {
+      events.push_back(absl::StrCat("-", CollectionPhaseName(p), generation));
+    }
+  } recorder;
+  t_.heap->SetCollectionObserver(&recorder);
+  roots_.roots.push_back(MakeList(m_, roots_, 100));
+  roots_.weak.push_back(roots_.roots[0]);
+  Collect(0);
+  Collect(2, true);
+  t_.heap->SetCollectionObserver(nullptr);
+  Collect(0);
+  std::vector<std::string> expected;
+  for (int generation : {0, 2}) {
+    for (const char* phase : {"prepare", "roots", "remembered", "trace", "weak", "finish"}) {
+      expected.push_back(absl::StrCat("+", phase, generation));
+      expected.push_back(absl::StrCat("-", phase, generation));
+    }
+  }
+  EXPECT_EQ(recorder.events, expected);
+  for (int p = 0; p < kCollectionPhaseCount; ++p) {
+    EXPECT_STRNE(CollectionPhaseName(static_cast<CollectionPhase>(p)), "unknown");
+  }
+  ExpectList(roots_.roots[0], 100);
 }
 
 TEST_F(CollectorTest, EachCollectionLogsOneDebugLine) {

@@ -37,6 +37,7 @@
 #include "heap/mutex.h"
 #include "heap/allocation_failure.h"
 #include "heap/arena.h"
+#include "heap/collection_phase.h"
 #include "heap/gc_workers.h"
 #include "heap/heap_options.h"
 #include "heap/heap_stats.h"
@@ -85,6 +86,10 @@ class Heap {
   // DestroyMutator: closes its regions; `m` must not be used afterwards.
   void DestroyMutator(Mutator* m);
   void SetHost(CollectionHost* host);
+  // SetCollectionObserver: `observer` (or nullptr) hears every collection's phases
+  // (heap/collection_phase.h). Set it before the first collection; it must outlive
+  // the heap's collections.
+  void SetCollectionObserver(CollectionObserver* observer) { observer_ = observer; }
 
   LayoutRegistry& layouts() { return layouts_; }
   const HeapOptions& options() const { return options_; }
@@ -250,6 +255,7 @@ class Heap {
   LayoutRegistry layouts_;
   // Set before mutators run; read without mu_ by Poll ([heap.poll]).
   std::atomic<CollectionHost*> host_{nullptr};
+  CollectionObserver* observer_ = nullptr;  // read by the collector, world stopped
 
   mutable Mutex mu_;
   std::vector<Mutator*> mutators_ ABSL_GUARDED_BY(mu_);

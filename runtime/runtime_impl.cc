@@ -22,6 +22,7 @@
 #include "runtime/log.h"
 #include "runtime/stack_dump.h"
 #include "runtime/options.h"
+#include "runtime/collection_trace.h"
 #include "runtime/trace.h"
 #include "threads/managed_stack.h"
 #include "threads/this_thread.h"
@@ -66,6 +67,7 @@ absl::StatusOr<std::unique_ptr<RuntimeImpl>> RuntimeImpl::Create(const Options& 
   if (!h.ok()) return h.status();
   r->heap_ = std::move(*h);
   r->heap_->SetHost(r.get());
+  r->heap_->SetCollectionObserver(&CollectionTracer());  // [runtime.trace.gc-phases]
 
   threads::SchedulerOptions so = ToSchedulerOptions(options);
   RuntimeImpl* self = r.get();

@@ -3,8 +3,10 @@ with the runtime's and the scheduler's events, written by trace_target with
 WEFT_TRACE_SAMPLE set to the second argument (default all); exits non-zero naming the
 first problem.
 
-Every mode records every spawn, parking, safepoint stop and collection phase, and a wake
-only for a recorded block of the same thread (runtime/DESIGN.md, [runtime.trace.sample]).
+Every mode records every spawn, parking, safepoint stop, collection and each of its
+phases (prepare, roots, remembered, trace, weak, finish: nested in it, in order), and
+a wake only for a recorded block of the same thread (runtime/DESIGN.md,
+[runtime.trace.sample], [runtime.trace.gc-phases]).
 `all` records every block and wake; N one blocking in N (each block after a worker's
 first carries args.sample = N); auto some, each with its weight."""
 import collections
@@ -30,6 +32,8 @@ stacks = collections.defaultdict(list)
 thread_names = set()
 blockings = collections.defaultdict(list)  # green thread -> its block and wake events
 weights = collections.Counter()  # args.sample of the blocks (1 when absent)
+GC_PHASES = ["prepare", "roots", "remembered", "trace", "weak", "finish"]
+phase_seq = collections.defaultdict(list)  # OS thread -> phases of its open collection
 for e in events:
     for key in ("ph", "name", "pid", "tid"):
         if key not in e:
@@ -55,6 +59,22 @@ for e in events:
     elif "sample" in e["args"]:
         fail("args.sample on a %s: %r" % (e["name"], e))
     # Durations nest per OS thread, in time order.
+    if ph == "B" and e.get("cat") == "gc" and e["name"] in GC_PHASES:
+        # [runtime.trace.gc-phases]: a phase lies inside its collection, after the
+        # phase before it.
+        open_names = [x["name"] for x in stacks[e["tid"]]]
+        if not open_names or open_names[-1] != "collect":
+            fail("gc phase %s outside a collect span: %r (open: %s)" % (e["name"], e, open_names))
+        seq = phase_seq[e["tid"]]
+        if seq and GC_PHASES.index(e["name"]) <= GC_PHASES.index(seq[-1]) and e["name"] != "prepare":
+            fail("gc phase %s after %s in one collection" % (e["name"], seq[-1]))
+        if e["name"] == "prepare":
+            seq.clear()
+        seq.append(e["name"])
+    if ph == "B" and e["name"] == "collect":
+        phase_seq[e["tid"]].clear()
+    if ph == "E" and e["name"] == "collect" and phase_seq[e["tid"]] != GC_PHASES:
+        fail("a collection ended after phases %s, expected %s" % (phase_seq[e["tid"]], GC_PHASES))
     if ph == "B":
         stacks[e["tid"]].append(e)
     elif ph == "E":
@@ -83,6 +103,18 @@ expected = [
     ("runtime", "stop-the-world", "B"),
     ("gc", "collect", "B"),
     ("gc", "collect", "E"),
+    ("gc", "prepare", "B"),
+    ("gc", "prepare", "E"),
+    ("gc", "roots", "B"),
+    ("gc", "roots", "E"),
+    ("gc", "remembered", "B"),
+    ("gc", "remembered", "E"),
+    ("gc", "trace", "B"),
+    ("gc", "trace", "E"),
+    ("gc", "weak", "B"),
+    ("gc", "weak", "E"),
+    ("gc", "finish", "B"),
+    ("gc", "finish", "E"),
     ("threads", "block", "i"),
     ("threads", "wake", "i"),
 ]
