@@ -3,6 +3,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "runtime/huge_page_string.h"
 
 namespace weft {
 namespace {
@@ -46,8 +47,28 @@ std::string WaitText(const threads::ThreadInfo& t, int64_t now) {
   return s;
 }
 
+// EstimateBytes: a little more than the dump's formatted size, so that the output is
+// reserved once ([runtime.dump.huge-pages]). `per_item` is the format's overhead for
+// a frame, slot or native frame besides its text (the JSON keys cost more).
+size_t EstimateBytes(const Dump& dump, const DumpStyle& o, size_t per_item) {
+  size_t bytes = 256;
+  for (const ThreadDump& d : dump.threads) {
+    bytes += 160 + 2 * d.name.size() + d.native_note.size();
+    for (const DumpFrame& f : d.frames) {
+      bytes += per_item + 2 * f.name.size();
+      for (const DumpSlot& s : f.slots) bytes += per_item + 2 * s.text.size() + (o.roots ? 48 : 0);
+    }
+    if (o.native_backtraces) {
+      for (const DumpNativeFrame& n : d.native) bytes += per_item + n.symbol->size();
+    }
+  }
+  return bytes;
+}
+
 std::string FormatText(const Dump& dump, const DumpStyle& o, std::string_view preamble) {
-  std::string out(preamble);
+  std::string out;
+  ReserveHugePages(&out, preamble.size() + EstimateBytes(dump, o, 32));
+  out += preamble;
   absl::StrAppendFormat(&out, "weft: %d green threads\n", dump.threads.size());
   for (const ThreadDump& d : dump.threads) {
     out += "\n";
@@ -57,7 +78,11 @@ std::string FormatText(const Dump& dump, const DumpStyle& o, std::string_view pr
 }
 
 std::string FormatJson(const Dump& dump, const DumpStyle& o, std::string_view members) {
-  std::string out = absl::StrCat("{", std::string(members), "\"threads\":[");
+  std::string out;
+  ReserveHugePages(&out, members.size() + EstimateBytes(dump, o, 64));
+  out += "{";
+  out += members;
+  out += "\"threads\":[";
   for (size_t i = 0; i < dump.threads.size(); ++i) {
     const ThreadDump& d = dump.threads[i];
     const threads::ThreadInfo& t = d.info;

@@ -216,6 +216,7 @@ std::string BuildDump(heap::Heap& heap, threads::Scheduler& scheduler,
   uint64_t self = SelfId();
   SymbolCache symbols(dump);
   DumpStyle style = StyleOf(options);
+  dump.threads.reserve(scheduler.Stats().live);
   scheduler.ForEachThread([&](const threads::ThreadInfo& t) {
     if (!MatchesFilters(t.id, t.name, t.state, options.thread_filter, options.state_filter)) {
       return;
