@@ -5,7 +5,10 @@
 // Properties: a rejected image gives an error whose message starts with "image "
 // and leaves the heap exactly as it was (bytes, Verify); an accepted one loads,
 // verifies, every loaded object is reachable and walkable, and a full collection
-// with no roots frees it all again.
+// with no roots frees it all again. The resealed run also asks for fixups
+// ([heap.image.fixups]): every "point" record listed, every reference to a "node"
+// record replaced by a young "node" of the heap; then the listed records are exactly
+// the loaded points and no loaded reference leads to an image node.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -48,9 +51,11 @@ struct World {
     ho.hard_limit_bytes = size_t{256} << 20;
     heap = std::move(*heap::Heap::Create(ho, arena.get()));
     // The layouts the seed corpus uses (tests/fuzz/image_corpus_gen.cc).
-    (void)heap->layouts().RegisterLayout("point", 1, 8);
-    (void)heap->layouts().RegisterLayout("node", 3, 5);
+    point = *heap->layouts().RegisterLayout("point", 1, 8);
+    node = *heap->layouts().RegisterLayout("node", 3, 5);
   }
+  const heap::RecordLayout* point = nullptr;
+  const heap::RecordLayout* node = nullptr;
   std::unique_ptr<heap::Arena> arena;
   std::unique_ptr<heap::Heap> heap;
 };
@@ -85,23 +90,49 @@ bool Reseal(std::string& b) {
   return true;
 }
 
-void RunOne(World& w, std::string_view bytes) {
+void RunOne(World& w, std::string_view bytes, bool fixups) {
+  // The shared "node" of the fixups: young, so rewritten slots must be remembered.
+  heap::Value shared = heap::Value::Nil();
+  if (fixups) {
+    heap::Mutator* m = w.heap->CreateMutator();
+    heap::Object* o = m->AllocateRecord(*w.node);
+    w.heap->DestroyMutator(m);
+    if (o == nullptr) Fail("cannot allocate the shared node", "");
+    shared = heap::Value::FromObject(o);
+  }
   size_t heap_bytes = w.heap->Stats().heap_bytes;
   auto reader = heap::image::ImageReader::FromBytes(bytes, "fuzz");
   absl::Status status;
   if (!reader.ok()) {
     status = reader.status();
   } else {
-    auto loader = heap::image::ImageLoader::Prepare(*reader, *w.heap);
+    heap::image::ImageLoader::Fixups f;
+    if (fixups) {
+      f.list = {static_cast<uint16_t>(w.point->id)};
+      f.shared = {static_cast<uint16_t>(w.node->id)};
+    }
+    auto loader = heap::image::ImageLoader::Prepare(*reader, *w.heap, f);
     if (!loader.ok()) {
       status = loader.status();
     } else {
-      auto roots = loader->Load();
+      std::vector<heap::Value> listed;
+      heap::Value shared_with[] = {shared};
+      auto roots = fixups ? loader->Load(shared_with, &listed) : loader->Load();
       if (!roots.ok()) {
         status = roots.status();
       } else {
         Roots r;
         r.roots = *roots;
+        if (fixups) {
+          r.roots.push_back(shared);
+          r.roots.insert(r.roots.end(), listed.begin(), listed.end());
+          for (heap::Value v : listed) {
+            if (!v.IsPointer() || v.AsObject()->kind() != heap::ObjectKind::kRecord ||
+                v.AsObject()->aux() != w.point->id) {
+              Fail("a listed value is not a loaded point", "");
+            }
+          }
+        }
         w.heap->Verify(&r);
         // Walk everything loaded: every reference leads to a readable object.
         size_t objects = 0;
@@ -115,6 +146,10 @@ void RunOne(World& w, std::string_view bytes) {
           stack.pop_back();
           ++objects;
           if (!o->HasHeader()) Fail("loaded object without a header", "");
+          if (fixups && o->kind() == heap::ObjectKind::kRecord && o->aux() == w.node->id &&
+              o != shared.AsObject()) {
+            Fail("a reference to an image node survived the fixups", "");
+          }
           heap::ForEachReference(o, [&](heap::Value* s) {
             if (s->IsPointer()) stack.push_back(s->AsObject());
           });
@@ -131,6 +166,11 @@ void RunOne(World& w, std::string_view bytes) {
   }
   if (status.message().substr(0, 6) != "image ") Fail("error without the image prefix", std::string(status.message()));
   if (w.heap->Stats().heap_bytes != heap_bytes) Fail("a rejected image changed the heap", std::string(status.message()));
+  if (fixups) {
+    Roots none;  // the shared node is garbage now: free it, so inputs do not pile up
+    w.heap->Collect(0, none);
+    w.heap->Verify(&none);
+  }
 }
 
 }  // namespace
@@ -139,7 +179,7 @@ void RunOne(World& w, std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static weft::fuzz::World* world = new weft::fuzz::World();
   std::string bytes(reinterpret_cast<const char*>(data), size);
-  weft::fuzz::RunOne(*world, bytes);
-  if (weft::fuzz::Reseal(bytes)) weft::fuzz::RunOne(*world, bytes);
+  weft::fuzz::RunOne(*world, bytes, false);
+  if (weft::fuzz::Reseal(bytes)) weft::fuzz::RunOne(*world, bytes, true);
   return 0;
 }
