@@ -415,6 +415,37 @@ TEST(ImageTest, FixupsListRecordsAndShareOneObjectOfTheProcess) {
 }
 
 
+// An image over kHugePageReadBytes (4 MiB) is read into a buffer advised huge pages:
+// the bytes read back exactly.
+TEST(ImageTest, AnImageOfSeveralHugePagesReadsBack) {
+  TestHeap a;
+  Mutator* m = a.heap->CreateMutator();
+  std::vector<Value> roots;
+  for (int k = 0; k < 6; ++k) {
+    Object* b = m->AllocateBytes(size_t{1} << 20);
+    ASSERT_NE(b, nullptr);
+    for (size_t i = 0; i < b->length(); ++i) b->bytes()[i] = static_cast<char>((i * 131 + k) >> 3);
+    roots.push_back(V(b));
+  }
+  a.heap->DestroyMutator(m);
+  std::string path = TempPath("huge.img");
+  ImageWriter w(*a.heap);
+  w.AddHeap(roots);
+  ASSERT_TRUE(w.Write(path).ok());
+  TestHeap b;
+  absl::StatusOr<std::vector<Value>> loaded = LoadFile(*b.heap, path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 6u);
+  for (int k = 0; k < 6; ++k) {
+    Object* o = (*loaded)[k].AsObject();
+    ASSERT_EQ(o->length(), size_t{1} << 20);
+    for (size_t i = 0; i < o->length(); ++i) {
+      ASSERT_EQ(o->bytes()[i], static_cast<char>((i * 131 + k) >> 3)) << k << " " << i;
+    }
+  }
+  std::remove(path.c_str());
+}
+
 // ---------------------------------------------------------------------------------
 // Bad images.
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 
 namespace weft::heap {
 namespace {
@@ -113,6 +114,14 @@ bool OsCommit(void* p, size_t size) {
 bool OsDecommit(void* p, size_t size) {
   if (ShouldFail(OsCall::kDecommit)) return false;
   return madvise(p, size, MADV_DONTNEED) == 0;
+}
+
+void OsAdviseHugePages(void* p, size_t size) {
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  auto begin = reinterpret_cast<uintptr_t>(p);
+  uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1);
+  uintptr_t hi = (begin + size) & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
 }
 
 bool OsProtectNone(void* p, size_t size) {
