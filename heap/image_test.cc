@@ -209,6 +209,17 @@ void ExpectIsomorphic(Heap& ha, const std::vector<Value>& a, Heap& hb, const std
   EXPECT_GT(checked, 0u);
 }
 
+// SaveTo saves the objects reachable from `roots` in `heap` as TempPath(name) and
+// returns that path.
+std::string SaveTo(Heap& heap, const std::vector<Value>& roots, const std::string& name) {
+  std::string path = TempPath(name);
+  ImageWriter w(heap);
+  w.AddHeap(roots);
+  absl::Status s = w.Write(path);
+  EXPECT_TRUE(s.ok()) << s;
+  return path;
+}
+
 absl::StatusOr<std::vector<Value>> LoadFile(Heap& heap, const std::string& path) {
   absl::StatusOr<ImageReader> r = ImageReader::ReadFile(path);
   if (!r.ok()) return r.status();
@@ -289,10 +300,7 @@ TEST(ImageTest, SaveAfterCompactionAndReload) {
   RandomGraph g(*a.heap, seed + 1);
   g.Build(800);
   g.Collect(true);
-  std::string path = TempPath("compact.img");
-  ImageWriter w(*a.heap);
-  w.AddHeap(g.roots());
-  ASSERT_TRUE(w.Write(path).ok());
+  std::string path = SaveTo(*a.heap, g.roots(), "compact.img");
   TestHeap b;
   ASSERT_TRUE(b.heap->layouts().RegisterLayout("image-node", 2, 12).ok());
   absl::StatusOr<std::vector<Value>> roots = LoadFile(*b.heap, path);
@@ -340,10 +348,7 @@ TEST(ImageTest, FixupsListRecordsAndShareOneObjectOfTheProcess) {
   }
   roots.push_back(V(a_eof));
   a.heap->DestroyMutator(m);
-  std::string path = TempPath("fixups.img");
-  ImageWriter w(*a.heap);
-  w.AddHeap(roots);
-  ASSERT_TRUE(w.Write(path).ok());
+  std::string path = SaveTo(*a.heap, roots, "fixups.img");
 
   TestHeap b;
   ASSERT_TRUE(b.heap->layouts().RegisterLayout("other", 0, 0).ok());  // ids differ
@@ -428,10 +433,7 @@ TEST(ImageTest, AnImageOfSeveralHugePagesReadsBack) {
     roots.push_back(V(b));
   }
   a.heap->DestroyMutator(m);
-  std::string path = TempPath("huge.img");
-  ImageWriter w(*a.heap);
-  w.AddHeap(roots);
-  ASSERT_TRUE(w.Write(path).ok());
+  std::string path = SaveTo(*a.heap, roots, "huge.img");
   TestHeap b;
   absl::StatusOr<std::vector<Value>> loaded = LoadFile(*b.heap, path);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
