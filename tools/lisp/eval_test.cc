@@ -349,5 +349,44 @@ TEST(EvalTest, CircularDataPrintsInBoundedSpace) {
             "(1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 1 2 ...");
 }
 
+// [lisp.image.fixups]: where this process already has a symbol record for a name the
+// image saved (here made by evaluating 'alpha before the load), every loaded reference
+// to the saved one is redirected to it, so eq? holds across the image boundary.
+TEST(EvalImageTest, ASymbolThisProcessAlreadyHasStaysEq) {
+  const std::string path = ::testing::TempDir() + "symbols.img";
+  Options o;
+  o.workers = 2;
+  o.control_socket = false;
+  {
+    auto rt = Runtime::Create(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    auto status = (*rt)->Run([&] {
+      Interp in("save");
+      EXPECT_EQ(in.RunText("(define s 'alpha) (define l (list 'alpha 'beta s)) (define (f) 'alpha)",
+                           "prelude.wl"),
+                0);
+      EXPECT_EQ(in.SaveImage(path), 0);
+      in.FinishThreads();
+      return 0;
+    });
+    ASSERT_TRUE(status.ok()) << status.status();
+  }
+  auto rt = Runtime::Create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  std::string out;
+  auto status = (*rt)->Run([&] {
+    Interp in("load");
+    EXPECT_EQ(in.EvalToString("'alpha"), "alpha");  // this process's alpha record
+    EXPECT_EQ(in.LoadImage(path), 0);
+    out = in.EvalToString(
+        "(collect) (list (eq? s 'alpha) (eq? (car l) s) (eq? (caddr l) 'alpha) (eq? (f) 'alpha) "
+        "(eq? (cadr l) 'beta) (eq? (string->symbol \"alpha\") s))");
+    in.FinishThreads();
+    return 0;
+  });
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(out, "(#t #t #t #t #t #t)");
+}
+
 }  // namespace
 }  // namespace weft::lisp
