@@ -31,17 +31,21 @@
 (check (prefix? "thread 1 \"main\" frame keep-and-ask slot [" (car q)) #t)
 (check (prefix? "pair 0x" (cadr q)) #t)
 
-;; Another green thread's stack: the root names the thread.
+;; Another green thread's stack: the root names the thread. The keeper hands its
+;; list over a channel (a receive orders the box's store before the read; polling the
+;; box would be a data race between the two workers).
 (define ch (make-channel))
+(define ready (make-channel))
 (define box (make-vector 1 #f))
 (define keeper
   (spawn (lambda ()
            (let ((mine (list 1 2 3)))
              (vector-set! box 0 mine)
+             (send ready 'stored)
              (recv ch)
              (car mine)))
          "keeper"))
-(let wait () (if (not (vector-ref box 0)) (begin (sleep 1) (wait))))
+(recv ready)
 (define r (path-from-root (vector-ref box 0)))
 (check (length r) 2)
 (check (prefix? "thread " (car r)) #t)
