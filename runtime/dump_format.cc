@@ -33,13 +33,13 @@ std::string Quote(std::string_view s, size_t max) {
 std::string WaitText(const threads::ThreadInfo& t, int64_t now) {
   if (t.wait_reason == threads::WaitReason::kNone) return "";
   std::string s = absl::StrCat(" waiting on ", threads::WaitReasonName(t.wait_reason));
-  if (t.wait_object != nullptr) {
-    if (t.wait_reason == threads::WaitReason::kFdReadable ||
-        t.wait_reason == threads::WaitReason::kFdWritable) {
-      absl::StrAppend(&s, " fd ", reinterpret_cast<uintptr_t>(t.wait_object));
-    } else {
-      absl::StrAppendFormat(&s, " %p", t.wait_object);
-    }
+  // An fd wait's object is the descriptor, printed even when it is 0 (standard input),
+  // as the JSON prints it.
+  if (t.wait_reason == threads::WaitReason::kFdReadable ||
+      t.wait_reason == threads::WaitReason::kFdWritable) {
+    absl::StrAppend(&s, " fd ", reinterpret_cast<uintptr_t>(t.wait_object));
+  } else if (t.wait_object != nullptr) {
+    absl::StrAppendFormat(&s, " %p", t.wait_object);
   }
   if (t.blocked_since_ns > 0) {
     absl::StrAppendFormat(&s, " for %.3fs", (now - t.blocked_since_ns) / 1e9);

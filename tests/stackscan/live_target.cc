@@ -1,9 +1,13 @@
 // live_target: a Weft process for the stackscan and SIGQUIT tests. It starts named
 // green threads blocked on a channel, on a mutex ("locker") and on a pipe ("reader",
-// an fd wait), and a sleeper, prints "ready <pid>", and exits 0 after the given
-// number of seconds (default 10).
+// an fd wait), and a sleeper, prints "ready <pid>", and exits 0 when its standard
+// input becomes readable (the test closes the pipe it holds) or after the given
+// number of seconds (default 10), whichever comes first: a slow machine (a sanitizer
+// build beside a busy CI) cannot outrun its lifetime. Main waits blocked on fd 0, so
+// it stays on one worker between two dumps.
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,6 +15,7 @@
 
 int main(int argc, char** argv) {
   int seconds = argc > 1 ? std::atoi(argv[1]) : 10;
+  static std::atomic<bool> stopping{false};
   weft::Options o;
   o.workers = 2;
   auto rt = weft::Runtime::Create(o);
@@ -39,9 +44,10 @@ int main(int argc, char** argv) {
           {.name = "consumer"}));
     }
     threads.push_back(weft::Spawn(
-        [seconds] {
+        [] {
           weft::Scope s("sleeper-frame");
-          weft::SleepFor(absl::Seconds(seconds));
+          // Sleeps in 1 s steps until main stops: "sleeping" at almost any instant.
+          while (!stopping.load()) weft::SleepFor(absl::Seconds(1));
           return s.Escape(s.Nil());
         },
         {.name = "sleeper"}));
@@ -64,7 +70,8 @@ int main(int argc, char** argv) {
         {.name = "reader"}));
     std::printf("ready %d\n", static_cast<int>(getpid()));
     std::fflush(stdout);
-    weft::SleepFor(absl::Seconds(seconds));
+    weft::WaitReadable(STDIN_FILENO, absl::Now() + absl::Seconds(seconds));
+    stopping.store(true);
     ch.Close();
     mutex.Unlock();
     if (write(pipe_fds[1], "x", 1) != 1) std::abort();  // else the reader never ends
