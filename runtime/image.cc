@@ -3,6 +3,7 @@
 // heap is read (save) or changed (load); file I/O and validation run outside the pause.
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "heap/image_loader.h"
 #include "heap/image_reader.h"
 #include "heap/image_writer.h"
@@ -45,7 +46,16 @@ absl::StatusOr<LoadedImage> LoadImage(const std::string& path, const ImageLoadOp
   LoadedImage out;
   out.roots.reserve(loader->root_count());
   for (size_t i = 0; i < loader->root_count(); ++i) out.roots.push_back(Local::Nil());
-  if (!options.list.empty()) out.listed = MakeVector(loader->listed_count(), Local::Nil());
+  if (!options.list.empty()) {
+    // At the soft limit this allocation throws; LoadImage answers with a Status, as it
+    // does when the load itself finds no room.
+    try {
+      out.listed = MakeVector(loader->listed_count(), Local::Nil());
+    } catch (const HeapExhausted& e) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("image ", path, ": no room for the list of loaded records: ", e.what()));
+    }
+  }
   absl::Status status;
   rt.WithWorldStopped([&] {
     trace::Scoped load(kLoadImageKind);

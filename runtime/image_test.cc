@@ -212,6 +212,70 @@ TEST(RuntimeImageTest, LoadListsAndSharesRecordTypes) {
   std::remove(path.c_str());
 }
 
+// At the soft limit, LoadImage with records to list answers ResourceExhausted (its
+// listing vector finds no room) rather than throwing HeapExhausted, and the heap keeps
+// what it had.
+TEST(RuntimeImageTest, ListingAtTheSoftLimitIsResourceExhausted) {
+  std::string path = TempPath("listing.img");
+  auto a = Make();
+  absl::StatusOr<int> code = a->Run([&] {
+    Scope s("save");
+    RecordType fn = RegisterRecordType("code", 0, 8);
+    Local all = MakeVector(20000, Local::Nil());  // listing them needs a 160 KB vector
+    for (int i = 0; i < 20000; ++i) {
+      Scope step("fill");
+      VectorSet(all, i, MakeRecord(fn));
+    }
+    Local roots[] = {all};
+    absl::Status st = SaveImage(path, roots);
+    EXPECT_TRUE(st.ok()) << st;
+    return 0;
+  });
+  ASSERT_TRUE(code.ok()) << code.status();
+
+  Options o;
+  o.workers = 2;
+  o.control_socket = false;
+  o.nursery_bytes = 1 << 20;
+  o.heap_soft_limit_bytes = 16 << 20;
+  o.heap_initial_bytes = 4 << 20;
+  auto rt = Runtime::Create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  code = (*rt)->Run([&] {
+    Scope s("load");
+    RecordType fn = RegisterRecordType("code", 0, 8);
+    Local chunks = Local::Nil();
+    int made = 0;
+    bool full = false;
+    for (int i = 0; i < 400 && !full; ++i) {
+      Scope inner("grow");
+      try {
+        chunks.Set(Cons(MakeVector(16 << 10, Fixnum(i)), chunks));  // 128 KiB each
+        ++made;
+      } catch (const HeapExhausted&) {
+        full = true;
+      }
+    }
+    EXPECT_TRUE(full) << "the soft limit was never reached";
+    ImageLoadOptions options;
+    options.list = {fn};
+    absl::StatusOr<LoadedImage> loaded = LoadImage(path, options);  // must not throw
+    EXPECT_EQ(loaded.status().code(), absl::StatusCode::kResourceExhausted) << loaded.status();
+    int n = 0;
+    for (Local p = Local::New(chunks.get()); !p.IsNil(); p.Set(Cdr(p))) ++n;
+    EXPECT_EQ(n, made);
+    // With room again, the same load succeeds.
+    SetSoftHeapLimit(SoftHeapLimit() + (64 << 20));
+    loaded = LoadImage(path, options);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    if (loaded.ok()) EXPECT_EQ(VectorLength(loaded->listed), 20000u);
+    return 0;
+  });
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  std::remove(path.c_str());
+}
+
 // An image is untrusted: a change of any single byte of a saved file must be refused
 // with InvalidArgument, never loaded (the soak once loaded one: an uncovered padding
 // byte between sections; [heap.image.untrusted]).
