@@ -14,9 +14,7 @@ absl::Status ImageLoader::Bad(const std::string& message) const {
 }
 
 absl::StatusOr<ImageLoader> ImageLoader::Prepare(const ImageReader& reader, Heap& heap) {
-  ImageLoader l(reader, &heap);
-  if (absl::Status s = l.Validate(); !s.ok()) return s;
-  return l;
+  return Prepare(reader, heap, Fixups{});
 }
 
 absl::StatusOr<ImageLoader> ImageLoader::Prepare(const ImageReader& reader, Heap& heap, Fixups fixups) {
@@ -29,19 +27,17 @@ absl::StatusOr<ImageLoader> ImageLoader::Prepare(const ImageReader& reader, Heap
 
 // [heap.image.fixups]: the role of each image layout, from the heap layouts named.
 absl::Status ImageLoader::SetFixups(const Fixups& fixups) {
+  if (fixups.list.empty() && fixups.shared.empty()) return absl::OkStatus();  // no roles
   size_t max_id = 0;
   for (uint16_t id : fixups.list) max_id = std::max<size_t>(max_id, id);
   for (uint16_t id : fixups.shared) max_id = std::max<size_t>(max_id, id);
   std::vector<uint16_t> heap_role(max_id + 1, 0);
-  for (uint16_t id : fixups.list) {
-    if (id >= heap_role.size()) return absl::InvalidArgumentError(absl::StrFormat("no layout id %d", id));
-    heap_role[id] = 1;
-  }
+  for (uint16_t id : fixups.list) heap_role[id] = 1;
   for (size_t k = 0; k < fixups.shared.size(); ++k) {
     uint16_t id = fixups.shared[k];
-    if (id >= heap_role.size() || heap_role[id] != 0 || k + 2 > 0xffff) {
+    if (heap_role[id] != 0 || k + 2 > 0xffff) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("layout id %d is shared twice, also listed, or not a layout id", id));
+          absl::StrFormat("layout id %d is shared twice, also listed, or one of over 65533 shared layouts", id));
     }
     heap_role[id] = static_cast<uint16_t>(k + 2);
   }
@@ -57,14 +53,12 @@ absl::Status ImageLoader::SetFixups(const Fixups& fixups) {
 
 absl::StatusOr<ImageLoader> ImageLoader::Inspect(const ImageReader& reader) {
   ImageLoader l(reader, nullptr);
+  if (absl::Status s = l.ReadLayouts(); !s.ok()) return s;
   if (absl::Status s = l.Validate(); !s.ok()) return s;
   return l;
 }
 
 absl::Status ImageLoader::Validate() {
-  if (!layouts_read_) {
-    if (absl::Status s = ReadLayouts(); !s.ok()) return s;
-  }
   if (absl::Status s = ReadSegments(); !s.ok()) return s;
   for (size_t i = 0; i < segments_.size(); ++i) {
     if (absl::Status s = ParseSegment(i); !s.ok()) return s;
@@ -90,7 +84,6 @@ const Object* ImageLoader::ObjectAt(Value v) const {
 
 // Layouts are re-bound by name ([heap.image.layouts]).
 absl::Status ImageLoader::ReadLayouts() {
-  layouts_read_ = true;
   // Sized by the largest id the image lists, not kMaxLayouts: two tables of 64k
   // entries were a few hundred page faults per load.
   layout_map_.clear();

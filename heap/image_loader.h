@@ -98,7 +98,7 @@ class ImageLoader {
   };
 
   ImageLoader(const ImageReader& reader, Heap* heap) : reader_(&reader), heap_(heap) {}
-  absl::Status Validate();
+  absl::Status Validate();  // after ReadLayouts (and, for Prepare, SetFixups)
   absl::Status Bad(const std::string& message) const;
   absl::Status ReadLayouts();
   absl::Status ReadSegments();
@@ -131,7 +131,6 @@ class ImageLoader {
   size_t object_bytes_ = 0;
   size_t object_count_ = 0;
   size_t shared_count_ = 0;
-  bool layouts_read_ = false;
   bool loaded_ = false;
 };
 

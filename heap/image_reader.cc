@@ -15,9 +15,6 @@
 namespace weft::heap::image {
 namespace {
 
-// Reads this large go to a buffer advised huge pages.
-constexpr size_t kHugePageReadBytes = size_t{4} << 20;
-
 absl::Status Bad(const std::string& what, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrFormat("image %s: %s", what, message));
 }
@@ -48,9 +45,9 @@ absl::StatusOr<ImageReader> ImageReader::ReadFile(const std::string& path) {
   // Uninitialised on purpose: read() fills it, and zeroing 256 MiB is a memory pass.
   r.words_.reset(new uint64_t[(r.size_ + 7) / 8 + 1]);
   char* p = reinterpret_cast<char*>(r.words_.get());
-  // Written once in full by read(): on huge pages, a few faults instead of one per
-  // 4 KiB page (heap/DESIGN.md "Measured").
-  if (r.size_ >= kHugePageReadBytes) OsAdviseHugePages(p, r.size_);
+  // Written once in full by read(): a large file goes to huge pages, a few faults
+  // instead of one per 4 KiB page (heap/DESIGN.md "Measured").
+  OsAdviseHugePages(p, r.size_);
   size_t got = 0;
   while (got < r.size_) {
     ssize_t n = ::read(fd, p + got, r.size_ - got);

@@ -420,7 +420,7 @@ TEST(ImageTest, FixupsListRecordsAndShareOneObjectOfTheProcess) {
 }
 
 
-// An image over kHugePageReadBytes (4 MiB) is read into a buffer advised huge pages:
+// An image over kHugePageAdviceMinBytes (4 MiB) is read into a buffer advised huge pages:
 // the bytes read back exactly.
 TEST(ImageTest, AnImageOfSeveralHugePagesReadsBack) {
   TestHeap a;

@@ -117,6 +117,7 @@ bool OsDecommit(void* p, size_t size) {
 }
 
 void OsAdviseHugePages(void* p, size_t size) {
+  if (size < kHugePageAdviceMinBytes) return;
   constexpr uintptr_t kHuge = uintptr_t{2} << 20;
   auto begin = reinterpret_cast<uintptr_t>(p);
   uintptr_t lo = (begin + kHuge - 1) & ~(kHuge - 1);

@@ -37,11 +37,14 @@ bool OsCommit(void* p, size_t size);
 // readable and writable and reads back as zero.
 bool OsDecommit(void* p, size_t size);
 // OsAdviseHugePages asks for transparent huge pages (MADV_HUGEPAGE) on the whole
-// 2 MiB pages inside [p, p+size), which must be one anonymous mapping the caller owns
-// (a large malloc block is). Advice only: not counted, never failed by injection, and
-// where the kernel refuses it nothing changes. For large buffers written once in full
-// (an image read, a dump's text): a first touch costs microseconds per 4 KiB page on a
-// virtual machine, and 2 MiB pages take 512 times fewer.
+// 2 MiB pages inside [p, p+size) when size is at least kHugePageAdviceMinBytes (a
+// smaller buffer is left alone). [p, p+size) must be one anonymous mapping the caller
+// owns (a malloc block this large is). Advice only: not counted, never failed by
+// injection, and where the kernel refuses it nothing changes. For large buffers
+// written once in full (an image read, a dump's text): a first touch costs
+// microseconds per 4 KiB page on a virtual machine, and 2 MiB pages take 512 times
+// fewer.
+inline constexpr size_t kHugePageAdviceMinBytes = size_t{4} << 20;
 void OsAdviseHugePages(void* p, size_t size);
 // OsProtectNone makes [p, p+size) inaccessible (guard pages).
 bool OsProtectNone(void* p, size_t size);

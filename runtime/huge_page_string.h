@@ -14,10 +14,10 @@
 
 namespace weft {
 
-// ReserveHugePages: s->reserve(bytes); when the buffer is at least kHugePageMinBytes,
-// advises huge pages for the whole 2 MiB pages it spans. The advice is only advice:
-// where the kernel refuses it (THP off) the string works as before.
-inline constexpr size_t kHugePageMinBytes = size_t{4} << 20;
+// ReserveHugePages: s->reserve(bytes), and when the buffer is large
+// (heap::kHugePageAdviceMinBytes, 4 MiB) huge pages for the whole 2 MiB pages it
+// spans (heap::OsAdviseHugePages). The advice is only advice: where the kernel
+// refuses it (THP off) the string works as before.
 void ReserveHugePages(std::string* s, size_t bytes);
 
 }  // namespace weft

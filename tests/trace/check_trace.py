@@ -66,10 +66,8 @@ for e in events:
         if not open_names or open_names[-1] != "collect":
             fail("gc phase %s outside a collect span: %r (open: %s)" % (e["name"], e, open_names))
         seq = phase_seq[e["tid"]]
-        if seq and GC_PHASES.index(e["name"]) <= GC_PHASES.index(seq[-1]) and e["name"] != "prepare":
+        if seq and GC_PHASES.index(e["name"]) <= GC_PHASES.index(seq[-1]):
             fail("gc phase %s after %s in one collection" % (e["name"], seq[-1]))
-        if e["name"] == "prepare":
-            seq.clear()
         seq.append(e["name"])
     if ph == "B" and e["name"] == "collect":
         phase_seq[e["tid"]].clear()

@@ -264,7 +264,7 @@ int Interp::LoadImage(const std::string& path) {
         StringView(VectorRef(root, 0)) != kImageTag) {
       fail(absl::StrCat("not a Weft Lisp image (no '", kImageTag, "' tag)"));
     }
-    std::vector<std::string> symbol_names, prim_names;
+    std::vector<std::string> symbol_names;
     Local sym_vec = VectorRef(root, 4), prim_vec = VectorRef(root, 5);
     for (size_t i = 0, n = vector_of(sym_vec, "the symbol names"); i < n; ++i) {
       Scope step("image-symbol");
