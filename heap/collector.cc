@@ -504,8 +504,17 @@ void Collector::Drain() {
   while (!work_.empty()) {
     Object* o = work_.back();
     work_.pop_back();
+    const size_t pushed_from = work_.size();
     ScanObject(o);
+    FirstChildFirst(pushed_from);
   }
+}
+
+// [heap.collect.copy-order] The children an object's scan copied were pushed in slot
+// order; reversing them makes the stack pop the first child first, so its subtree is
+// copied right after the children, before the later siblings' subtrees.
+inline void Collector::FirstChildFirst(size_t pushed_from) {
+  if (work_.size() - pushed_from > 1) std::reverse(work_.begin() + pushed_from, work_.end());
 }
 
 // DrainWith empties the work list, calling visit(slot, holder_generation, table) for
@@ -519,11 +528,13 @@ void Collector::DrainWith(Visit visit) {
     Object* o = work_.back();
     work_.pop_back();
     const int holder_generation = Generation(info_for(o));
+    const size_t pushed_from = work_.size();
     Value* s = o->slots();
     const size_t n = ReferenceCount(o);
     for (size_t i = 0; i < n; ++i) {
       if (s[i].IsPointer()) visit(&s[i], holder_generation, info_for);
     }
+    FirstChildFirst(pushed_from);
   }
 }
 

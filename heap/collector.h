@@ -65,6 +65,9 @@ class Collector {
   template <typename Visit>
   void DrainWith(Visit visit);
   void DrainYoung();
+  // FirstChildFirst: reverses work_[pushed_from, end), the objects one scan pushed
+  // ([heap.collect.copy-order]).
+  void FirstChildFirst(size_t pushed_from);
   void DrainInPlace();
   void ScanObject(Object* o);
   // Settled: `o` (not forwarded) needs nothing more from this collection: it is not

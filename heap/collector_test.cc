@@ -5,6 +5,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
@@ -332,6 +333,55 @@ TEST_F(CollectorTest, DeepListsAreCollectedWithoutRecursion) {
   Collect(0);
   Collect(2, true);
   ExpectList(roots_.roots[0], n);
+}
+
+// A complete tree of `depth`: a node is (left . right), a leaf (() . ()); built
+// children first, as a program builds it, with the left subtree held in `roots`.
+Value MakeTree(Mutator* m, VectorRoots& roots, int depth) {
+  if (depth == 0) return V(m->AllocatePair(Value::Nil(), Value::Nil()));
+  roots.roots.push_back(MakeTree(m, roots, depth - 1));
+  const Value right = MakeTree(m, roots, depth - 1);
+  const Value left = roots.roots.back();
+  roots.roots.pop_back();
+  Object* node = m->AllocatePair(left, right);
+  EXPECT_NE(node, nullptr);
+  return V(node);
+}
+
+// [heap.collect.copy-order] A tree that a young collection copies is laid out for a
+// walk that goes left first: each node's children side by side, and the nodes the walk
+// reaches by going left (every node but right children) in ascending addresses. With
+// the first child's subtree copied last (the order before), the walk jumped back to
+// lower addresses at the left child of every right subtree.
+TEST_F(CollectorTest, ACopiedTreeIsLaidOutInTheOrderOfAWalk) {
+  const int depth = 11;  // 4,095 pairs: 96 KiB, within the 256 KiB nursery
+  roots_.roots.push_back(MakeTree(m_, roots_, depth));
+  const Object* before = roots_.roots[0].AsObject();
+  Collect(0);
+  ASSERT_NE(roots_.roots[0].AsObject(), before) << "the tree was not copied";
+
+  std::vector<Object*> stack = {roots_.roots[0].AsObject()};
+  uintptr_t last_left = 0;
+  size_t nodes = 0, adjacent = 0;
+  while (!stack.empty()) {
+    Object* node = stack.back();
+    stack.pop_back();
+    ++nodes;
+    const Value left = node->car(), right = node->cdr();
+    if (left.IsNil()) continue;
+    const uintptr_t l = reinterpret_cast<uintptr_t>(left.AsObject());
+    const uintptr_t r = reinterpret_cast<uintptr_t>(right.AsObject());
+    // Side by side, unless the copy region ended between them.
+    if (r == l + 3 * kWordSize) ++adjacent;
+    ASSERT_GT(r, l) << "a right child below its left sibling";
+    ASSERT_GT(l, last_left) << "a left child below the one the walk saw before it";
+    last_left = l;
+    stack.push_back(right.AsObject());
+    stack.push_back(left.AsObject());
+  }
+  EXPECT_EQ(nodes, (size_t{1} << (depth + 1)) - 1);
+  const size_t inner = (size_t{1} << depth) - 1;
+  EXPECT_GE(adjacent, inner - inner / 100) << "of " << inner << " pairs of children";
 }
 
 // [heap.weak]

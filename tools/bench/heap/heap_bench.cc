@@ -9,6 +9,8 @@
 // BM_YoungPromotion4MiB/<live KiB>/<in place>: the same, with every survivor promoted
 //   (promotion age 1), by copying (0) or in place (1: heap/DESIGN.md
 //   [heap.nursery.in-place]).
+// BM_WalkPairTree/<depth>/<copied>: a left-first walk of a tree of pairs, as built or
+//   after a young collection copied it.
 // BM_FullCollection*: throughput of a full collection, bytes/s of live old data.
 // BM_WriteBarrier*: ns per reference store with the card-marking barrier.
 #include <memory>
@@ -149,6 +151,50 @@ BENCHMARK(BM_YoungPromotion4MiB)
     ->Args({1024, 1})
     ->Args({4000, 0})
     ->Args({4000, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// BuildPairTree: a complete tree of `depth` (node (left . right), leaf (() . ())),
+// children first as a program builds it, the left subtree held in b.roots.
+Value BuildPairTree(Bench& b, int depth) {
+  if (depth == 0) return Value::FromObject(b.m->AllocatePair(Value::Nil(), Value::Nil()));
+  b.roots.roots.push_back(BuildPairTree(b, depth - 1));
+  const Value right = BuildPairTree(b, depth - 1);
+  const Value left = b.roots.roots.back();
+  b.roots.roots.pop_back();
+  return Value::FromObject(b.m->AllocatePair(left, right));
+}
+
+long WalkLeftFirst(Object* node) {
+  if (node->car().IsNil()) return 1;
+  return 1 + WalkLeftFirst(node->car().AsObject()) + WalkLeftFirst(node->cdr().AsObject());
+}
+
+// BM_WalkPairTree/<depth>/<copied>: one left-first walk of a tree of pairs, as built
+// (0: allocation order, children before parents) or after a young collection copied
+// it (1: heap/DESIGN.md [heap.collect.copy-order]). Depth 20 is 48 MiB of pairs.
+void BM_WalkPairTree(benchmark::State& state) {
+  const int depth = static_cast<int>(state.range(0));
+  HeapOptions o;
+  o.nursery_bytes = o.max_nursery_bytes = size_t{256} << 20;
+  o.promotion_age = {7, 2, 2, 2, 2, 2};  // a young collection copies within the nursery
+  o.promote_in_place_percent = 0;
+  o.soft_limit_bytes = o.hard_limit_bytes = size_t{2} << 30;
+  Bench b(o);
+  b.heap->SetHost(nullptr);
+  b.roots.roots.push_back(BuildPairTree(b, depth));
+  if (state.range(1) != 0) b.heap->Collect(0, b.roots);
+  long nodes = 0;
+  for (auto _ : state) {
+    nodes = WalkLeftFirst(b.roots.roots[0].AsObject());
+    benchmark::DoNotOptimize(nodes);
+  }
+  if (nodes != (long{2} << depth) - 1) state.SkipWithError("wrong node count");
+  state.SetItemsProcessed(state.iterations() * nodes);
+}
+BENCHMARK(BM_WalkPairTree)
+    ->Args({20, 0})
+    ->Args({20, 1})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
