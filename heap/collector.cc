@@ -510,9 +510,9 @@ void Collector::Drain() {
   }
 }
 
-// [heap.collect.copy-order] The children an object's scan copied were pushed in slot
-// order; reversing them makes the stack pop the first child first, so its subtree is
-// copied right after the children, before the later siblings' subtrees.
+// [heap.collect.copy-order] The children an object's scan copied (or marked) were
+// pushed in slot order; reversing them makes the stack pop the first child first, so
+// its subtree is copied right after the children, before the later siblings' subtrees.
 inline void Collector::FirstChildFirst(size_t pushed_from) {
   if (work_.size() - pushed_from > 1) std::reverse(work_.begin() + pushed_from, work_.end());
 }

@@ -338,11 +338,13 @@ TEST_F(CollectorTest, DeepListsAreCollectedWithoutRecursion) {
 // A complete tree of `depth`: a node is (left . right), a leaf (() . ()); built
 // children first, as a program builds it, with the left subtree held in `roots`.
 Value MakeTree(Mutator* m, VectorRoots& roots, int depth) {
-  if (depth == 0) return V(m->AllocatePair(Value::Nil(), Value::Nil()));
-  roots.roots.push_back(MakeTree(m, roots, depth - 1));
-  const Value right = MakeTree(m, roots, depth - 1);
-  const Value left = roots.roots.back();
-  roots.roots.pop_back();
+  Value left = Value::Nil(), right = Value::Nil();
+  if (depth > 0) {
+    roots.roots.push_back(MakeTree(m, roots, depth - 1));
+    right = MakeTree(m, roots, depth - 1);
+    left = roots.roots.back();
+    roots.roots.pop_back();
+  }
   Object* node = m->AllocatePair(left, right);
   EXPECT_NE(node, nullptr);
   return V(node);

@@ -157,11 +157,13 @@ BENCHMARK(BM_YoungPromotion4MiB)
 // BuildPairTree: a complete tree of `depth` (node (left . right), leaf (() . ())),
 // children first as a program builds it, the left subtree held in b.roots.
 Value BuildPairTree(Bench& b, int depth) {
-  if (depth == 0) return Value::FromObject(b.m->AllocatePair(Value::Nil(), Value::Nil()));
-  b.roots.roots.push_back(BuildPairTree(b, depth - 1));
-  const Value right = BuildPairTree(b, depth - 1);
-  const Value left = b.roots.roots.back();
-  b.roots.roots.pop_back();
+  Value left = Value::Nil(), right = Value::Nil();
+  if (depth > 0) {
+    b.roots.roots.push_back(BuildPairTree(b, depth - 1));
+    right = BuildPairTree(b, depth - 1);
+    left = b.roots.roots.back();
+    b.roots.roots.pop_back();
+  }
   return Value::FromObject(b.m->AllocatePair(left, right));
 }
 
