@@ -311,7 +311,7 @@ void Collector::Process(Value* slot) {
         if (KindHasReferences(o->kind())) work_.push_back(o);
         return;
       }
-      int age = o->age() + 1;
+      int age = info.reserved + 1;  // [heap.nursery.block-age]
       Object* n = age >= heap_.options_.promotion_age[0] ? Copy(o, 1, 0, true)
                                                          : Copy(o, 0, age, true);
       // [heap.limits.reserve] guarantees room for every nursery survivor within the
@@ -357,7 +357,8 @@ bool Collector::Settled(const Object* o, const BlockInfo& info) const {
   return info.generation > generation_ || (info.flags & kBlockToSpace) || o->marked();
 }
 
-Region& Collector::ToRegion(int generation, bool boxed, size_t bytes) {
+Region& Collector::ToRegion(int generation, bool boxed, size_t bytes, int age) {
+  if (generation == 0) return survivors_[age][boxed ? 0 : 1];
   bool medium = generation >= 1 && bytes > kMediumObjectBytes;
   return (medium ? overflow_ : to_)[generation][boxed ? 0 : 1];
 }
@@ -390,8 +391,8 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   size_t size = ObjectSize(o);
   bool boxed = KindHasReferences(o->kind());
   // The open to-space region first (inline); AllocateTo opens the next one.
-  char* p = ToRegion(to_generation, boxed, size).Bump(size);
-  if (p == nullptr) p = AllocateTo(to_generation, boxed, size, from_young);
+  char* p = ToRegion(to_generation, boxed, size, age).Bump(size);
+  if (p == nullptr) p = AllocateTo(to_generation, boxed, size, from_young, age);
   if (p == nullptr) return nullptr;
   if (size <= kSmallCopyBytes) {
     // Most objects are a few words: a word loop beats a call to memcpy.
@@ -402,7 +403,6 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
     std::memcpy(p, o, size);
   }
   Object* n = reinterpret_cast<Object*>(p);
-  n->SetAge(age);
   // A copy into a hole of a block this collection sweeps must survive the sweep.
   // A young collection sweeps no block, so its copies are never marked.
   if (generation_ > 0) {
@@ -440,10 +440,10 @@ bool Collector::NextHole(HoleCursor& c, Region& r) {
   return false;
 }
 
-char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) {
+char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young, int age) {
   int space = boxed ? 0 : 1;
   bool medium = gen >= 1 && bytes > kMediumObjectBytes;
-  Region& r = ToRegion(gen, boxed, bytes);  // full: its caller tried it
+  Region& r = ToRegion(gen, boxed, bytes, age);  // full: its caller tried it
   heap_.CloseRegion(r, false);
   if (gen >= 1 && !medium) {
     while (NextHole(holes_[gen][space], r)) {
@@ -463,6 +463,7 @@ char* Collector::AllocateTo(int gen, bool boxed, size_t bytes, bool from_young) 
   BlockInfo& info = arena_.InfoFor(block);
   info.generation = static_cast<uint8_t>(gen);
   info.flags = kBlockToSpace | (boxed ? 0 : kBlockUnboxed);
+  if (gen == 0) info.reserved = static_cast<uint8_t>(age);  // [heap.nursery.block-age]
   (gen == 0 ? heap_.young_blocks_ : heap_.old_blocks_).push_back(block);
   heap_.heap_bytes_ += kBlockSize;
   heap_.OpenRegion(r, block, block + kBlockSize, false);
@@ -555,11 +556,11 @@ void Collector::DrainYoung() {
       const size_t words = ObjectSizeInWords(r);
       const size_t bytes = words * kWordSize;
       const bool boxed = KindHasReferences(r->kind());
-      int age = static_cast<int>((header >> kAgeShift) & kAgeMask) + 1;
+      int age = ri.reserved + 1;  // [heap.nursery.block-age]
       const int to_generation = age >= promote_at ? 1 : 0;
       if (to_generation == 1) age = 0;
       char* p = nullptr;
-      if (bytes <= kSmallCopyBytes) p = ToRegion(to_generation, boxed, bytes).Bump(bytes);
+      if (bytes <= kSmallCopyBytes) p = ToRegion(to_generation, boxed, bytes, age).Bump(bytes);
       if (p == nullptr) {
         Object* moved = Copy(r, to_generation, age, true);  // opens the next region
         if (moved == nullptr) ReportSurvivorOutOfMemory(bytes);
@@ -568,8 +569,7 @@ void Collector::DrainYoung() {
       } else {
         const uint64_t* from = reinterpret_cast<const uint64_t*>(r);
         uint64_t* to = reinterpret_cast<uint64_t*>(p);
-        to[0] = (header & ~(kAgeMask << kAgeShift) & ~kMarkBit) |
-                (static_cast<uint64_t>(age) << kAgeShift);
+        to[0] = header & ~kMarkBit;
         for (size_t w = 1; w < words; ++w) to[w] = from[w];
         r->header = reinterpret_cast<uint64_t>(p) | kForwardTag;
         Object* moved = reinterpret_cast<Object*>(p);
@@ -737,6 +737,7 @@ void Collector::Finish() {
   for (int g = 0; g < kMaxGenerations; ++g) {
     for (int s = 0; s < 2; ++s) {
       heap_.CloseRegion(to_[g][s], false);
+      if (g <= kMaxNurseryAge) heap_.CloseRegion(survivors_[g][s], false);
       heap_.CloseRegion(overflow_[g][s], false);
     }
   }

@@ -73,8 +73,10 @@ class Collector {
   // Settled: `o` (not forwarded) needs nothing more from this collection: it is not
   // condemned, or it is a copy made by it, or it is marked in place.
   bool Settled(const Object* o, const BlockInfo& info) const;
-  // ToRegion: the to-space region an object of `bytes` copied into `generation` uses.
-  Region& ToRegion(int generation, bool boxed, size_t bytes);
+  // ToRegion: the to-space region an object of `bytes` copied into `generation` uses;
+  // a nursery survivor's (generation 0) is the one of its new `age`
+  // ([heap.nursery.block-age]).
+  Region& ToRegion(int generation, bool boxed, size_t bytes, int age);
   void RecordCard(Value* slot, int holder_generation);
   // Generation: the generation `info`'s objects have for the cards this collection
   // rebuilds: a nursery promoted in place is already generation 1, as copies of its
@@ -89,7 +91,7 @@ class Collector {
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
   void ReportSurvivorOutOfMemory(size_t object_bytes);
   // AllocateTo opens the next to-space region for a copy its region could not take.
-  char* AllocateTo(int generation, bool boxed, size_t bytes, bool from_young);
+  char* AllocateTo(int generation, bool boxed, size_t bytes, bool from_young, int age);
   bool NextHole(HoleCursor& cursor, Region& r);
   void Finish();
   // Sweep turns dead objects into fillers, recomputes line marks and bytes_used,
@@ -121,6 +123,9 @@ class Collector {
   std::vector<char*> dirty_blocks_;
   std::vector<char*> dirty_large_;
   Region to_[kMaxGenerations][2];        // small objects, by generation and Space
+  // Nursery survivors that stay young, by their new age (1 .. promotion_age[0] - 1)
+  // and Space: a survivor block holds objects of one age ([heap.nursery.block-age]).
+  Region survivors_[kMaxNurseryAge + 1][2];
   Region overflow_[kMaxGenerations][2];  // medium objects into old generations
   HoleCursor holes_[kMaxGenerations][2];
   size_t young_reserve_ = 0;

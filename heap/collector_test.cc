@@ -175,6 +175,43 @@ TEST_F(CollectorTest, ObjectsArePromotedAfterTheirAgeAndBlocksAfterTheirs) {
   EXPECT_EQ(s.collections[1], 2u);
 }
 
+// [heap.nursery.block-age]: survivors of different ages never share a block, so each
+// is promoted after exactly promotion_age[0] young collections, whatever was copied
+// beside it.
+TEST(NurseryAgeTest, EachSurvivorIsPromotedAfterItsOwnAge) {
+  HeapOptions o = testing::SmallHeapOptions();
+  o.promotion_age[0] = 3;
+  TestHeap t(o);
+  VectorRoots roots;
+  Mutator* m = t.heap->CreateMutator();
+  auto collect = [&] {
+    t.heap->Collect(0, roots);
+    t.heap->Verify(&roots);
+  };
+  auto generations = [&] {
+    std::vector<int> g;
+    for (Value v : roots.roots) g.push_back(t.heap->GenerationOf(v.AsObject()));
+    return g;
+  };
+  // One list per young collection, each with a string (unboxed) beside it; after
+  // the collections a list is 3, 2 and 1 collections old.
+  for (int i = 0; i < 3; ++i) {
+    roots.roots.push_back(MakeList(m, roots, 50 + i));
+    roots.roots.push_back(V(m->AllocateString("age")));
+    collect();
+  }
+  EXPECT_EQ(generations(), (std::vector<int>{1, 1, 0, 0, 0, 0}));
+  collect();
+  EXPECT_EQ(generations(), (std::vector<int>{1, 1, 1, 1, 0, 0}));
+  collect();
+  EXPECT_EQ(generations(), (std::vector<int>{1, 1, 1, 1, 1, 1}));
+  for (int i = 0; i < 3; ++i) {
+    ExpectList(roots.roots[2 * i], 50 + i);
+    EXPECT_EQ(roots.roots[2 * i + 1].AsObject()->string_view(), "age");
+  }
+  t.heap->DestroyMutator(m);
+}
+
 TEST_F(CollectorTest, OldToYoungStoresSurviveMinorCollections) {
   roots_.roots.push_back(V(m_->AllocateVector(300, Value::Nil())));
   Collect(0);

@@ -34,9 +34,10 @@ absl::Status HeapOptions::Validate() const {
     return OutOfRange("generations", generations, 1, kMaxOlderGenerations);
   }
   for (int g = 0; g < generations; ++g) {
-    if (promotion_age[g] < 1 || promotion_age[g] > 7) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "HeapOptions.promotion_age[%d] = %d is out of range [1, 7]", g, promotion_age[g]));
+    if (promotion_age[g] < 1 || promotion_age[g] > kMaxPromotionAge) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("HeapOptions.promotion_age[%d] = %d is out of range [1, %d]", g,
+                          promotion_age[g], kMaxPromotionAge));
     }
   }
   if (gc_threads < 1 || gc_threads > 64) {

@@ -13,6 +13,10 @@ namespace weft::heap {
 // Generation 0 is the nursery; 1..generations are the older generations.
 inline constexpr int kMaxOlderGenerations = 6;
 inline constexpr int kMaxGenerations = kMaxOlderGenerations + 1;
+// promotion_age is at most kMaxPromotionAge, so a nursery object that stays young is
+// at most kMaxNurseryAge collections old ([heap.nursery.block-age]).
+inline constexpr int kMaxPromotionAge = 7;
+inline constexpr int kMaxNurseryAge = kMaxPromotionAge - 1;
 
 struct HeapOptions {
   // Bytes mutators may allocate (small objects, large objects, pinned objects)

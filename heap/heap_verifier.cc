@@ -76,6 +76,8 @@ class HeapVerifier {
                "weft: heap verify: block generation out of range");
     WEFT_CHECK(type != BlockType::kYoung || info.generation == 0,
                "weft: heap verify: nursery block not in generation 0");
+    WEFT_CHECK(type != BlockType::kYoung || info.reserved < heap_.options_.promotion_age[0],
+               "weft: heap verify: nursery block older than the promotion age");  // [heap.nursery.block-age]
     WEFT_CHECK(type != BlockType::kOld || info.generation >= 1,
                "weft: heap verify: old block in generation 0");
     WEFT_CHECK((info.flags & (kBlockEvacuate | kBlockEvacFailed | kBlockToSpace)) == 0,

@@ -394,7 +394,7 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load(std::span<const Value> shar
       const Object* from = reinterpret_cast<const Object*>(src + at);
       Object* to = reinterpret_cast<Object*>(dst + at);
       size_t size = ObjectSize(from);
-      uint64_t header = from->header & ~(kMarkBit | (kAgeMask << kAgeShift));
+      uint64_t header = from->header & ~kMarkBit;
       if (from->kind() == ObjectKind::kRecord) {
         // [heap.image.layouts]: the heap's id for the layout of the same name.
         header = (header & ~(uint64_t{0xffff} << kAuxShift)) |

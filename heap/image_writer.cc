@@ -83,7 +83,7 @@ void ImageWriter::AddHeap(std::span<const Value> roots) {
     Object* copy = reinterpret_cast<Object*>(copies_[i]);
     originals_[i]->header = copy->header;
     // Images hold no collector state: no mark, age 0 ([heap.image.format]).
-    copy->header &= ~(kMarkBit | (kAgeMask << kAgeShift));
+    copy->header &= ~kMarkBit;
   }
   object_count_ = originals_.size();
   originals_.clear();

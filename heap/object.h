@@ -5,7 +5,7 @@
 //               address | 0b101 (kForwardTag); only the collector sees those.
 //   bits 3..7   ObjectKind
 //   bit  8      mark (set only during a collection)
-//   bits 9..11  age: collections survived in the nursery
+//   bits 9..15  zero (a nursery object's age is its block's: [heap.nursery.block-age])
 //   bits 16..31 aux: a record's layout id
 //   bits 32..63 length: vector slots, string/byte-array bytes, filler words, or a
 //               record's ref slots (low 16 bits) and raw words (high 16 bits)
@@ -46,8 +46,6 @@ inline constexpr uint64_t kHeaderTag = 7;
 inline constexpr uint64_t kForwardTag = 5;
 inline constexpr int kKindShift = 3;
 inline constexpr uint64_t kMarkBit = uint64_t{1} << 8;
-inline constexpr int kAgeShift = 9;
-inline constexpr uint64_t kAgeMask = 7;
 inline constexpr int kAuxShift = 16;
 inline constexpr int kLengthShift = 32;
 
@@ -75,10 +73,6 @@ struct Object {
 
   bool marked() const { return (header & kMarkBit) != 0; }
   void SetMarked(bool m) { header = m ? (header | kMarkBit) : (header & ~kMarkBit); }
-  int age() const { return static_cast<int>((header >> kAgeShift) & kAgeMask); }
-  void SetAge(int age) {
-    header = (header & ~(kAgeMask << kAgeShift)) | (static_cast<uint64_t>(age) << kAgeShift);
-  }
 
   Value* slots() { return reinterpret_cast<Value*>(this + 1); }
   const Value* slots() const { return reinterpret_cast<const Value*>(this + 1); }
