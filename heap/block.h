@@ -20,6 +20,10 @@ inline constexpr size_t kLinesPerBlock = kBlockSize / kLineSize;  // 256
 inline constexpr int kCardShift = 9;
 inline constexpr size_t kCardSize = size_t{1} << kCardShift;  // 512 bytes
 inline constexpr size_t kCardsPerBlock = kBlockSize / kCardSize;  // 64
+// Mark bits: one per 8-byte word of a block, for the object starting there
+// ([heap.inv.mark-bits]).
+inline constexpr int kMarkGranuleShift = 3;
+inline constexpr size_t kMarkWordsPerBlock = (kBlockSize >> kMarkGranuleShift) / 64;  // 64
 
 // What a block is used for. Every block of a run has the run's type.
 enum class BlockType : uint8_t {
@@ -48,6 +52,7 @@ struct BlockInfo {
   void* owner;            // the open allocation region (or stack) using it, if any
   uint64_t line_marks[kLinesPerBlock / 64];  // Immix line marks
   uint8_t cards[kCardsPerBlock];             // card marks: non-zero = dirty
+  uint64_t marks[kMarkWordsPerBlock];        // mark bits (heap blocks; see mark_bits.h)
 };
 
 }  // namespace weft::heap

@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "heap/filler.h"
+#include "heap/mark_bits.h"
 #include "runtime/check.h"
 #include "runtime/stderr_write.h"
 #include "runtime/log.h"
@@ -306,7 +307,7 @@ void Collector::Process(Value* slot) {
   switch (info.type) {
     case BlockType::kYoung: {
       if (in_place_) {  // [heap.nursery.in-place]
-        o->SetMarked(true);
+        SetMark(info, o);
         info.bytes_used += static_cast<uint32_t>(ObjectSize(o));
         if (KindHasReferences(o->kind())) work_.push_back(o);
         return;
@@ -329,12 +330,12 @@ void Collector::Process(Value* slot) {
         }
         info.flags |= kBlockEvacFailed;  // no room: this block is swept instead
       }
-      Mark(o);
+      Mark(o, info);
       info.bytes_used += static_cast<uint32_t>(ObjectSize(o));
       return;
     case BlockType::kLarge:
     case BlockType::kPinned:
-      Mark(o);
+      Mark(o, info);
       return;
     default:
       WEFT_CHECK(false, "weft: heap reference into a block that is not a heap block");
@@ -354,7 +355,7 @@ bool Collector::ProcessWeak(Value* slot) {
 }
 
 bool Collector::Settled(const Object* o, const BlockInfo& info) const {
-  return info.generation > generation_ || (info.flags & kBlockToSpace) || o->marked();
+  return info.generation > generation_ || (info.flags & kBlockToSpace) || IsMarked(info, o);
 }
 
 Region& Collector::ToRegion(int generation, bool boxed, size_t bytes, int age) {
@@ -363,8 +364,8 @@ Region& Collector::ToRegion(int generation, bool boxed, size_t bytes, int age) {
   return (medium ? overflow_ : to_)[generation][boxed ? 0 : 1];
 }
 
-void Collector::Mark(Object* o) {
-  o->SetMarked(true);
+void Collector::Mark(Object* o, BlockInfo& info) {
+  SetMark(info, o);  // [heap.inv.mark-bits]
   marked_bytes_ += ObjectSize(o);
   if (KindHasReferences(o->kind())) work_.push_back(o);
 }
@@ -406,10 +407,8 @@ Object* Collector::Copy(Object* o, int to_generation, int age, bool from_young) 
   // A copy into a hole of a block this collection sweeps must survive the sweep.
   // A young collection sweeps no block, so its copies are never marked.
   if (generation_ > 0) {
-    const BlockInfo& dest = arena_.InfoFor(p);
-    n->SetMarked(dest.generation <= generation_ && !(dest.flags & kBlockToSpace));
-  } else {
-    n->SetMarked(false);
+    BlockInfo& dest = arena_.InfoFor(p);
+    if (dest.generation <= generation_ && !(dest.flags & kBlockToSpace)) SetMark(dest, p);
   }
   if (!from_young) {
     // The copy keeps its block's age, so evacuation does not delay promotion.
@@ -569,7 +568,7 @@ void Collector::DrainYoung() {
       } else {
         const uint64_t* from = reinterpret_cast<const uint64_t*>(r);
         uint64_t* to = reinterpret_cast<uint64_t*>(p);
-        to[0] = header & ~kMarkBit;
+        to[0] = header;
         for (size_t w = 1; w < words; ++w) to[w] = from[w];
         r->header = reinterpret_cast<uint64_t>(p) | kForwardTag;
         Object* moved = reinterpret_cast<Object*>(p);
@@ -598,10 +597,8 @@ void Collector::DrainInPlace() {
       if (holder_generation > 0) RecordCard(slot, holder_generation);
       return;
     }
-    const uint64_t header = r->header;
-    if (!(header & kMarkBit)) {
+    if (!TestAndSetMark(ri, r)) {
       WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
-      r->header = header | kMarkBit;
       ri.bytes_used += static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
       if (KindHasReferences(r->kind())) work_.push_back(r);
     }
@@ -679,10 +676,9 @@ size_t Collector::Sweep(char* block, BlockInfo& info) {
     } else {
       size = ObjectSize(o);
       WEFT_CHECK(size > 0 && o->HasHeader(), "weft: heap block not parseable in sweep");
-      if (o->marked()) {
+      if (IsMarked(info, p)) {
         if (dead != nullptr) FillGap(dead, p);
         dead = nullptr;
-        o->SetMarked(false);
         live += size;
         MarkLines(info, block, p, p + size);  // [heap.inv.lines]
       } else if (dead == nullptr) {
@@ -692,6 +688,7 @@ size_t Collector::Sweep(char* block, BlockInfo& info) {
     p += size;
   }
   if (dead != nullptr) FillGap(dead, end);
+  ClearMarks(info);  // [heap.inv.mark-bits]
   info.bytes_used = static_cast<uint32_t>(live);
   return live;
 }
@@ -804,12 +801,11 @@ void Collector::Finish() {
       keep.push_back(run);
       continue;
     }
-    Object* o = reinterpret_cast<Object*>(run);
-    if (!o->marked()) {
+    if (!IsMarked(info, run)) {
       heap_.FreeRun(run, info.run_blocks, /*poison=*/true);
       continue;
     }
-    o->SetMarked(false);
+    ClearMarks(info);
     Age(run, info, info.run_blocks);
     keep.push_back(run);
   }

@@ -87,7 +87,8 @@ class Collector {
   // PromoteInPlace sweeps a from-space nursery block of an in-place collection and
   // makes it a generation-1 block if anything in it survived.
   void PromoteInPlace(char* block);
-  void Mark(Object* o);
+  // Mark: `o`, in the block of `info`, survives in place; its references are traced.
+  void Mark(Object* o, BlockInfo& info);
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
   void ReportSurvivorOutOfMemory(size_t object_bytes);
   // AllocateTo opens the next to-space region for a copy its region could not take.

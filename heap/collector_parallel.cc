@@ -5,7 +5,7 @@
 // the old blocks it evacuates: tracers mark, and leave every slot that refers into
 // an evacuated block to the collecting thread, which copies after them. No slot
 // changes while they run, so they need agree only on which of them marks an object
-// (its header's mark bit, read and written atomically) and on the per-block live
+// (its mark bit, set by an atomic or: [heap.inv.mark-bits]) and on the per-block live
 // byte counts. Each tracer keeps its own stack; one that has
 // plenty while another waits gives half to a shared pool; the phase ends when every
 // tracer waits and the pool is empty.
@@ -15,6 +15,7 @@
 
 #include "heap/collector.h"
 #include "heap/gc_workers.h"
+#include "heap/mark_bits.h"
 #include "heap/write_barrier.h"
 #include "runtime/check.h"
 
@@ -78,18 +79,15 @@ bool Collector::TraceInParallel() const {
 }
 
 void Collector::SweepBlocks(const std::vector<char*>& blocks) {
-  // A block whose evacuation fell back to marking still holds forwarded objects, and
-  // its sweep reads their copies' headers (sizes) in other blocks, whose sweeps clear
-  // those headers' mark bits: such collections sweep on one thread.
-  const bool evac_failed = std::any_of(blocks.begin(), blocks.end(), [&](char* b) {
-    return (arena_.InfoFor(b).flags & kBlockEvacFailed) != 0;
-  });
-  if (heap_.gc_workers_ == nullptr || blocks.size() < 2 || evac_failed ||
+  if (heap_.gc_workers_ == nullptr || blocks.size() < 2 ||
       blocks.size() * kBlockSize < heap_.options_.parallel_min_bytes) {
     for (char* b : blocks) Sweep(b, arena_.InfoFor(b));
     return;
   }
-  // Each sweep reads and writes only its own block and its block-table entry.
+  // Each sweep writes only its own block and its block-table entry. A block whose
+  // evacuation fell back to marking still holds forwarded objects and reads their
+  // copies' headers (sizes) in other blocks, which no sweep writes: a copy is live,
+  // and marks are beside the block table ([heap.inv.mark-bits]).
   std::atomic<size_t> next{0};
   heap_.gc_workers_->Run([&](int) {
     for (size_t i; (i = next.fetch_add(kSweepBatch, std::memory_order_relaxed)) < blocks.size();) {
@@ -166,8 +164,8 @@ void Collector::TraceLoop(Tracer& t, ParallelTrace& shared) {
 }
 
 // TraceObject: ScanObject for a closure that moves nothing, safe beside other
-// tracers. Headers are read and marked atomically (another tracer may be claiming
-// the same object); nothing else in an object changes.
+// tracers. Mark bits are set atomically (another tracer may be claiming the same
+// object, or another in the same mark word); nothing in an object changes.
 void Collector::TraceObject(Object* o, Tracer& t) {
   const uintptr_t base = arena_.base();
   const BlockTable info_for{base, &arena_.InfoFor(reinterpret_cast<const void*>(base))};
@@ -201,15 +199,12 @@ void Collector::TraceObject(Object* o, Tracer& t) {
         WEFT_CHECK(false, "weft: heap reference into a block that is not a heap block");
     }
     if (condemned) {
-      // A load and a store, not a locked or: two tracers may both claim an object
-      // that neither had seen marked, and both scan it, which marks nothing twice
-      // (the scan is idempotent) and at worst counts its bytes twice in the live
-      // byte counts, which are only compared with zero (Sweep recounts them).
-      std::atomic_ref<uint64_t> header(r->header);
-      const uint64_t h = header.load(std::memory_order_relaxed);
-      if (!(h & kMarkBit)) {
-        header.store(h | kMarkBit, std::memory_order_relaxed);
-        const Object claimed{h};
+      // [heap.inv.mark-bits]: one atomic or claims the object for one tracer (a
+      // mark word covers 64 objects' words, so a plain store could lose another
+      // tracer's mark). Nothing else in an object changes, so its header is read
+      // plainly.
+      if (!AtomicTestAndSetMark(ri, r)) {
+        const Object claimed{std::atomic_ref<uint64_t>(r->header).load(std::memory_order_relaxed)};
         WEFT_DCHECK(claimed.HasHeader(), "weft: reference to something that is not an object");
         const uint32_t bytes = static_cast<uint32_t>(ObjectSizeInWords(&claimed) * kWordSize);
         if (ri.type != BlockType::kYoung) t.marked_bytes += bytes;

@@ -10,6 +10,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "heap/filler.h"
 #include "heap/heap.h"
+#include "heap/mark_bits.h"
 #include "runtime/check.h"
 
 namespace weft::heap {
@@ -82,12 +83,13 @@ class HeapVerifier {
                "weft: heap verify: old block in generation 0");
     WEFT_CHECK((info.flags & (kBlockEvacuate | kBlockEvacFailed | kBlockToSpace)) == 0,
                "weft: heap verify: collection flag left on a block");
+    WEFT_CHECK(!AnyMarked(info), "weft: heap verify: mark bit left set");  // [heap.inv.mark-bits]
   }
 
   void CheckObject(Object* o, const BlockInfo& info, char* limit) {
     WEFT_CHECK(!o->IsForwarded(), "weft: heap verify: forwarding header outside a collection");
     WEFT_CHECK(o->HasHeader(), "weft: heap verify: invalid object header");
-    WEFT_CHECK(!o->marked(), "weft: heap verify: mark bit left set");
+    WEFT_CHECK(!(o->header & kReservedHeaderBits), "weft: heap verify: reserved header bits set");
     size_t size = ObjectSize(o);
     WEFT_CHECK(size > 0 && reinterpret_cast<char*>(o) + size <= limit,
                "weft: heap verify: object overruns its block");

@@ -240,7 +240,9 @@ absl::Status ImageLoader::ParseSegment(size_t k) {
     if ((o->header & 7) != kHeaderTag || !o->HasHeader() || o->kind() == ObjectKind::kFiller) {
       return Bad(absl::StrFormat("%s: invalid header 0x%016x", where(), o->header));
     }
-    if (o->marked()) return Bad(absl::StrFormat("%s: mark bit set", where()));
+    if (o->header & kReservedHeaderBits) {
+      return Bad(absl::StrFormat("%s: reserved header bits set in 0x%016x", where(), o->header));
+    }
     ObjectKind kind = o->kind();
     uint64_t size = ObjectSizeInWords(o) * kWordSize;
     if (size > s.bytes - at) {
@@ -394,7 +396,7 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load(std::span<const Value> shar
       const Object* from = reinterpret_cast<const Object*>(src + at);
       Object* to = reinterpret_cast<Object*>(dst + at);
       size_t size = ObjectSize(from);
-      uint64_t header = from->header & ~kMarkBit;
+      uint64_t header = from->header;
       if (from->kind() == ObjectKind::kRecord) {
         // [heap.image.layouts]: the heap's id for the layout of the same name.
         header = (header & ~(uint64_t{0xffff} << kAuxShift)) |

@@ -81,9 +81,7 @@ void ImageWriter::AddHeap(std::span<const Value> roots) {
   }
   for (size_t i = 0; i < copies_.size(); ++i) {
     Object* copy = reinterpret_cast<Object*>(copies_[i]);
-    originals_[i]->header = copy->header;
-    // Images hold no collector state: no mark, age 0 ([heap.image.format]).
-    copy->header &= ~kMarkBit;
+    originals_[i]->header = copy->header;  // the copy's first word: the header it had
   }
   object_count_ = originals_.size();
   originals_.clear();

@@ -4,8 +4,8 @@
 //   bits 0..2   0b111 (kHeaderTag). A forwarded object's header is instead the new
 //               address | 0b101 (kForwardTag); only the collector sees those.
 //   bits 3..7   ObjectKind
-//   bit  8      mark (set only during a collection)
-//   bits 9..15  zero (a nursery object's age is its block's: [heap.nursery.block-age])
+//   bits 8..15  zero (marks are bits beside the block table: [heap.inv.mark-bits];
+//               a nursery object's age is its block's: [heap.nursery.block-age])
 //   bits 16..31 aux: a record's layout id
 //   bits 32..63 length: vector slots, string/byte-array bytes, filler words, or a
 //               record's ref slots (low 16 bits) and raw words (high 16 bits)
@@ -45,7 +45,7 @@ inline constexpr uint32_t kMaxRecordRawWords = 0xffff;
 inline constexpr uint64_t kHeaderTag = 7;
 inline constexpr uint64_t kForwardTag = 5;
 inline constexpr int kKindShift = 3;
-inline constexpr uint64_t kMarkBit = uint64_t{1} << 8;
+inline constexpr uint64_t kReservedHeaderBits = uint64_t{0xff} << 8;  // always zero
 inline constexpr int kAuxShift = 16;
 inline constexpr int kLengthShift = 32;
 
@@ -71,8 +71,6 @@ struct Object {
   Object* forwarding_address() const { return reinterpret_cast<Object*>(header & ~uint64_t{7}); }
   void Forward(Object* to) { header = reinterpret_cast<uint64_t>(to) | kForwardTag; }
 
-  bool marked() const { return (header & kMarkBit) != 0; }
-  void SetMarked(bool m) { header = m ? (header | kMarkBit) : (header & ~kMarkBit); }
 
   Value* slots() { return reinterpret_cast<Value*>(this + 1); }
   const Value* slots() const { return reinterpret_cast<const Value*>(this + 1); }

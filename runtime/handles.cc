@@ -21,7 +21,6 @@ static_assert(internal::kTagMask == heap::Value::kTagMask);
 static_assert(internal::kPointerTag == heap::Value::kPointerTag);
 static_assert((heap::MakeHeader(heap::ObjectKind::kPair, 0) & 0xff) ==
               internal::kPairHeaderLowByte);
-static_assert(heap::kMarkBit > 0xff, "the mark bit lies above a header's low byte");
 static_assert(heap::PairBytes() == 3 * sizeof(uint64_t), "a pair is [header, car, cdr]");
 static_assert(sizeof(Value) == sizeof(uint64_t));
 

@@ -1,0 +1,68 @@
+// mark_bits.h: the collector's mark bits, one per word of a heap block, beside the
+// block's entry in the block table rather than in object headers.
+//
+// [heap.inv.mark-bits] The bit of the word an object starts at is its mark; a large
+// object's is bit 0 of its run's head block. Bits are set only during a collection
+// (by the trace, and for copies into holes of blocks it sweeps) and every bit of every
+// block is clear outside one: the sweep clears a block's bits after reading them, and
+// a block freed unswept had none set (nothing in it was marked). Heap::Verify checks
+// it. Keeping marks out of the header is what lets an object have none (16-byte
+// pairs, heap/DESIGN.md "Not done yet"); the parallel trace claims an object with
+// one atomic or on its bit's word.
+#ifndef WEFT_HEAP_MARK_BITS_H_
+#define WEFT_HEAP_MARK_BITS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "heap/block.h"
+
+namespace weft::heap {
+
+inline size_t MarkIndex(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & (kBlockSize - 1)) >> kMarkGranuleShift;
+}
+
+// `info` is the entry of the block `p` lies in (its run's head for a large object).
+inline bool IsMarked(const BlockInfo& info, const void* p) {
+  const size_t i = MarkIndex(p);
+  return (info.marks[i >> 6] >> (i & 63)) & 1;
+}
+
+inline void SetMark(BlockInfo& info, const void* p) {
+  const size_t i = MarkIndex(p);
+  info.marks[i >> 6] |= uint64_t{1} << (i & 63);
+}
+
+// TestAndSetMark: whether `p` was marked; marks it. Single-threaded.
+inline bool TestAndSetMark(BlockInfo& info, const void* p) {
+  const size_t i = MarkIndex(p);
+  const uint64_t bit = uint64_t{1} << (i & 63);
+  uint64_t& word = info.marks[i >> 6];
+  if (word & bit) return true;
+  word |= bit;
+  return false;
+}
+
+// AtomicTestAndSetMark: TestAndSetMark beside other threads marking the same block;
+// exactly one caller sees false for each object.
+inline bool AtomicTestAndSetMark(BlockInfo& info, const void* p) {
+  const size_t i = MarkIndex(p);
+  const uint64_t bit = uint64_t{1} << (i & 63);
+  std::atomic_ref<uint64_t> word(info.marks[i >> 6]);
+  if (word.load(std::memory_order_relaxed) & bit) return true;
+  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) != 0;
+}
+
+inline void ClearMarks(BlockInfo& info) { std::memset(info.marks, 0, sizeof(info.marks)); }
+
+inline bool AnyMarked(const BlockInfo& info) {
+  uint64_t any = 0;
+  for (uint64_t w : info.marks) any |= w;
+  return any != 0;
+}
+
+}  // namespace weft::heap
+
+#endif  // WEFT_HEAP_MARK_BITS_H_
