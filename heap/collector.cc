@@ -303,7 +303,7 @@ void Collector::Process(Value* slot) {
   }
   BlockInfo& info = arena_.InfoFor(o);
   if (Settled(o, info)) return;
-  WEFT_DCHECK(o->HasHeader(), "weft: reference to something that is not an object");
+  WEFT_DCHECK(o->IsObject(), "weft: reference to something that is not an object");
   switch (info.type) {
     case BlockType::kYoung: {
       if (in_place_) {  // [heap.nursery.in-place]
@@ -551,7 +551,7 @@ void Collector::DrainYoung() {
       *slot = Value::FromObject(reinterpret_cast<Object*>(header & ~uint64_t{7}));
     } else if (const BlockInfo& ri = info_for(r);
                ri.type == BlockType::kYoung && !(ri.flags & kBlockToSpace)) {
-      WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
+      WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
       const size_t words = ObjectSizeInWords(r);
       const size_t bytes = words * kWordSize;
       const bool boxed = KindHasReferences(r->kind());
@@ -598,7 +598,7 @@ void Collector::DrainInPlace() {
       return;
     }
     if (!TestAndSetMark(ri, r)) {
-      WEFT_DCHECK(r->HasHeader(), "weft: reference to something that is not an object");
+      WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
       ri.bytes_used += static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
       if (KindHasReferences(r->kind())) work_.push_back(r);
     }
@@ -617,7 +617,7 @@ void Collector::ScanDirtyBlock(char* block) {
   for (char* p = block; p < end;) {
     Object* o = reinterpret_cast<Object*>(p);
     size_t size = ObjectSize(o);
-    WEFT_DCHECK(size > 0 && o->HasHeader(), "weft: old block not parseable");
+    WEFT_DCHECK(size > 0 && o->IsObject(), "weft: old block not parseable");
     size_t first = (p - block) >> kCardShift;
     size_t last = (p + size - 1 - block) >> kCardShift;
     bool dirty = false;
@@ -675,7 +675,7 @@ size_t Collector::Sweep(char* block, BlockInfo& info) {
       if (dead == nullptr) dead = p;
     } else {
       size = ObjectSize(o);
-      WEFT_CHECK(size > 0 && o->HasHeader(), "weft: heap block not parseable in sweep");
+      WEFT_CHECK(size > 0 && o->IsObject(), "weft: heap block not parseable in sweep");
       if (IsMarked(info, p)) {
         if (dead != nullptr) FillGap(dead, p);
         dead = nullptr;

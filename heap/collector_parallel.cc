@@ -205,7 +205,7 @@ void Collector::TraceObject(Object* o, Tracer& t) {
       // plainly.
       if (!AtomicTestAndSetMark(ri, r)) {
         const Object claimed{std::atomic_ref<uint64_t>(r->header).load(std::memory_order_relaxed)};
-        WEFT_DCHECK(claimed.HasHeader(), "weft: reference to something that is not an object");
+        WEFT_DCHECK(claimed.IsObject(), "weft: reference to something that is not an object");
         const uint32_t bytes = static_cast<uint32_t>(ObjectSizeInWords(&claimed) * kWordSize);
         if (ri.type != BlockType::kYoung) t.marked_bytes += bytes;
         if (ri.type == BlockType::kYoung || ri.type == BlockType::kOld) {

@@ -87,7 +87,7 @@ TEST_F(ParallelTraceTest, TreesSurviveAndStayWhereTheyWere) {
   EXPECT_EQ(s.parallel_collections, 1u);
   EXPECT_EQ(s.in_place_collections, 1u);
   EXPECT_EQ(roots_.roots[1].AsObject(), root);
-  EXPECT_EQ(s.promoted_in_place_bytes, ((size_t{2} << kDepth) - 1) * 3 * kWordSize);
+  EXPECT_EQ(s.promoted_in_place_bytes, ((size_t{2} << kDepth) - 1) * PairBytes());
   for (int slot = 0; slot < 2; ++slot) {
     const int64_t scale = slot == 0 ? 1 : 3;
     EXPECT_EQ(WalkTree(roots_.roots[slot], kDepth,

@@ -170,8 +170,8 @@ TEST_F(CollectorTest, ObjectsArePromotedAfterTheirAgeAndBlocksAfterTheirs) {
   EXPECT_EQ(t_.heap->GenerationOf(roots_.roots[0].AsObject()), 2);  // the oldest
   ExpectList(roots_.roots[0], 100);
   HeapStats s = t_.heap->Stats();
-  EXPECT_EQ(s.promoted_bytes, 100u * 24);
-  EXPECT_EQ(s.generation_bytes[2], 100u * 24);
+  EXPECT_EQ(s.promoted_bytes, 100u * PairBytes());
+  EXPECT_EQ(s.generation_bytes[2], 100u * PairBytes());
   EXPECT_EQ(s.collections[1], 2u);
 }
 
@@ -411,7 +411,7 @@ TEST_F(CollectorTest, ACopiedTreeIsLaidOutInTheOrderOfAWalk) {
     const uintptr_t l = reinterpret_cast<uintptr_t>(left.AsObject());
     const uintptr_t r = reinterpret_cast<uintptr_t>(right.AsObject());
     // Side by side, unless the copy region ended between them.
-    if (r == l + 3 * kWordSize) ++adjacent;
+    if (r == l + PairBytes()) ++adjacent;
     ASSERT_GT(r, l) << "a right child below its left sibling";
     ASSERT_GT(l, last_left) << "a left child below the one the walk saw before it";
     last_left = l;
@@ -643,7 +643,7 @@ TEST_F(InPlaceTest, ANurseryAfterADenseOneIsPromotedWithoutMoving) {
   Collect(0);
   HeapStats s = t_.heap->Stats();
   EXPECT_EQ(s.in_place_collections, 1u);
-  EXPECT_EQ(s.promoted_in_place_bytes, 2010u * 3 * kWordSize);
+  EXPECT_EQ(s.promoted_in_place_bytes, 2010u * PairBytes());
   EXPECT_EQ(s.promoted_bytes - promoted_before, s.promoted_in_place_bytes);
   // Nothing moved; the survivors' blocks are generation-1 old blocks now.
   EXPECT_EQ(roots_.roots[1].AsObject(), first);

@@ -98,7 +98,7 @@ class Heap {
 
   // WriteBarrier: *slot = v, where `slot` lies inside `holder`.
   void WriteBarrier(Object* holder, Value* slot, Value v) {
-    WEFT_DCHECK(reinterpret_cast<char*>(slot) > reinterpret_cast<char*>(holder) &&
+    WEFT_DCHECK(reinterpret_cast<char*>(slot) >= reinterpret_cast<char*>(holder->slots()) &&
                     reinterpret_cast<char*>(slot) <
                         reinterpret_cast<char*>(holder) + ObjectSize(holder),
                 "weft: write barrier slot is not inside its holder");

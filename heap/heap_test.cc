@@ -214,7 +214,7 @@ TEST(HeapTest, HostIsAskedWhenTheNurseryFills) {
   t.heap->DestroyMutator(m);  // closes its regions, which counts their bytes
   HeapStats s = t.heap->Stats();
   EXPECT_GT(s.collections[0], 5u);
-  EXPECT_GE(s.bytes_allocated, 200000u * 24);
+  EXPECT_GE(s.bytes_allocated, 200000u * PairBytes());
   EXPECT_LE(s.heap_bytes, size_t{4} << 20);  // garbage was reclaimed
   t.heap->SetHost(nullptr);
 }
@@ -266,8 +266,8 @@ TEST(HeapTest, SlowPathsPollTheHostAndACollectionThereKeepsArguments) {
     ASSERT_NE(p, nullptr);
     roots.roots[0] = V(p);
   }
-  // Each block taken was polled for: the pairs alone fill kPairs * 24 / kBlockSize.
-  EXPECT_GE(host.polls, static_cast<int>(kPairs * 24 / kBlockSize));
+  // Each block taken was polled for: the pairs alone fill kPairs * PairBytes() / kBlockSize.
+  EXPECT_GE(host.polls, static_cast<int>(kPairs * PairBytes() / kBlockSize));
   EXPECT_GT(host.collected_at_poll, 0);
   int polls = host.polls;
   ASSERT_NE(m->AllocateBytes(kMaxSmallObjectBytes + 1), nullptr);

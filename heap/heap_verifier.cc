@@ -88,8 +88,8 @@ class HeapVerifier {
 
   void CheckObject(Object* o, const BlockInfo& info, char* limit) {
     WEFT_CHECK(!o->IsForwarded(), "weft: heap verify: forwarding header outside a collection");
-    WEFT_CHECK(o->HasHeader(), "weft: heap verify: invalid object header");
-    WEFT_CHECK(!(o->header & kReservedHeaderBits), "weft: heap verify: reserved header bits set");
+    // A header of a valid kind with its reserved bits zero, or a pair's car ([heap.inv.pairs]).
+    WEFT_CHECK(o->IsObject(), "weft: heap verify: invalid object header");
     size_t size = ObjectSize(o);
     WEFT_CHECK(size > 0 && reinterpret_cast<char*>(o) + size <= limit,
                "weft: heap verify: object overruns its block");

@@ -29,7 +29,9 @@
 namespace weft::heap::image {
 
 inline constexpr char kMagic[8] = {'W', 'E', 'F', 'T', 'I', 'M', 'G', '\n'};
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 2: pairs are two words with no header ([heap.inv.pairs]); version 1 had
+// 3-word pairs and is refused.
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint8_t kLittleEndian = 1;
 inline constexpr uint8_t kBigEndian = 2;
 // Bounds a reader accepts (an image is untrusted input).

@@ -237,11 +237,13 @@ absl::Status ImageLoader::ParseSegment(size_t k) {
       return absl::StrFormat("object at image address 0x%x (%s, section %d, offset %d)", address, name,
                              s.section, at);
     };
-    if ((o->header & 7) != kHeaderTag || !o->HasHeader() || o->kind() == ObjectKind::kFiller) {
-      return Bad(absl::StrFormat("%s: invalid header 0x%016x", where(), o->header));
-    }
-    if (o->header & kReservedHeaderBits) {
+    // [heap.inv.pairs]: a first word tagged as a header is one; any other is a pair's
+    // car, checked as a Value with the other slots.
+    if (o->HasHeader() && (o->header & kReservedHeaderBits)) {
       return Bad(absl::StrFormat("%s: reserved header bits set in 0x%016x", where(), o->header));
+    }
+    if (!o->IsObject() || o->kind() == ObjectKind::kFiller) {
+      return Bad(absl::StrFormat("%s: invalid header 0x%016x", where(), o->header));
     }
     ObjectKind kind = o->kind();
     uint64_t size = ObjectSizeInWords(o) * kWordSize;
@@ -326,7 +328,7 @@ absl::Status ImageLoader::CheckReferences(size_t k) {
   for (uint64_t at = 0; at < s.bytes;) {
     const Object* o = reinterpret_cast<const Object*>(s.data + at);
     size_t n = ReferenceCount(o);
-    const uint64_t* slots = reinterpret_cast<const uint64_t*>(o + 1);
+    const uint64_t* slots = reinterpret_cast<const uint64_t*>(o->slots());
     for (size_t i = 0; i < n; ++i) {
       absl::Status st = CheckValue(slots[i], [&] {
         return absl::StrFormat("slot %d of the %s at image address 0x%x (section %d)", i,
@@ -396,16 +398,20 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load(std::span<const Value> shar
       const Object* from = reinterpret_cast<const Object*>(src + at);
       Object* to = reinterpret_cast<Object*>(dst + at);
       size_t size = ObjectSize(from);
-      uint64_t header = from->header;
-      if (from->kind() == ObjectKind::kRecord) {
-        // [heap.image.layouts]: the heap's id for the layout of the same name.
-        header = (header & ~(uint64_t{0xffff} << kAuxShift)) |
-                 (static_cast<uint64_t>(layout_map_[from->aux()]) << kAuxShift);
+      // [heap.inv.pairs]: a pair has no header; its car is its first slot.
+      const size_t header_words = from->IsPair() ? 0 : 1;
+      if (header_words == 1) {
+        uint64_t header = from->header;
+        if (from->kind() == ObjectKind::kRecord) {
+          // [heap.image.layouts]: the heap's id for the layout of the same name.
+          header = (header & ~(uint64_t{0xffff} << kAuxShift)) |
+                   (static_cast<uint64_t>(layout_map_[from->aux()]) << kAuxShift);
+        }
+        to->header = header;
       }
-      to->header = header;
       size_t n = ReferenceCount(from);
-      const uint64_t* fs = reinterpret_cast<const uint64_t*>(from + 1);
-      uint64_t* ts = reinterpret_cast<uint64_t*>(to + 1);
+      const uint64_t* fs = reinterpret_cast<const uint64_t*>(from) + header_words;
+      uint64_t* ts = reinterpret_cast<uint64_t*>(to) + header_words;
       if (shared_old_.empty()) {
         for (size_t i = 0; i < n; ++i) ts[i] = relocate(fs[i]);
       } else {
@@ -417,7 +423,7 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load(std::span<const Value> shar
           }
         }
       }
-      std::memcpy(ts + n, fs + n, size - (n + 1) * kWordSize);
+      std::memcpy(ts + n, fs + n, size - (n + header_words) * kWordSize);
       at += size;
     }
     BlockInfo& info = arena.InfoFor(dst);

@@ -15,11 +15,12 @@ namespace weft::heap::image {
 
 // [heap.image.save]: Cheney's algorithm with the image as to-space. Copy gives an
 // object its image address and leaves a forwarding header in the live object; the
-// scan below translates the copies' slots; the originals' headers are restored from
-// their copies at the end.
+// scan below translates the copies' slots; the originals' first words (headers, or
+// a pair's car: [heap.inv.pairs]) are restored at the end from `first_words_`, not
+// from the copies, whose cars are translated by then.
 uint64_t ImageWriter::Copy(Object* o) {
   size_t size = ObjectSize(o);
-  WEFT_CHECK(size > 0 && o->HasHeader(), "weft: image writer: reachable object has no header");
+  WEFT_CHECK(size > 0 && o->IsObject(), "weft: image writer: reachable object is not an object");
   BlockType type = heap_.arena().InfoFor(o).type;
   int seg_index;
   uint64_t address;
@@ -55,6 +56,7 @@ uint64_t ImageWriter::Copy(Object* o) {
   address = s.old_start + offset;
   if (o->kind() == ObjectKind::kRecord) layouts_used_[o->aux()] = true;
   originals_.push_back(o);
+  first_words_.push_back(o->header);
   copies_.push_back(dst);
   object_bytes_ += size;
   o->Forward(reinterpret_cast<Object*>(address));
@@ -79,13 +81,12 @@ void ImageWriter::AddHeap(std::span<const Value> roots) {
       *slot = Translate(*slot);
     });
   }
-  for (size_t i = 0; i < copies_.size(); ++i) {
-    Object* copy = reinterpret_cast<Object*>(copies_[i]);
-    originals_[i]->header = copy->header;  // the copy's first word: the header it had
-  }
+  for (size_t i = 0; i < originals_.size(); ++i) originals_[i]->header = first_words_[i];
   object_count_ = originals_.size();
   originals_.clear();
   originals_.shrink_to_fit();
+  first_words_.clear();
+  first_words_.shrink_to_fit();
   copies_.clear();
   copies_.shrink_to_fit();
 }

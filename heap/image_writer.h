@@ -71,6 +71,7 @@ class ImageWriter {
   int open_[3] = {-1, -1, -1};     // the open segment per SpaceIndex
   std::vector<Segment> segments_;
   std::vector<Object*> originals_;  // saved objects, in copy order
+  std::vector<uint64_t> first_words_;  // their first words before forwarding
   std::vector<char*> copies_;       // their copies
   std::vector<uint64_t> roots_;
   std::vector<bool> layouts_used_;

@@ -79,10 +79,9 @@ class Mutator {
 };
 
 inline Object* InitPair(char* p, Value car, Value cdr) {
-  Object* o = reinterpret_cast<Object*>(p);
-  o->header = MakeHeader(ObjectKind::kPair, 0);
-  o->slots()[0] = car;
-  o->slots()[1] = cdr;
+  Object* o = reinterpret_cast<Object*>(p);  // [heap.inv.pairs]: no header
+  o->car() = car;
+  o->cdr() = cdr;
   return o;
 }
 

@@ -79,7 +79,7 @@ TEST(NurseryTest, GrowsWhenSurvivalIsHighAndShrinksBack) {
   EXPECT_GE(grown.nursery_resizes, 3u);  // 256 KiB -> 512 KiB -> 1 MiB -> 2 MiB
 
   h.roots.roots[0] = Value::Nil();
-  DropPairs(h.m, 1 << 20);  // 24 MiB of garbage: survival near 0
+  DropPairs(h.m, 3 << 19);  // 24 MiB of garbage: survival near 0
   HeapStats shrunk = h.Stats();
   EXPECT_EQ(shrunk.nursery_bytes, kMin);
   EXPECT_GE(shrunk.nursery_resizes, grown.nursery_resizes + 3);
@@ -128,7 +128,9 @@ TEST(NurseryTest, BlocksAreNotDecommittedBetweenCollections) {
   ArenaOptions ao = TestArenaOptions();
   ao.cached_free_bytes = 0;
   NurseryHeap h(SmallHeapOptions(), ao);
-  DropPairs(h.m, 1 << 18);  // 6 MiB of garbage through a 256 KiB nursery
+  // 23.25 nurseries of garbage through a 256 KiB nursery (16-byte pairs), ending a
+  // quarter of the way into one, so most of the last emptied nursery is still spare.
+  DropPairs(h.m, 93 << 12);
   HeapStats s = h.Stats();
   EXPECT_GE(s.collections[0], 20u);
   // The emptied nursery is kept as spare blocks (less the ones allocation has

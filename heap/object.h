@@ -1,16 +1,22 @@
 // object.h: the layout of every heap object, and how the collector reads it.
 //
-// Every object is a whole number of 8-byte words and starts with a one-word header:
-//   bits 0..2   0b111 (kHeaderTag). A forwarded object's header is instead the new
-//               address | 0b101 (kForwardTag); only the collector sees those.
+// Every object is a whole number of 8-byte words. A pair is two words, its car and
+// its cdr, with no header ([heap.inv.pairs]); every other object starts with a
+// one-word header:
+//   bits 0..2   0b111 (kHeaderTag). A forwarded object's first word (header or car)
+//               is instead the new address | 0b101 (kForwardTag); only the collector
+//               sees those.
 //   bits 3..7   ObjectKind
 //   bits 8..15  zero (marks are bits beside the block table: [heap.inv.mark-bits];
 //               a nursery object's age is its block's: [heap.nursery.block-age])
 //   bits 16..31 aux: a record's layout id
 //   bits 32..63 length: vector slots, string/byte-array bytes, filler words, or a
 //               record's ref slots (low 16 bits) and raw words (high 16 bits)
-// References are always the first ReferenceCount(obj) words after the header, so
-// ForEachReference is a loop over a contiguous range; everything after them is raw.
+// A Value's tag is never 0b111 or 0b101, so the first word of an object says what it
+// is: a header, a forwarding word, or else the car of a pair. References are always
+// ReferenceCount(obj) contiguous words from slots() (after the header, or a pair's
+// own two words), so ForEachReference is a loop over a range; everything after them
+// is raw.
 // Fillers cover unused space so that every block can be walked object by object
 // ([heap.inv.parseable]).
 #ifndef WEFT_HEAP_OBJECT_H_
@@ -27,7 +33,7 @@ namespace weft::heap {
 enum class ObjectKind : uint8_t {
   kInvalid = 0,
   kFiller = 1,  // unused space; length = size in words (>= 1)
-  kPair = 2,    // car, cdr
+  kPair = 2,    // car, cdr; no header (never in a header word)
   kVector = 3,  // `length` Values
   kString = 4,  // `length` bytes of UTF-8, never scanned
   kBytes = 5,   // `length` raw bytes, never scanned
@@ -57,14 +63,28 @@ constexpr uint64_t MakeHeader(ObjectKind kind, uint32_t length, uint16_t aux = 0
 constexpr size_t WordsForBytes(size_t bytes) { return (bytes + kWordSize - 1) / kWordSize; }
 
 struct Object {
+  // The first word: a header, or a pair's car (IsPair), or a forwarding word.
   uint64_t header;
 
-  ObjectKind kind() const { return static_cast<ObjectKind>((header >> kKindShift) & 31); }
+  // IsPair: the first word is a Value (a pair's car), not a header. Not for a
+  // forwarded object.
+  bool IsPair() const { return (header & 7) != kHeaderTag; }
+  ObjectKind kind() const {
+    return IsPair() ? ObjectKind::kPair : static_cast<ObjectKind>((header >> kKindShift) & 31);
+  }
+  // Header fields: not for pairs.
   uint32_t length() const { return static_cast<uint32_t>(header >> kLengthShift); }
   uint16_t aux() const { return static_cast<uint16_t>(header >> kAuxShift); }
-  bool HasHeader() const {
-    return (header & 7) == kHeaderTag && kind() != ObjectKind::kInvalid &&
-           static_cast<int>(kind()) < kObjectKindCount;
+  bool HasHeader() const { return (header & 7) == kHeaderTag; }
+  // IsObject: the first word of a well-formed, unforwarded object: a header of a
+  // valid kind other than kPair with its reserved bits zero, or a Value (a pair's
+  // car: a fixnum, a pointer, or an immediate).
+  bool IsObject() const {
+    if ((header & 7) == kForwardTag) return false;
+    if (IsPair()) return true;
+    const int k = static_cast<int>((header >> kKindShift) & 31);
+    return k != static_cast<int>(ObjectKind::kInvalid) && k != static_cast<int>(ObjectKind::kPair) &&
+           k < kObjectKindCount && (header & kReservedHeaderBits) == 0;
   }
 
   bool IsForwarded() const { return (header & 7) == kForwardTag; }
@@ -72,15 +92,15 @@ struct Object {
   void Forward(Object* to) { header = reinterpret_cast<uint64_t>(to) | kForwardTag; }
 
 
-  Value* slots() { return reinterpret_cast<Value*>(this + 1); }
-  const Value* slots() const { return reinterpret_cast<const Value*>(this + 1); }
+  Value* slots() { return reinterpret_cast<Value*>(IsPair() ? this : this + 1); }
+  const Value* slots() const { return reinterpret_cast<const Value*>(IsPair() ? this : this + 1); }
   char* bytes() { return reinterpret_cast<char*>(this + 1); }
   const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
 
   // Kind-specific accessors. Stores into an object that may be old must go through
   // the write barrier (heap/write_barrier.h); these are for reads and initialisation.
-  Value& car() { return slots()[0]; }
-  Value& cdr() { return slots()[1]; }
+  Value& car() { return reinterpret_cast<Value*>(this)[0]; }
+  Value& cdr() { return reinterpret_cast<Value*>(this)[1]; }
   Value& at(size_t i) { return slots()[i]; }
   std::string_view string_view() const { return {bytes(), length()}; }
   uint32_t record_ref_slots() const { return length() & 0xffff; }
@@ -95,11 +115,11 @@ inline bool KindHasReferences(ObjectKind kind) {
          kind == ObjectKind::kRecord;
 }
 
-// ObjectSizeInWords: the whole object, header included. `o` must have a header.
+// ObjectSizeInWords: the whole object, header included. `o` must not be forwarded.
 inline size_t ObjectSizeInWords(const Object* o) {
   switch (o->kind()) {
     case ObjectKind::kFiller: return o->length();
-    case ObjectKind::kPair: return 3;
+    case ObjectKind::kPair: return 2;
     case ObjectKind::kVector: return 1 + size_t{o->length()};
     case ObjectKind::kString:
     case ObjectKind::kBytes: return 1 + WordsForBytes(o->length());
@@ -110,7 +130,7 @@ inline size_t ObjectSizeInWords(const Object* o) {
 }
 inline size_t ObjectSize(const Object* o) { return ObjectSizeInWords(o) * kWordSize; }
 
-// ReferenceCount: how many words after the header are Values the collector scans.
+// ReferenceCount: how many words from slots() are Values the collector scans.
 inline size_t ReferenceCount(const Object* o) {
   switch (o->kind()) {
     case ObjectKind::kPair: return 2;
@@ -130,7 +150,7 @@ inline void ForEachReference(Object* o, Fn&& fn) {
 }
 
 // Sizes, in bytes, of objects about to be allocated.
-constexpr size_t PairBytes() { return 3 * kWordSize; }
+constexpr size_t PairBytes() { return 2 * kWordSize; }
 constexpr size_t VectorBytes(size_t length) { return (1 + length) * kWordSize; }
 constexpr size_t ByteObjectBytes(size_t length) { return (1 + WordsForBytes(length)) * kWordSize; }
 

@@ -31,21 +31,55 @@ TEST(ObjectTest, HeaderEncodesKindLengthAndAux) {
   EXPECT_FALSE(Value::FromRaw(o->header).IsImmediate());
 }
 
-TEST(ObjectTest, ForwardingReplacesTheHeader) {
+TEST(ObjectTest, ForwardingReplacesTheFirstWord) {
   Buffer a, b;
-  a.object()->header = MakeHeader(ObjectKind::kPair, 0);
+  a.object()->header = MakeHeader(ObjectKind::kVector, 1);
   a.object()->Forward(b.object());
   EXPECT_TRUE(a.object()->IsForwarded());
   EXPECT_FALSE(a.object()->HasHeader());
+  EXPECT_FALSE(a.object()->IsObject());
   EXPECT_EQ(a.object()->forwarding_address(), b.object());
+  // A pair's car is overwritten the same way.
+  a.object()->car() = Value::Fixnum(-1);
+  EXPECT_TRUE(a.object()->IsPair());
+  a.object()->Forward(b.object());
+  EXPECT_TRUE(a.object()->IsForwarded());
+  EXPECT_EQ(a.object()->forwarding_address(), b.object());
+}
+
+// [heap.inv.pairs]: a pair's first word is its car, any Value; every other object's
+// is a header; the tag tells them apart.
+TEST(ObjectTest, APairIsTwoWordsWithNoHeader) {
+  Buffer b;
+  Object* o = b.object();
+  for (Value car : {Value::Fixnum(0), Value::Fixnum(-7), Value::Fixnum(Value::kFixnumMax),
+                    Value::Nil(), Value::False(), Value::Char(U'x'), Value::Unbound(),
+                    Value::FrameMarker(Value::kMaxImmediatePayload), Value::FromObject(o)}) {
+    o->car() = car;
+    o->cdr() = Value::Nil();
+    EXPECT_TRUE(o->IsPair()) << car.raw;
+    EXPECT_TRUE(o->IsObject()) << car.raw;
+    EXPECT_FALSE(o->HasHeader()) << car.raw;
+    EXPECT_FALSE(o->IsForwarded()) << car.raw;
+    EXPECT_EQ(o->kind(), ObjectKind::kPair);
+    EXPECT_EQ(ObjectSize(o), 16u);
+    EXPECT_EQ(ReferenceCount(o), 2u);
+    EXPECT_EQ(o->slots(), &o->car());
+    EXPECT_EQ(o->slots() + 1, &o->cdr());
+  }
+  // A header never says kPair, and a reserved bit makes it invalid.
+  o->header = MakeHeader(ObjectKind::kPair, 0);
+  EXPECT_FALSE(o->IsObject());
+  o->header = MakeHeader(ObjectKind::kVector, 0) | (uint64_t{1} << 8);
+  EXPECT_FALSE(o->IsObject());
+  o->header = MakeHeader(ObjectKind::kVector, 0);
+  EXPECT_TRUE(o->IsObject());
+  EXPECT_EQ(o->slots(), reinterpret_cast<Value*>(o) + 1);
 }
 
 TEST(ObjectTest, SizesAndReferenceSlots) {
   Buffer b;
   Object* o = b.object();
-  o->header = MakeHeader(ObjectKind::kPair, 0);
-  EXPECT_EQ(ObjectSize(o), 24u);
-  EXPECT_EQ(ReferenceCount(o), 2u);
   o->header = MakeHeader(ObjectKind::kVector, 5);
   EXPECT_EQ(ObjectSize(o), 48u);
   EXPECT_EQ(ReferenceCount(o), 5u);

@@ -242,7 +242,7 @@ class CoreParser {
     f.kind = o->kind();
     f.address = slot.raw - heap::Value::kPointerTag;
     f.generation = generation;
-    f.length = o->length();
+    f.length = o->IsPair() ? 0 : o->length();  // a pair has no header
     if (f.kind == heap::ObjectKind::kString) f.string = o->string_view();
     if (f.kind == heap::ObjectKind::kRecord) f.record_name = image_.LayoutName(o->aux());
     slot.text = DescribeObject(f);

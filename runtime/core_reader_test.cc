@@ -93,9 +93,9 @@ TEST(CoreReaderTest, WrittenCoreReadsLikeTheFatalDump) {
   ASSERT_TRUE(roots.ok()) << roots.status();
   ASSERT_EQ(roots->dump.threads.size(), 1u);
   std::string with_roots = FormatDump(roots->dump, DumpStyle{false, false, true});
-  // The list: two pairs (48 bytes) and the string (8 + 16).
+  // The list: two pairs (32 bytes) and the string (8 + 16).
   EXPECT_NE(with_roots.find("pair 0x"), std::string::npos);
-  EXPECT_NE(with_roots.find("(keeps 72 bytes alive)"), std::string::npos) << with_roots;
+  EXPECT_NE(with_roots.find("(keeps 56 bytes alive)"), std::string::npos) << with_roots;
   absl::StatusOr<Core> none = ReadCore(path, CoreReadOptions{"nobody", "", false});
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->dump.threads.empty());

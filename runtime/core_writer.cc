@@ -22,7 +22,7 @@ bool Savable(heap::Heap& heap, heap::Value v) {
     case heap::BlockType::kPinned: break;
     default: return false;
   }
-  return o->HasHeader();
+  return o->IsObject();
 }
 
 std::string EncodeThreads(const Dump& dump) {

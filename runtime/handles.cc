@@ -19,9 +19,8 @@ static_assert(heap::Value::FrameMarker(1).raw == (uint64_t{1} << 8 | internal::k
 static_assert(heap::Value::Fixnum(0).raw == 0);
 static_assert(internal::kTagMask == heap::Value::kTagMask);
 static_assert(internal::kPointerTag == heap::Value::kPointerTag);
-static_assert((heap::MakeHeader(heap::ObjectKind::kPair, 0) & 0xff) ==
-              internal::kPairHeaderLowByte);
-static_assert(heap::PairBytes() == 3 * sizeof(uint64_t), "a pair is [header, car, cdr]");
+static_assert(internal::kHeaderTag == heap::kHeaderTag);
+static_assert(heap::PairBytes() == 2 * sizeof(uint64_t), "a pair is [car, cdr]");
 static_assert(sizeof(Value) == sizeof(uint64_t));
 
 // The managed stack of the calling green thread. Opaque on purpose: green threads

@@ -118,7 +118,7 @@ TEST(RuntimeImageTest, SaveInOneRuntimeLoadInAnother) {
       EXPECT_EQ(BytesData(pinned), before_gc) << "a loaded pinned buffer moved";
     }
     Stats st = GetStats();
-    EXPECT_GT(st.generation_bytes.back(), 5000u * 24);
+    EXPECT_GT(st.generation_bytes.back(), 5000u * 16);  // 5000 pairs
     // Garbage files.
     std::string junk = TempPath("junk.img");
     std::ofstream(junk) << std::string(200, 'x');

@@ -36,6 +36,7 @@ using heap::ObjectKind;
 Kind KindOf(heap::Value v) {
   if (v.IsFixnum()) return Kind::kFixnum;
   if (v.IsPointer()) {
+    WEFT_CHECK(!v.AsObject()->IsForwarded(), "weft: a managed value points at a moved object (stale pointer?)");
     switch (v.AsObject()->kind()) {
       case ObjectKind::kPair: return Kind::kPair;
       case ObjectKind::kVector: return Kind::kVector;
@@ -58,16 +59,18 @@ Kind KindOf(heap::Value v) {
                                   KindName(expected), KindName(KindOf(got))));
 }
 
-// Expect returns the object `v` names, checking its kind. The fast test compares the
-// header's kind bits only; anything else (including a poisoned stale object) goes
-// through KindOf, which fails loudly on a non-object.
+// Expect returns the object `v` names, checking its kind. The fast test reads the
+// first word's tag (a pair's car is a Value, never tagged as a header) or the
+// header's kind bits; anything else (including a poisoned stale object, whose words
+// read as headers of no kind) goes through KindOf, which fails loudly on a non-object.
 Object* Expect(const char* function, Local v, Kind kind) {
   heap::Value h = ToHeap(v.get());
   if (__builtin_expect(h.IsPointer(), 1)) {
     Object* o = h.AsObject();
-    if (__builtin_expect((o->header & heap::kHeaderTag) == heap::kHeaderTag, 1)) {
+    if (!o->HasHeader()) {
+      if (kind == Kind::kPair && !o->IsForwarded()) return o;  // [heap.inv.pairs]
+    } else {
       switch (o->kind()) {
-        case ObjectKind::kPair: if (kind == Kind::kPair) return o; break;
         case ObjectKind::kVector: if (kind == Kind::kVector) return o; break;
         case ObjectKind::kString: if (kind == Kind::kString) return o; break;
         case ObjectKind::kBytes: if (kind == Kind::kBytes) return o; break;

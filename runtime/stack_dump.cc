@@ -201,7 +201,7 @@ std::string DescribeValue(heap::Heap& heap, heap::Value v) {
   f.kind = o->kind();
   f.address = reinterpret_cast<uint64_t>(o);
   f.generation = heap.GenerationOf(o);
-  f.length = o->length();
+  f.length = o->IsPair() ? 0 : o->length();  // a pair has no header
   if (f.kind == ObjectKind::kString) f.string = o->string_view();
   if (f.kind == ObjectKind::kRecord) {
     const heap::RecordLayout* layout = heap.layouts().Get(o->aux());

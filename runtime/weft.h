@@ -165,15 +165,16 @@ inline constexpr uint64_t kUnboundRaw = 27;
 inline constexpr uint64_t kFrameMarkerTag = 43;    // a frame marker: payload << 8 | 43
 inline constexpr uint64_t kTagMask = 7;
 inline constexpr uint64_t kPointerTag = 1;         // a reference: object address + 1
-inline constexpr uint64_t kPairHeaderLowByte = 23;  // header & 0xff of a pair
-// IsPair: v refers to a pair. A pair is [header, car, cdr].
+inline constexpr uint64_t kHeaderTag = 7;           // the tag of an object header
+// IsPair: v refers to a pair. A pair is [car, cdr], with no header; every other
+// object starts with a header word, tagged kHeaderTag, which no Value is.
 inline bool IsPair(Value v) {
   return (v.raw & kTagMask) == kPointerTag &&
-         (*reinterpret_cast<const uint64_t*>(v.raw - kPointerTag) & 0xff) == kPairHeaderLowByte;
+         (*reinterpret_cast<const uint64_t*>(v.raw - kPointerTag) & kTagMask) != kHeaderTag;
 }
 // PairField: the car (0) or cdr (1) of a pair (read as a word: no Value type punning).
 inline Value PairField(Value pair, int i) {
-  return Value{reinterpret_cast<const uint64_t*>(pair.raw - kPointerTag)[1 + i]};
+  return Value{reinterpret_cast<const uint64_t*>(pair.raw - kPointerTag)[i]};
 }
 // Out-of-line slow paths of the inline functions.
 [[noreturn]] void ThrowWrongKind(const char* function, Kind expected, Value got);

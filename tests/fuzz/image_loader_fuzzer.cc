@@ -145,7 +145,7 @@ void RunOne(World& w, std::string_view bytes, bool fixups) {
           heap::Object* o = stack.back();
           stack.pop_back();
           ++objects;
-          if (!o->HasHeader()) Fail("loaded object without a header", "");
+          if (!o->IsObject()) Fail("loaded object is not an object", "");
           if (fixups && o->kind() == heap::ObjectKind::kRecord && o->aux() == w.node->id &&
               o != shared.AsObject()) {
             Fail("a reference to an image node survived the fixups", "");
