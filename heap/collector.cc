@@ -227,7 +227,7 @@ void Collector::Prepare() {
     }
   }
   young_reserve_ = from_young_.size() * kBlockSize + from_young_.size() * kBlockSize / 3 +
-                   8 * kBlockSize;
+                   heap_.RegionSlackBytes();
   size_t hard = heap_.options_.hard_limit_bytes;
   size_t budget = hard > heap_.heap_bytes_ + young_reserve_
                       ? hard - heap_.heap_bytes_ - young_reserve_

@@ -122,7 +122,14 @@ size_t Heap::YoungReserve(size_t extra_young_bytes) const {
   // tail waste of each to-space block (objects up to a quarter block) plus one
   // partly filled block per to-space region.
   size_t young = young_blocks_.size() * kBlockSize + extra_young_bytes;
-  return young + young / 3 + 8 * kBlockSize;
+  return young + young / 3 + RegionSlackBytes();
+}
+
+size_t Heap::RegionSlackBytes() const {
+  // A young collection opens at most: generation 1's promotion and overflow regions,
+  // boxed and unboxed (4), and a survivor region per age below promotion_age[0],
+  // boxed and unboxed ([heap.nursery.block-age]); plus 4 blocks to spare.
+  return static_cast<size_t>(8 + 2 * (options_.promotion_age[0] - 1)) * kBlockSize;
 }
 
 bool Heap::FitsHardLimit(size_t bytes, bool from_spare, size_t reserve) {
@@ -177,7 +184,7 @@ size_t Heap::NurseryLimit() const {
   // under the soft limit with as much again for what it promotes.
   size_t limit = options_.max_nursery_bytes;
   size_t hard = options_.hard_limit_bytes;
-  size_t used = heap_bytes_ + 8 * kBlockSize;
+  size_t used = heap_bytes_ + RegionSlackBytes();
   limit = std::min(limit, hard > used ? (hard - used) / 3 : 0);
   limit = std::min(limit, soft_limit_ > heap_bytes_ ? (soft_limit_ - heap_bytes_) / 2 : 0);
   limit = limit / kBlockSize * kBlockSize;

@@ -202,6 +202,9 @@ class Heap {
   char* Fail(Mutator* m, Admission a, const Request& req);
   int ChooseGeneration() ABSL_LOCKS_EXCLUDED(mu_);
   size_t YoungReserve(size_t extra_young_bytes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RegionSlackBytes: a partly filled block for each to-space region a young
+  // collection may open ([heap.limits.reserve]).
+  size_t RegionSlackBytes() const;
   // FitsHardLimit: whether `bytes` more of heap blocks (none of them new memory when
   // `from_spare`: a spare nursery block is reused) plus `reserve` stay within the
   // hard limit, counting spare nursery blocks as the committed memory they are. When

@@ -24,6 +24,7 @@
 #include "heap/object.h"
 #include "heap/region.h"
 #include "heap/value.h"
+#include "runtime/check.h"
 
 namespace weft::heap {
 
@@ -79,7 +80,9 @@ class Mutator {
 };
 
 inline Object* InitPair(char* p, Value car, Value cdr) {
-  Object* o = reinterpret_cast<Object*>(p);  // [heap.inv.pairs]: no header
+  // [heap.inv.pairs]: no header; the car's tag is what tells a pair from a header.
+  WEFT_DCHECK(car.IsValue() && cdr.IsValue(), "weft: a pair's car or cdr is not a Value");
+  Object* o = reinterpret_cast<Object*>(p);
   o->car() = car;
   o->cdr() = cdr;
   return o;

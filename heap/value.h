@@ -93,6 +93,10 @@ struct Value {
   }
   constexpr uint64_t FrameMarkerPayload() const { return immediate_payload(); }
 
+  // IsValue: a word some Value could hold: not tagged 0b111 (a header) or 0b101 (a
+  // forwarding word), the two tags with bits 0 and 2 both set ([heap.inv.pairs]).
+  constexpr bool IsValue() const { return (raw & 5) != 5; }
+
   friend constexpr bool operator==(Value a, Value b) { return a.raw == b.raw; }
   friend constexpr bool operator!=(Value a, Value b) { return a.raw != b.raw; }
 };

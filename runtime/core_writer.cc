@@ -22,7 +22,24 @@ bool Savable(heap::Heap& heap, heap::Value v) {
     case heap::BlockType::kPinned: break;
     default: return false;
   }
-  return o->IsObject();
+  // A word from a crashed process's stack may be stale or interior: a header must be
+  // a valid one, and a "pair" (any other first word) must hold two Values whose
+  // references lead into heap blocks, or the image writer would follow garbage.
+  if (!o->IsObject()) return false;
+  if (!o->IsPair()) return true;
+  for (heap::Value w : {o->car(), o->cdr()}) {
+    if (!w.IsValue()) return false;
+    if (!w.IsPointer()) continue;
+    if (!heap.arena().Contains(w.AsObject())) return false;
+    switch (heap.arena().InfoFor(w.AsObject()).type) {
+      case heap::BlockType::kYoung:
+      case heap::BlockType::kOld:
+      case heap::BlockType::kLarge:
+      case heap::BlockType::kPinned: break;
+      default: return false;
+    }
+  }
+  return true;
 }
 
 std::string EncodeThreads(const Dump& dump) {

@@ -20,6 +20,11 @@ static_assert(heap::Value::Fixnum(0).raw == 0);
 static_assert(internal::kTagMask == heap::Value::kTagMask);
 static_assert(internal::kPointerTag == heap::Value::kPointerTag);
 static_assert(internal::kHeaderTag == heap::kHeaderTag);
+// internal::IsPair tests `first word & 5 != 5`: true of every Value's tag, false of
+// a header's and a forwarding word's.
+static_assert((heap::kHeaderTag & 5) == 5 && (heap::kForwardTag & 5) == 5);
+static_assert(heap::Value::Fixnum(-1).IsValue() && heap::Value::Nil().IsValue() &&
+              (heap::Value::kPointerTag & 5) != 5 && (heap::Value::kImmediateTag & 5) != 5);
 static_assert(heap::PairBytes() == 2 * sizeof(uint64_t), "a pair is [car, cdr]");
 static_assert(sizeof(Value) == sizeof(uint64_t));
 

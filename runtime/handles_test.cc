@@ -48,6 +48,26 @@ int64_t SumListWithCarInto(Local list) {
   return sum;
 }
 
+// The inline pair test reads the first word of the object: a pair's car (any Value)
+// passes; a header (0b111) or a moved object's forwarding word (0b101) does not.
+TEST(InlinePairTest, TheFirstWordsTagTellsAPairFromEverythingElse) {
+  alignas(8) uint64_t words[2] = {0, 0};
+  const Value ref{reinterpret_cast<uint64_t>(words) + internal::kPointerTag};
+  for (uint64_t car : {uint64_t{0}, uint64_t{2} << 1, internal::kNilRaw, internal::kFalseRaw,
+                       internal::kUnboundRaw, reinterpret_cast<uint64_t>(words) + 1}) {
+    words[0] = car;
+    EXPECT_TRUE(internal::IsPair(ref)) << car;
+    words[1] = 0x1234 << 1;
+    EXPECT_EQ(internal::PairField(ref, 0).raw, car);
+    EXPECT_EQ(internal::PairField(ref, 1).raw, uint64_t{0x1234} << 1);
+  }
+  words[0] = (uint64_t{3} << 32) | (3 << 3) | 7;  // a vector's header
+  EXPECT_FALSE(internal::IsPair(ref));
+  words[0] = reinterpret_cast<uint64_t>(words) | 5;  // forwarded: the pair moved
+  EXPECT_FALSE(internal::IsPair(ref));
+  EXPECT_FALSE(internal::IsPair(Value{internal::kNilRaw}));
+}
+
 TEST_P(HandlesTest, ScopeMembersMatchTheFreeFunctions) {
   auto rt = Make();
   auto r = rt->Run([] {

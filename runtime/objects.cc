@@ -185,6 +185,7 @@ Local Cdr(Local pair) {
 
 void SetCar(Local pair, Local v) {
   Object* o = Expect("set-car!", pair, Kind::kPair);
+  WEFT_DCHECK(ToHeap(v.get()).IsValue(), "weft: set-car! of a word that is not a Value");  // [heap.inv.pairs]
   Store(o, &o->car(), v);
 }
 

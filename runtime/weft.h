@@ -167,10 +167,12 @@ inline constexpr uint64_t kTagMask = 7;
 inline constexpr uint64_t kPointerTag = 1;         // a reference: object address + 1
 inline constexpr uint64_t kHeaderTag = 7;           // the tag of an object header
 // IsPair: v refers to a pair. A pair is [car, cdr], with no header; every other
-// object starts with a header word, tagged kHeaderTag, which no Value is.
+// object starts with a header word, tagged kHeaderTag (0b111), and a moved object's
+// first word is tagged 0b101: no Value has both bits 0 and 2 set, so `& 5` tells a
+// car from both, and a stale reference to a moved pair is refused, not read.
 inline bool IsPair(Value v) {
   return (v.raw & kTagMask) == kPointerTag &&
-         (*reinterpret_cast<const uint64_t*>(v.raw - kPointerTag) & kTagMask) != kHeaderTag;
+         (*reinterpret_cast<const uint64_t*>(v.raw - kPointerTag) & 5) != 5;
 }
 // PairField: the car (0) or cdr (1) of a pair (read as a word: no Value type punning).
 inline Value PairField(Value pair, int i) {
