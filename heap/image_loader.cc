@@ -399,7 +399,7 @@ absl::StatusOr<std::vector<Value>> ImageLoader::Load(std::span<const Value> shar
       Object* to = reinterpret_cast<Object*>(dst + at);
       size_t size = ObjectSize(from);
       // [heap.inv.pairs]: a pair has no header; its car is its first slot.
-      const size_t header_words = from->IsPair() ? 0 : 1;
+      const size_t header_words = from->HeaderWords();
       if (header_words == 1) {
         uint64_t header = from->header;
         if (from->kind() == ObjectKind::kRecord) {

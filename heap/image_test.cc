@@ -202,7 +202,7 @@ void ExpectIsomorphic(Heap& ha, const std::vector<Value>& a, Heap& hb, const std
     }
     size_t n = ReferenceCount(ox);
     for (size_t i = 0; i < n; ++i) work.emplace_back(ox->slots()[i], oy->slots()[i]);
-    size_t raw = ObjectSize(ox) - (n + (ox->IsPair() ? 0 : 1)) * kWordSize;
+    size_t raw = ObjectSize(ox) - (n + ox->HeaderWords()) * kWordSize;
     ASSERT_EQ(std::memcmp(reinterpret_cast<char*>(ox->slots() + n), reinterpret_cast<char*>(oy->slots() + n), raw),
               0);
   }

@@ -6,9 +6,9 @@
 // (by the trace, and for copies into holes of blocks it sweeps) and every bit of every
 // block is clear outside one: the sweep clears a block's bits after reading them, and
 // a block freed unswept had none set (nothing in it was marked). Heap::Verify checks
-// it. Keeping marks out of the header is what lets an object have none (16-byte
-// pairs, heap/DESIGN.md "Not done yet"); the parallel trace claims an object with
-// one atomic or on its bit's word.
+// it. Keeping marks out of the header is what lets a pair have none
+// ([heap.inv.pairs]); the parallel trace claims an object with one atomic or on its
+// bit's word.
 #ifndef WEFT_HEAP_MARK_BITS_H_
 #define WEFT_HEAP_MARK_BITS_H_
 

@@ -66,9 +66,9 @@ struct Object {
   // The first word: a header, or a pair's car (IsPair), or a forwarding word.
   uint64_t header;
 
-  // IsPair: the first word is a Value (a pair's car), not a header. Not for a
-  // forwarded object.
-  bool IsPair() const { return (header & 7) != kHeaderTag; }
+  // IsPair: the first word is a Value (a pair's car), not a header or a forwarding
+  // word: runtime/weft.h's inline IsPair makes the same test.
+  bool IsPair() const { return Value::FromRaw(header).IsValue(); }
   ObjectKind kind() const {
     return IsPair() ? ObjectKind::kPair : static_cast<ObjectKind>((header >> kKindShift) & 31);
   }
@@ -80,8 +80,8 @@ struct Object {
   // valid kind other than kPair with its reserved bits zero, or a Value (a pair's
   // car: a fixnum, a pointer, or an immediate).
   bool IsObject() const {
-    if ((header & 7) == kForwardTag) return false;
     if (IsPair()) return true;
+    if (!HasHeader()) return false;  // forwarded
     const int k = static_cast<int>((header >> kKindShift) & 31);
     return k != static_cast<int>(ObjectKind::kInvalid) && k != static_cast<int>(ObjectKind::kPair) &&
            k < kObjectKindCount && (header & kReservedHeaderBits) == 0;
@@ -91,9 +91,10 @@ struct Object {
   Object* forwarding_address() const { return reinterpret_cast<Object*>(header & ~uint64_t{7}); }
   void Forward(Object* to) { header = reinterpret_cast<uint64_t>(to) | kForwardTag; }
 
-
-  Value* slots() { return reinterpret_cast<Value*>(IsPair() ? this : this + 1); }
-  const Value* slots() const { return reinterpret_cast<const Value*>(IsPair() ? this : this + 1); }
+  // HeaderWords: words before slots(): none for a pair, one for the rest.
+  size_t HeaderWords() const { return IsPair() ? 0 : 1; }
+  Value* slots() { return reinterpret_cast<Value*>(this) + HeaderWords(); }
+  const Value* slots() const { return reinterpret_cast<const Value*>(this) + HeaderWords(); }
   char* bytes() { return reinterpret_cast<char*>(this + 1); }
   const char* bytes() const { return reinterpret_cast<const char*>(this + 1); }
 

@@ -9,35 +9,29 @@
 namespace weft {
 namespace {
 
-// Savable: a reference the image writer may follow. A slot of the process that died
-// may hold anything; a reference outside the heap's blocks, or to a word that is no
-// object header, is kept out of the image (its slot is printed from `raw`).
-bool Savable(heap::Heap& heap, heap::Value v) {
-  heap::Object* o = v.AsObject();
+// InHeapBlock: `o` lies in one of the heap's blocks (not a stack or free block).
+bool InHeapBlock(heap::Heap& heap, const heap::Object* o) {
   if (!heap.arena().Contains(o)) return false;
   switch (heap.arena().InfoFor(o).type) {
     case heap::BlockType::kYoung:
     case heap::BlockType::kOld:
     case heap::BlockType::kLarge:
-    case heap::BlockType::kPinned: break;
+    case heap::BlockType::kPinned: return true;
     default: return false;
   }
-  // A word from a crashed process's stack may be stale or interior: a header must be
-  // a valid one, and a "pair" (any other first word) must hold two Values whose
-  // references lead into heap blocks, or the image writer would follow garbage.
-  if (!o->IsObject()) return false;
+}
+
+// Savable: a reference the image writer may follow. A slot of the process that died
+// may hold anything, stale or interior; a reference outside the heap's blocks, or to
+// a word that is no valid header, is kept out of the image (its slot is printed from
+// `raw`). A "pair" (any other first word) must hold two Values whose references lead
+// into heap blocks, or the image writer would follow garbage.
+bool Savable(heap::Heap& heap, heap::Value v) {
+  heap::Object* o = v.AsObject();
+  if (!InHeapBlock(heap, o) || !o->IsObject()) return false;
   if (!o->IsPair()) return true;
   for (heap::Value w : {o->car(), o->cdr()}) {
-    if (!w.IsValue()) return false;
-    if (!w.IsPointer()) continue;
-    if (!heap.arena().Contains(w.AsObject())) return false;
-    switch (heap.arena().InfoFor(w.AsObject()).type) {
-      case heap::BlockType::kYoung:
-      case heap::BlockType::kOld:
-      case heap::BlockType::kLarge:
-      case heap::BlockType::kPinned: break;
-      default: return false;
-    }
+    if (!w.IsValue() || (w.IsPointer() && !InHeapBlock(heap, w.AsObject()))) return false;
   }
   return true;
 }

@@ -67,9 +67,9 @@ Object* Expect(const char* function, Local v, Kind kind) {
   heap::Value h = ToHeap(v.get());
   if (__builtin_expect(h.IsPointer(), 1)) {
     Object* o = h.AsObject();
-    if (!o->HasHeader()) {
-      if (kind == Kind::kPair && !o->IsForwarded()) return o;  // [heap.inv.pairs]
-    } else {
+    if (o->IsPair()) {  // [heap.inv.pairs]
+      if (kind == Kind::kPair) return o;
+    } else if (o->HasHeader()) {
       switch (o->kind()) {
         case ObjectKind::kVector: if (kind == Kind::kVector) return o; break;
         case ObjectKind::kString: if (kind == Kind::kString) return o; break;
