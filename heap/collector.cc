@@ -836,14 +836,13 @@ void Collector::Finish() {
 
   std::array<size_t, kMaxGenerations> bytes = heap_.GenerationBytesLocked();
   for (int g = 1; g <= generation_; ++g) {
-    heap_.trigger_bytes_[g] =
-        std::max({heap_.options_.initial_bytes, heap_.options_.nursery_bytes, 2 * bytes[g]});
+    heap_.trigger_bytes_[g] = heap_.GrownTrigger(bytes[g]);  // [heap.trigger.growth]
   }
   if (generation_ >= 1 && generation_ < oldest_) {
     // [heap.trigger.batch]: the batch just traced and moved up does not set off a
     // collection of its new generation at once.
     size_t& next = heap_.trigger_bytes_[generation_ + 1];
-    next = std::max<size_t>(next, 2 * promoted_up_bytes_);
+    next = std::max(next, heap_.GrownTrigger(promoted_up_bytes_));
   }
   if (generation_ == oldest_) {
     // [heap.limits.futile]

@@ -132,6 +132,12 @@ size_t Heap::RegionSlackBytes() const {
   return static_cast<size_t>(8 + 2 * (options_.promotion_age[0] - 1)) * kBlockSize;
 }
 
+size_t Heap::GrownTrigger(size_t bytes) const {
+  // bytes < 2^46 and the percent <= 1000 < 2^10: the product fits.
+  size_t grown = bytes + bytes * static_cast<size_t>(options_.old_growth_percent) / 100;
+  return std::max({options_.initial_bytes, options_.nursery_bytes, grown});
+}
+
 bool Heap::FitsHardLimit(size_t bytes, bool from_spare, size_t reserve) {
   size_t hard = options_.hard_limit_bytes;
   if (heap_bytes_ + SpareBytes() + (from_spare ? 0 : bytes) + reserve <= hard) return true;
@@ -546,9 +552,9 @@ void Heap::AdoptImageRuns(std::span<const ImageRun> runs) {
   }
   heap_bytes_ += total;
   // The image is live data, not growth: the oldest generation's next collection
-  // waits until it doubles, as after a full collection.
+  // waits until it grows by old_growth_percent, as after a full collection.
   int g = oldest_generation();
-  trigger_bytes_[g] = std::max(trigger_bytes_[g], 2 * GenerationBytesLocked()[g]);
+  trigger_bytes_[g] = std::max(trigger_bytes_[g], GrownTrigger(GenerationBytesLocked()[g]));
 }
 
 bool Heap::NeverMoves(const Object* o) const {

@@ -205,6 +205,11 @@ class Heap {
   // RegionSlackBytes: a partly filled block for each to-space region a young
   // collection may open ([heap.limits.reserve]).
   size_t RegionSlackBytes() const;
+  // GrownTrigger: the bytes past which an older generation of `bytes` (its size
+  // after its collection, or a batch just moved into it) is next collected
+  // ([heap.trigger.growth]): max(initial_bytes, nursery_bytes, bytes grown by
+  // old_growth_percent).
+  size_t GrownTrigger(size_t bytes) const;
   // FitsHardLimit: whether `bytes` more of heap blocks (none of them new memory when
   // `from_spare`: a spare nursery block is reused) plus `reserve` stay within the
   // hard limit, counting spare nursery blocks as the committed memory they are. When

@@ -58,6 +58,10 @@ absl::Status HeapOptions::Validate() const {
         "a nursery promoted in place moves all of it to generation 1",
         promote_in_place_percent, promotion_age[0]));
   }
+  if (old_growth_percent < 10 || old_growth_percent > 1000) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "HeapOptions.old_growth_percent = %d is out of range [10, 1000]", old_growth_percent));
+  }
   uint64_t min_hard = 3 * uint64_t{nursery_bytes} + (uint64_t{1} << 20);
   if (hard_limit_bytes < min_hard || hard_limit_bytes > kMaxBytes) {
     return OutOfRange("hard_limit_bytes", hard_limit_bytes, min_hard, kMaxBytes);

@@ -56,9 +56,16 @@ struct HeapOptions {
   // when the blocks it sweeps hold at least this many: waking the helpers costs
   // more than a small heap's trace or sweep. [0, 2^46].
   size_t parallel_min_bytes = size_t{1} << 20;
-  // An older generation is collected when it has grown past
-  // max(initial_bytes, 2 x its size after its last collection). [0, soft_limit_bytes].
+  // An older generation is collected when it has grown past max(initial_bytes,
+  // nursery_bytes, (100 + old_growth_percent)% of its size after its last collection)
+  // ([heap.trigger.growth]). [0, soft_limit_bytes].
   size_t initial_bytes = size_t{16} << 20;
+  // How much an older generation may grow past its size after its last collection
+  // (or past the batch a collection of the generation below just moved into it)
+  // before it is collected, in percent: Go's GOGC for one generation. Lower keeps
+  // less dead data (a smaller peak footprint) for more older collections.
+  // [10, 1000].
+  int old_growth_percent = 50;
   // Allocation that would take the heap past the soft limit first runs a full
   // collection, then fails with AllocationFailure::kSoftLimit; SetSoftLimit can raise
   // it. [nursery_bytes, hard_limit_bytes].

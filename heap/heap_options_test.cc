@@ -61,6 +61,11 @@ TEST(HeapOptionsTest, EachOptionOutOfRangeIsNamed) {
   o.initial_bytes = o.soft_limit_bytes + 1;
   ExpectInvalid(o, "initial_bytes");
   o = {};
+  o.old_growth_percent = 9;
+  ExpectInvalid(o, "old_growth_percent");
+  o.old_growth_percent = 1001;
+  ExpectInvalid(o, "old_growth_percent");
+  o = {};
   o.gc_stress_every_n_allocations = uint64_t{1} << 40;
   ExpectInvalid(o, "gc_stress_every_n_allocations");
 }

@@ -73,6 +73,10 @@ absl::Status ValidateOptions(const Options& o) {
     return OutOfRange("gc_threads", "in [1, 64], or 0 for one per core",
                       absl::StrCat(o.gc_threads));
   }
+  if (o.old_generation_growth_percent < 10 || o.old_generation_growth_percent > 1000) {
+    return OutOfRange("old_generation_growth_percent", "in [10, 1000]",
+                      absl::StrCat(o.old_generation_growth_percent));
+  }
   if (o.promote_in_place_percent < 0 || o.promote_in_place_percent > 100) {
     return OutOfRange("promote_in_place_percent", "in [0, 100]",
                       absl::StrCat(o.promote_in_place_percent));
@@ -135,6 +139,7 @@ heap::HeapOptions ToHeapOptions(const Options& o) {
   h.hard_limit_bytes = o.heap_hard_limit_bytes == 0 ? PhysicalMemory() : o.heap_hard_limit_bytes;
   h.soft_limit_bytes = o.heap_soft_limit_bytes == 0 ? h.hard_limit_bytes : o.heap_soft_limit_bytes;
   h.initial_bytes = std::min(o.heap_initial_bytes, h.soft_limit_bytes);
+  h.old_growth_percent = o.old_generation_growth_percent;
   h.gc_stress_every_n_allocations =
       o.gc_stress_every != 0 ? o.gc_stress_every : StressFromEnvironment();
   return h;

@@ -941,6 +941,13 @@ TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {
   EXPECT_TRUE(ValidateOptions(o).ok());
   EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 0);
   o = Options{};
+  o.old_generation_growth_percent = 5;
+  EXPECT_EQ(Runtime::Create(o).status().message(),
+            "weft: option old_generation_growth_percent must be in [10, 1000]; got 5");
+  o.old_generation_growth_percent = 200;
+  EXPECT_EQ(ToHeapOptions(o).old_growth_percent, 200);
+  o = Options{};
+  EXPECT_EQ(ToHeapOptions(o).old_growth_percent, 50);
   EXPECT_EQ(ToHeapOptions(o).promote_in_place_percent, 25);
   EXPECT_GE(ToHeapOptions(o).gc_threads, 1);  // one per core, at most 8
   EXPECT_LE(ToHeapOptions(o).gc_threads, 8);

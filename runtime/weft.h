@@ -68,6 +68,11 @@ struct Options {
   // most 8. 0..64.
   int gc_threads = 0;
   size_t heap_initial_bytes = 16 << 20;
+  // An older generation is collected once it grows this many percent past its size
+  // after its last collection (or past the batch the generation below just moved
+  // into it): lower keeps the footprint smaller for more older collections, like
+  // Go's GOGC (heap/DESIGN.md [heap.trigger.growth]). 10..1000.
+  int old_generation_growth_percent = 50;
   size_t heap_soft_limit_bytes = 0;          // 0: none
   size_t heap_hard_limit_bytes = 0;          // 0: the arena's reservation
   uint64_t gc_stress_every = 0;              // collect every N allocations (also WEFT_GC_STRESS)

@@ -7,7 +7,8 @@
 //                              one PASS/FAIL line each, then "N passed, N failed"
 //   weft repl [options]        read-eval-print loop on stdin
 //
-// Options: --workers N, --heap-initial B, --heap-soft-limit B, --gc-stress N,
+// Options: --workers N, --heap-initial B, --heap-soft-limit B, --old-growth-percent P
+// (weft::Options::old_generation_growth_percent), --gc-stress N,
 // --managed-stack B (managed stack limit per thread), --thread-stack B (native stack
 // of spawned threads). Sizes accept k, m and g
 // suffixes. A bad option prints a message and exits 2. With WEFT_CORE=PATH (%p: the
@@ -53,7 +54,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: weft run FILE [--workers N] [--heap-initial B] [--heap-soft-limit B] [--gc-stress N]\n"
-    "                     [--managed-stack B] [--thread-stack B]\n"
+    "                     [--old-growth-percent P] [--managed-stack B] [--thread-stack B]\n"
     "                     [--image IMAGE] [--save-image IMAGE]\n"
     "       weft test DIR [-j N] [--timeout SECONDS] [run options]\n"
     "       weft repl [run options]\n";
@@ -127,6 +128,9 @@ bool ParseRunOption(const std::vector<std::string>& args, size_t* i, RunOptions*
     o->runtime.heap_initial_bytes = value("--heap-initial");
   } else if (is("--heap-soft-limit")) {
     o->runtime.heap_soft_limit_bytes = value("--heap-soft-limit");
+  } else if (is("--old-growth-percent")) {
+    uint64_t n = value("--old-growth-percent");
+    o->runtime.old_generation_growth_percent = n > 100000 ? 100000 : int(n);
   } else if (is("--gc-stress")) {
     o->runtime.gc_stress_every = value("--gc-stress");
     o->stress = o->runtime.gc_stress_every > 0;

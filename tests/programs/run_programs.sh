@@ -24,11 +24,13 @@ expect 2 "bad value for --workers: 'many' (expected a non-negative integer)" "$w
 expect 2 "missing value for --heap-soft-limit" "$weft" run "$prog" --heap-soft-limit
 expect 2 "unknown option --frobnicate" "$weft" run "$prog" --frobnicate
 expect 2 "workers" "$weft" run "$prog" --workers 1000
+expect 2 "old_generation_growth_percent must be in [10, 1000]; got 5" "$weft" run "$prog" --old-growth-percent 5
 expect 2 "cannot open no/such/file.wl" "$weft" run no/such/file.wl
 expect 2 "unknown command" "$weft" launch
 expect 2 "run: missing FILE" "$weft" run
 
 expect 0 "(0 bad)" "$weft" run tools/lisp/showcase.wl
+expect 0 "(0 bad)" "$weft" run tools/lisp/showcase.wl --old-growth-percent 10
 
 repl_out="$(printf '(define x 20)\n(+ x\n 22)\n(car 1)\n"still here"\n' | "$weft" repl 2>&1)"
 if printf '%s' "$repl_out" | grep -q '^42$' && printf '%s' "$repl_out" | grep -qF 'car: expected a pair' &&
