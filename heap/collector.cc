@@ -519,8 +519,10 @@ inline void Collector::FirstChildFirst(size_t pushed_from) {
 
 // DrainWith empties the work list, calling visit(slot, holder_generation, table) for
 // every pointer slot of every object on it (ScanObject's loop, with the table in
-// locals).
-template <typename Visit>
+// locals). kFirstChildFirst: pop an object's children first to last (a copy's
+// layout) rather than last to first (the faster walk of data built children first,
+// for marking in place): [heap.collect.copy-order].
+template <bool kFirstChildFirst, typename Visit>
 void Collector::DrainWith(Visit visit) {
   const uintptr_t base = arena_.base();
   const BlockTable info_for{base, &arena_.InfoFor(reinterpret_cast<const void*>(base))};
@@ -534,7 +536,7 @@ void Collector::DrainWith(Visit visit) {
     for (size_t i = 0; i < n; ++i) {
       if (s[i].IsPointer()) visit(&s[i], holder_generation, info_for);
     }
-    FirstChildFirst(pushed_from);
+    if constexpr (kFirstChildFirst) FirstChildFirst(pushed_from);
   }
 }
 
@@ -544,7 +546,7 @@ void Collector::DrainWith(Visit visit) {
 // objects) goes through Process. Same result as ScanObject on every work item.
 void Collector::DrainYoung() {
   const int promote_at = heap_.options_.promotion_age[0];
-  DrainWith([this, promote_at](Value* slot, int holder_generation, const BlockTable& info_for) {
+  DrainWith<true>([this, promote_at](Value* slot, int holder_generation, const BlockTable& info_for) {
     Object* r = slot->AsObject();
     const uint64_t header = r->header;
     if ((header & 7) == kForwardTag) {
@@ -585,25 +587,42 @@ void Collector::DrainYoung() {
 }
 
 // [heap.nursery.in-place] The closure of a collection that promotes the nursery in
-// place: nursery objects are marked inline, with the block table in locals as in
-// DrainYoung; everything else goes through Process. Same result as ScanObject on
-// every work item.
+// place: nursery objects, and old objects in blocks not being evacuated, are marked
+// inline, with the block table in locals as in DrainYoung; everything else goes
+// through Process. Same result as ScanObject on every work item, in another order
+// ([heap.collect.copy-order]).
 void Collector::DrainInPlace() {
-  DrainWith([this](Value* slot, int holder_generation, const BlockTable& info_for) {
+  DrainWith<false>([this](Value* slot, int holder_generation, const BlockTable& info_for) {
     Object* r = slot->AsObject();
     BlockInfo& ri = info_for(r);
-    if (ri.type != BlockType::kYoung) {
-      Process(slot);
-      if (holder_generation > 0) RecordCard(slot, holder_generation);
+    if (ri.type == BlockType::kYoung) {
+      if (!TestAndSetMark(ri, r)) {
+        WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
+        ri.bytes_used += static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
+        if (KindHasReferences(r->kind())) work_.push_back(r);
+      }
+      // The nursery counts as generation 1 ([heap.nursery.in-place]).
+      if (holder_generation > 1) DirtyCard(info_for(slot), slot);
       return;
     }
-    if (!TestAndSetMark(ri, r)) {
-      WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
-      ri.bytes_used += static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
-      if (KindHasReferences(r->kind())) work_.push_back(r);
+    if (ri.type == BlockType::kOld && !(ri.flags & kBlockEvacuate)) {
+      // Process's kOld case inline: nothing in a block not being evacuated is
+      // forwarded, and a copy this collection made (a to-space block) is settled.
+      if (ri.generation <= generation_ && !(ri.flags & kBlockToSpace) &&
+          !TestAndSetMark(ri, r)) {
+        WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
+        const uint32_t bytes = static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
+        marked_bytes_ += bytes;
+        ri.bytes_used += bytes;
+        if (KindHasReferences(r->kind())) work_.push_back(r);
+      }
+      if (holder_generation > 0 && Generation(ri) < holder_generation) {
+        DirtyCard(info_for(slot), slot);  // [heap.inv.old-to-young]
+      }
+      return;
     }
-    // The nursery counts as generation 1 ([heap.nursery.in-place]).
-    if (holder_generation > 1) DirtyCard(info_for(slot), slot);
+    Process(slot);
+    if (holder_generation > 0) RecordCard(slot, holder_generation);
   });
 }
 
@@ -663,6 +682,16 @@ void Collector::ScanDirtyLarge(char* run) {
 }
 
 size_t Collector::Sweep(char* block, BlockInfo& info) {
+  // [heap.collect.full-block] The trace found the whole block live: nothing to fill,
+  // every line in use. A checked build walks it anyway and checks the count. (A
+  // pinned block's bytes_used counts what was allocated in it, not what was marked.)
+  const bool full = info.bytes_used == kBlockSize && info.type != BlockType::kPinned &&
+                    !(info.flags & kBlockEvacFailed);
+  if (full && !WEFT_CHECKED_BUILD) {
+    std::memset(info.line_marks, 0xff, sizeof(info.line_marks));
+    ClearMarks(info);  // [heap.inv.mark-bits]
+    return kBlockSize;
+  }
   std::memset(info.line_marks, 0, sizeof(info.line_marks));
   size_t live = 0;
   char* dead = nullptr;
@@ -689,6 +718,7 @@ size_t Collector::Sweep(char* block, BlockInfo& info) {
   }
   if (dead != nullptr) FillGap(dead, end);
   ClearMarks(info);  // [heap.inv.mark-bits]
+  WEFT_CHECK(!full || live == kBlockSize, "weft: heap: a block the trace counted full is not");
   info.bytes_used = static_cast<uint32_t>(live);
   return live;
 }

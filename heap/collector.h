@@ -61,8 +61,14 @@ class Collector {
   void SweepBlocks(const std::vector<char*>& blocks);
   void DrainParallel();
   void TraceLoop(Tracer& tracer, ParallelTrace& shared);
-  void TraceObject(Object* o, Tracer& tracer);
-  template <typename Visit>
+  void TraceObject(Object* o, Tracer& tracer, ParallelTrace& shared);
+  // Owner: the tracer (of `tracers`) that marks objects in the block `p` lies in
+  // ([heap.collect.parallel]).
+  int Owner(const void* p, int tracers) const;
+  void Claim(Object* r, BlockInfo& info, Tracer& tracer);
+  // Send moves tracer's outbox for tracer `to` into that tracer's inbox.
+  void Send(Tracer& tracer, int to, ParallelTrace& shared);
+  template <bool kFirstChildFirst, typename Visit>
   void DrainWith(Visit visit);
   void DrainYoung();
   // FirstChildFirst: reverses work_[pushed_from, end), the objects one scan pushed

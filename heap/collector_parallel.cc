@@ -5,10 +5,10 @@
 // the old blocks it evacuates: tracers mark, and leave every slot that refers into
 // an evacuated block to the collecting thread, which copies after them. No slot
 // changes while they run, so they need agree only on which of them marks an object
-// (its mark bit, set by an atomic or: [heap.inv.mark-bits]) and on the per-block live
-// byte counts. Each tracer keeps its own stack; one that has
-// plenty while another waits gives half to a shared pool; the phase ends when every
-// tracer waits and the pool is empty.
+// and counts its bytes. Each block has one owner (its index modulo the tracers), the
+// only tracer that writes its mark words and live count, with plain stores; a tracer
+// that reaches another's object sends it, in batches, to the owner's inbox. The
+// phase ends when every tracer waits and no inbox holds anything.
 #include <algorithm>
 #include <atomic>
 #include <vector>
@@ -22,36 +22,40 @@
 namespace weft::heap {
 namespace {
 
-// A tracer with more than this many objects gives half of them away while another
-// tracer waits. Small: the stack of a depth-first trace of a tree holds about one
-// entry per level, and the entries at its bottom are the biggest subtrees.
-constexpr size_t kShareAbove = 4;
+// References to another tracer's objects are sent in batches of this many; a
+// partial batch goes when the sender runs out of work or another tracer waits.
+constexpr size_t kSendBatch = 256;
 // Sweeping: blocks taken at a time by a thread.
 constexpr size_t kSweepBatch = 16;
 
 }  // namespace
 
 struct Collector::ParallelTrace {
+  explicit ParallelTrace(int n) : inbox(n), tracers(n) {}
   Mutex mu;
   CondVar cv;
-  std::vector<std::vector<Object*>> pool ABSL_GUARDED_BY(mu);
+  // inbox[i]: objects tracer i owns that other tracers reached, not yet tested.
+  std::vector<std::vector<Object*>> inbox ABSL_GUARDED_BY(mu);
+  size_t pending ABSL_GUARDED_BY(mu) = 0;  // entries in all inboxes
   int waiting ABSL_GUARDED_BY(mu) = 0;
   bool done ABSL_GUARDED_BY(mu) = false;
-  std::atomic<int> hungry{0};  // tracers waiting for work: share when > 0
-  int tracers = 0;
+  std::atomic<int> hungry{0};  // tracers waiting for work: send partial batches
+  const int tracers;
 };
 
 // One cache line each: every push and pop writes the stack's end, and tracers that
 // shared a line slowed each other down more than the second thread helped.
 struct alignas(64) Collector::Tracer {
+  int index = 0;
+  // Marked objects this tracer owns, to scan.
   std::vector<Object*> stack;
+  // outbox[i]: objects tracer i owns that this tracer reached (i != index).
+  std::vector<std::vector<Object*>> outbox;
   uint64_t marked_bytes = 0;
   // Slots referring to objects in blocks being evacuated, with their holders'
   // generations: copying is the collecting thread's, after the parallel phase.
   std::vector<std::pair<Value*, int>> deferred;
-  // Marked bytes of one nursery or old block not yet added to its bytes_used:
-  // tracers mark neighbouring objects, so adding each at once would bounce the
-  // block's entry between their caches.
+  // Marked bytes of one nursery or old block not yet added to its bytes_used.
   BlockInfo* counted_block = nullptr;
   uint32_t counted_bytes = 0;
 
@@ -64,8 +68,7 @@ struct alignas(64) Collector::Tracer {
   }
   void FlushCount() {
     if (counted_block == nullptr) return;
-    std::atomic_ref<uint32_t>(counted_block->bytes_used)
-        .fetch_add(counted_bytes, std::memory_order_relaxed);
+    counted_block->bytes_used += counted_bytes;  // the block's owner: no other writer
     counted_block = nullptr;
     counted_bytes = 0;
   }
@@ -99,12 +102,15 @@ void Collector::SweepBlocks(const std::vector<char*>& blocks) {
 
 void Collector::DrainParallel() {
   GcWorkers& workers = *heap_.gc_workers_;
-  ParallelTrace shared;
-  shared.tracers = workers.Start();  // fewer than gc_threads if a helper failed to start
+  // Fewer than gc_threads if a helper failed to start.
+  ParallelTrace shared(workers.Start());
   std::vector<Tracer> tracers(shared.tracers);
-  for (size_t i = 0; i < work_.size(); ++i) {
-    tracers[i % tracers.size()].stack.push_back(work_[i]);
+  for (int i = 0; i < shared.tracers; ++i) {
+    tracers[i].index = i;
+    tracers[i].outbox.resize(shared.tracers);
   }
+  // Marked and counted by Process: each goes to its owner's stack.
+  for (Object* o : work_) tracers[Owner(o, shared.tracers)].stack.push_back(o);
   work_.clear();
   workers.Run([&](int i) {
     TraceLoop(tracers[i], shared);
@@ -125,54 +131,85 @@ void Collector::DrainParallel() {
   parallel_tail_ = false;
 }
 
+int Collector::Owner(const void* p, int tracers) const {
+  return static_cast<int>(((reinterpret_cast<uintptr_t>(p) - arena_.base()) >> kBlockShift) %
+                          static_cast<uintptr_t>(tracers));
+}
+
+void Collector::Send(Tracer& t, int to, ParallelTrace& shared) {
+  std::vector<Object*>& out = t.outbox[to];
+  MutexLock lock(&shared.mu);
+  std::vector<Object*>& in = shared.inbox[to];
+  in.insert(in.end(), out.begin(), out.end());
+  shared.pending += out.size();
+  shared.cv.SignalAll();
+  out.clear();
+}
+
+// Claim marks `r`, an object this tracer owns in a condemned block (`ri` its
+// block's entry), unless it is marked already; counts it and queues it for a scan.
+// [heap.collect.parallel] Only the owner writes a block's mark words and live count.
+inline void Collector::Claim(Object* r, BlockInfo& ri, Tracer& t) {
+  if (TestAndSetMark(ri, r)) return;
+  WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
+  const uint32_t bytes = static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
+  if (ri.type != BlockType::kYoung) t.marked_bytes += bytes;
+  if (ri.type == BlockType::kYoung || ri.type == BlockType::kOld) {
+    t.Count(ri, bytes);  // [heap.collect.unswept]
+  }
+  if (KindHasReferences(r->kind())) t.stack.push_back(r);
+}
+
 void Collector::TraceLoop(Tracer& t, ParallelTrace& shared) {
+  const uintptr_t base = arena_.base();
+  const BlockTable info_for{base, &arena_.InfoFor(reinterpret_cast<const void*>(base))};
+  std::vector<Object*> received;
   for (;;) {
     while (!t.stack.empty()) {
       Object* o = t.stack.back();
       t.stack.pop_back();
-      TraceObject(o, t);
-      if (t.stack.size() > kShareAbove &&
-          shared.hungry.load(std::memory_order_relaxed) > 0) {
-        // Give away the oldest half: the bottom of the stack, nearest the roots.
-        const size_t half = t.stack.size() / 2;
-        std::vector<Object*> gift(t.stack.begin(), t.stack.begin() + half);
-        t.stack.erase(t.stack.begin(), t.stack.begin() + half);
-        MutexLock lock(&shared.mu);
-        shared.pool.push_back(std::move(gift));
-        shared.cv.Signal();
+      TraceObject(o, t, shared);
+    }
+    for (int i = 0; i < shared.tracers; ++i) {
+      if (!t.outbox[i].empty()) Send(t, i, shared);
+    }
+    {
+      MutexLock lock(&shared.mu);
+      for (;;) {
+        std::vector<Object*>& in = shared.inbox[t.index];
+        if (!in.empty()) {
+          received.swap(in);
+          shared.pending -= received.size();
+          break;
+        }
+        if (shared.done) return;
+        // The closure is done when every tracer waits and nothing is in flight
+        // (every tracer sends what it holds before it waits).
+        if (++shared.waiting == shared.tracers && shared.pending == 0) {
+          shared.done = true;
+          shared.cv.SignalAll();
+          return;
+        }
+        shared.hungry.fetch_add(1, std::memory_order_relaxed);
+        shared.cv.Wait(&shared.mu);
+        shared.hungry.fetch_sub(1, std::memory_order_relaxed);
+        --shared.waiting;
       }
     }
-    MutexLock lock(&shared.mu);
-    for (;;) {
-      if (!shared.pool.empty()) {
-        t.stack = std::move(shared.pool.back());
-        shared.pool.pop_back();
-        break;
-      }
-      if (shared.done) return;
-      if (++shared.waiting == shared.tracers) {  // nobody has work: the closure is done
-        shared.done = true;
-        shared.cv.SignalAll();
-        return;
-      }
-      shared.hungry.fetch_add(1, std::memory_order_relaxed);
-      shared.cv.Wait(&shared.mu);
-      shared.hungry.fetch_sub(1, std::memory_order_relaxed);
-      --shared.waiting;
-    }
+    for (Object* r : received) Claim(r, info_for(r), t);
+    received.clear();
   }
 }
 
-// TraceObject: ScanObject for a closure that moves nothing, safe beside other
-// tracers. Mark bits are set atomically (another tracer may be claiming the same
-// object, or another in the same mark word); nothing in an object changes.
-void Collector::TraceObject(Object* o, Tracer& t) {
+// TraceObject: ScanObject for a closure that moves nothing, beside other tracers.
+// An object this tracer owns is claimed at once; another tracer's goes to its
+// outbox. Nothing in an object changes.
+void Collector::TraceObject(Object* o, Tracer& t, ParallelTrace& shared) {
   const uintptr_t base = arena_.base();
   const BlockTable info_for{base, &arena_.InfoFor(reinterpret_cast<const void*>(base))};
   const int holder_generation = Generation(info_for(o));
-  Object shape{std::atomic_ref<uint64_t>(o->header).load(std::memory_order_relaxed)};
   Value* s = o->slots();
-  const size_t n = ReferenceCount(&shape);
+  const size_t n = ReferenceCount(o);
   for (size_t i = 0; i < n; ++i) {
     if (!s[i].IsPointer()) continue;
     Object* r = s[i].AsObject();
@@ -199,19 +236,16 @@ void Collector::TraceObject(Object* o, Tracer& t) {
         WEFT_CHECK(false, "weft: heap reference into a block that is not a heap block");
     }
     if (condemned) {
-      // [heap.inv.mark-bits]: one atomic or claims the object for one tracer (a
-      // mark word covers 64 objects' words, so a plain store could lose another
-      // tracer's mark). Nothing else in an object changes, so its header is read
-      // plainly.
-      if (!AtomicTestAndSetMark(ri, r)) {
-        const Object claimed{std::atomic_ref<uint64_t>(r->header).load(std::memory_order_relaxed)};
-        WEFT_DCHECK(claimed.IsObject(), "weft: reference to something that is not an object");
-        const uint32_t bytes = static_cast<uint32_t>(ObjectSizeInWords(&claimed) * kWordSize);
-        if (ri.type != BlockType::kYoung) t.marked_bytes += bytes;
-        if (ri.type == BlockType::kYoung || ri.type == BlockType::kOld) {
-          t.Count(ri, bytes);  // [heap.collect.unswept]
+      const int owner = Owner(r, shared.tracers);
+      if (owner == t.index) {
+        Claim(r, ri, t);
+      } else {
+        std::vector<Object*>& out = t.outbox[owner];
+        out.push_back(r);
+        if (out.size() >= kSendBatch ||
+            shared.hungry.load(std::memory_order_relaxed) > 0) {
+          Send(t, owner, shared);
         }
-        if (KindHasReferences(claimed.kind())) t.stack.push_back(r);
       }
     }
     if (holder_generation > 0 && Generation(ri) < holder_generation) {

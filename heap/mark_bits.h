@@ -7,12 +7,11 @@
 // block is clear outside one: the sweep clears a block's bits after reading them, and
 // a block freed unswept had none set (nothing in it was marked). Heap::Verify checks
 // it. Keeping marks out of the header is what lets a pair have none
-// ([heap.inv.pairs]); the parallel trace claims an object with one atomic or on its
-// bit's word.
+// ([heap.inv.pairs]). The parallel trace writes a block's bits only from the block's
+// owner, so they are plain stores too ([heap.collect.parallel]).
 #ifndef WEFT_HEAP_MARK_BITS_H_
 #define WEFT_HEAP_MARK_BITS_H_
 
-#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -43,16 +42,6 @@ inline bool TestAndSetMark(BlockInfo& info, const void* p) {
   if (word & bit) return true;
   word |= bit;
   return false;
-}
-
-// AtomicTestAndSetMark: TestAndSetMark beside other threads marking the same block;
-// exactly one caller sees false for each object.
-inline bool AtomicTestAndSetMark(BlockInfo& info, const void* p) {
-  const size_t i = MarkIndex(p);
-  const uint64_t bit = uint64_t{1} << (i & 63);
-  std::atomic_ref<uint64_t> word(info.marks[i >> 6]);
-  if (word.load(std::memory_order_relaxed) & bit) return true;
-  return (word.fetch_or(bit, std::memory_order_relaxed) & bit) != 0;
 }
 
 inline void ClearMarks(BlockInfo& info) { std::memset(info.marks, 0, sizeof(info.marks)); }

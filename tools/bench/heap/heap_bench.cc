@@ -11,6 +11,8 @@
 //   [heap.nursery.in-place]).
 // BM_WalkPairTree/<depth>/<copied>: a left-first walk of a tree of pairs, as built or
 //   after a young collection copied it.
+// BM_PromotePairTreeInPlace/<depth>/<gc threads>: pause of a young collection that
+//   promotes a nursery holding one tree of pairs in place.
 // BM_FullCollection*: throughput of a full collection, bytes/s of live old data.
 // BM_WriteBarrier*: ns per reference store with the card-marking barrier.
 #include <memory>
@@ -197,6 +199,50 @@ void BM_WalkPairTree(benchmark::State& state) {
 BENCHMARK(BM_WalkPairTree)
     ->Args({20, 0})
     ->Args({20, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// BM_PromotePairTreeInPlace/<depth>/<gc threads>: pause of a young collection that
+// promotes in place a nursery holding one tree of pairs as a program builds it
+// (children before parents), the work of binary-trees' big young collections
+// (heap/DESIGN.md [heap.collect.copy-order]: the order marking in place visits
+// slots). Depth 20 is 32 MiB of pairs.
+void BM_PromotePairTreeInPlace(benchmark::State& state) {
+  const int depth = static_cast<int>(state.range(0));
+  HeapOptions o;
+  o.nursery_bytes = o.max_nursery_bytes = size_t{64} << 20;
+  o.promotion_age.fill(1);
+  o.promote_in_place_percent = 50;
+  o.gc_threads = static_cast<int>(state.range(1));
+  o.soft_limit_bytes = o.hard_limit_bytes = size_t{2} << 30;
+  Bench b(o);
+  b.heap->SetHost(nullptr);
+  // A dense collection first: a nursery is promoted in place while one of the last
+  // Heap::kDenseWindow collections was dense, and every timed one is.
+  b.roots.roots.push_back(BuildPairTree(b, 4));
+  b.heap->Collect(0, b.roots);
+  long nodes = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    b.roots.roots.clear();
+    b.heap->Collect(1, b.roots);  // frees the last round's tree
+    b.roots.roots.push_back(BuildPairTree(b, depth));
+    state.ResumeTiming();
+    b.heap->Collect(0, b.roots);
+    state.PauseTiming();
+    nodes = WalkLeftFirst(b.roots.roots[0].AsObject());
+    state.ResumeTiming();
+  }
+  if (nodes != (long{2} << depth) - 1) state.SkipWithError("wrong node count");
+  const HeapStats s = b.heap->Stats();
+  if (s.in_place_collections < static_cast<uint64_t>(state.iterations())) {
+    state.SkipWithError("a timed collection did not promote in place");
+  }
+  state.SetItemsProcessed(state.iterations() * nodes);
+}
+BENCHMARK(BM_PromotePairTreeInPlace)
+    ->Args({20, 1})
+    ->Args({20, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
