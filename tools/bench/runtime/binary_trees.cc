@@ -2,12 +2,14 @@
 // public API (runtime/weft.h) only.
 //
 //   bazel run //tools/bench/runtime:binary_trees -- N [WORKERS [YOUNG_PAUSE_MS
-//       [MAX_NURSERY_MIB [IN_PLACE_PERCENT [GC_THREADS [OLD_GROWTH_PERCENT]]]]]]
+//       [MAX_NURSERY_MIB [IN_PLACE_PERCENT [GC_THREADS [OLD_GROWTH_PERCENT
+//       [NURSERY_MIB]]]]]]]
 //
 // YOUNG_PAUSE_MS sets weft::Options::young_pause_target (0: no pause cap on the
 // nursery's growth), MAX_NURSERY_MIB max_nursery_bytes, IN_PLACE_PERCENT
-// promote_in_place_percent (0: always copy the nursery), GC_THREADS gc_threads and
-// OLD_GROWTH_PERCENT old_generation_growth_percent; without them, the runtime's defaults.
+// promote_in_place_percent (0: always copy the nursery), GC_THREADS gc_threads,
+// OLD_GROWTH_PERCENT old_generation_growth_percent and NURSERY_MIB nursery_bytes (the
+// nursery's smallest size); without them, the runtime's defaults.
 //
 // Prints exactly the text of the peer programs (shared/peers/gc/src/binarytrees/
 // bt_arena.cpp and bt_mt.cpp; see tools/bench/README.md, "Contract"), then the
@@ -162,6 +164,7 @@ int main(int argc, char** argv) {
   if (argc > 5) options.promote_in_place_percent = std::atoi(argv[5]);
   if (argc > 6) options.gc_threads = std::atoi(argv[6]);
   if (argc > 7) options.old_generation_growth_percent = std::atoi(argv[7]);
+  if (argc > 8) options.nursery_bytes = static_cast<size_t>(std::atof(argv[8]) * (1 << 20));
   absl::StatusOr<std::unique_ptr<weft::Runtime>> runtime = weft::Runtime::Create(options);
   if (!runtime.ok()) {
     std::fprintf(stderr, "binary_trees: %s\n", runtime.status().ToString().c_str());
