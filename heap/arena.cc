@@ -71,12 +71,14 @@ absl::StatusOr<Arena*> Arena::Create(const ArenaOptions& options) {
 
   size_t blocks = size >> kBlockShift;
   size_t table_bytes = RoundUp(blocks * sizeof(BlockInfo), OsPageSize());
-  void* table = OsReserve(table_bytes);
+  // [heap.arena.mark-table] The mark words follow the table in the same reservation.
+  size_t marks_bytes = RoundUp(blocks * kMarkBytesPerBlock, OsPageSize());
+  void* table = OsReserve(table_bytes + marks_bytes);
   if (table == nullptr) {
     OsRelease(reinterpret_cast<void*>(base), size);
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "arena: the OS refused to reserve %d bytes for the block table: %s", table_bytes,
-        std::strerror(errno)));
+        "arena: the OS refused to reserve %d bytes for the block table: %s",
+        table_bytes + marks_bytes, std::strerror(errno)));
   }
   Arena* arena = new Arena();
   arena->options_ = options;
@@ -90,12 +92,14 @@ absl::StatusOr<Arena*> Arena::Create(const ArenaOptions& options) {
   arena->mapping_size_ = size;
   arena->table_ = static_cast<BlockInfo*>(table);
   arena->table_bytes_ = table_bytes;
+  arena->marks_ = reinterpret_cast<uint64_t*>(static_cast<char*>(table) + table_bytes);
+  arena->marks_bytes_ = marks_bytes;
   return arena;
 }
 
 Arena::~Arena() {
   OsRelease(mapping_, mapping_size_);
-  OsRelease(table_, table_bytes_);
+  OsRelease(table_, table_bytes_ + marks_bytes_);
 }
 
 size_t Arena::high_water() const {
@@ -105,13 +109,25 @@ size_t Arena::high_water() const {
 
 bool Arena::CommitTableUpTo(size_t blocks) {
   size_t need = RoundUp(blocks * sizeof(BlockInfo), OsPageSize());
-  if (need <= table_committed_) return true;
-  size_t target = std::min(table_bytes_, RoundUp(need, kTableCommitStep));
-  if (!OsCommit(reinterpret_cast<char*>(table_) + table_committed_,
-                target - table_committed_)) {
-    return false;
+  if (need > table_committed_) {
+    size_t target = std::min(table_bytes_, RoundUp(need, kTableCommitStep));
+    if (!OsCommit(reinterpret_cast<char*>(table_) + table_committed_,
+                  target - table_committed_)) {
+      return false;
+    }
+    table_committed_ = target;
   }
-  table_committed_ = target;
+  // [heap.arena.mark-table]: committing makes no page resident; a page of mark words
+  // becomes resident when a block it covers is first used as a heap block.
+  need = RoundUp(blocks * kMarkBytesPerBlock, OsPageSize());
+  if (need > marks_committed_) {
+    size_t target = std::min(marks_bytes_, RoundUp(need, kTableCommitStep));
+    if (!OsCommit(reinterpret_cast<char*>(marks_) + marks_committed_,
+                  target - marks_committed_)) {
+      return false;
+    }
+    marks_committed_ = target;
+  }
   return true;
 }
 
@@ -152,7 +168,11 @@ void Arena::MarkRun(size_t start, size_t length, BlockType type) {
     std::memset(&b, 0, sizeof(b));
     b.type = type;
     b.run_head = static_cast<uint32_t>(start);
+    b.marks = marks_ + i * kMarkWordsPerBlock;
     if (type == BlockType::kFree) b.flags = dirty;
+    // [heap.arena.mark-table] Only a heap block's mark words are touched: a stack's
+    // stay untouched, and so not resident.
+    if (IsHeapBlockType(type)) std::memset(b.marks, 0, kMarkBytesPerBlock);
   }
   table_[start].run_blocks = static_cast<uint32_t>(length);
 }

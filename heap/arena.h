@@ -156,10 +156,14 @@ class Arena {
   size_t mapping_size_ = 0;
   BlockInfo* table_ = nullptr;
   size_t table_bytes_ = 0;
+  // [heap.arena.mark-table] kMarkWordsPerBlock words per block, after the table.
+  uint64_t* marks_ = nullptr;
+  size_t marks_bytes_ = 0;
 
   mutable Mutex mu_;  // TSan-visible ([heap/mutex.h])
   size_t high_water_ ABSL_GUARDED_BY(mu_) = 0;
   size_t table_committed_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of table committed
+  size_t marks_committed_ ABSL_GUARDED_BY(mu_) = 0;  // bytes of mark table committed
   // Blocks [0, committed_blocks_) are readable and writable: the high water plus what
   // was committed ahead of it ([heap.arena.commit-ahead]).
   size_t committed_blocks_ ABSL_GUARDED_BY(mu_) = 0;

@@ -1,5 +1,6 @@
-// mark_bits.h: the collector's mark bits, one per word of a heap block, beside the
-// block's entry in the block table rather than in object headers.
+// mark_bits.h: the collector's mark bits, one per word of a heap block, in the
+// arena's mark table beside the block table ([heap.arena.mark-table]) rather than in
+// object headers.
 //
 // [heap.inv.mark-bits] The bit of the word an object starts at is its mark; a large
 // object's is bit 0 of its run's head block. Bits are set only during a collection
@@ -44,11 +45,13 @@ inline bool TestAndSetMark(BlockInfo& info, const void* p) {
   return false;
 }
 
-inline void ClearMarks(BlockInfo& info) { std::memset(info.marks, 0, sizeof(info.marks)); }
+inline void ClearMarks(BlockInfo& info) {
+  std::memset(info.marks, 0, kMarkWordsPerBlock * sizeof(uint64_t));
+}
 
 inline bool AnyMarked(const BlockInfo& info) {
   uint64_t any = 0;
-  for (uint64_t w : info.marks) any |= w;
+  for (size_t i = 0; i < kMarkWordsPerBlock; ++i) any |= info.marks[i];
   return any != 0;
 }
 
