@@ -107,28 +107,27 @@ size_t Arena::high_water() const {
   return high_water_;
 }
 
+namespace {
+
+// CommitPrefix commits `region` (of `size` bytes, committed up to *committed) up to
+// `need` bytes, in steps of kTableCommitStep.
+bool CommitPrefix(void* region, size_t size, size_t need, size_t* committed) {
+  if (need <= *committed) return true;
+  size_t target = std::min(size, RoundUp(need, kTableCommitStep));
+  if (!OsCommit(static_cast<char*>(region) + *committed, target - *committed)) return false;
+  *committed = target;
+  return true;
+}
+
+}  // namespace
+
 bool Arena::CommitTableUpTo(size_t blocks) {
-  size_t need = RoundUp(blocks * sizeof(BlockInfo), OsPageSize());
-  if (need > table_committed_) {
-    size_t target = std::min(table_bytes_, RoundUp(need, kTableCommitStep));
-    if (!OsCommit(reinterpret_cast<char*>(table_) + table_committed_,
-                  target - table_committed_)) {
-      return false;
-    }
-    table_committed_ = target;
-  }
   // [heap.arena.mark-table]: committing makes no page resident; a page of mark words
   // becomes resident when a block it covers is first used as a heap block.
-  need = RoundUp(blocks * kMarkBytesPerBlock, OsPageSize());
-  if (need > marks_committed_) {
-    size_t target = std::min(marks_bytes_, RoundUp(need, kTableCommitStep));
-    if (!OsCommit(reinterpret_cast<char*>(marks_) + marks_committed_,
-                  target - marks_committed_)) {
-      return false;
-    }
-    marks_committed_ = target;
-  }
-  return true;
+  return CommitPrefix(table_, table_bytes_, RoundUp(blocks * sizeof(BlockInfo), OsPageSize()),
+                      &table_committed_) &&
+         CommitPrefix(marks_, marks_bytes_, RoundUp(blocks * kMarkBytesPerBlock, OsPageSize()),
+                      &marks_committed_);
 }
 
 bool Arena::CommitBlocksUpTo(size_t blocks) {
