@@ -14,7 +14,11 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
+#include <sstream>
+
+#include "runtime/log.h"
 #include "threads/blocking.h"
 #include "threads/channel.h"
 #include "threads/io.h"
@@ -127,6 +131,35 @@ TEST_P(SchedulerRunTest, RunWaitsForUnjoinedThreads) {
   // Detached threads still sleeping when main ends may be abandoned; but the ones
   // that finished are counted. Nothing may leak (checked in TearDown).
   EXPECT_LE(done.load(), 10);
+}
+
+// Main is never joined, so it is still registered when Run ends; it is not a thread
+// left behind. A detached thread that outlives main is, and is logged as one.
+TEST_P(SchedulerRunTest, RunLogsOnlyThreadsLeftBehindAsAbandoned) {
+  std::ostringstream out;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
+  weft::Log().sinks().push_back(sink);
+  auto level = weft::Log().level();
+  weft::Log().set_level(spdlog::level::info);
+  ASSERT_TRUE(RunMain([] {
+    Thread t = Spawn([] { return int64_t{1}; });
+    return t.Join().value;
+  }).ok());
+  std::string joined_only = out.str();
+  ASSERT_TRUE(RunMain([] {
+    Spawn([] {
+      this_thread::SleepFor(absl::InfiniteDuration());
+      return int64_t{0};
+    }).Detach();
+    this_thread::Yield();
+    return int64_t{0};
+  }).ok());
+  std::string with_detached = out.str().substr(joined_only.size());
+  weft::Log().set_level(level);
+  weft::Log().sinks().pop_back();
+  EXPECT_EQ(joined_only.find("abandoning"), std::string::npos) << joined_only;
+  EXPECT_NE(with_detached.find("abandoning 1 green threads"), std::string::npos)
+      << with_detached;
 }
 
 TEST_P(SchedulerRunTest, DetachedThreadsRun) {
