@@ -2,20 +2,18 @@
 
 #include <cstring>
 #include <memory>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
 #include "absl/strings/str_cat.h"
 #include "heap/collection_phase.h"
 #include "heap/filler.h"
 #include "heap/heap.h"
 #include "heap/heap_testing.h"
-#include "runtime/log.h"
+#include "runtime/log_capture.h"
 
 namespace weft::heap {
 namespace {
@@ -784,17 +782,14 @@ TEST_F(CollectorTest, TheObserverHearsEveryPhaseInOrder) {
 }
 
 TEST_F(CollectorTest, EachCollectionLogsOneDebugLine) {
-  std::ostringstream out;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-  weft::Log().sinks().push_back(sink);
-  auto level = weft::Log().level();
-  weft::Log().set_level(spdlog::level::debug);
-  roots_.roots.push_back(MakeList(m_, roots_, 10));
-  Collect(0);
-  Collect(2, true);
-  weft::Log().set_level(level);
-  weft::Log().sinks().pop_back();
-  std::string log = out.str();
+  std::string log;
+  {
+    weft::LogCapture capture(spdlog::level::debug);
+    roots_.roots.push_back(MakeList(m_, roots_, 10));
+    Collect(0);
+    Collect(2, true);
+    log = capture.Text();
+  }
   EXPECT_NE(log.find("gen 0: "), std::string::npos) << log;
   EXPECT_NE(log.find("gen 2 compact: "), std::string::npos) << log;
   EXPECT_NE(log.find(" ms"), std::string::npos) << log;

@@ -14,11 +14,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
 
-#include <sstream>
-
-#include "runtime/log.h"
+#include "runtime/log_capture.h"
 #include "threads/blocking.h"
 #include "threads/channel.h"
 #include "threads/io.h"
@@ -136,16 +133,12 @@ TEST_P(SchedulerRunTest, RunWaitsForUnjoinedThreads) {
 // Main is never joined, so it is still registered when Run ends; it is not a thread
 // left behind. A detached thread that outlives main is, and is logged as one.
 TEST_P(SchedulerRunTest, RunLogsOnlyThreadsLeftBehindAsAbandoned) {
-  std::ostringstream out;
-  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(out);
-  weft::Log().sinks().push_back(sink);
-  auto level = weft::Log().level();
-  weft::Log().set_level(spdlog::level::info);
+  weft::LogCapture capture(spdlog::level::info);
   ASSERT_TRUE(RunMain([] {
     Thread t = Spawn([] { return int64_t{1}; });
     return t.Join().value;
   }).ok());
-  std::string joined_only = out.str();
+  std::string joined_only = capture.Text();
   ASSERT_TRUE(RunMain([] {
     Spawn([] {
       this_thread::SleepFor(absl::InfiniteDuration());
@@ -154,9 +147,7 @@ TEST_P(SchedulerRunTest, RunLogsOnlyThreadsLeftBehindAsAbandoned) {
     this_thread::Yield();
     return int64_t{0};
   }).ok());
-  std::string with_detached = out.str().substr(joined_only.size());
-  weft::Log().set_level(level);
-  weft::Log().sinks().pop_back();
+  std::string with_detached = capture.Text().substr(joined_only.size());
   EXPECT_EQ(joined_only.find("abandoning"), std::string::npos) << joined_only;
   EXPECT_NE(with_detached.find("abandoning 1 green threads"), std::string::npos)
       << with_detached;
