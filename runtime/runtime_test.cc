@@ -359,6 +359,17 @@ TEST_P(RuntimeTest, BodyReturningALocalOfAnEndedScope) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// `return {};` from a body: no result is the result nil, not an error.
+TEST_P(RuntimeTest, BodyReturningAnEmptyLocalHasTheResultNil) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Thread t = Spawn([] { return Local(); });
+    EXPECT_TRUE(t.Join().IsNil());
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
 TEST_P(RuntimeTest, ReferenceResultOfAnEndedThreadSurvivesCollectionsUntilJoin) {
   auto rt = Make();
   auto r = rt->Run([] {

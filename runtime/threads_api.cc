@@ -138,6 +138,10 @@ class ThreadBodyOwner {
     } drop{r_};
     Scope scope("thread");
     Local result = r_->body();
+    if (result.empty()) {  // `return {};`: a body with no result has the result nil
+      r_->result = heap::Value::Nil();
+      return 0;
+    }
     // [runtime.inv.result-live]: a Local of a scope that has ended names a popped slot.
     // While the stack still has that slot's memory, nothing has written it since the
     // scope ended, so the value is read, with a warning (once per process); once the
@@ -148,7 +152,7 @@ class ThreadBodyOwner {
       if (!stack.Owns(slot)) {
         throw TypeError(
             "weft: a green thread's body returned a Local that is not a slot of its "
-            "stack (its scope had ended and its memory is gone, or it is empty): return "
+            "stack (its scope had ended and its memory is gone): return "
             "it with Scope::Escape");
       }
       WarnPoppedResultOnce();

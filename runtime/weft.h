@@ -511,8 +511,9 @@ struct LoadedImage {
 absl::StatusOr<LoadedImage> LoadImage(const std::string& path, const ImageLoadOptions& options);
 
 // ---------------------------------------------------------------------------------
-// Green threads. A thread's body returns a value (its result); an exception escaping
-// it ends that thread only, is logged once, and is rethrown by Join.
+// Green threads. A thread's body returns a value (its result; an empty Local(), as
+// from `return {};`, is nil); an exception escaping it ends that thread only, is
+// logged once, and is rethrown by Join.
 
 struct SpawnOptions {
   std::string name;
