@@ -330,8 +330,7 @@ void Collector::Process(Value* slot) {
         }
         info.flags |= kBlockEvacFailed;  // no room: this block is swept instead
       }
-      Mark(o, info);
-      info.bytes_used += static_cast<uint32_t>(ObjectSize(o));
+      info.bytes_used += Mark(o, info);  // [heap.collect.unswept]
       return;
     case BlockType::kLarge:
     case BlockType::kPinned:
@@ -364,10 +363,12 @@ Region& Collector::ToRegion(int generation, bool boxed, size_t bytes, int age) {
   return (medium ? overflow_ : to_)[generation][boxed ? 0 : 1];
 }
 
-void Collector::Mark(Object* o, BlockInfo& info) {
+uint32_t Collector::Mark(Object* o, BlockInfo& info) {
   SetMark(info, o);  // [heap.inv.mark-bits]
-  marked_bytes_ += ObjectSize(o);
+  const uint32_t bytes = static_cast<uint32_t>(ObjectSize(o));
+  marked_bytes_ += bytes;
   if (KindHasReferences(o->kind())) work_.push_back(o);
+  return bytes;
 }
 
 // The fatal check that follows has a constant message; this line says how big the
@@ -606,15 +607,11 @@ void Collector::DrainInPlace() {
       return;
     }
     if (ri.type == BlockType::kOld && !(ri.flags & kBlockEvacuate)) {
-      // Process's kOld case inline: nothing in a block not being evacuated is
-      // forwarded, and a copy this collection made (a to-space block) is settled.
-      if (ri.generation <= generation_ && !(ri.flags & kBlockToSpace) &&
-          !TestAndSetMark(ri, r)) {
+      // Process's kOld case without its forwarding and evacuation checks: nothing in a
+      // block not being evacuated is forwarded.
+      if (!Settled(r, ri)) {
         WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
-        const uint32_t bytes = static_cast<uint32_t>(ObjectSizeInWords(r) * kWordSize);
-        marked_bytes_ += bytes;
-        ri.bytes_used += bytes;
-        if (KindHasReferences(r->kind())) work_.push_back(r);
+        ri.bytes_used += Mark(r, ri);  // [heap.collect.unswept]
       }
       if (holder_generation > 0 && Generation(ri) < holder_generation) {
         DirtyCard(info_for(slot), slot);  // [heap.inv.old-to-young]

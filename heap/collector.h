@@ -94,7 +94,9 @@ class Collector {
   // makes it a generation-1 block if anything in it survived.
   void PromoteInPlace(char* block);
   // Mark: `o`, in the block of `info`, survives in place; its references are traced.
-  void Mark(Object* o, BlockInfo& info);
+  // Returns its size, counted in marked_bytes_; the caller adds it to the live count
+  // of a block it sweeps ([heap.collect.unswept]).
+  uint32_t Mark(Object* o, BlockInfo& info);
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
   void ReportSurvivorOutOfMemory(size_t object_bytes);
   // AllocateTo opens the next to-space region for a copy its region could not take.
