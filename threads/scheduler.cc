@@ -1689,6 +1689,8 @@ void SleepFor(absl::Duration d) {
   int64_t deadline = internal::DeadlineFromNow(absl::ToInt64Nanoseconds(d));
   internal::Park(ThreadState::kSleeping, WaitReason::kSleep, nullptr, nullptr, nullptr, &ws,
                  deadline);
+  // [threads.timers.clock]: only the timer wakes a sleep, and only past its deadline.
+  WEFT_CHECK(MonoNowNs() >= deadline, "weft: a sleep woke before its deadline");
 }
 
 ManagedStack& GetManagedStack() {
