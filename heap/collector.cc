@@ -330,7 +330,7 @@ void Collector::Process(Value* slot) {
         }
         info.flags |= kBlockEvacFailed;  // no room: this block is swept instead
       }
-      info.bytes_used += Mark(o, info);  // [heap.collect.unswept]
+      info.bytes_used += static_cast<uint32_t>(Mark(o, info));  // [heap.collect.unswept]
       return;
     case BlockType::kLarge:
     case BlockType::kPinned:
@@ -363,9 +363,9 @@ Region& Collector::ToRegion(int generation, bool boxed, size_t bytes, int age) {
   return (medium ? overflow_ : to_)[generation][boxed ? 0 : 1];
 }
 
-uint32_t Collector::Mark(Object* o, BlockInfo& info) {
+size_t Collector::Mark(Object* o, BlockInfo& info) {
   SetMark(info, o);  // [heap.inv.mark-bits]
-  const uint32_t bytes = static_cast<uint32_t>(ObjectSize(o));
+  const size_t bytes = ObjectSize(o);  // a large object may pass 4 GiB
   marked_bytes_ += bytes;
   if (KindHasReferences(o->kind())) work_.push_back(o);
   return bytes;
@@ -611,7 +611,7 @@ void Collector::DrainInPlace() {
       // block not being evacuated is forwarded.
       if (!Settled(r, ri)) {
         WEFT_DCHECK(r->IsObject(), "weft: reference to something that is not an object");
-        ri.bytes_used += Mark(r, ri);  // [heap.collect.unswept]
+        ri.bytes_used += static_cast<uint32_t>(Mark(r, ri));  // [heap.collect.unswept]
       }
       if (holder_generation > 0 && Generation(ri) < holder_generation) {
         DirtyCard(info_for(slot), slot);  // [heap.inv.old-to-young]

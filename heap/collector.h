@@ -94,9 +94,9 @@ class Collector {
   // makes it a generation-1 block if anything in it survived.
   void PromoteInPlace(char* block);
   // Mark: `o`, in the block of `info`, survives in place; its references are traced.
-  // Returns its size, counted in marked_bytes_; the caller adds it to the live count
-  // of a block it sweeps ([heap.collect.unswept]).
-  uint32_t Mark(Object* o, BlockInfo& info);
+  // Returns its size, counted in marked_bytes_; for an object of an old block (at most
+  // a block) the caller adds it to the block's live count ([heap.collect.unswept]).
+  size_t Mark(Object* o, BlockInfo& info);
   Object* Copy(Object* o, int to_generation, int age, bool from_young);
   void ReportSurvivorOutOfMemory(size_t object_bytes);
   // AllocateTo opens the next to-space region for a copy its region could not take.
