@@ -77,7 +77,7 @@ absl::StatusOr<Arena*> Arena::Create(const ArenaOptions& options) {
   if (table == nullptr) {
     OsRelease(reinterpret_cast<void*>(base), size);
     return absl::ResourceExhaustedError(absl::StrFormat(
-        "arena: the OS refused to reserve %d bytes for the block table: %s",
+        "arena: the OS refused to reserve %d bytes for the block and mark tables: %s",
         table_bytes + marks_bytes, std::strerror(errno)));
   }
   Arena* arena = new Arena();

@@ -45,9 +45,7 @@ inline bool TestAndSetMark(BlockInfo& info, const void* p) {
   return false;
 }
 
-inline void ClearMarks(BlockInfo& info) {
-  std::memset(info.marks, 0, kMarkWordsPerBlock * sizeof(uint64_t));
-}
+inline void ClearMarks(BlockInfo& info) { std::memset(info.marks, 0, kMarkBytesPerBlock); }
 
 inline bool AnyMarked(const BlockInfo& info) {
   uint64_t any = 0;

@@ -1446,10 +1446,8 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
     poller_.reset();
   }
   main_result_ = ThreadResult{};
-  bool main_result_done = false;
   {
     SpinLockHolder h(&main_->join_lock);
-    main_result_done = main_->done;
     if (main_->done) main_result_ = std::move(main_->result);
   }
   // Everything still registered is abandoned: detached threads still alive, and on
@@ -1472,14 +1470,15 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   }
   for (auto& w : workers_) w->timers_.Clear();
   // Main stays registered after it ends (nobody joins it; its result was taken
-  // above), so it is deleted here too, but it is not a thread left behind.
+  // above), so it is deleted here too, but it is not a thread left behind. (Run ends
+  // before main only on a deadlock, which logs its own report instead.)
   std::vector<GreenThread*> left;
   size_t alive = 0;
   {
     SpinLockHolder l(&reg_mu_);
     for (GreenThread* t = reg_head_; t != nullptr; t = t->reg_next) {
       left.push_back(t);
-      if (t != main_ || !main_result_done) ++alive;
+      if (t != main_) ++alive;
     }
   }
   if (alive > 0 && !deadlock) {
