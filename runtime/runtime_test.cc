@@ -370,6 +370,32 @@ TEST_P(RuntimeTest, BodyReturningAnEmptyLocalHasTheResultNil) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// SleepUntil parks only its green thread: with one worker, the thread that spawned the
+// sleeper runs before the deadline (the public call once slept the worker's OS thread).
+TEST_P(RuntimeTest, SleepUntilParksOnlyItsThread) {
+  if (GetParam() != 1) GTEST_SKIP() << "with one worker only the sleeper's worker can run main";
+  auto rt = Make();
+  absl::Time deadline = absl::Now() + absl::Milliseconds(300);
+  absl::Time main_resumed;
+  absl::Time woke;
+  auto r = rt->Run([&] {
+    std::atomic<bool> started{false};
+    Thread t = Spawn([&] {
+      started = true;
+      SleepUntil(deadline);
+      woke = absl::Now();
+      return Local();
+    });
+    while (!started) Yield();
+    main_resumed = absl::Now();
+    t.Join();
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_LT(main_resumed, deadline) << "main ran only after the sleeper's deadline";
+  EXPECT_GE(woke, deadline);
+}
+
 TEST_P(RuntimeTest, ReferenceResultOfAnEndedThreadSurvivesCollectionsUntilJoin) {
   auto rt = Make();
   auto r = rt->Run([] {

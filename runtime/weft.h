@@ -570,7 +570,7 @@ inline void Safepoint() {
 // `d` after the call as measured on CLOCK_MONOTONIC (std::chrono::steady_clock), the
 // clock every timeout in Weft uses. absl::Now() reads the real-time clock, which may be
 // stepped or slewed, through a cycle-counter estimate, so an interval measured with it
-// can come out shorter. SleepUntil(t) sleeps for t - absl::Now().
+// can come out shorter. SleepUntil(t) parks the same way for t - absl::Now().
 void SleepFor(absl::Duration d);
 void SleepUntil(absl::Time t);
 int64_t CurrentThreadId();

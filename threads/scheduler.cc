@@ -22,6 +22,7 @@
 #include "threads/overflow.h"
 #include "threads/poller.h"
 #include "threads/scheduler_impl.h"
+#include "threads/this_thread.h"
 #include "threads/wait_queue.h"
 
 #if defined(WEFT_ASAN)
@@ -1668,7 +1669,10 @@ void MigrateTo(int worker) {
 }
 
 void SleepUntil(absl::Time deadline) {
-  SleepFor(deadline - absl::Now());
+  // Qualified: unqualified, argument-dependent lookup of an absl::Duration argument
+  // found absl::SleepFor, which slept the worker's OS thread and every thread queued on
+  // it (SchedulerRunTest.SleepUntilParksOnlyItsThread).
+  this_thread::SleepFor(deadline - absl::Now());
 }
 
 void SleepFor(absl::Duration d) {

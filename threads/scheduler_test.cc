@@ -310,31 +310,68 @@ TEST_P(SchedulerRunTest, SleepTakesAtLeastItsDuration) {
   EXPECT_EQ(early.load(), 0) << "worst shortfall " << worst_ns.load() << " ns";
 }
 
+// SleepUntil parks its green thread like SleepFor: on one worker, the thread that
+// spawned the sleeper runs again long before the sleeper's deadline. (It once slept
+// the worker's OS thread: an unqualified SleepFor(absl::Duration) call found
+// absl::SleepFor by argument-dependent lookup.)
+TEST_P(SchedulerRunTest, SleepUntilParksOnlyItsThread) {
+  if (GetParam() != 1) GTEST_SKIP() << "with one worker only the sleeper's worker can run main";
+  absl::Time deadline;
+  absl::Time main_resumed;
+  absl::Time woke;
+  ASSERT_TRUE(RunMain([&] {
+    bool started = false;
+    deadline = absl::Now() + absl::Milliseconds(300);
+    Thread t = Spawn([&] {
+      started = true;
+      this_thread::SleepUntil(deadline);
+      woke = absl::Now();
+      return int64_t{0};
+    });
+    while (!started) this_thread::Yield();
+    main_resumed = absl::Now();
+    t.Join();
+    return int64_t{0};
+  }).ok());
+  EXPECT_LT(main_resumed, deadline) << "main ran only after the sleeper's deadline";
+  EXPECT_GE(woke, deadline);
+}
+
 // [threads.timers.order]: threads whose deadlines all passed while the worker was busy
 // run in deadline order once it looks at its timers (one worker: one timer heap).
+// Each sleeper sleeps until a common base plus its delay, so the deadlines are ordered
+// by the delays however long each thread took to start: relative sleeps armed one after
+// another reorder when a start takes longer than the 5 ms between delays (it did once
+// under tsan on a loaded machine: 5, 15, 10, 25, 20).
 TEST_P(SchedulerRunTest, ThreadsDueTogetherRunInDeadlineOrder) {
   if (GetParam() != 1) GTEST_SKIP() << "one worker's timer heap";
   std::vector<int> order;
-  ASSERT_TRUE(RunMain([&order] {
+  int late_starts = 0;
+  ASSERT_TRUE(RunMain([&order, &late_starts] {
     const int delays_ms[] = {25, 5, 20, 10, 15};
+    // Far enough ahead that every sleeper parks before the earliest deadline.
+    const absl::Time base = absl::Now() + absl::Milliseconds(500);
     int started = 0;
     std::vector<Thread> ts;
     for (int d : delays_ms) {
-      ts.push_back(Spawn([d, &order, &started] {
+      ts.push_back(Spawn([d, base, &order, &started, &late_starts] {
         ++started;  // one worker: no race, and it parks before main runs again
-        this_thread::SleepFor(absl::Milliseconds(d));
+        if (absl::Now() >= base) ++late_starts;
+        this_thread::SleepUntil(base + absl::Milliseconds(d));
         order.push_back(d);
         return int64_t{0};
       }));
     }
     while (started < 5) this_thread::Yield();  // every sleeper parks with its timer
     // Busy past every deadline without a switch, so they all expire together.
-    absl::Time until = absl::Now() + absl::Milliseconds(60);
+    absl::Time until = base + absl::Milliseconds(60);
     while (absl::Now() < until) {
     }
     for (auto& t : ts) t.Join();
     return int64_t{0};
   }).ok());
+  ASSERT_EQ(late_starts, 0) << "a sleeper started after the common base: the machine "
+                               "took over 500 ms to start five threads";
   EXPECT_EQ(order, (std::vector<int>{5, 10, 15, 20, 25}));
 }
 
