@@ -149,26 +149,34 @@ Channel Channel::Make(size_t capacity) {
   return c;
 }
 
+// Send, Recv and Select poll first, so a loop of operations that never block is a
+// safepoint like one that does ([runtime.safepoint.calls]).
 void Channel::Send(Local v) {
+  ValueChannel& c = StateOf(state_);
+  Safepoint();
   // No safepoint between reading v and the channel's lock: once blocked, the value is
   // the wait node's, visited by VisitChannelValues.
-  if (!StateOf(state_).Send(ToHeap(v.get()))) throw ChannelClosed();
+  if (!c.Send(ToHeap(v.get()))) throw ChannelClosed();
 }
 
 std::optional<Local> Channel::Recv() {
   ValueChannel& c = StateOf(state_);
+  Safepoint();
   Local out = Local::Nil();  // the destination, a root from now on
   SlotOut o{MutableSlotOf(out)};
   if (!c.ReceiveInto(&o)) return std::nullopt;
   return out;
 }
 
-void Channel::Close() { StateOf(state_).Close(); }
+void Channel::Close() {
+  if (!StateOf(state_).Close()) throw ChannelClosed("weft: close of a closed channel");
+}
 
 size_t Channel::capacity() const { return StateOf(state_).capacity(); }
 
 int Select(std::span<SelectCase> cases, std::optional<Local>* received,
            std::optional<absl::Duration> timeout) {
+  Safepoint();
   const size_t n = cases.size();
   // One destination slot per receive case, in a frame of their own: only the chosen
   // one escapes to the caller's frame.

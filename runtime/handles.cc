@@ -87,25 +87,32 @@ Local Scope::NewSlow(Value v) const {
   return Local(reinterpret_cast<Value*>(slot));
 }
 
-Global::Global() : slot_(nullptr) {}
+Global::Global() : slot_(nullptr), runtime_(nullptr) {}
 
-Global::Global(Local v)
-    : slot_(reinterpret_cast<Value*>(RuntimeImpl::Current().NewGlobalSlot(ToHeap(v.get())))) {}
+Global::Global(Local v) {
+  RuntimeImpl& rt = RuntimeImpl::Current();
+  slot_ = reinterpret_cast<Value*>(rt.NewGlobalSlot(ToHeap(v.get())));
+  runtime_ = &rt;
+}
 
-Global::~Global() {
+// Frees the slot in the runtime that made it, not the running one: after Run returns
+// no runtime runs (RuntimeApiTest.GlobalDestroyedAfterRunReturns).
+void Global::Release() {
   if (slot_ != nullptr) {
-    RuntimeImpl::Current().FreeGlobalSlot(reinterpret_cast<heap::Value*>(slot_));
+    static_cast<RuntimeImpl*>(runtime_)->FreeGlobalSlot(reinterpret_cast<heap::Value*>(slot_));
+    slot_ = nullptr;
   }
 }
 
-Global::Global(Global&& o) noexcept : slot_(o.slot_) { o.slot_ = nullptr; }
+Global::~Global() { Release(); }
+
+Global::Global(Global&& o) noexcept : slot_(o.slot_), runtime_(o.runtime_) { o.slot_ = nullptr; }
 
 Global& Global::operator=(Global&& o) noexcept {
   if (this != &o) {
-    if (slot_ != nullptr) {
-      RuntimeImpl::Current().FreeGlobalSlot(reinterpret_cast<heap::Value*>(slot_));
-    }
+    Release();
     slot_ = o.slot_;
+    runtime_ = o.runtime_;
     o.slot_ = nullptr;
   }
   return *this;
@@ -117,7 +124,9 @@ Local Global::Get() const {
 
 void Global::Set(Local v) {
   if (slot_ == nullptr) {
-    slot_ = reinterpret_cast<Value*>(RuntimeImpl::Current().NewGlobalSlot(ToHeap(v.get())));
+    RuntimeImpl& rt = RuntimeImpl::Current();
+    slot_ = reinterpret_cast<Value*>(rt.NewGlobalSlot(ToHeap(v.get())));
+    runtime_ = &rt;
   } else {
     *slot_ = v.get();
   }

@@ -45,6 +45,24 @@ uint64_t StressFromEnvironment() {
 
 }  // namespace
 
+absl::Status ValidateSpawnOptions(const SpawnOptions& o) {
+  if (o.native_stack_bytes != 0) {
+    if (auto s = CheckSize("SpawnOptions.native_stack_bytes", o.native_stack_bytes, 32 * kKiB,
+                           64 * kMiB);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (o.managed_stack_max_bytes != 0) {
+    if (auto s = CheckSize("SpawnOptions.managed_stack_max_bytes", o.managed_stack_max_bytes,
+                           4 * kKiB, kGiB);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateOptions(const Options& o) {
   if (o.workers < 0 || o.workers > 256) {
     return OutOfRange("workers", "in [1, 256], or 0 for one per core", absl::StrCat(o.workers));

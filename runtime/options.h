@@ -14,6 +14,10 @@ namespace weft {
 // the allowed range.
 absl::Status ValidateOptions(const Options& o);
 
+// ValidateSpawnOptions: the stack sizes of a SpawnOptions (0: the runtime's default),
+// in the ranges of the Options of the same name.
+absl::Status ValidateSpawnOptions(const SpawnOptions& o);
+
 // The heap's options for `o` (already validated). WEFT_GC_STRESS in the environment
 // sets gc_stress_every when `o` leaves it 0.
 heap::HeapOptions ToHeapOptions(const Options& o);

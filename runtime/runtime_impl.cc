@@ -224,7 +224,9 @@ heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
 void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
   // A free slot holds nil, so the collector may visit it ([runtime.globals.cache]).
   *slot = heap::Value::Nil();
-  SlotCache* c = CurrentSlotCache();
+  // A worker's cache only while this runtime runs: a Global of another runtime, or
+  // one destroyed after Run returned, goes back to the shared list.
+  SlotCache* c = CurrentOrNull() == this ? CurrentSlotCache() : nullptr;
   if (c != nullptr) {
     if (c->count == SlotCache::kCapacity) SpillSlotCache(c, SlotCache::kCapacity / 2);
     c->slots[c->count++] = slot;

@@ -6,10 +6,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
+#include <optional>
 #include <random>
 #include <regex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -881,70 +884,232 @@ TEST_P(RuntimeTest, CensusAndPathFromRoot) {
 INSTANTIATE_TEST_SUITE_P(Workers, RuntimeTest, ::testing::Values(1, 2, 4),
                          [](const auto& info) { return absl::StrCat(info.param, "w"); });
 
-// weft::Safepoint ([threads.inv.poll]): a loop that neither allocates nor blocks but
-// polls lets a collection that a thread on another worker asks for stop it there.
-// Without the poll the collection would wait for the loop, which ends only when the
-// collection is done or at its deadline: the test fails on `timed_out`.
-TEST(RuntimeSafepointTest, PollingLoopLetsAThreadOnAnotherWorkerCollect) {
-  for (int workers : {2, 4}) {
-    Options o;
-    o.workers = workers;
-    o.control_socket = false;
-    auto rt = Runtime::Create(o);
-    ASSERT_TRUE(rt.ok()) << rt.status();
-    std::atomic<bool> spinning{false}, collected{false}, timed_out{false}, never_ran{false};
-    int64_t car_after = -1;
-    uint64_t young_before = 0, young_after = 0;
-    auto r = (*rt)->Run([&] {
-      Scope scope("main");
-      Thread collector = Spawn(
-          [&]() -> Local {
-            // The spinner goes to this worker's run-next slot; this thread keeps the
-            // worker (it spins without a safepoint), so an idle worker steals it.
-            Thread spinner = Spawn(
-                [&]() -> Local {
-                  Scope s("spinner");
-                  Local young = Cons(Fixnum(7), Local::Nil());  // moved by the collection
-                  spinning.store(true);
-                  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-                  for (uint64_t n = 1; !collected.load(); ++n) {
-                    Safepoint();
-                    if (n % 4096 == 0 && absl::Now() > deadline) {
-                      timed_out.store(true);
+// The operations of a loop that never blocks: an explicit poll, or calls weft.h names
+// safepoints whether they block or not ([runtime.safepoint.calls]).
+enum class LoopOp { kSafepoint, kLock, kTryLock, kBufferedChannel, kSelectReady, kWaitGroupWait };
+
+// weft::Safepoint ([threads.inv.poll]) and [runtime.safepoint.calls]: a loop that
+// neither allocates nor blocks but polls, or makes calls that poll, lets a collection
+// that a thread on another worker asks for stop it there. Without the poll the
+// collection would wait for the loop, which ends only when the collection is done or
+// at its deadline: the test fails on `timed_out`. (Uncontended locks and channel
+// operations that did not block were no safepoints until 2026-12-03.)
+void LoopLetsAThreadOnAnotherWorkerCollect(int workers, LoopOp op) {
+  Options o;
+  o.workers = workers;
+  o.control_socket = false;
+  auto rt = Runtime::Create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  std::atomic<bool> spinning{false}, collected{false}, timed_out{false}, never_ran{false};
+  std::atomic<bool> select_missed{false};
+  int64_t car_after = -1;
+  uint64_t young_before = 0, young_after = 0;
+  auto r = (*rt)->Run([&] {
+    Scope scope("main");
+    Thread collector = Spawn(
+        [&]() -> Local {
+          // The spinner goes to this worker's run-next slot; this thread keeps the
+          // worker (it spins without a safepoint), so an idle worker steals it.
+          Thread spinner = Spawn(
+              [&]() -> Local {
+                Scope s("spinner");
+                Local young = Cons(Fixnum(7), Local::Nil());  // moved by the collection
+                Mutex mu;
+                WaitGroup wg;
+                Channel ch = Channel::Make(1);
+                Local one = s.Fixnum(1);
+                spinning.store(true);
+                const absl::Time deadline = absl::Now() + absl::Seconds(20);
+                for (uint64_t n = 1; !collected.load(); ++n) {
+                  switch (op) {
+                    case LoopOp::kSafepoint:
+                      Safepoint();
+                      break;
+                    case LoopOp::kLock:
+                      mu.Lock();
+                      mu.Unlock();
+                      break;
+                    case LoopOp::kTryLock:
+                      if (mu.TryLock()) mu.Unlock();
+                      break;
+                    case LoopOp::kBufferedChannel: {
+                      Scope it(s, "it");  // Recv's result is a slot of it
+                      ch.Send(one);
+                      ch.Recv();
                       break;
                     }
+                    case LoopOp::kSelectReady: {
+                      Scope it(s, "it");
+                      SelectCase c[] = {{SelectCase::kSend, ch, one}};
+                      if (Select(c, nullptr, absl::ZeroDuration()) == 0) {
+                        ch.Recv();
+                      } else {
+                        select_missed.store(true);  // a ready send must be chosen
+                      }
+                      break;
+                    }
+                    case LoopOp::kWaitGroupWait:
+                      wg.Wait();  // the count is zero: returns at once
+                      break;
                   }
-                  car_after = FixnumValue(Car(young));
-                  return s.Escape(s.Nil());
-                },
-                {.name = "spinner"});
-            const absl::Time deadline = absl::Now() + absl::Seconds(20);
-            while (!spinning.load()) {
-              if (absl::Now() > deadline) {
-                never_ran.store(true);
-                collected.store(true);
-                break;
-              }
-            }
-            if (!never_ran.load()) {
-              young_before = GetStats().collections[0];
-              Collect(0);
-              young_after = GetStats().collections[0];
+                  if (n % 4096 == 0 && absl::Now() > deadline) {
+                    timed_out.store(true);
+                    break;
+                  }
+                }
+                car_after = FixnumValue(Car(young));
+                return s.Escape(s.Nil());
+              },
+              {.name = "spinner"});
+          const absl::Time deadline = absl::Now() + absl::Seconds(20);
+          while (!spinning.load()) {
+            if (absl::Now() > deadline) {
+              never_ran.store(true);
               collected.store(true);
+              break;
             }
-            spinner.Join();
-            return Local::Nil();
-          },
-          {.name = "collector"});
-      collector.Join();
-      return 0;
-    });
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_FALSE(never_ran.load()) << workers << " workers: no idle worker took the spinner";
-    EXPECT_FALSE(timed_out.load()) << workers << " workers: the collection waited for the loop";
-    EXPECT_EQ(young_after, young_before + 1);
-    EXPECT_EQ(car_after, 7);
-  }
+          }
+          if (!never_ran.load()) {
+            young_before = GetStats().collections[0];
+            Collect(0);
+            young_after = GetStats().collections[0];
+            collected.store(true);
+          }
+          spinner.Join();
+          return Local::Nil();
+        },
+        {.name = "collector"});
+    collector.Join();
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(never_ran.load()) << workers << " workers: no idle worker took the spinner";
+  EXPECT_FALSE(timed_out.load()) << workers << " workers: the collection waited for the loop";
+  EXPECT_FALSE(select_missed.load()) << "Select with a zero timeout passed over a ready send";
+  EXPECT_EQ(young_after, young_before + 1);
+  EXPECT_EQ(car_after, 7);
+}
+
+TEST(RuntimeSafepointTest, PollingLoopLetsAThreadOnAnotherWorkerCollect) {
+  for (int workers : {2, 4}) LoopLetsAThreadOnAnotherWorkerCollect(workers, LoopOp::kSafepoint);
+}
+TEST(RuntimeSafepointTest, UncontendedLockLoopIsASafepoint) {
+  LoopLetsAThreadOnAnotherWorkerCollect(2, LoopOp::kLock);
+  LoopLetsAThreadOnAnotherWorkerCollect(2, LoopOp::kTryLock);
+}
+TEST(RuntimeSafepointTest, ChannelLoopThatNeverBlocksIsASafepoint) {
+  LoopLetsAThreadOnAnotherWorkerCollect(2, LoopOp::kBufferedChannel);
+  LoopLetsAThreadOnAnotherWorkerCollect(2, LoopOp::kSelectReady);
+}
+TEST(RuntimeSafepointTest, WaitGroupWaitThatNeverBlocksIsASafepoint) {
+  LoopLetsAThreadOnAnotherWorkerCollect(2, LoopOp::kWaitGroupWait);
+}
+
+// A Global may be destroyed after Run returns (weft.h): it frees its slot in the
+// runtime that made it, with no runtime running. It aborted with "no runtime is
+// running" until 2026-12-03. The slot goes back for reuse: a second Run's Globals and
+// collections work, and nothing leaks (ASan pass).
+TEST(RuntimeGlobalTest, GlobalDestroyedOrMovedOverAfterRunReturns) {
+  Options o;
+  o.workers = 2;
+  o.control_socket = false;
+  auto rt = Runtime::Create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  std::optional<Global> kept;
+  Global moved_over;
+  Global source;
+  auto r = (*rt)->Run([&] {
+    Scope scope("main");
+    kept.emplace(MakeString("held by a native structure"));
+    moved_over = Global(Fixnum(1));
+    source = Global(Fixnum(2));
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  kept.reset();                      // destroyed with no runtime running
+  moved_over = std::move(source);    // frees the slot of 1, takes the slot of 2
+  r = (*rt)->Run([&] {
+    Scope scope("main");
+    EXPECT_EQ(FixnumValue(moved_over.Get()), 2);
+    std::vector<Global> more;
+    for (int i = 0; i < 100; ++i) more.emplace_back(Fixnum(i));
+    Collect(1);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(FixnumValue(more[i].Get()), i);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// Misuses of the synchronisation objects are errors thrown at the call, not aborts
+// ("the process never aborts for a user error"): an unlock of an unlocked mutex, a
+// wait group's count going below zero or overflowing, a second Close, an empty Thread,
+// a moved-from Mutex or WaitGroup, SpawnOptions out of range. Each state is unchanged
+// after the error.
+TEST(RuntimeMisuseTest, SynchronisationMisusesThrowAndChangeNothing) {
+  Options o;
+  o.workers = 1;
+  o.control_socket = false;
+  auto rt = Runtime::Create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  auto r = (*rt)->Run([&] {
+    Scope scope("main");
+    Mutex mu;
+    EXPECT_THROW(mu.Unlock(), TypeError);
+    EXPECT_TRUE(mu.TryLock());  // still unlocked after the refused Unlock
+    mu.Unlock();
+
+    WaitGroup wg;
+    EXPECT_THROW(wg.Done(), TypeError);
+    wg.Add(2);
+    EXPECT_THROW(wg.Add(-3), TypeError);
+    EXPECT_THROW(wg.Add(std::numeric_limits<int64_t>::max()), TypeError);
+    wg.Done();
+    wg.Done();
+    wg.Wait();  // the count is back at zero: returns
+
+    Channel ch = Channel::Make(1);
+    ch.Send(Fixnum(5));
+    ch.Close();
+    try {
+      ch.Close();
+      ADD_FAILURE() << "a second Close did not throw";
+    } catch (const ChannelClosed& e) {
+      EXPECT_STREQ(e.what(), "weft: close of a closed channel");
+    }
+    std::optional<Local> v = ch.Recv();  // the buffered value is still delivered
+    EXPECT_TRUE(v.has_value() && FixnumValue(*v) == 5);
+    EXPECT_FALSE(ch.Recv().has_value());
+    try {
+      ch.Send(Fixnum(6));
+      ADD_FAILURE() << "a send on a closed channel did not throw";
+    } catch (const ChannelClosed& e) {
+      EXPECT_STREQ(e.what(), "weft: send on a closed channel");
+    }
+
+    Thread empty;
+    EXPECT_THROW(empty.Join(), TypeError);
+    EXPECT_THROW(empty.id(), TypeError);
+
+    try {
+      Spawn([] { return Local(); }, {.native_stack_bytes = 100});
+      ADD_FAILURE() << "a 100-byte native stack was accepted";
+    } catch (const TypeError& e) {
+      EXPECT_STREQ(e.what(),
+                   "weft: option SpawnOptions.native_stack_bytes must be in [32768, 67108864] "
+                   "bytes; got 100");
+    }
+    EXPECT_THROW(Spawn([] { return Local(); }, {.managed_stack_max_bytes = size_t{2} << 30}),
+                 TypeError);
+    Spawn([] { return Local(); }, {.native_stack_bytes = 32 << 10}).Join();  // the bounds
+    Spawn([] { return Local(); }, {.managed_stack_max_bytes = 4 << 10}).Join();
+
+    Mutex from = std::move(mu);
+    EXPECT_THROW(mu.Lock(), TypeError);  // NOLINT(bugprone-use-after-move): the point
+    WaitGroup wg2 = std::move(wg);
+    EXPECT_THROW(wg.Add(1), TypeError);  // NOLINT(bugprone-use-after-move)
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
 }
 
 TEST(RuntimeOptionsTest, BadOptionsNameTheOptionAndRange) {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "runtime/log.h"
+#include "runtime/options.h"
 #include "runtime/runtime_impl.h"
 #include "threads/blocking.h"
 #include "threads/io.h"
@@ -172,14 +173,28 @@ class ThreadBodyOwner {
 };
 
 ThreadRecord* RecordOf(ThreadRecord* r) {
-  WEFT_CHECK(r != nullptr, "weft: use of an empty weft::Thread");
+  if (__builtin_expect(r == nullptr, 0)) throw TypeError("weft: use of an empty weft::Thread");
   return r;
+}
+
+// A default-made Mutex or WaitGroup has its state; a moved-from one does not.
+template <typename T>
+T& StateOf(const std::shared_ptr<void>& state, const char* what) {
+  if (__builtin_expect(state == nullptr, 0)) throw TypeError(what);
+  return *static_cast<T*>(state.get());
+}
+threads::Mutex& MutexOf(const std::shared_ptr<void>& s) {
+  return StateOf<threads::Mutex>(s, "weft: use of a moved-from weft::Mutex");
+}
+threads::WaitGroup& WaitGroupOf(const std::shared_ptr<void>& s) {
+  return StateOf<threads::WaitGroup>(s, "weft: use of a moved-from weft::WaitGroup");
 }
 
 }  // namespace
 
 Thread Spawn(std::function<Local()> body, SpawnOptions options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
+  if (absl::Status s = ValidateSpawnOptions(options); !s.ok()) throw TypeError(std::string(s.message()));
   Thread t;
   t.record_ = new ThreadRecord(std::move(body), &rt);
   ThreadRecord* r = t.record_;
@@ -254,14 +269,34 @@ int64_t CurrentThreadId() { return static_cast<int64_t>(threads::this_thread::Id
 std::string CurrentThreadName() { return std::string(threads::this_thread::Name()); }
 
 Mutex::Mutex() : state_(std::make_shared<threads::Mutex>()) {}
-void Mutex::Lock() { static_cast<threads::Mutex*>(state_.get())->Lock(); }
-void Mutex::Unlock() { static_cast<threads::Mutex*>(state_.get())->Unlock(); }
-bool Mutex::TryLock() { return static_cast<threads::Mutex*>(state_.get())->TryLock(); }
+// Lock and TryLock poll first: a loop of uncontended locks is a safepoint like any
+// blocking call ([runtime.safepoint.calls]).
+void Mutex::Lock() {
+  Safepoint();
+  MutexOf(state_).Lock();
+}
+void Mutex::Unlock() {
+  if (!MutexOf(state_).Unlock()) throw TypeError("weft: Mutex::Unlock of a mutex that is not locked");
+}
+bool Mutex::TryLock() {
+  Safepoint();
+  return MutexOf(state_).TryLock();
+}
 
 WaitGroup::WaitGroup() : state_(std::make_shared<threads::WaitGroup>()) {}
-void WaitGroup::Add(int64_t n) { static_cast<threads::WaitGroup*>(state_.get())->Add(n); }
-void WaitGroup::Done() { static_cast<threads::WaitGroup*>(state_.get())->Done(); }
-void WaitGroup::Wait() { static_cast<threads::WaitGroup*>(state_.get())->Wait(); }
+void WaitGroup::Add(int64_t n) {
+  if (!WaitGroupOf(state_).Add(n)) {
+    throw TypeError(n < 0 ? "weft: WaitGroup::Add: the count would go below zero"
+                          : "weft: WaitGroup::Add: the count would overflow");
+  }
+}
+void WaitGroup::Done() {
+  if (!WaitGroupOf(state_).Done()) throw TypeError("weft: WaitGroup::Done: the count would go below zero");
+}
+void WaitGroup::Wait() {
+  Safepoint();
+  WaitGroupOf(state_).Wait();
+}
 
 bool WaitReadable(int fd, absl::Time deadline) { return threads::WaitReadable(fd, deadline); }
 bool WaitWritable(int fd, absl::Time deadline) { return threads::WaitWritable(fd, deadline); }

@@ -42,7 +42,7 @@ class RuntimeImpl;
 
 struct Options {
   int workers = 0;                           // 0: one per core; 1..256
-  size_t native_stack_bytes = 64 << 10;      // per green thread; 16 KiB..64 MiB
+  size_t native_stack_bytes = 64 << 10;      // per green thread; 32 KiB..64 MiB
   size_t managed_stack_max_bytes = 1 << 20;  // per green thread; 4 KiB..1 GiB
   size_t nursery_bytes = 4 << 20;            // 256 KiB..1 GiB
   // The nursery grows up to this while much of it survives young collections and
@@ -338,8 +338,9 @@ inline Value FixnumBits(int64_t v) {
   return Value{static_cast<uint64_t>(v) << 1};
 }
 
-// Global: a root held by a long-lived native structure. Must be destroyed on a green
-// thread or after Run returns.
+// Global: a root held by a long-lived native structure. Made and set on a green
+// thread; may be destroyed (or moved over) on a green thread or, once Run has
+// returned, on any thread, but before its Runtime is destroyed.
 class Global {
  public:
   Global();
@@ -353,7 +354,9 @@ class Global {
   void Set(Local v);
 
  private:
+  void Release();
   Value* slot_;
+  void* runtime_;  // the runtime whose root the slot is, so it is freed there
 };
 
 // AddCleanup arranges for `cleanup` to run once, after a collection finds `object`
@@ -515,6 +518,8 @@ absl::StatusOr<LoadedImage> LoadImage(const std::string& path, const ImageLoadOp
 // from `return {};`, is nil); an exception escaping it ends that thread only, is
 // logged once, and is rethrown by Join.
 
+// SpawnOptions: sizes out of the ranges of the Options of the same name make Spawn
+// throw TypeError naming the option and the range.
 struct SpawnOptions {
   std::string name;
   size_t native_stack_bytes = 0;       // 0: the runtime's default
@@ -530,7 +535,8 @@ void SafepointSlow();
 }  // namespace internal
 
 // Thread: a handle on a green thread. Copies share the thread; when the last copy goes
-// while the thread was neither joined nor detached, the thread is detached.
+// while the thread was neither joined nor detached, the thread is detached. Using an
+// empty (default-made or moved-from) Thread throws TypeError.
 class Thread {
  public:
   Thread() = default;
@@ -555,7 +561,8 @@ Thread Spawn(std::function<Local()> body, SpawnOptions options = {});
 void Yield();
 // Safepoint lets a stop-the-world that another worker requested (a collection, a heap
 // image, a stack dump) proceed now, with this thread stopped here. Allocation, channel
-// operations, locks, Yield, Sleep, Spawn and Join are safepoints already; call this in
+// operations, Mutex::Lock and TryLock, WaitGroup::Wait, Yield, Sleep, Spawn and Join
+// are safepoints already (blocking or not); call this in
 // a long loop that does none of them (walking a large structure, a numeric loop), or
 // every other green thread waits for the loop to end, as a compiler puts a poll on a
 // loop's back edge. Inline: one load and a branch when no stop is pending; like any
@@ -577,9 +584,15 @@ int64_t CurrentThreadId();
 std::string CurrentThreadName();
 
 // Channels of managed values. Copies share one channel.
+// ChannelClosed: a send on a closed channel (also one a Select chose), or a second
+// Close of a channel (as Go panics on both).
 class ChannelClosed : public std::exception {
  public:
-  const char* what() const noexcept override { return "weft: send on a closed channel"; }
+  explicit ChannelClosed(const char* what = "weft: send on a closed channel") : what_(what) {}
+  const char* what() const noexcept override { return what_; }
+
+ private:
+  const char* what_;  // a string literal
 };
 
 struct SelectCase;
@@ -594,7 +607,7 @@ class Channel {
   void Send(Local v);            // blocks; throws ChannelClosed
   // Recv blocks; returns the value, or nullopt once the channel is closed and empty.
   std::optional<Local> Recv();
-  void Close();
+  void Close();                  // throws ChannelClosed if already closed
   size_t capacity() const;
   bool valid() const { return state_ != nullptr; }
   const void* id() const { return state_.get(); }
@@ -615,11 +628,13 @@ struct SelectCase {
 int Select(std::span<SelectCase> cases, std::optional<Local>* received,
            std::optional<absl::Duration> timeout = std::nullopt);
 
+// Mutex and WaitGroup block the green thread, not the worker. Copies share one
+// object; a moved-from one throws TypeError when used.
 class Mutex {
  public:
   Mutex();
   void Lock();
-  void Unlock();
+  void Unlock();  // throws TypeError if the mutex is not locked (and changes nothing)
   bool TryLock();
 
  private:
@@ -629,6 +644,8 @@ class Mutex {
 class WaitGroup {
  public:
   WaitGroup();
+  // Add and Done throw TypeError (and change nothing) if the count would go below
+  // zero or overflow.
   void Add(int64_t n);
   void Done();
   void Wait();

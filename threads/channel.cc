@@ -43,16 +43,17 @@ void ChannelBase::Complete(internal::WaitNode* n, bool ok, internal::ReadyList* 
   ready->Add(n->ws->thread);  // readied after the unlock
 }
 
-void ChannelBase::Close() {
+bool ChannelBase::Close() {
   internal::ReadyList ready;
   SpinLockHolder h(&lock_);
-  WEFT_CHECK(!closed_, "weft: close of a closed channel");
+  if (closed_) return false;
   closed_ = true;
   while (internal::WaitNode* n = recvq_.PopClaimed()) {
     ResetOutLocked(n->value);  // as a receive that finds the channel closed
     Complete(n, false, &ready);
   }
   while (internal::WaitNode* n = sendq_.PopClaimed()) Complete(n, false, &ready);
+  return true;
 }
 
 void ChannelBase::ForgetWaiters() {

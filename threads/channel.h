@@ -50,8 +50,10 @@ class ChannelBase {
   ChannelBase(const ChannelBase&) = delete;
   ChannelBase& operator=(const ChannelBase&) = delete;
 
-  // Close wakes every blocked sender (their Send returns false) and receiver.
-  void Close();
+  // Close wakes every blocked sender (their Send returns false) and receiver. False,
+  // and nothing changes, when the channel was already closed (a caller's error to
+  // report, not a broken invariant).
+  bool Close();
   // ForgetWaiters drops every blocked sender and receiver without reading their wait
   // nodes: for a layer above whose threads are all gone with their stacks (abandoned
   // at shutdown).

@@ -29,18 +29,22 @@ bool Mutex::TryLock() {
   return true;
 }
 
-void Mutex::Unlock() {
+bool Mutex::Unlock() {
   lock_.Lock();
-  WEFT_DCHECK(locked_, "weft: threads::Mutex::Unlock of an unlocked mutex");
+  if (!locked_) {
+    lock_.Unlock();
+    return false;
+  }
   internal::WaitNode* n = waiters_.PopClaimed();
   if (n == nullptr) {
     locked_ = false;
     lock_.Unlock();
-    return;
+    return true;
   }
   GreenThread* t = n->ws->thread;
   lock_.Unlock();
   internal::Ready(t);
+  return true;
 }
 
 }  // namespace weft::threads

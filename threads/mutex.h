@@ -20,7 +20,9 @@ class ABSL_LOCKABLE Mutex {
 
   void Lock() ABSL_EXCLUSIVE_LOCK_FUNCTION();
   bool TryLock() ABSL_EXCLUSIVE_TRYLOCK_FUNCTION(true);
-  void Unlock() ABSL_UNLOCK_FUNCTION();
+  // Unlock returns false, and changes nothing, when the mutex is not locked (the
+  // caller's error to report: weft::Mutex throws).
+  bool Unlock() ABSL_UNLOCK_FUNCTION();
 
  private:
   SpinLock lock_;

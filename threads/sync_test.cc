@@ -1,6 +1,7 @@
 // Tests for Mutex, CondVar, Semaphore and WaitGroup: each blocks the green thread,
 // never the worker, and survives seeded contention.
 #include <atomic>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -182,6 +183,36 @@ TEST_P(SyncTest, WaitGroupWaitsForAll) {
     }
     wg.Wait();
     EXPECT_EQ(done.load(), n);
+    return int64_t{0};
+  }).ok());
+}
+
+// Misuse is refused, not fatal, and changes nothing: Unlock of an unlocked mutex, a
+// wait group's count going below zero or overflowing (weft::Mutex and weft::WaitGroup
+// turn the refusals into TypeError).
+TEST_P(SyncTest, MisusesAreRefusedAndChangeNothing) {
+  ASSERT_TRUE(RunMain([] {
+    Mutex mu;
+    EXPECT_FALSE(mu.Unlock());
+    EXPECT_TRUE(mu.TryLock());
+    EXPECT_TRUE(mu.Unlock());
+    EXPECT_FALSE(mu.Unlock());
+
+    WaitGroup wg;
+    EXPECT_FALSE(wg.Done());
+    EXPECT_TRUE(wg.Add(1));
+    EXPECT_FALSE(wg.Add(-2));
+    EXPECT_FALSE(wg.Add(std::numeric_limits<int64_t>::max()));
+    bool waited = false;
+    Thread t = Spawn([&] {
+      wg.Wait();  // the count is still 1: blocks until the Done below
+      waited = true;
+      return int64_t{0};
+    });
+    this_thread::Yield();
+    EXPECT_TRUE(wg.Done());
+    t.Join();
+    EXPECT_TRUE(waited);
     return int64_t{0};
   }).ok());
 }

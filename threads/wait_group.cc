@@ -4,16 +4,18 @@
 
 namespace weft::threads {
 
-void WaitGroup::Add(int64_t n) {
+bool WaitGroup::Add(int64_t n) {
   internal::ReadyList ready;
   SpinLockHolder h(&lock_);
-  count_ += n;
-  WEFT_CHECK(count_ >= 0, "weft: WaitGroup count went negative");
-  if (count_ > 0) return;
+  int64_t count;
+  if (__builtin_add_overflow(count_, n, &count) || count < 0) return false;
+  count_ = count;
+  if (count_ > 0) return true;
   while (internal::WaitNode* w = waiters_.PopClaimed()) {
     w->ws->fired = 0;
     ready.Add(w->ws->thread);
   }
+  return true;
 }
 
 void WaitGroup::Wait() {

@@ -1,7 +1,8 @@
 // wait_group.h: wait for a collection of green threads to finish (Go's WaitGroup).
 //
 // Add(n) before starting work, Done() when each part ends, Wait() blocks the green
-// thread until the count is zero. The count going negative is a fatal error.
+// thread until the count is zero. Add refuses (returns false, count unchanged) a change
+// that would make the count negative or overflow it: the caller reports the error.
 #ifndef WEFT_THREADS_WAIT_GROUP_H_
 #define WEFT_THREADS_WAIT_GROUP_H_
 
@@ -18,8 +19,8 @@ class WaitGroup {
   WaitGroup(const WaitGroup&) = delete;
   WaitGroup& operator=(const WaitGroup&) = delete;
 
-  void Add(int64_t n);
-  void Done() { Add(-1); }
+  bool Add(int64_t n);
+  bool Done() { return Add(-1); }
   void Wait();
 
  private:
