@@ -962,6 +962,46 @@ TEST(ImageWriteTest, ExtraSectionsRoundTrip) {
   std::remove(path.c_str());
 }
 
+// Write reads only the writer's own buffers, never the heap: weft::SaveImage runs it
+// on a blocking-pool helper while the world runs or is stopped for a collection
+// ([heap.image.save]). So it works with the heap gone (the layouts section too, which
+// Write once built from the heap's registry: under ASan a use after free).
+TEST(ImageWriteTest, WriteReadsNothingOfTheHeap) {
+  auto t = std::make_unique<TestHeap>();
+  const RecordLayout* l = *t->heap->layouts().RegisterLayout("point", 1, 8);
+  Mutator* m = t->heap->CreateMutator();
+  Object* s = m->AllocateString("hello");
+  Object* r = m->AllocateRecord(*l);
+  r->slots()[0] = V(s);
+  std::memcpy(r->record_raw(), "rawbytes", 8);
+  Object* p = m->AllocatePair(V(r), V(s));
+  t->heap->DestroyMutator(m);
+  std::vector<Value> roots = {V(p), Value::Fixnum(7)};
+  ImageWriter w(*t->heap);
+  w.AddHeap(roots);
+  t.reset();  // the heap and its arena are gone
+  std::string path = TempPath("no-heap.img");
+  absl::Status st = w.Write(path);
+  ASSERT_TRUE(st.ok()) << st;
+
+  TestHeap b;
+  ASSERT_TRUE(b.heap->layouts().RegisterLayout("other", 0, 0).ok());
+  ASSERT_TRUE(b.heap->layouts().RegisterLayout("point", 1, 8).ok());
+  absl::StatusOr<std::vector<Value>> loaded = LoadFile(*b.heap, path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[1].FixnumValue(), 7);
+  Object* lp = (*loaded)[0].AsObject();
+  Object* lr = lp->slots()[0].AsObject();
+  Object* ls = lp->slots()[1].AsObject();
+  ASSERT_EQ(lr->kind(), ObjectKind::kRecord);
+  EXPECT_EQ(b.heap->layouts().Get(lr->aux())->name, "point");
+  EXPECT_EQ(lr->slots()[0].AsObject(), ls);
+  EXPECT_EQ(std::string(lr->record_raw(), 8), "rawbytes");
+  EXPECT_EQ(std::string(ls->bytes(), ls->length()), "hello");
+  std::remove(path.c_str());
+}
+
 TEST(ImageHashTest, DetectsEverySingleBitFlipOfASmallBuffer) {
   std::string s = "the quick brown fox jumps over the lazy dog, 0123456789";
   uint64_t h = ImageHash64(s.data(), s.size());

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -82,6 +83,24 @@ void ImageWriter::AddHeap(std::span<const Value> roots) {
     });
   }
   for (size_t i = 0; i < originals_.size(); ++i) originals_[i]->header = first_words_[i];
+  // The layouts section, now: Write reads nothing of the heap (it may run on another
+  // thread, with the world running or stopped for a collection).
+  layouts_.assign(4, '\0');
+  uint32_t layout_count = 0;
+  for (size_t id = 0; id < layouts_used_.size(); ++id) {
+    if (!layouts_used_[id]) continue;
+    const RecordLayout* l = heap_.layouts().Get(static_cast<LayoutId>(id));
+    WEFT_CHECK(l != nullptr, "weft: image writer: record with an unregistered layout");
+    LayoutEntryHead head{static_cast<uint16_t>(id), static_cast<uint16_t>(l->name.size()),
+                         l->ref_slots, l->raw_bytes};
+    layouts_.append(reinterpret_cast<const char*>(&head), sizeof(head));
+    layouts_.append(l->name);
+    layouts_.resize(AlignUp8(layouts_.size()), '\0');
+    ++layout_count;
+  }
+  std::memcpy(layouts_.data(), &layout_count, 4);
+  layouts_used_.clear();
+  layouts_used_.shrink_to_fit();
   object_count_ = originals_.size();
   originals_.clear();
   originals_.shrink_to_fit();
@@ -152,24 +171,20 @@ struct Planned {
   const char* data;
 };
 
+std::atomic<void (*)(const std::string&)> write_hook{nullptr};
+
 }  // namespace
 
+void ImageWriter::SetWriteHookForTesting(void (*hook)(const std::string& path)) {
+  write_hook.store(hook, std::memory_order_release);
+}
+
+// Reads only the writer's members (never heap_): see image_writer.h.
 absl::Status ImageWriter::Write(const std::string& path) const {
-  // The layouts and roots payloads.
-  std::string layouts(4, '\0');
-  uint32_t layout_count = 0;
-  for (size_t id = 0; id < layouts_used_.size(); ++id) {
-    if (!layouts_used_[id]) continue;
-    const RecordLayout* l = heap_.layouts().Get(static_cast<LayoutId>(id));
-    WEFT_CHECK(l != nullptr, "weft: image writer: record with an unregistered layout");
-    LayoutEntryHead head{static_cast<uint16_t>(id), static_cast<uint16_t>(l->name.size()),
-                         l->ref_slots, l->raw_bytes};
-    layouts.append(reinterpret_cast<const char*>(&head), sizeof(head));
-    layouts.append(l->name);
-    layouts.resize(AlignUp8(layouts.size()), '\0');
-    ++layout_count;
-  }
-  std::memcpy(layouts.data(), &layout_count, 4);
+  if (auto* hook = write_hook.load(std::memory_order_acquire)) hook(path);
+  // AddHeap leaves layouts_ empty when it did not run: an image of no heap at all
+  // still has a (zero-entry) layouts section.
+  const std::string layouts = layouts_.empty() ? std::string(4, '\0') : layouts_;
 
   std::vector<Planned> plan;
   auto add = [&](SectionKind kind, uint32_t flags, uint64_t old_start, const char* data,

@@ -7,10 +7,14 @@
 // fillers. References become image addresses (image_format.h). The live heap is left
 // as it was: the copy forwards each saved object's header to its image address while
 // it runs and restores every header before AddHeap returns ([heap.image.save]).
-// AddSection adds caller-defined sections (a core's threads and managed stacks, or
-// opaque named bytes). Write writes the file atomically: a temporary file in the same
-// directory, fsync, rename; on any failure the temporary is removed and an existing
-// file at `path` is left untouched ([heap.image.atomic]).
+// AddHeap also copies the record layouts the saved records use, so the writer needs
+// nothing of the heap after it. AddSection adds caller-defined sections (a core's
+// threads and managed stacks, or opaque named bytes). Write writes the file
+// atomically: a temporary file in the same directory, fsync, rename; on any failure
+// the temporary is removed and an existing file at `path` is left untouched
+// ([heap.image.atomic]). Write reads only the writer's own buffers, never the heap,
+// so it may run on any thread while the heap is mutated, collected or gone:
+// weft::SaveImage runs it on a blocking-pool helper ([heap.image.save]).
 #ifndef WEFT_HEAP_IMAGE_WRITER_H_
 #define WEFT_HEAP_IMAGE_WRITER_H_
 
@@ -37,7 +41,8 @@ class ImageWriter {
   // AddSection adds a section of kind kThreads, kManagedStacks or kOpaque, named
   // `name` (at most 23 bytes). InvalidArgument for another kind or a long name.
   absl::Status AddSection(SectionKind kind, std::string_view name, std::string payload);
-  // Write writes the image to `path` atomically. Does not touch the heap.
+  // Write writes the image to `path` atomically. Does not touch the heap: callable
+  // on any thread, after AddHeap has returned.
   absl::Status Write(const std::string& path) const;
 
   // Statistics of AddHeap.
@@ -47,6 +52,9 @@ class ImageWriter {
 
   // For tests: the write fails (as with ENOSPC) after this many bytes.
   void FailWritesAfterBytesForTesting(size_t bytes) { fail_after_ = bytes; }
+  // For tests: every Write in the process first calls `hook` with its path, on the
+  // thread that writes (nullptr: none). Lets a test hold a write, or see its thread.
+  static void SetWriteHookForTesting(void (*hook)(const std::string& path));
 
  private:
   struct Segment {
@@ -74,7 +82,8 @@ class ImageWriter {
   std::vector<uint64_t> first_words_;  // their first words before forwarding
   std::vector<char*> copies_;       // their copies
   std::vector<uint64_t> roots_;
-  std::vector<bool> layouts_used_;
+  std::vector<bool> layouts_used_;  // while AddHeap runs
+  std::string layouts_;             // the record layouts section, built by AddHeap
   std::vector<Extra> extras_;
   size_t object_bytes_ = 0;
   size_t object_count_ = 0;

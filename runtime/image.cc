@@ -1,6 +1,11 @@
 // image.cc: weft::SaveImage and weft::LoadImage, the public face of heap images
 // (heap/image_writer.h, heap/image_loader.h). The world is stopped only while the
 // heap is read (save) or changed (load); file I/O and validation run outside the pause.
+// The part that touches only bytes and the file system (a save's checksums, write,
+// fsync and rename; a load's open, read and container checks) runs on a blocking-pool
+// helper (threads/blocking.h), so the caller's worker runs other green threads
+// meanwhile ([runtime.stw.image]).
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +15,7 @@
 #include "heap/write_barrier.h"
 #include "runtime/runtime_impl.h"
 #include "runtime/trace.h"
+#include "threads/blocking.h"
 
 namespace weft {
 namespace {
@@ -28,12 +34,20 @@ absl::Status SaveImage(const std::string& path, std::span<const Local> roots) {
     for (const Local& l : roots) values.push_back(ToHeap(l.get()));
     writer.AddHeap(values);
   });
-  return writer.Write(path);
+  // The image is in the writer's own buffers now (AddHeap copied every object and the
+  // layouts it needs): Write reads nothing of the heap, so it runs on a helper while
+  // this thread is parked, whatever the other threads do to the heap meanwhile
+  // (mutate it, collect and move what was saved: the image is the copy of the pause).
+  return threads::RunBlocking([&] { return writer.Write(path); });
 }
 
 absl::StatusOr<LoadedImage> LoadImage(const std::string& path, const ImageLoadOptions& options) {
   RuntimeImpl& rt = RuntimeImpl::Current();
-  absl::StatusOr<heap::image::ImageReader> reader = heap::image::ImageReader::ReadFile(path);
+  // Open, read and check the container (sizes, every checksum) on a helper: only the
+  // reader's own buffer is touched. The layouts and objects are checked here, against
+  // this heap's registry, before the pause.
+  absl::StatusOr<heap::image::ImageReader> reader =
+      threads::RunBlocking([&] { return heap::image::ImageReader::ReadFile(path); });
   if (!reader.ok()) return reader.status();
   heap::image::ImageLoader::Fixups fixups;
   for (const RecordType& t : options.list) fixups.list.push_back(static_cast<uint16_t>(t.id));

@@ -2,15 +2,24 @@
 // with every kind (records, pinned and large objects, cycles, shared structure) saved
 // by one runtime and loaded by another (a different arena, so every reference is
 // relocated), used and collected there; bad images leave the heap unchanged.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "heap/image_writer.h"
 #include "runtime/weft.h"
 
 namespace weft {
@@ -27,6 +36,26 @@ std::unique_ptr<Runtime> Make() {
   auto rt = Runtime::Create(o);
   EXPECT_TRUE(rt.ok()) << rt.status();
   return std::move(*rt);
+}
+
+std::unique_ptr<Runtime> MakeOneWorker() {
+  Options o;
+  o.workers = 1;
+  o.control_socket = false;
+  auto rt = Runtime::Create(o);
+  EXPECT_TRUE(rt.ok()) << rt.status();
+  return std::move(*rt);
+}
+
+// WaitFor polls `flag` for up to a minute. Only a deadlock breaker, for the code this
+// file's blocking tests were written against (file I/O on the worker, so the thread
+// that sets `flag` can never run); no test asserts how long anything took.
+bool WaitFor(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 60000; ++i) {
+    if (flag.load()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return flag.load();
 }
 
 int64_t SumList(Local list) {
@@ -320,6 +349,155 @@ TEST(RuntimeImageTest, EverySingleChangedByteIsRefused) {
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
   std::remove(path.c_str());
+}
+
+// SaveImage's file I/O (write, fsync, rename) runs on a blocking-pool helper, not on
+// the saver's worker ([runtime.stw.image]): with one worker, another green thread runs
+// while the file is written. The write hook holds the write until that thread has
+// run: it mutates the saved vector and collects (every saved object moves), and the
+// image still holds the vector as it was when SaveImage was called. Run where the write
+// happened on the worker itself, the hook cannot wait (nothing else could run) and
+// the test fails on what ran.
+struct WriteHold {
+  static inline std::atomic<bool> armed{false};
+  static inline std::thread::id saver;  // the worker's OS thread, set before `armed`
+  static inline std::atomic<bool> other_ran{false};
+  static inline std::atomic<bool> wrote_on_worker{false};
+  static void Hook(const std::string&) {
+    if (!armed.load()) return;
+    if (std::this_thread::get_id() == saver) {
+      wrote_on_worker = true;
+      return;
+    }
+    WaitFor(other_ran);
+  }
+};
+
+TEST(RuntimeImageTest, SaveWritesTheFileWhileOtherThreadsRun) {
+  std::string path = TempPath("concurrent-save.img");
+  constexpr int kCount = 2000;
+  heap::image::ImageWriter::SetWriteHookForTesting(&WriteHold::Hook);
+  auto rt = MakeOneWorker();
+  absl::StatusOr<int> code = rt->Run([&] {
+    Scope s("save");
+    Local vec = MakeVector(kCount, Local::Nil());
+    for (int i = 0; i < kCount; ++i) {
+      Scope step("fill");
+      VectorSet(vec, i, Cons(Fixnum(i), MakeString("element " + std::to_string(i))));
+    }
+    Global shared(vec);
+    std::atomic<bool> saving{false}, done{false};
+    std::atomic<int64_t> steps{0};
+    Thread other = Spawn([&] {
+      while (!done.load()) {
+        steps.fetch_add(1);
+        if (saving.load() && !WriteHold::other_ran.load()) {
+          Scope m("mutate");
+          Local v = shared.Get();
+          for (int i = 0; i < kCount; ++i) VectorSet(v, i, Fixnum(-i));
+          Collect(0);
+          Collect(-1);
+          WriteHold::other_ran = true;
+        }
+        Yield();
+      }
+      return Local();
+    });
+    while (steps.load() == 0) Yield();
+    WriteHold::saver = std::this_thread::get_id();
+    WriteHold::armed = true;
+    // Nothing yields between setting `saving` and SaveImage, or between its return
+    // and clearing it: `other` sees it set only while SaveImage has parked.
+    saving = true;
+    int64_t before = steps.load();
+    Local roots[] = {vec};
+    absl::Status st = SaveImage(path, roots);
+    int64_t after = steps.load();
+    saving = false;
+    WriteHold::armed = false;
+    EXPECT_TRUE(st.ok()) << st;
+    EXPECT_FALSE(WriteHold::wrote_on_worker.load()) << "SaveImage wrote the file on its worker";
+    EXPECT_GT(after, before) << "no other green thread ran while SaveImage wrote the file";
+    EXPECT_TRUE(WriteHold::other_ran.load());
+    done = true;
+    other.Join();
+    if (!st.ok() || !WriteHold::other_ran.load()) return 1;
+    EXPECT_EQ(FixnumValue(VectorRef(vec, 1)), -1);  // the mutation is in the live heap
+    // The image is the vector as it was at the save, not torn by the mutation.
+    absl::StatusOr<std::vector<Local>> loaded = LoadImage(path);
+    EXPECT_TRUE(loaded.ok()) << loaded.status();
+    if (!loaded.ok()) return 1;
+    Local copy = (*loaded)[0];
+    EXPECT_EQ(VectorLength(copy), static_cast<size_t>(kCount));
+    for (int i = 0; i < kCount; ++i) {
+      Scope step("check");
+      Local p = VectorRef(copy, i);
+      EXPECT_EQ(FixnumValue(Car(p)), i);
+      EXPECT_EQ(StringView(Cdr(p)), "element " + std::to_string(i));
+    }
+    return 0;
+  });
+  heap::image::ImageWriter::SetWriteHookForTesting(nullptr);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  std::remove(path.c_str());
+}
+
+// LoadImage reads the file on a blocking-pool helper: with one worker, another green
+// thread runs while the read waits. The "image" is a FIFO, whose open() blocks until
+// a writer opens it; the writer, an OS thread of the test, opens it only once the
+// other green thread has run during the load. Then the load refuses the FIFO (not a
+// regular file) as before.
+TEST(RuntimeImageTest, LoadReadsTheFileWhileOtherThreadsRun) {
+  std::string fifo = TempPath("load.fifo");
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  std::atomic<bool> other_ran{false};
+  std::atomic<bool> writer_opened{false};
+  std::thread writer([&] {
+    WaitFor(other_ran);
+    // Non-blocking: ENXIO until the load has the FIFO open (or is opening it).
+    for (int i = 0; i < 60000; ++i) {
+      int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+      if (fd >= 0) {
+        writer_opened = true;
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  });
+  auto rt = MakeOneWorker();
+  absl::StatusOr<int> code = rt->Run([&] {
+    std::atomic<bool> loading{false}, done{false};
+    std::atomic<int64_t> steps{0};
+    Thread other = Spawn([&] {
+      while (!done.load()) {
+        steps.fetch_add(1);
+        if (loading.load()) other_ran = true;
+        Yield();
+      }
+      return Local();
+    });
+    while (steps.load() == 0) Yield();
+    loading = true;  // nothing yields between this and LoadImage, nor after it
+    int64_t before = steps.load();
+    absl::StatusOr<std::vector<Local>> r = LoadImage(fifo);
+    int64_t after = steps.load();
+    loading = false;
+    EXPECT_GT(after, before) << "no other green thread ran while LoadImage read the file";
+    EXPECT_TRUE(other_ran.load());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+    EXPECT_EQ(r.status().message(), "image " + fifo + ": not a regular file");
+    done = true;
+    other.Join();
+    return 0;
+  });
+  writer.join();
+  EXPECT_TRUE(writer_opened.load());
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  ::unlink(fifo.c_str());
 }
 
 }  // namespace

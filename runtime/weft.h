@@ -480,14 +480,18 @@ size_t ReleaseFreeMemory();
 // order, to the image file `path`: compacted, with its record types by name and
 // layout, checksummed, written atomically (a failed write leaves no file, and an
 // existing one untouched). Stops the world while it copies (a pause proportional to
-// the bytes saved); the file is written after the world resumes. Errors: the OS's
-// (Unavailable, ResourceExhausted for a full disk), naming the file.
+// the bytes saved); the file is written after the world resumes, on a helper thread
+// (as RunBlocking): the calling green thread waits, the others keep running, and the
+// image is the heap as it was in the pause. Errors: the OS's (Unavailable,
+// ResourceExhausted for a full disk), naming the file.
 absl::Status SaveImage(const std::string& path, std::span<const Local> roots);
 // LoadImage loads an image anywhere in this runtime's heap, into the oldest
 // generation, and returns its roots as new Locals in the innermost scope, in the
-// order SaveImage was given them (keep them in Globals to outlive the scope). Record
-// types are re-bound by name: register each (with the same layout) first. An image
-// is untrusted: a bad one (truncated, wrong magic/version/word size/byte order,
+// order SaveImage was given them (keep them in Globals to outlive the scope). The file
+// is read on a helper thread (as RunBlocking): the calling green thread waits, the
+// others keep running; the world is stopped only to copy the validated image in.
+// Record types are re-bound by name: register each (with the same layout) first. An
+// image is untrusted: a bad one (truncated, wrong magic/version/word size/byte order,
 // checksum mismatch, bad segment or reference, unknown or different record layout)
 // returns InvalidArgument naming what is wrong and where, NotFound for a missing
 // file, ResourceExhausted when the heap limits leave no room; the heap is then
