@@ -1,12 +1,14 @@
 // The deadlock report and the safepoint watchdog print green threads in the
 // stack-scan dump format ([threads.hook.format-thread], [runtime.dump]).
 #include <atomic>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include "absl/strings/str_split.h"
@@ -101,23 +103,55 @@ TEST(DumpFormatTest, DeadlockReportIsTheDump) {
       << text;
 }
 
+// A log sink that raises a flag once a message containing both `a` and `b` has been
+// logged.
+class FlagSink : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  FlagSink(std::string a, std::string b, std::atomic<bool>* flag)
+      : a_(std::move(a)), b_(std::move(b)), flag_(flag) {}
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string_view payload(msg.payload.data(), msg.payload.size());
+    if (payload.find(a_) != std::string_view::npos && payload.find(b_) != std::string_view::npos) {
+      flag_->store(true);
+    }
+  }
+  void flush_() override {}
+
+ private:
+  std::string a_, b_;
+  std::atomic<bool>* flag_;
+};
+
 TEST(DumpFormatTest, WatchdogNamesTheWorkerAndPrintsItsThread) {
   std::ostringstream log;
   auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(log);
+  std::atomic<bool> watchdog_spoke{false};
+  auto flag_sink =
+      std::make_shared<FlagSink>("safepoint watchdog", "\"spinner\" running", &watchdog_spoke);
   Log().sinks().push_back(sink);
+  Log().sinks().push_back(flag_sink);
   Options o = TestOptions(2);
   o.safepoint_watchdog = absl::Milliseconds(50);
   auto rt = Runtime::Create(o);
   ASSERT_TRUE(rt.ok()) << rt.status();
-  absl::StatusOr<int> r = (*rt)->Run([] {
+  bool gave_up = false;
+  absl::StatusOr<int> r = (*rt)->Run([&watchdog_spoke, &gave_up] {
     std::atomic<bool> started{false};
-    // Spins for 400 ms without a safepoint: the world cannot stop meanwhile.
+    // Spins without a safepoint until the watchdog has named it: the world cannot
+    // stop meanwhile, however late main's stop begins. (30 s at most: then the regex
+    // below fails.)
     Thread spinner = Spawn(
-        [&started] {
+        [&started, &watchdog_spoke, &gave_up] {
           Scope s("spin-frame");
           started.store(true);
-          absl::Time end = absl::Now() + absl::Milliseconds(400);
-          while (absl::Now() < end) {
+          absl::Time give_up = absl::Now() + absl::Seconds(30);
+          while (!watchdog_spoke.load()) {
+            if (absl::Now() > give_up) {
+              gave_up = true;
+              break;
+            }
           }
           return s.Escape(s.Nil());
         },
@@ -128,7 +162,9 @@ TEST(DumpFormatTest, WatchdogNamesTheWorkerAndPrintsItsThread) {
     return 0;
   });
   Log().sinks().pop_back();
+  Log().sinks().pop_back();
   ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(gave_up) << "the watchdog did not name the spinner within 30 s of its start";
   std::string text = log.str();
   std::smatch m;
   ASSERT_TRUE(std::regex_search(

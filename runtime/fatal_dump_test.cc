@@ -1,6 +1,9 @@
 // Death tests of the fatal dump ([runtime.dump.fatal]): a failing WEFT_CHECK and a
 // native stack overflow write every green thread, in the stack-scan text format, to
 // stderr before the process aborts.
+#include <cstdio>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "runtime/check.h"
@@ -30,6 +33,26 @@ Thread SpawnVictim(Channel ch) {
       {.name = "victim"});
 }
 
+// Waits, polling the dump, until green thread `name`'s line reads `state` (e.g.
+// "blocked waiting on channel receive"), so that the fatal dump that follows shows it
+// there however slowly its worker ran. After 30 s it says so on stderr and returns:
+// the death test's regex then fails, with this line in its output.
+void AwaitThreadState(const std::string& name, const std::string& state) {
+  DumpOptions options;
+  options.native_backtraces = false;
+  options.thread_filter = name;
+  const std::string want = "\"" + name + "\" " + state;
+  const absl::Time give_up = absl::Now() + absl::Seconds(30);
+  while (DumpStacks(options).find(want) == std::string::npos) {
+    if (absl::Now() > give_up) {
+      std::fprintf(stderr, "test: green thread \"%s\" was not \"%s\" within 30 s\n",
+                   name.c_str(), state.c_str());
+      return;
+    }
+    weft::SleepFor(absl::Milliseconds(1));
+  }
+}
+
 void FailCheckWithAThreadBlocked() {
   auto rt = Runtime::Create(TestOptions());
   if (!rt.ok()) return;
@@ -38,7 +61,7 @@ void FailCheckWithAThreadBlocked() {
     Local answer = Fixnum(42);
     Channel ch = Channel::Make();
     Thread t = SpawnVictim(ch);
-    weft::SleepFor(absl::Milliseconds(20));
+    AwaitThreadState("victim", "blocked waiting on channel receive");
     WEFT_CHECK(FixnumValue(answer) == 0, "weft: test invariant broken");
     return 0;
   });
@@ -81,14 +104,14 @@ void OverflowWithAThreadBlocked() {
     Scope scope("overflow-main");
     Channel ch = Channel::Make();
     Thread victim = SpawnVictim(ch);
-    weft::SleepFor(absl::Milliseconds(20));
+    AwaitThreadState("victim", "blocked waiting on channel receive");
     Thread deep = Spawn(
         [] {
           Scope s("deep-frame");
           // Let main block in Join first: the dump must show it waiting (the CI's ASan
           // pass once saw it still running when this thread, stolen by the other
-          // worker at once, overflowed).
-          weft::SleepFor(absl::Milliseconds(50));
+          // worker at once, overflowed after a fixed 50 ms sleep).
+          AwaitThreadState("main", "blocked waiting on join");
           return Fixnum(RecurseForever(0));
         },
         {.name = "deep"});

@@ -374,29 +374,32 @@ TEST_P(RuntimeTest, BodyReturningAnEmptyLocalHasTheResultNil) {
 }
 
 // SleepUntil parks only its green thread: with one worker, the thread that spawned the
-// sleeper runs before the deadline (the public call once slept the worker's OS thread).
+// sleeper runs while it sleeps (the public call once slept the worker's OS thread).
+// Checked by order, not by clock: main waits in the worker's queue before the sleeper
+// parks, and an expired timer readies the sleeper behind it, so main has run by the
+// time SleepUntil returns; a SleepUntil that blocks the OS thread returns before.
 TEST_P(RuntimeTest, SleepUntilParksOnlyItsThread) {
   if (GetParam() != 1) GTEST_SKIP() << "with one worker only the sleeper's worker can run main";
   auto rt = Make();
-  absl::Time deadline = absl::Now() + absl::Milliseconds(300);
-  absl::Time main_resumed;
-  absl::Time woke;
+  std::atomic<bool> main_ran{false};
+  std::atomic<bool> main_ran_first{false};
   auto r = rt->Run([&] {
     std::atomic<bool> started{false};
+    const absl::Time deadline = absl::Now() + absl::Milliseconds(300);
     Thread t = Spawn([&] {
       started = true;
       SleepUntil(deadline);
-      woke = absl::Now();
+      main_ran_first = main_ran.load();
       return Local();
     });
     while (!started) Yield();
-    main_resumed = absl::Now();
+    main_ran = true;
     t.Join();
     return 0;
   });
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_LT(main_resumed, deadline) << "main ran only after the sleeper's deadline";
-  EXPECT_GE(woke, deadline);
+  EXPECT_TRUE(main_ran_first.load()) << "SleepUntil returned before main could run: it "
+                                        "blocked the worker instead of parking the thread";
 }
 
 TEST_P(RuntimeTest, ReferenceResultOfAnEndedThreadSurvivesCollectionsUntilJoin) {
@@ -727,9 +730,13 @@ TEST_P(RuntimeTest, DumpStacksDecodesFramesAndSlots) {
           return s.Escape(s.Nil());
         },
         {.name = "waiter"});
-    Yield();
-    weft::SleepFor(absl::Milliseconds(20));
-    text = DumpStacks();
+    // The waiter blocks soon; the dump is read until it has.
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    do {
+      weft::SleepFor(absl::Milliseconds(5));
+      text = DumpStacks();
+    } while (text.find("\"waiter\" blocked waiting on") == std::string::npos &&
+             absl::Now() < deadline);
     EXPECT_NE(text.find("frame dump-main (info 17)"), std::string::npos) << text;
     EXPECT_NE(text.find("fixnum 42"), std::string::npos) << text;
     EXPECT_NE(text.find("string \"abc\""), std::string::npos) << text;

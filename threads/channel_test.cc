@@ -1,6 +1,7 @@
 // Tests for Channel and Select: delivery exactly once, FIFO, close, timeouts, the
 // GC enumeration hooks, and a seeded stress network.
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <set>
 #include <vector>
@@ -114,9 +115,11 @@ TEST_P(ChannelTest, SelectSendAndTimeout) {
     }
     {
       SelectCase cases[] = {ReceiveCase(a, &va)};
-      absl::Time t0 = absl::Now();
+      // Measured on the monotonic clock the timeout uses (absl::Now intervals can read
+      // shorter).
+      auto t0 = std::chrono::steady_clock::now();
       EXPECT_EQ(Select(absl::MakeSpan(cases), absl::Milliseconds(10)), -1);
-      EXPECT_GE(absl::Now() - t0, absl::Milliseconds(10));
+      EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(10));
       EXPECT_EQ(Select(absl::MakeSpan(cases), absl::ZeroDuration()), -1);  // poll
     }
     {
@@ -258,7 +261,23 @@ TEST_P(ChannelTest, ForEachValueSeesBufferAndBlockedSenders) {
     c.Send(2);
     std::vector<Thread> senders;
     for (uint64_t v = 3; v <= 5; ++v) senders.push_back(Spawn([&c, v] { return int64_t{c.Send(v)}; }));
-    this_thread::SleepFor(absl::Milliseconds(5));
+    // Wait for the state, not for time: a sender shows as blocked only once its value
+    // is queued under the channel's lock, so the stop below sees all three.
+    auto blocked_senders = [&] {
+      int n = 0;
+      sched_->ForEachThread([&](const ThreadInfo& i) {
+        n += i.state == ThreadState::kBlocked && i.wait_reason == WaitReason::kChannelSend;
+      });
+      return n;
+    };
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (blocked_senders() < 3) {
+      if (absl::Now() > give_up) {
+        ADD_FAILURE() << "the 3 senders did not all block on the full channel within 60 s";
+        break;
+      }
+      this_thread::Yield();
+    }
     sched_->StopTheWorld();
     uint64_t sum = 0;
     int channels = 0;
