@@ -2,8 +2,12 @@
 //
 // WaitReadable / WaitWritable park the calling green thread until the fd is ready
 // (epoll, level-triggered, one shot) or the deadline passes; they return true when
-// ready. One green thread may wait on a given fd at a time. The helpers below work
-// on non-blocking fds (SetNonBlocking) and park on EAGAIN.
+// ready. Any number of green threads may wait on one fd, for reading or writing, each
+// with its own deadline: readiness wakes every waiter it matches (an error or
+// hang-up wakes all), as poll(2) would report it to each, so true is a hint and the
+// I/O call may still find EAGAIN (another waiter took the data). An fd epoll refuses
+// (a regular file, a closed fd) is reported ready. The helpers below work on
+// non-blocking fds (SetNonBlocking), park on EAGAIN and retry.
 #ifndef WEFT_THREADS_IO_H_
 #define WEFT_THREADS_IO_H_
 
