@@ -581,7 +581,9 @@ inline void Safepoint() {
 // `d` after the call as measured on CLOCK_MONOTONIC (std::chrono::steady_clock), the
 // clock every timeout in Weft uses. absl::Now() reads the real-time clock, which may be
 // stepped or slewed, through a cycle-counter estimate, so an interval measured with it
-// can come out shorter. SleepUntil(t) parks the same way for t - absl::Now().
+// can come out shorter. SleepUntil(t) parks the same way for t - absl::Now(). Call
+// them qualified (weft::SleepFor): absl::SleepFor, which sleeps the worker's OS thread
+// and every green thread queued on it, is found for an absl::Duration argument too.
 void SleepFor(absl::Duration d);
 void SleepUntil(absl::Time t);
 int64_t CurrentThreadId();
@@ -659,7 +661,11 @@ class WaitGroup {
 };
 
 // I/O readiness: block this green thread (not the worker) until fd is readable or
-// writable, or the deadline passes (returns false).
+// writable, or the deadline passes (returns false). Any number of green threads may
+// wait on one fd; readiness wakes every waiter it matches, so true is a hint (another
+// reader may take the data first: the read then finds EAGAIN). An fd epoll refuses (a
+// regular file, a descriptor not open) is ready at once: the I/O call that follows
+// reports its error.
 bool WaitReadable(int fd, absl::Time deadline = absl::InfiniteFuture());
 bool WaitWritable(int fd, absl::Time deadline = absl::InfiniteFuture());
 
