@@ -169,7 +169,9 @@ std::optional<Local> Channel::Recv() {
 }
 
 void Channel::Close() {
-  if (!StateOf(state_).Close()) throw ChannelClosed("weft: close of a closed channel");
+  ValueChannel& c = StateOf(state_);
+  Safepoint();
+  if (!c.Close()) throw ChannelClosed("weft: close of a closed channel");
 }
 
 size_t Channel::capacity() const { return StateOf(state_).capacity(); }

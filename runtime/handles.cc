@@ -96,7 +96,7 @@ Global::Global(Local v) {
 }
 
 // Frees the slot in the runtime that made it, not the running one: after Run returns
-// no runtime runs (RuntimeApiTest.GlobalDestroyedAfterRunReturns).
+// no runtime runs (RuntimeGlobalTest.GlobalDestroyedOrMovedOverAfterRunReturns).
 void Global::Release() {
   if (slot_ != nullptr) {
     static_cast<RuntimeImpl*>(runtime_)->FreeGlobalSlot(reinterpret_cast<heap::Value*>(slot_));

@@ -193,6 +193,7 @@ threads::WaitGroup& WaitGroupOf(const std::shared_ptr<void>& s) {
 }  // namespace
 
 Thread Spawn(std::function<Local()> body, SpawnOptions options) {
+  Safepoint();  // [runtime.safepoint.calls]
   RuntimeImpl& rt = RuntimeImpl::Current();
   if (absl::Status s = ValidateSpawnOptions(options); !s.ok()) throw TypeError(std::string(s.message()));
   Thread t;
@@ -242,6 +243,7 @@ std::string Thread::name() const {
 }
 
 Local Thread::Join() {
+  Safepoint();  // [runtime.safepoint.calls]: also when the thread has ended already
   ThreadRecord* r = RecordOf(record_);
   if (!r->handle.joinable()) {
     throw TypeError("weft: join of a thread that was already joined or detached");

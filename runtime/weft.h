@@ -565,8 +565,8 @@ Thread Spawn(std::function<Local()> body, SpawnOptions options = {});
 void Yield();
 // Safepoint lets a stop-the-world that another worker requested (a collection, a heap
 // image, a stack dump) proceed now, with this thread stopped here. Allocation, channel
-// operations, Mutex::Lock and TryLock, WaitGroup::Wait, Yield, Sleep, Spawn and Join
-// are safepoints already (blocking or not); call this in
+// operations (Send, Recv, Select, Close), Mutex::Lock and TryLock, WaitGroup::Wait,
+// Yield, Sleep, Spawn and Join are safepoints already (blocking or not); call this in
 // a long loop that does none of them (walking a large structure, a numeric loop), or
 // every other green thread waits for the loop to end, as a compiler puts a poll on a
 // loop's back edge. Inline: one load and a branch when no stop is pending; like any

@@ -45,13 +45,18 @@ class IoTest : public SchedulerTest {
     });
     return n;
   }
-  // Until n threads are blocked in fd waits, then a little longer: a thread shows
-  // as blocked just before its after-switch action registers it with the poller.
-  // Correctness never depends on this; it only makes the waits overlap, which is what
-  // the tests below are about.
+  // Until n threads are blocked in fd waits and registered with the poller (a thread
+  // shows as blocked just before its after-switch action registers it): the waits then
+  // overlap, which is what the tests below are about, however slowly workers run.
   void AwaitFdWaiters(int n) {
-    while (FdWaiters() < n) this_thread::Yield();
-    this_thread::SleepFor(absl::Milliseconds(5));
+    const absl::Time give_up = absl::Now() + absl::Seconds(60);
+    while (FdWaiters() < n || sched_->Stats().fd_waiters < static_cast<uint64_t>(n)) {
+      if (absl::Now() > give_up) {
+        ADD_FAILURE() << "fewer than " << n << " fd waits registered after 60 s";
+        return;
+      }
+      this_thread::Yield();
+    }
   }
 };
 
@@ -375,6 +380,31 @@ TEST_P(IoTest, HangUpWakesReaderAndWriter) {
   }).ok());
 }
 
+// An error with none of the awaited events wakes the waiter: a writer blocked on a
+// full pipe whose read end is closed gets EPOLLERR alone (no EPOLLOUT: the pipe is
+// still full). Without the rule that an error or hang-up wakes every waiter it would
+// wait out its deadline and see false.
+TEST_P(IoTest, ErrorAloneWakesAWriter) {
+  ASSERT_TRUE(RunMain([this] {
+    int p[2];
+    EXPECT_EQ(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+    char buf[4096] = {};
+    while (write(p[1], buf, sizeof(buf)) > 0) {
+    }
+    std::atomic<int> saw{-1};
+    Thread writer = Spawn([&] {
+      saw = WaitWritable(p[1], absl::Now() + absl::Seconds(60));
+      return int64_t{0};
+    });
+    AwaitFdWaiters(1);
+    close(p[0]);
+    writer.Join();
+    EXPECT_EQ(saw.load(), 1);
+    close(p[1]);
+    return int64_t{0};
+  }).ok());
+}
+
 // Fds closed under their waiters. epoll drops a registration when the fd's file is
 // closed, silently, so such a waiter cannot be woken by its file.
 // 1. The number reused by another file: the next wait on that number finds the
@@ -423,7 +453,8 @@ TEST_P(IoTest, ClosedAndReusedFdNumbers) {
     std::atomic<int> first_saw{-1}, second_saw{-1};
     std::atomic<bool> sent{false};
     Thread first = Spawn([&] {
-      first_saw = WaitReadable(sv[0], absl::Now() + absl::Milliseconds(50));
+      // Long enough to be registered before it passes (AwaitFdWaiters below).
+      first_saw = WaitReadable(sv[0], absl::Now() + absl::Seconds(1));
       return int64_t{0};
     });
     AwaitFdWaiters(1);
@@ -479,8 +510,10 @@ TEST_P(IoTest, ManyWaitersOnFewSocketsSeeded) {
             bool read_side = rng() % 2 == 0;
             int kind = static_cast<int>(rng() % 3);  // 0: none, 1: past, 2: random
             absl::Duration d = kind == 2 ? absl::Microseconds(rng() % 3000) : absl::ZeroDuration();
-            absl::Time deadline = kind == 0 ? absl::InfiniteFuture() : absl::Now() + d;
+            // t0 before the deadline is made: a pause between the two would otherwise
+            // count against the wait and look like an early timeout.
             int64_t t0 = SteadyNs();
+            absl::Time deadline = kind == 0 ? absl::InfiniteFuture() : absl::Now() + d;
             bool got = read_side ? WaitReadable(fd, deadline) : WaitWritable(fd, deadline);
             int64_t took = SteadyNs() - t0;
             ++t.waits;

@@ -231,6 +231,11 @@ void Poller::RegisterAfter(void* p) {
   self->Sync(st, /*rearm=*/false);  // ADD, or a refusal that ends w's wait as ready
 }
 
+int64_t Poller::Waiters() {
+  OsMutexLock l(&mu_);
+  return waiters_;
+}
+
 bool Poller::Wait(int fd, uint32_t events, int64_t deadline_ns, WaitReason reason) {
   GreenThread* self = internal::CurrentThread();
   WEFT_CHECK(self != nullptr, "weft: fd wait outside a green thread");

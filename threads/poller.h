@@ -45,6 +45,9 @@ class Poller {
   // each caller, so it may be gone by the time the thread runs (another waiter read
   // the data): callers retry on EAGAIN.
   bool Wait(int fd, uint32_t events, int64_t deadline_ns, WaitReason reason);
+  // Waiters: the waits registered now (a wait counts from its registration, made by
+  // its after-switch action, until it is woken or times out).
+  int64_t Waiters();
 
  private:
   // A waiting thread, in its Wait frame; linked on its fd's list under mu_.

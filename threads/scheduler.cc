@@ -1557,6 +1557,10 @@ SchedulerStats Scheduler::Stats() const {
   s.parks = impl_->parks_.load();
   s.guarded_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardedStacks());
   s.guard_region_stacks = static_cast<uint64_t>(NativeStackAllocator::GuardRegionStacks());
+  {
+    OsMutexLock l(&impl_->ext_mu_);
+    if (impl_->poller_) s.fd_waiters = static_cast<uint64_t>(impl_->poller_->Waiters());
+  }
   return s;
 }
 const SchedulerOptions& Scheduler::options() const { return impl_->options_; }

@@ -135,6 +135,7 @@ struct SchedulerStats {
   uint64_t context_switches = 0;  // switches into a green thread, on every worker
   uint64_t guarded_stacks = 0;       // native stacks with a PROT_NONE page (process-wide)
   uint64_t guard_region_stacks = 0;  // native stacks with a kernel guard region (process-wide)
+  uint64_t fd_waiters = 0;  // fd waits registered with the poller now
 };
 
 class Scheduler {

@@ -663,11 +663,25 @@ Local WithMutexNode::Eval(Local env, Ctx& c) const {
   if (!in.IsRecordOf(m, in.mutex_type())) TypeFail(c, "with-mutex", 1, "a mutex", m);
   Mutex* mu = in.MutexAt(in.NativeIndex(m));
   mu->Lock();
-  struct Unlock {
-    Mutex* mu;
-    ~Unlock() { mu->Unlock(); }
-  } unlock{mu};
-  return body->Eval(env, c);
+  // Not a destructor: Unlock throws TypeError when the body (or another thread) already
+  // unlocked the mutex, which from a destructor would end the process.
+  Local result;
+  try {
+    result = body->Eval(env, c);
+  } catch (...) {
+    try {
+      mu->Unlock();
+    } catch (const TypeError&) {
+      // Unlocked in the body: nothing to give back; the body's error goes on.
+    }
+    throw;
+  }
+  try {
+    mu->Unlock();
+  } catch (const TypeError&) {
+    in.RaiseNative(c.ts, "mutex-error", "with-mutex: the mutex was unlocked inside its body");
+  }
+  return result;
 }
 
 Local CheckNode::Eval(Local env, Ctx& c) const {

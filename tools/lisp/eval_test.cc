@@ -273,6 +273,15 @@ TEST(EvalTest, FatalMisusesAreErrors) {
   // A debug check aborted the checked build; the default build ignored it.
   EXPECT_EQ(Eval("(define m (make-mutex)) (mutex-unlock! m)"),
             "error: mutex-error: mutex-unlock!: the mutex is not locked");
+  // with-mutex whose body unlocks the mutex: its own unlock is refused. It ran in a
+  // destructor, and a throwing destructor ended the process (review of 8bc36f2).
+  EXPECT_EQ(Eval("(define m (make-mutex)) (with-mutex m (mutex-unlock! m) 1)"),
+            "error: mutex-error: with-mutex: the mutex was unlocked inside its body");
+  EXPECT_EQ(Eval("(define m (make-mutex)) (guard (e (#t 'caught)) (with-mutex m (mutex-unlock! m) (error \"boom\")))"),
+            "caught");
+  EXPECT_EQ(Eval("(define m (make-mutex)) (guard (e (#t 'caught)) (with-mutex m (error \"boom\")))"
+                 "(with-mutex m 'relocked)"),
+            "relocked");
   EXPECT_EQ(Eval("(define m (make-mutex)) (mutex-lock! m) (mutex-unlock! m) (mutex-unlock! m)"),
             "error: mutex-error: mutex-unlock!: the mutex is not locked");
   EXPECT_EQ(Eval("(define m (make-mutex)) (mutex-lock! m) (mutex-unlock! m) (mutex-lock! m) 'relocked"),
