@@ -132,4 +132,10 @@ void Global::Set(Local v) {
   }
 }
 
+// [runtime.handles.raw]: the scope is threads' no-switch bracket; the scheduler
+// refuses every switch and stop inside it ([threads.inv.no-switch]), and checked
+// builds refuse allocation too (objects.cc, CheckMayAllocate).
+NoSafepointScope::NoSafepointScope() { threads::this_thread::NoSwitchBegin(); }
+NoSafepointScope::~NoSafepointScope() { threads::this_thread::NoSwitchEnd(); }
+
 }  // namespace weft

@@ -2,6 +2,7 @@
 // Scope(parent, name), ConsInto / CarInto / CdrInto, across collections (every young
 // object moves under --config=checked), segment boundaries of the managed stack,
 // overflow, migration between workers. Parameterised over 1, 2 and 4 workers.
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "runtime/weft.h"
 
 namespace weft {
@@ -282,6 +284,160 @@ TEST_P(HandlesTest, FastScopesAppearInTheDump) {
     return 0;
   });
   ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// [runtime.handles.raw]: raw reads see what the handle reads see, refuse non-pairs
+// with TypeError, and leave the thread free to switch once the scope ends.
+TEST_P(HandlesTest, RawReadsInANoSafepointScopeAgreeWithHandleReads) {
+  auto rt = Make();
+  auto r = rt->Run([] {
+    Scope scope("main");
+    Local list = scope.Nil();
+    BuildListInto(1000, list);
+    int64_t sum = 0;
+    int n = 0;
+    {
+      NoSafepointScope no_safepoint;
+      for (Value v = list.get(); !raw::IsNil(v); v = raw::Cdr(v)) {
+        EXPECT_TRUE(raw::IsPair(v));
+        const Value x = raw::Car(v);
+        EXPECT_TRUE(raw::IsFixnum(x));
+        sum += static_cast<int64_t>(x.raw) >> 1;
+        ++n;
+      }
+      NoSafepointScope nested;  // scopes nest
+      EXPECT_THROW(raw::Car(Value{internal::kNilRaw}), TypeError);
+      EXPECT_THROW(raw::Cdr(FixnumBits(3)), TypeError);
+      EXPECT_FALSE(raw::IsPair(FixnumBits(3)));
+    }
+    EXPECT_EQ(n, 1000);
+    EXPECT_EQ(sum, SumListWithCarInto(list));
+    Yield();  // the scopes are over: switching is allowed again
+    Collect(0);
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// A collection that a thread on another worker asks for waits until the raw stretch
+// ends: the raw Value of a young pair stays readable for the whole scope, though a
+// young collection moves (or, under --config=checked, moves and poisons) the pair.
+// The holder leaves its scope only once the stop is requested (it reads the
+// process-wide request count, what the inline Safepoint reads), so the collection
+// is pending during the reads; a scope that let it through would make the reads
+// after it fail (raw::Car throws for a moved pair).
+TEST(NoSafepointScopeTest, ACollectionWaitsForTheScopeToEnd) {
+  Options o;
+  o.workers = 2;
+  o.control_socket = false;
+  auto rt = Runtime::Create(o);
+  ASSERT_TRUE(rt.ok()) << rt.status();
+  std::atomic<bool> holding{false}, collected{false}, timed_out{false};
+  std::atomic<int64_t> car_in_scope{-1};
+  uint64_t young_before = 0, young_after = 0;
+  auto r = (*rt)->Run([&] {
+    Scope scope("main");
+    Thread holder = Spawn(
+        [&]() -> Local {
+          Scope s("holder");
+          Local young = s.Cons(s.Fixnum(7), s.Nil());
+          {
+            NoSafepointScope no_safepoint;
+            const Value v = young.get();
+            holding.store(true);
+            const absl::Time deadline = absl::Now() + absl::Seconds(20);
+            while (internal::weft_stop_requests_in_process.load() == 0) {
+              if (absl::Now() > deadline) {
+                timed_out.store(true);
+                break;
+              }
+            }
+            for (int i = 0; i < 1000; ++i) {
+              EXPECT_FALSE(collected.load());
+              car_in_scope.store(static_cast<int64_t>(raw::Car(v).raw) >> 1);
+            }
+          }
+          Safepoint();  // the collection runs here
+          EXPECT_EQ(FixnumValue(s.Car(young)), 7);
+          return s.Nil();
+        },
+        {.name = "holder"});
+    // The holder keeps its worker (it spins without a safepoint) from the time it
+    // runs, so if it took this one, the other worker steals this thread.
+    while (!holding.load()) Yield();
+    young_before = GetStats().collections[0];
+    Collect(0);
+    young_after = GetStats().collections[0];
+    collected.store(true);
+    holder.Join();
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(timed_out.load()) << "the collection was never requested";
+  EXPECT_EQ(car_in_scope.load(), 7);
+  EXPECT_EQ(young_after, young_before + 1);
+}
+
+// Every way of leaving the CPU inside a NoSafepointScope aborts with one message
+// ([threads.inv.no-switch]); allocation does under --config=checked.
+void RunOnOneWorker(void (*body)()) {
+  Options o;
+  o.workers = 1;
+  o.control_socket = false;
+  auto rt = Runtime::Create(o);
+  if (!rt.ok()) return;
+  auto r = (*rt)->Run([body] {
+    Scope scope("main");
+    body();
+    return 0;
+  });
+  (void)r;
+}
+
+constexpr char kSwitchInScope[] =
+    "a green thread blocked, yielded or stopped inside a NoSafepointScope";
+
+TEST(NoSafepointScopeDeathTest, YieldSleepAndCollectInsideAbort) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(RunOnOneWorker([] {
+                 NoSafepointScope no_safepoint;
+                 Yield();
+               }),
+               kSwitchInScope);
+  EXPECT_DEATH(RunOnOneWorker([] {
+                 NoSafepointScope no_safepoint;
+                 weft::SleepFor(absl::Milliseconds(1));
+               }),
+               kSwitchInScope);
+  EXPECT_DEATH(RunOnOneWorker([] {
+                 NoSafepointScope no_safepoint;
+                 Collect(0);
+               }),
+               kSwitchInScope);
+}
+
+TEST(NoSafepointScopeDeathTest, AllocationInsideAbortsInCheckedBuilds) {
+#ifndef WEFT_CHECKED
+  GTEST_SKIP() << "checked builds only: elsewhere an allocation that collects aborts";
+#endif
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(RunOnOneWorker([] {
+                 Local nil = Local::Nil();
+                 NoSafepointScope no_safepoint;
+                 Cons(nil, nil);
+               }),
+               "allocation inside a NoSafepointScope");
+  EXPECT_DEATH(RunOnOneWorker([] {
+                 Local nil = Local::Nil();
+                 NoSafepointScope no_safepoint;
+                 ConsInto(nil, nil, nil);
+               }),
+               "allocation inside a NoSafepointScope");
+  EXPECT_DEATH(RunOnOneWorker([] {
+                 NoSafepointScope no_safepoint;
+                 MakeString("x");
+               }),
+               "allocation inside a NoSafepointScope");
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, HandlesTest, ::testing::Values(1, 2, 4),

@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "heap/object.h"
 #include "runtime/runtime_impl.h"
+#include "threads/this_thread.h"
 
 namespace weft {
 namespace {
@@ -83,8 +84,19 @@ Object* Expect(const char* function, Local v, Kind kind) {
   return h.AsObject();
 }
 
+// CheckMayAllocate: in checked builds, an allocation inside a NoSafepointScope aborts
+// ([runtime.handles.raw]) even when it would not have collected. Other builds catch
+// the collection itself (the scheduler refuses the stop, [threads.inv.no-switch]).
+inline void CheckMayAllocate() {
+  if (WEFT_CHECKED_BUILD) {
+    WEFT_CHECK(!threads::this_thread::InNoSwitch(),
+               "weft: allocation inside a NoSafepointScope");
+  }
+}
+
 // Finish turns a fresh object (or an allocation failure) into a Local.
 Local Finish(RuntimeImpl& rt, Object* o) {
+  CheckMayAllocate();
   if (o == nullptr) rt.ThrowAllocationFailure(rt.mutator().last_failure());
   return Local::New(FromHeap(heap::Value::FromObject(o)));
 }
@@ -93,6 +105,7 @@ Local Finish(RuntimeImpl& rt, Object* o) {
 // ([runtime.inv.mutator-per-worker]: one read of tls_mutator, see above); throws on
 // failure. Inlined only into this file's out-of-line Cons functions.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline Value NewPair(Local car, Local cdr) {
+  CheckMayAllocate();
   heap::Mutator* m = tls_mutator;
   if (__builtin_expect(m == nullptr, 0)) m = CurrentMutator();  // fails, with its message
   Object* o = m->AllocatePair(ToHeap(car.get()), ToHeap(cdr.get()));
@@ -166,6 +179,7 @@ __attribute__((noinline)) void ConsIntoSlow(Local car, Local cdr, Local out) {
 // register, so it costs no frame; anything else (a full region, no mutator) goes on
 // to ConsIntoSlow, a tail call.
 void ConsInto(Local car, Local cdr, Local out) {
+  CheckMayAllocate();
   if (heap::Mutator* m = tls_mutator; __builtin_expect(m != nullptr, 1)) {
     if (Object* o = m->AllocatePairInRegion(ToHeap(car.get()), ToHeap(cdr.get()))) {
       out.SetValue(FromHeap(heap::Value::FromObject(o)));

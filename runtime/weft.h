@@ -184,8 +184,8 @@ inline Value PairField(Value pair, int i) {
   return Value{reinterpret_cast<const uint64_t*>(pair.raw - kPointerTag)[i]};
 }
 // Out-of-line slow paths of the inline functions.
-[[noreturn]] void ThrowWrongKind(const char* function, Kind expected, Value got);
-[[noreturn]] void ThrowFixnumOverflow(int64_t v);
+[[noreturn, gnu::cold]] void ThrowWrongKind(const char* function, Kind expected, Value got);
+[[noreturn, gnu::cold]] void ThrowFixnumOverflow(int64_t v);
 }  // namespace internal
 
 class Scope;
@@ -337,6 +337,43 @@ inline Value FixnumBits(int64_t v) {
   if (__builtin_expect(v < kFixnumMin || v > kFixnumMax, 0)) internal::ThrowFixnumOverflow(v);
   return Value{static_cast<uint64_t>(v) << 1};
 }
+
+// Raw reads ([runtime.handles.raw] in runtime/DESIGN.md). A walk that allocates
+// nothing may read the heap without handles: these take and return Values, so the
+// walk keeps them in C++ variables, as compiled code keeps pointers in registers
+// between safepoints. A Value read from the heap names its object only until the
+// next safepoint, so read inside a NoSafepointScope: while one is alive the green
+// thread must reach no safepoint (no allocation, Safepoint(), channel or lock
+// operation, Yield, Sleep, Spawn, Join, Collect). Blocking, yielding or stopping
+// inside one aborts with a message in every build; allocating inside one aborts in
+// `--config=checked`. Keep each raw stretch short (microseconds): the thread does not
+// poll in it, so a collection another worker requests waits for it to end. A long
+// walk alternates raw stretches over bounded pieces with its position kept in Locals
+// and a Safepoint() between them (tools/bench/runtime/binary_trees.cc walks its trees
+// so). Scopes nest.
+class NoSafepointScope {
+ public:
+  NoSafepointScope();
+  ~NoSafepointScope();
+  NoSafepointScope(const NoSafepointScope&) = delete;
+  NoSafepointScope& operator=(const NoSafepointScope&) = delete;
+};
+
+namespace raw {
+inline bool IsNil(Value v) { return v.raw == internal::kNilRaw; }
+inline bool IsFixnum(Value v) { return (v.raw & 1) == 0; }
+inline bool IsPair(Value v) { return internal::IsPair(v); }
+// Car and Cdr throw TypeError for a non-pair (also for a stale Value of a moved pair,
+// which `--config=checked` makes of every young object at every collection).
+inline Value Car(Value pair) {
+  if (__builtin_expect(!internal::IsPair(pair), 0)) internal::ThrowWrongKind("car", Kind::kPair, pair);
+  return internal::PairField(pair, 0);
+}
+inline Value Cdr(Value pair) {
+  if (__builtin_expect(!internal::IsPair(pair), 0)) internal::ThrowWrongKind("cdr", Kind::kPair, pair);
+  return internal::PairField(pair, 1);
+}
+}  // namespace raw
 
 // Global: a root held by a long-lived native structure. Made and set on a green
 // thread; may be destroyed (or moved over) on a green thread or, once Run has

@@ -130,6 +130,12 @@ absl::Status SchedulerOptions::Validate() const {
 namespace {
 thread_local Worker* tls_worker = nullptr;
 
+// [threads.inv.no-switch]: the one check of every way a green thread leaves its CPU.
+inline void CheckSwitchAllowed(const Worker* w) {
+  WEFT_CHECK(w->no_switch_depth_ == 0,
+             "weft: a green thread blocked, yielded or stopped inside a NoSafepointScope");
+}
+
 // After-switch actions short enough to run on the next green thread's stack
 // (section 2 of DESIGN.md); defined below.
 void YieldAfter(void* p);
@@ -206,10 +212,12 @@ namespace {
 void NoAfter(void*) {}
 }  // namespace
 
+
 void Park(ThreadState state, WaitReason reason, const void* object, AfterSwitch after,
           void* arg, WaitState* ws, int64_t deadline_ns) {
   Worker* w = CurrentWorker();
   WEFT_CHECK(w != nullptr, "weft: blocking threads/ call outside a green thread");
+  CheckSwitchAllowed(w);
   GreenThread* self = w->current_.load(std::memory_order_relaxed);
   self->reason.store(reason, std::memory_order_relaxed);
   self->wait_object.store(object, std::memory_order_relaxed);
@@ -361,6 +369,7 @@ void ThreadEntry(bctx::transfer_t tr) {
   // Local-storage destructors run on the thread's own stack.
   if (!self->locals.empty()) RunLocalDestructors(self);
   Worker* now = CurrentWorker();
+  CheckSwitchAllowed(now);
   now->after_fn_ = &FinishAfter;
   now->after_arg_ = self;
   // Hand off to the joiner if one waits: claiming its WaitState makes it ours alone
@@ -1196,6 +1205,7 @@ void SchedulerImpl::StopTheWorld() {
   const bool external = w == nullptr;
   WEFT_CHECK(external || w->current_.load() != nullptr,
              "weft: StopTheWorld from a worker's scheduler loop");
+  if (!external) CheckSwitchAllowed(w);
   OsMutexLock l(&mu_);
   while (stop_requested_.load()) {
     if (external) {
@@ -1630,6 +1640,7 @@ void Yield() {
   Worker* w = CurrentWorker();
   GreenThread* self = w == nullptr ? nullptr : w->current_.load(std::memory_order_relaxed);
   WEFT_CHECK(self != nullptr, "weft: Yield outside a green thread");
+  CheckSwitchAllowed(w);
   self->reason.store(WaitReason::kYield, std::memory_order_relaxed);
   self->state.store(ThreadState::kRunnable, std::memory_order_release);
   w->after_fn_ = &YieldAfter;
@@ -1711,7 +1722,31 @@ void Safepoint() {
   if (__builtin_expect(weft_stop_requests_in_process.load(std::memory_order_relaxed) == 0, 1)) return;
   Worker* w = CurrentWorker();
   if (w == nullptr) return;
-  if (w->sched_->stop_requested_.load(std::memory_order_acquire)) w->sched_->SafepointStop(w, true);
+  if (w->sched_->stop_requested_.load(std::memory_order_acquire)) {
+    // No thread inside a bracket holds the world stopped (StopTheWorld checks), so
+    // this one would stop here.
+    CheckSwitchAllowed(w);
+    w->sched_->SafepointStop(w, true);
+  }
+}
+
+void NoSwitchBegin() {
+  Worker* w = CurrentWorker();
+  WEFT_CHECK(w != nullptr && w->current_.load(std::memory_order_relaxed) != nullptr,
+             "weft: NoSafepointScope outside a green thread");
+  ++w->no_switch_depth_;
+}
+
+void NoSwitchEnd() {
+  Worker* w = CurrentWorker();
+  WEFT_CHECK(w != nullptr && w->no_switch_depth_ > 0,
+             "weft: NoSafepointScope ended on another OS thread than it began (it switched)");
+  --w->no_switch_depth_;
+}
+
+bool InNoSwitch() {
+  Worker* w = CurrentWorker();
+  return w != nullptr && w->no_switch_depth_ > 0;
 }
 
 int WorkerIndex() {

@@ -224,6 +224,9 @@ class Worker {
   bool parked_ = false;
   bool notified_ = false;
   bool at_safepoint_ = false;
+  // NoSwitchBegin/End's count ([threads.inv.no-switch]); only this worker's OS thread
+  // touches it, and only while a green thread runs that cannot switch away.
+  int no_switch_depth_ = 0;
   bool exited_ = false;  // its loop has ended: it runs nothing more ([threads.inv.stw])
   OsCondVar cv_;
 };

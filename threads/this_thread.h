@@ -34,6 +34,14 @@ void SleepUntil(absl::Time deadline);
 ManagedStack& GetManagedStack();
 // Safepoint polls for a pending StopTheWorld and stops here if there is one.
 void Safepoint();
+// NoSwitchBegin / NoSwitchEnd bracket code that must neither switch nor stop (for
+// weft::NoSafepointScope): while the calling thread is inside a bracket, its park,
+// yield, migration, exit, stop at a safepoint or stop-the-world request is a broken
+// invariant and aborts with a message ([threads.inv.no-switch]). Brackets nest.
+void NoSwitchBegin();
+void NoSwitchEnd();
+// InNoSwitch: the caller is inside a NoSwitchBegin/End bracket.
+bool InNoSwitch();
 // The worker running the caller now (changes at any switch); -1 off a worker.
 // Callable anywhere.
 int WorkerIndex();

@@ -3,13 +3,14 @@
 //
 //   bazel run //tools/bench/runtime:binary_trees -- N [WORKERS [YOUNG_PAUSE_MS
 //       [MAX_NURSERY_MIB [IN_PLACE_PERCENT [GC_THREADS [OLD_GROWTH_PERCENT
-//       [NURSERY_MIB]]]]]]]
+//       [NURSERY_MIB [PROMOTION_AGE]]]]]]]]
 //
 // YOUNG_PAUSE_MS sets weft::Options::young_pause_target (0: no pause cap on the
 // nursery's growth), MAX_NURSERY_MIB max_nursery_bytes, IN_PLACE_PERCENT
 // promote_in_place_percent (0: always copy the nursery), GC_THREADS gc_threads,
-// OLD_GROWTH_PERCENT old_generation_growth_percent and NURSERY_MIB nursery_bytes (the
-// nursery's smallest size); without them, the runtime's defaults.
+// OLD_GROWTH_PERCENT old_generation_growth_percent, NURSERY_MIB nursery_bytes (the
+// nursery's smallest size) and PROMOTION_AGE promotion_age; without them, the
+// runtime's defaults.
 //
 // Prints exactly the text of the peer programs (shared/peers/gc/src/binarytrees/
 // bt_arena.cpp and bt_mt.cpp; see tools/bench/README.md, "Contract"), then the
@@ -62,24 +63,50 @@ void BottomUp(int depth, weft::Local out, weft::Local nil, Registers& r) {
     weft::ConsInto(nil, nil, out);
     return;
   }
+  if (depth == 1) {  // half of the nodes are leaves: build them without a call each
+    weft::ConsInto(nil, nil, r.left[1]);
+    weft::ConsInto(nil, nil, r.right[1]);
+    weft::ConsInto(r.left[1], r.right[1], out);
+    return;
+  }
   BottomUp(depth - 1, r.left[depth], nil, r);
   BottomUp(depth - 1, r.right[depth], nil, r);
   weft::ConsInto(r.left[depth], r.right[depth], out);
 }
 
-// Check counts the nodes of `tree` (at `level`); the child goes to r.right[level].
-// Allocates nothing, so it polls (weft::Safepoint) at every node, as a compiler polls
-// at calls and loop back edges: with WORKERS > 1, a collection that another green
-// thread's build needs would otherwise wait for this whole walk (up to 2^21 nodes).
-long Check(weft::Local tree, int level, Registers& r) {
+// RawCheck counts the nodes of the tree `node` without handles: a read-only walk keeps
+// its nodes in C++ variables, as compiled code keeps them in registers
+// ([runtime.handles.raw]). Called inside a NoSafepointScope, on subtrees of at most
+// kRawHeight levels, so the thread goes at most 2^kRawHeight nodes without polling.
+constexpr int kRawHeight = 10;
+
+long RawCheck(weft::Value node) {
+  const weft::Value left = weft::raw::Car(node);
+  if (weft::raw::IsNil(left)) return 1;
+  return 1 + RawCheck(left) + RawCheck(weft::raw::Cdr(node));
+}
+
+// Check counts the nodes of `tree` (at `level`; the child goes to r.right[level]).
+// Allocates nothing, so it polls (weft::Safepoint) at every node above `raw_level`,
+// as a compiler polls at calls and loop back edges: with WORKERS > 1, a collection
+// that another green thread's build needs would otherwise wait for this whole walk
+// (up to 2^21 nodes). From `raw_level` down, a subtree is one raw stretch (RawCheck).
+long Check(weft::Local tree, int level, int raw_level, Registers& r) {
+  if (level >= raw_level) {
+    weft::NoSafepointScope no_safepoint;
+    return RawCheck(tree.get());
+  }
   weft::Safepoint();
   weft::Local child = r.right[level];
   weft::CarInto(tree, child);
   if (child.IsNil()) return 1;
-  long n = 1 + Check(child, level + 1, r);
+  long n = 1 + Check(child, level + 1, raw_level, r);
   weft::CdrInto(tree, child);
-  return n + Check(child, level + 1, r);
+  return n + Check(child, level + 1, raw_level, r);
 }
+
+// RawLevel: the level from which Check walks a tree of `depth` raw.
+int RawLevel(int depth) { return depth > kRawHeight ? depth - kRawHeight : 0; }
 
 // Iterate builds and checks the trees [begin, end) of one depth; returns their checks.
 long Iterate(int depth, long begin, long end) {
@@ -91,7 +118,7 @@ long Iterate(int depth, long begin, long end) {
   for (long i = begin; i < end; ++i) {
     BottomUp(depth, tree, nil, r);
     r.Clear(depth);
-    check += Check(tree, 0, r);
+    check += Check(tree, 0, RawLevel(depth), r);
     r.Clear(depth);
     tree.SetValue(r.nil_value);  // the next build must not keep this tree alive
   }
@@ -113,7 +140,7 @@ int Main(int n, int workers) {
     Registers r(stretch);
     BottomUp(max_depth + 1, tree, nil, r);
     r.Clear(max_depth + 1);
-    std::printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1, Check(tree, 0, r));
+    std::printf("stretch tree of depth %d\t check: %ld\n", max_depth + 1, Check(tree, 0, RawLevel(max_depth + 1), r));
   }
   weft::Local long_lived = scope.Nil();
   {
@@ -143,7 +170,7 @@ int Main(int n, int workers) {
     weft::Scope last(scope, "long-lived-check");
     Registers r(last);
     std::printf("long lived tree of depth %d\t check: %ld\n", max_depth,
-                Check(long_lived, 0, r));
+                Check(long_lived, 0, RawLevel(max_depth), r));
   }
   return 0;
 }
@@ -165,6 +192,7 @@ int main(int argc, char** argv) {
   if (argc > 6) options.gc_threads = std::atoi(argv[6]);
   if (argc > 7) options.old_generation_growth_percent = std::atoi(argv[7]);
   if (argc > 8) options.nursery_bytes = static_cast<size_t>(std::atof(argv[8]) * (1 << 20));
+  if (argc > 9) options.promotion_age = std::atoi(argv[9]);
   absl::StatusOr<std::unique_ptr<weft::Runtime>> runtime = weft::Runtime::Create(options);
   if (!runtime.ok()) {
     std::fprintf(stderr, "binary_trees: %s\n", runtime.status().ToString().c_str());
