@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -19,6 +20,8 @@ absl::Status Bad(const std::string& what, const std::string& message) {
   return absl::InvalidArgumentError(absl::StrFormat("image %s: %s", what, message));
 }
 
+std::atomic<void (*)(const std::string&)> read_hook{nullptr};
+
 }  // namespace
 
 std::string_view ImageReader::Name(const SectionEntry& s) {
@@ -27,8 +30,16 @@ std::string_view ImageReader::Name(const SectionEntry& s) {
   return {s.name, n};
 }
 
+void ImageReader::SetReadHookForTesting(void (*hook)(const std::string& path)) {
+  read_hook.store(hook, std::memory_order_release);
+}
+
 absl::StatusOr<ImageReader> ImageReader::ReadFile(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (auto* hook = read_hook.load(std::memory_order_acquire)) hook(path);
+  // [heap.image.regular-file] O_NONBLOCK: the open of a FIFO with no writer (or of a
+  // device that waits for a carrier) returns at once instead of blocking for ever;
+  // the file is then refused unless it is a regular file, whose reads never block.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int e = errno;
     std::string message = absl::StrFormat("image %s: cannot open: %s", path, std::strerror(e));
@@ -38,6 +49,14 @@ absl::StatusOr<ImageReader> ImageReader::ReadFile(const std::string& path) {
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
     return absl::InvalidArgumentError(absl::StrFormat("image %s: not a regular file", path));
+  }
+  // A regular file: back to blocking reads (O_NONBLOCK means nothing for one, save
+  // with mandatory locks), so a short read is only ever the end of the file.
+  if (int flags = ::fcntl(fd, F_GETFL); flags < 0 || ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    int e = errno;
+    ::close(fd);
+    return absl::UnavailableError(
+        absl::StrFormat("image %s: cannot clear O_NONBLOCK: %s", path, std::strerror(e)));
   }
   ImageReader r;
   r.what_ = path;

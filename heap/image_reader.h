@@ -24,8 +24,13 @@ namespace weft::heap::image {
 
 class ImageReader {
  public:
-  // ReadFile reads and validates the image at `path`.
+  // ReadFile reads and validates the image at `path`. Anything but a regular file (a
+  // directory, a FIFO, a device) is refused with InvalidArgument "image PATH: not a
+  // regular file", without blocking: a FIFO with no writer is opened non-blocking.
   static absl::StatusOr<ImageReader> ReadFile(const std::string& path);
+  // For tests: every ReadFile in the process first calls `hook` with its path, on the
+  // thread that reads (nullptr: none). Lets a test hold a read, or see its thread.
+  static void SetReadHookForTesting(void (*hook)(const std::string& path));
   // FromBytes validates an image held in memory; `what` names it in messages.
   static absl::StatusOr<ImageReader> FromBytes(std::string_view bytes,
                                                std::string what = "<memory>");

@@ -3,15 +3,19 @@
 // loaded into another heap (another arena: another address range) and into the
 // same heap, compared object by object; every bad-image case with its message; the
 // atomic write; extra sections. Prints its seed; replay with --seed=N or WEFT_SEED=N.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -818,6 +822,47 @@ TEST_F(BadImageTest, MissingFile) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(r.status().message(),
             absl::StrFormat("image %s: cannot open: No such file or directory", TempPath("no-such.img")));
+}
+
+// [heap.image.regular-file]: a directory and a FIFO are refused by name, and the FIFO,
+// which has no writer, without blocking. Before the fix the open of the FIFO blocked
+// for ever; here a watchdog then opens the write end (after 10 s) so that the test
+// fails instead of hanging.
+TEST_F(BadImageTest, NotARegularFileIsRefusedWithoutBlocking) {
+  std::string dir = TempPath("a-directory.img");
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(std::filesystem::create_directory(dir));
+  absl::StatusOr<ImageReader> d = ImageReader::ReadFile(dir);
+  EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument) << d.status();
+  EXPECT_EQ(d.status().message(), absl::StrFormat("image %s: not a regular file", dir));
+  std::filesystem::remove_all(dir);
+
+  std::string fifo = TempPath("a-fifo.img");
+  ::unlink(fifo.c_str());
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  std::atomic<bool> done{false}, released{false};
+  absl::Status status;
+  std::thread reader([&] {
+    status = ImageReader::ReadFile(fifo).status();
+    done = true;
+  });
+  auto start = std::chrono::steady_clock::now();
+  while (!done.load() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  while (!done.load()) {
+    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+      released = true;
+      ::close(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  reader.join();
+  EXPECT_FALSE(released.load()) << "ReadFile blocked in the open of a FIFO with no writer";
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(status.message(), absl::StrFormat("image %s: not a regular file", fifo));
+  ::unlink(fifo.c_str());
 }
 
 TEST_F(BadImageTest, HardLimitLeavesTheHeapUntouched) {

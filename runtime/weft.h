@@ -530,8 +530,9 @@ absl::Status SaveImage(const std::string& path, std::span<const Local> roots);
 // Record types are re-bound by name: register each (with the same layout) first. An
 // image is untrusted: a bad one (truncated, wrong magic/version/word size/byte order,
 // checksum mismatch, bad segment or reference, unknown or different record layout)
-// returns InvalidArgument naming what is wrong and where, NotFound for a missing
-// file, ResourceExhausted when the heap limits leave no room; the heap is then
+// returns InvalidArgument naming what is wrong and where (a path that is not a
+// regular file, e.g. a FIFO or a directory: "image PATH: not a regular file", at once,
+// without waiting for a writer), NotFound for a missing file, ResourceExhausted when the heap limits leave no room; the heap is then
 // unchanged. Loaded strings and byte arrays may move later like any old object,
 // except pinned ones, which stay pinned.
 absl::StatusOr<std::vector<Local>> LoadImage(const std::string& path);

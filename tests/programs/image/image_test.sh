@@ -42,6 +42,20 @@ echo "not an image" > "$tmp/text.img"
 expect_run not-an-image 1 "shorter than the 80-byte header" --image "$tmp/text.img" "$dir/main.wl"
 expect_run missing 1 "weft: image $tmp/missing.img: cannot open: No such file or directory" \
   --image "$tmp/missing.img" "$dir/main.wl"
+# Not a regular file: refused by name, at once ([heap.image.regular-file]). The FIFO has
+# no writer; its open blocked `weft run` for ever before (RELIABILITY.md known bug 30),
+# hence the timeout (exit 124 if it blocks).
+mkfifo "$tmp/fifo.img"
+out="$(timeout 60 "$weft" run --image "$tmp/fifo.img" "$dir/main.wl" 2>&1)"; rc=$?
+if [ "$rc" -ne 1 ] || [[ "$out" != *"weft: image $tmp/fifo.img: not a regular file"* ]]; then
+  fail "fifo: exit $rc, expected 1 and 'not a regular file'; output: $out"
+else
+  echo "ok: fifo"
+fi
+rm -f "$tmp/fifo.img"
+mkdir -p "$tmp/dir.img"
+expect_run directory 1 "weft: image $tmp/dir.img: not a regular file" --image "$tmp/dir.img" "$dir/main.wl"
+rmdir "$tmp/dir.img"
 expect_run native 1 "weft: image $tmp/n.img: global 'ch' reaches a channel, a native object that an image cannot hold" \
   --save-image "$tmp/n.img" "$dir/native.wl"
 [ -e "$tmp/n.img" ] && fail "native: an image was written"
