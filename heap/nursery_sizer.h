@@ -14,8 +14,8 @@ namespace weft::heap {
 class NurserySizer {
  public:
   // The nursery doubles when more than 1/kGrowAbove of what was allocated survived a
-  // young collection, and halves below 1/kShrinkBelow.
-  static constexpr size_t kGrowAbove = 10;
+  // young collection, and halves below 1/kShrinkBelow ([heap.nursery.adaptive]).
+  static constexpr size_t kGrowAbove = 20;
   static constexpr size_t kShrinkBelow = 50;
   // Young collections that copied less than this are not rate samples: their fixed
   // costs (roots, dirty cards, sweeping large and pinned objects) would dominate.

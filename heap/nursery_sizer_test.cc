@@ -24,9 +24,9 @@ TEST(NurserySizerTest, GrowsBySurvivalUpToTheMaximumWithoutARate) {
   EXPECT_EQ(s.PauseCap(), kMax);
   EXPECT_EQ(AfterFullSurvival(s, kMin), 2 * kMin);
   EXPECT_EQ(AfterFullSurvival(s, kMax), kMax);
-  // A tenth or less surviving keeps the size; less than a fiftieth halves it.
-  EXPECT_EQ(s.Next(16 * kMiB, 16 * kMiB, 16 * kMiB / 10), 16 * kMiB);
-  EXPECT_EQ(s.Next(16 * kMiB, 16 * kMiB, 16 * kMiB / 10 + 1), kMax);
+  // A twentieth or less surviving keeps the size; less than a fiftieth halves it.
+  EXPECT_EQ(s.Next(16 * kMiB, 16 * kMiB, 16 * kMiB / 20), 16 * kMiB);
+  EXPECT_EQ(s.Next(16 * kMiB, 16 * kMiB, 16 * kMiB / 20 + 1), kMax);
   EXPECT_EQ(s.Next(16 * kMiB, 16 * kMiB, 0), 8 * kMiB);
   EXPECT_EQ(s.Next(kMin, kMin, 0), kMin);
 }
