@@ -21,8 +21,12 @@ struct Node {
   enum class Shape : uint8_t { kOther, kVarRef, kConst };
   int line = 0;
   Shape shape = Shape::kOther;
+  bool has_bool = false;  // EvalBool is overridden (a predicate InlinePrimNode)
   virtual ~Node() = default;
   virtual Local Eval(Local env, Ctx& c) const = 0;
+  // EvalBool: Truthy(Eval(env, c)), for an `if` test; nodes with has_bool compute the
+  // truth value without making the boolean's slot.
+  virtual bool EvalBool(Local env, Ctx& c) const { return Truthy(Eval(env, c)); }
 };
 
 // A constant: an immediate word, or a managed object held by a Global.
@@ -97,6 +101,14 @@ struct IfNode : Node {
   Local Eval(Local env, Ctx& c) const override;
 };
 
+// RawOperand: an operand Finalize found to be readable as a raw word with no call and
+// no possible error: a stack variable that needs no check (slot >= 0) or an immediate
+// constant (imm). See InlinePrimNode::raw_args for why reading it raw is safe.
+struct RawOperand {
+  int slot = -1;
+  uint64_t imm = 0;
+};
+
 struct LambdaNode : Node {
   const Lambda* lambda = nullptr;
   Local Eval(Local env, Ctx& c) const override;
@@ -133,6 +145,16 @@ struct InlinePrimNode : CallNode {
   static constexpr size_t kMaxArgs = 4;
   Op op = Op::kAdd;
   const Prim* prim = nullptr;  // the builtin the global held at compile time
+  // raw_args (set by Compiler::Finalize, never for cons): every argument is a
+  // RawOperand. The fast path then reads the argument words straight from their slots
+  // or the node and computes the result with no call in between, so no safepoint
+  // separates the reads from their use ([lisp.handles]: the raw words never cross
+  // one); the result is pushed through the activation's Scope (a pointer bump, not a
+  // safepoint) or is a shared boolean slot. When the fast case does not apply (a
+  // non-fixnum, an overflow, a non-pair) the general path evaluates the operands
+  // again as Locals: reading a RawOperand has no effect and cannot fail.
+  bool raw_args = false;
+  RawOperand raw[kMaxArgs];
   Local Eval(Local env, Ctx& c) const override;
 
  protected:

@@ -87,8 +87,29 @@ void Compiler::Finalize(ToplevelNode* top) {
     p.call->known = known;
     p.call->known_depth = depth;
   }
+  for (InlinePrimNode* n : inline_patches_) {
+    // After the variable patches: a variable's slot is known only now.
+    if (n->op == InlinePrimNode::Op::kCons || n->args.size() > InlinePrimNode::kMaxArgs) continue;
+    bool raw = true;
+    for (size_t i = 0; i < n->args.size() && raw; ++i) {
+      const Node* a = n->args[i];
+      if (a->shape == Node::Shape::kVarRef) {
+        const auto* v = static_cast<const VarRefNode*>(a);
+        raw = v->addr.stack && !v->checked;
+        n->raw[i].slot = v->addr.slot;
+      } else if (a->shape == Node::Shape::kConst) {
+        const auto* k = static_cast<const ConstNode*>(a);
+        raw = !k->managed;
+        n->raw[i].imm = k->immediate.raw;
+      } else {
+        raw = false;
+      }
+    }
+    n->raw_args = raw;
+  }
   top->nslots = next[nullptr];
   frames_.clear();
+  inline_patches_.clear();
   var_patches_.clear();
   frame_patches_.clear();
   lambda_patches_.clear();
@@ -222,6 +243,7 @@ Node* Compiler::CompileToplevel(const Datum& form) {
   frame_patches_.clear();
   lambda_patches_.clear();
   call_patches_.clear();
+  inline_patches_.clear();
   auto* top = New<ToplevelNode>(form.line);
   top->body = Compile(form, nullptr, false);
   Finalize(top);
@@ -419,6 +441,7 @@ Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
     auto* in = Adopt(NewInlinePrim(e->op, nargs), d.line);
     in->op = e->op;
     in->prim = prim;
+    inline_patches_.push_back(in);
     n = in;
   } else {
     n = New<CallNode>(d.line);

@@ -1,5 +1,6 @@
 // eval.cc: running the native AST. See interp.h for [lisp.handles],
 // [lisp.bounded-loop] and [lisp.tail].
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -68,30 +69,27 @@ class Buffer {
 
 // Slots: an activation's variable slots ([lisp.frames]). Grow makes new Locals in
 // the innermost scope, so it is called only where that scope outlives the slots'
-// use (CallClosure, outside its iteration scopes; ToplevelNode).
+// use (CallClosure, outside its iteration scopes; ToplevelNode). The first kSmall
+// live inline; data_ points at them or at big_ (no std::vector: the common call
+// neither constructs nor destroys one).
 class Slots {
  public:
-  Slots() {}
+  Slots() : data_(small_) {}
   Slots(const Slots&) = delete;
   Slots& operator=(const Slots&) = delete;
-  Local* data() { return spilled_ ? big_.data() : small_; }
+  Local* data() { return data_; }
   size_t size() const { return n_; }
   void Grow(const Scope& scope, size_t n) {
     if (n <= n_) return;
-    // spilled_, not big_.empty(): growing from 0 to more than kSmall leaves big_ empty
-    // after the assign, and the loop wrote past small_ (found by lisp_fuzzer).
-    if (n > kSmall && !spilled_) {
-      big_.assign(small_, small_ + n_);
-      spilled_ = true;
+    if (n > cap_) {
+      size_t cap = std::max(n, 2 * cap_);
+      auto big = std::make_unique<Local[]>(cap);
+      for (size_t i = 0; i < n_; ++i) big[i] = data_[i];
+      big_ = std::move(big);
+      data_ = big_.get();
+      cap_ = cap;
     }
-    for (; n_ < n; ++n_) {
-      Local l = scope.New(Value{g_imm.unbound});
-      if (!spilled_) {
-        small_[n_] = l;
-      } else {
-        big_.push_back(l);
-      }
-    }
+    for (; n_ < n; ++n_) data_[n_] = scope.New(Value{g_imm.unbound});
   }
   // Fits: InitBound can make n slots.
   static bool Fits(size_t n) { return n <= kSmall; }
@@ -108,9 +106,10 @@ class Slots {
   union {
     Local small_[kSmall];  // the first n_ are made; the rest are not read
   };
-  std::vector<Local> big_;
-  bool spilled_ = false;  // the slots are in big_
+  Local* data_;
+  std::unique_ptr<Local[]> big_;  // when more than kSmall were needed
   size_t n_ = 0;
+  size_t cap_ = kSmall;
 };
 
 [[noreturn]] void ArityFail(Ctx& c, const Lambda* lam, size_t n) {
@@ -174,25 +173,6 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
   return Local();
 }
 
-// RunBody runs one iteration of CallClosure: the body of *lam in a Scope taken from
-// `parent`. Returns true with the result in `result`, or false after a tail call
-// replaced *lam.
-bool RunBody(ThreadState* ts, const Scope& parent, const Lambda** lam, Frame* frame, Local result,
-             Local cur_env, Slots& vars, bool* packed) {
-  StepAndPoll(ts);
-  const Lambda* code = *lam;
-  Scope s(parent, code->name.c_str());
-  frame->name = code->name.c_str();
-  frame->file = code->file.c_str();
-  frame->line = code->line;
-  s.SetInfo(code->line);
-  Ctx cc{ts, lam, cur_env, &s, frame, vars.data(), vars.size(), packed};
-  Local r = code->body->Eval(cur_env, cc);
-  if (r.empty()) return false;
-  result.Set(r);
-  return true;
-}
-
 // Calls a closure whose code and environment are known: Apply and CallNode.
 inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
   if (tail) return RequestTail(c, lam, env, args);
@@ -205,15 +185,17 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
   // Every slot of the activation is made here, in the caller's innermost scope,
-  // through the caller's Scope: no thread lookup per call.
+  // through the caller's Scope: no thread lookup per call. The result needs no slot
+  // made in advance: the iteration's Scope escapes it into the slot it reserved
+  // below its frame, which stays in the caller's scope.
   const Scope& sc = *c.scope;
-  Local result = sc.Nil();
-  Local cur_env = sc.Nil();
   Slots vars;
+  Local cur_env;
   if (!lam->heap_frame && !lam->rest && args.size() == size_t(lam->nparams) && Slots::Fits(size_t(lam->nslots))) {
     vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
-    cur_env.Set(env);
+    cur_env = sc.New(env.get());
   } else {
+    cur_env = sc.Nil();
     vars.Grow(sc, size_t(lam->nslots));
     Bind(c, lam, env, args, vars.data(), cur_env);
   }
@@ -222,7 +204,21 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   FrameLink link(ts, &frame);
   try {
     const Lambda* next = lam;
-    while (!RunBody(ts, sc, &next, &frame, result, cur_env, vars, &packed)) {
+    for (;;) {
+      {
+        // One iteration: the body of `next` in a Scope taken from the caller's.
+        StepAndPoll(ts);
+        const Lambda* code = next;
+        Scope s(sc, code->name.c_str());
+        frame.name = code->name.c_str();
+        frame.file = code->file.c_str();
+        frame.line = code->line;
+        s.SetInfo(code->line);
+        Ctx cc{ts, &next, cur_env, &s, &frame, vars.data(), vars.size(), &packed};
+        Local r = code->body->Eval(cur_env, cc);
+        if (!r.empty()) return s.Escape(r);
+      }
+      // A tail call replaced `next`.
       if (packed) {
         // The callee needs more slots than this activation had: grow them here,
         // outside the iteration scope, and bind the packed arguments.
@@ -243,7 +239,6 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   } catch (const ChannelClosed& e) {
     throw ts->interp->FromNative(ts, e);
   }
-  return result;
 }
 
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
@@ -319,7 +314,8 @@ Local SetGlobalNode::Eval(Local env, Ctx& c) const {
 }
 
 Local IfNode::Eval(Local env, Ctx& c) const {
-  if (Truthy(test->Eval(env, c))) return EvalOperand(then, env, c);
+  bool t = test->has_bool ? test->EvalBool(env, c) : Truthy(test->Eval(env, c));
+  if (t) return EvalOperand(then, env, c);
   if (otherwise) return EvalOperand(otherwise, env, c);
   return VoidConst(c);
 }
@@ -418,6 +414,90 @@ namespace {
   return Local();
 }
 
+using Op = InlinePrimNode::Op;
+
+constexpr bool IsPredicate(Op op) {
+  switch (op) {
+    case Op::kNumEq:
+    case Op::kLt:
+    case Op::kGt:
+    case Op::kLe:
+    case Op::kGe:
+    case Op::kZeroP:
+    case Op::kNullP:
+    case Op::kPairP:
+    case Op::kNot:
+    case Op::kEqP: return true;
+    default: return false;
+  }
+}
+
+inline bool RawFixnum(Value v) { return (v.raw & 1) == 0; }
+
+// RawTest: predicate `op` on argument words; -1 when the fast case does not apply
+// (then the builtin runs, so its errors read the same). The words are read by the
+// caller with no safepoint since ([lisp.handles]), and nothing here is one.
+[[gnu::always_inline]] inline int RawTest(Op op, const Value* a) {
+  switch (op) {
+    case Op::kNumEq:
+    case Op::kLt:
+    case Op::kGt:
+    case Op::kLe:
+    case Op::kGe: {
+      if (!RawFixnum(a[0]) || !RawFixnum(a[1])) return -1;
+      int64_t x = int64_t(a[0].raw), y = int64_t(a[1].raw);
+      return op == Op::kNumEq ? x == y : op == Op::kLt ? x < y : op == Op::kGt ? x > y : op == Op::kLe ? x <= y : x >= y;
+    }
+    case Op::kZeroP:
+      if (!RawFixnum(a[0])) return -1;
+      return a[0].raw == 0;
+    case Op::kNullP: return a[0].raw == g_imm.nil;
+    case Op::kPairP: return internal::IsPair(a[0]);
+    case Op::kNot: return a[0].raw == g_imm.f;
+    case Op::kEqP: return a[0].raw == a[1].raw ? 1 : -1;  // else Eqv decides
+    default: return -1;
+  }
+}
+
+// RawOp: InlineOp on argument words read from RawOperands (InlinePrimNode::raw_args):
+// an empty Local when the fast case does not apply. The result is pushed through the
+// activation's Scope (a pointer bump, no safepoint) or is a shared boolean slot.
+[[gnu::always_inline]] inline Local RawOp(Op op, Ctx& c, const Value* a, size_t n) {
+  switch (op) {
+    case Op::kAdd: {
+      int64_t acc = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!RawFixnum(a[i]) || __builtin_add_overflow(acc, int64_t(a[i].raw), &acc)) return Local();
+      }
+      return c.New(Value{uint64_t(acc)});
+    }
+    case Op::kSub: {
+      int64_t r;
+      if (!RawFixnum(a[0]) || !RawFixnum(a[1]) || __builtin_sub_overflow(int64_t(a[0].raw), int64_t(a[1].raw), &r)) {
+        return Local();
+      }
+      return c.New(Value{uint64_t(r)});
+    }
+    case Op::kCar:
+      if (!internal::IsPair(a[0])) return Local();
+      return c.New(internal::PairField(a[0], 0));
+    case Op::kCdr:
+      if (!internal::IsPair(a[0])) return Local();
+      return c.New(internal::PairField(a[0], 1));
+    case Op::kCons: return Local();  // allocates: needs its operands in slots
+    default: {
+      int t = RawTest(op, a);
+      if (t < 0) return Local();
+      return BoolLocal(c, t != 0);
+    }
+  }
+}
+
+// ReadRaw: a RawOperand's word.
+inline Value ReadRaw(const RawOperand& o, const Ctx& c) {
+  return o.slot >= 0 ? c.vars[o.slot].get() : Value{o.imm};
+}
+
 }  // namespace
 
 // Inlined into each caller, so InlineOpNode's constant op and count fold it to the
@@ -427,6 +507,11 @@ template <size_t kArgs>
                                                                Ctx& c) const {
   if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
   NoteLine(c, line);
+  if (raw_args) {
+    Value a[kArgs];
+    for (size_t i = 0; i < n; ++i) a[i] = ReadRaw(raw[i], c);
+    if (Local r = RawOp(op, c, a, n); !r.empty()) return r;
+  }
   Local argv[kArgs];
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   NoteLine(c, line);
@@ -443,7 +528,31 @@ namespace {
 // InlineOpNode: InlinePrimNode::Eval compiled for one op and argument count.
 template <InlinePrimNode::Op kOp, size_t kN>
 struct InlineOpNode final : InlinePrimNode {
+  InlineOpNode() { has_bool = IsPredicate(kOp); }
   Local Eval(Local env, Ctx& c) const override { return EvalInline<kN>(kOp, kN, env, c); }
+  // EvalBool: a predicate's truth value without its boolean slot. The argument words
+  // are read (from RawOperands, or from the Locals the arguments returned, after the
+  // last of them was evaluated) and tested with no safepoint in between.
+  bool EvalBool(Local env, Ctx& c) const override {
+    if constexpr (IsPredicate(kOp)) {
+      if (fn_global->prim.load(std::memory_order_relaxed) != prim) return Truthy(CallNode::Eval(env, c));
+      NoteLine(c, line);
+      Value a[kN];
+      if (raw_args) {
+        for (size_t i = 0; i < kN; ++i) a[i] = ReadRaw(raw[i], c);
+        if (int t = RawTest(kOp, a); t >= 0) return t != 0;
+        return Truthy(Eval(env, c));
+      }
+      Local argv[kN];
+      for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
+      NoteLine(c, line);
+      for (size_t i = 0; i < kN; ++i) a[i] = argv[i].get();
+      if (int t = RawTest(kOp, a); t >= 0) return t != 0;
+      return Truthy(prim->fn(c, Args(argv, kN)));
+    } else {
+      return Truthy(Eval(env, c));
+    }
+  }
 };
 
 // The argument count every op takes (kAdd: at least).
@@ -463,6 +572,9 @@ constexpr size_t OpArity(InlinePrimNode::Op op) {
 template <InlinePrimNode::Op kOp>
 std::unique_ptr<InlinePrimNode> NewInlineOp(size_t nargs) {
   if (nargs == OpArity(kOp)) return std::make_unique<InlineOpNode<kOp, OpArity(kOp)>>();
+  if constexpr (kOp == InlinePrimNode::Op::kAdd) {
+    if (nargs == 3) return std::make_unique<InlineOpNode<kOp, 3>>();
+  }
   return std::make_unique<InlinePrimNode>();  // (+ a b c ...)
 }
 
