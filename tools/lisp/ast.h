@@ -17,8 +17,9 @@
 namespace weft::lisp {
 
 struct Node {
-  // The operands EvalOperand reads without a virtual call.
-  enum class Shape : uint8_t { kOther, kVarRef, kConst };
+  // The operands EvalOperand reads without a virtual call; kRawTest: a predicate
+  // InlinePrimNode with raw_args, whose test IfNode runs inline.
+  enum class Shape : uint8_t { kOther, kVarRef, kConst, kRawTest };
   int line = 0;
   Shape shape = Shape::kOther;
   bool has_bool = false;  // EvalBool is overridden (a predicate InlinePrimNode)
@@ -102,11 +103,17 @@ struct IfNode : Node {
 };
 
 // RawOperand: an operand Finalize found to be readable as a raw word with no call and
-// no possible error: a stack variable that needs no check (slot >= 0) or an immediate
-// constant (imm). See InlinePrimNode::raw_args for why reading it raw is safe.
+// no error: a stack variable that needs no check (slot >= 0), an immediate constant
+// (imm), or the car or cdr (field 0 or 1) of a stack variable through `via`, an
+// inline (car v) or (cdr v) on the same line, read only while `via`'s global still
+// holds the builtin and the variable holds a pair (else the fast path does not
+// apply). See InlinePrimNode::raw_args for why reading them raw is safe.
+struct InlinePrimNode;
 struct RawOperand {
   int slot = -1;
+  int field = -1;
   uint64_t imm = 0;
+  const InlinePrimNode* via = nullptr;
 };
 
 struct LambdaNode : Node {
@@ -154,8 +161,11 @@ struct InlinePrimNode : CallNode {
   // non-fixnum, an overflow, a non-pair) the general path evaluates the operands
   // again as Locals: reading a RawOperand has no effect and cannot fail.
   bool raw_args = false;
+  bool raw_fields = false;  // some RawOperand is a car or cdr
   RawOperand raw[kMaxArgs];
   Local Eval(Local env, Ctx& c) const override;
+  // EvalGeneral: Eval without the raw fast path (out of line).
+  Local EvalGeneral(Local env, Ctx& c) const;
 
  protected:
   // EvalInline: Eval for `op` and `n` (at most kArgs) arguments (eval.cc).

@@ -101,11 +101,22 @@ void Compiler::Finalize(ToplevelNode* top) {
         const auto* k = static_cast<const ConstNode*>(a);
         raw = !k->managed;
         n->raw[i].imm = k->immediate.raw;
+      } else if (const auto* in = dynamic_cast<const InlinePrimNode*>(a);
+                 in && (in->op == InlinePrimNode::Op::kCar || in->op == InlinePrimNode::Op::kCdr) &&
+                 in->args.size() == 1 && in->line == n->line && in->args[0]->shape == Node::Shape::kVarRef) {
+        // (op ... (car v) ...): v's pair field, read inline while `car` is the builtin.
+        const auto* v = static_cast<const VarRefNode*>(in->args[0]);
+        raw = v->addr.stack && !v->checked;
+        n->raw[i].slot = v->addr.slot;
+        n->raw[i].field = in->op == InlinePrimNode::Op::kCar ? 0 : 1;
+        n->raw[i].via = in;
+        n->raw_fields = true;
       } else {
         raw = false;
       }
     }
     n->raw_args = raw;
+    if (raw && n->has_bool) n->shape = Node::Shape::kRawTest;  // a predicate: IfNode tests it inline
   }
   top->nslots = next[nullptr];
   frames_.clear();

@@ -173,15 +173,13 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
   return Local();
 }
 
-// Calls a closure whose code and environment are known: Apply and CallNode.
-inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
-  if (tail) return RequestTail(c, lam, env, args);
-  return CallClosure(c, lam, env, args);
-}
 
 }  // namespace
 
-Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
+namespace {
+
+// Activate: CallClosure, inlined into the call nodes (one native call per Lisp call).
+[[gnu::always_inline]] inline Local Activate(Ctx& c, const Lambda* lam, Local env, Args args) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
   // Every slot of the activation is made here, in the caller's innermost scope,
@@ -240,6 +238,16 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
     throw ts->interp->FromNative(ts, e);
   }
 }
+
+// Calls a closure whose code and environment are known.
+[[gnu::always_inline]] inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
+  if (tail) return RequestTail(c, lam, env, args);
+  return Activate(c, lam, env, args);
+}
+
+}  // namespace
+
+Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) { return Activate(c, lam, env, args); }
 
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
   Interp& in = c.interp();
@@ -313,12 +321,6 @@ Local SetGlobalNode::Eval(Local env, Ctx& c) const {
   return VoidConst(c);
 }
 
-Local IfNode::Eval(Local env, Ctx& c) const {
-  bool t = test->has_bool ? test->EvalBool(env, c) : Truthy(test->Eval(env, c));
-  if (t) return EvalOperand(then, env, c);
-  if (otherwise) return EvalOperand(otherwise, env, c);
-  return VoidConst(c);
-}
 
 Local LambdaNode::Eval(Local env, Ctx& c) const { return c.interp().MakeClosure(lambda, env); }
 
@@ -333,13 +335,14 @@ Local CallNode::Eval(Local env, Ctx& c) const {
   size_t n = args.size();
   Buffer<Local, 6> buffer(n);
   Local* argv = buffer.data();
+  // A closure whose code is known without reading a closure record: a known call, or
+  // a global holding a top-level procedure. One call site for both, so Activate is
+  // inlined once.
+  const Lambda* lam = known;
+  Local closure_env;
   if (known) {
-    Local closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
-    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-    NoteLine(c, line);
-    return Invoke(c, known, closure_env, Args(argv, n), tail);
-  }
-  if (fn_global) {
+    closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
+  } else if (fn_global) {
     // The caches are loaded before the arguments are evaluated, as the value would be.
     if (const Prim* p = fn_global->prim.load(std::memory_order_relaxed)) {
       for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
@@ -350,11 +353,13 @@ Local CallNode::Eval(Local env, Ctx& c) const {
       Local f = fn->Eval(env, c);
       return Apply(c, f, Args(argv, n), tail);  // reports the arity error
     }
-    if (const Lambda* lam = fn_global->lambda.load(std::memory_order_acquire)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-      NoteLine(c, line);
-      return Invoke(c, lam, NilConst(c), Args(argv, n), tail);
-    }
+    lam = fn_global->lambda.load(std::memory_order_acquire);
+    closure_env = NilConst(c);
+  }
+  if (lam) {
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    return Invoke(c, lam, closure_env, Args(argv, n), tail);
   }
   Local f = fn->Eval(env, c);
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
@@ -493,9 +498,37 @@ inline bool RawFixnum(Value v) { return (v.raw & 1) == 0; }
   }
 }
 
-// ReadRaw: a RawOperand's word.
-inline Value ReadRaw(const RawOperand& o, const Ctx& c) {
-  return o.slot >= 0 ? c.vars[o.slot].get() : Value{o.imm};
+// ReadRaw: a RawOperand's word into *out; false when a car or cdr operand does not
+// apply (the builtin was redefined, or the variable holds no pair).
+[[gnu::always_inline]] inline bool ReadRaw(const RawOperand& o, const Ctx& c, Value* out) {
+  if (o.slot < 0) {
+    *out = Value{o.imm};
+    return true;
+  }
+  Value v = c.vars[o.slot].get();
+  if (o.field < 0) {
+    *out = v;
+    return true;
+  }
+  if (o.via->fn_global->prim.load(std::memory_order_relaxed) != o.via->prim || !internal::IsPair(v)) return false;
+  *out = internal::PairField(v, o.field);
+  return true;
+}
+// ReadRawOperands: the first n operands of `node` (raw_args) into a; false when one
+// does not apply. Without car or cdr operands, each is a slot or an immediate.
+template <size_t kArgs>
+[[gnu::always_inline]] inline bool ReadRawOperands(const InlinePrimNode& node, const Ctx& c, size_t n, Value* a) {
+  if (__builtin_expect(!node.raw_fields, 1)) {
+    for (size_t i = 0; i < n; ++i) {
+      const RawOperand& o = node.raw[i];
+      a[i] = o.slot >= 0 ? c.vars[o.slot].get() : Value{o.imm};
+    }
+    return true;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!ReadRaw(node.raw[i], c, &a[i])) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -507,11 +540,6 @@ template <size_t kArgs>
                                                                Ctx& c) const {
   if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
   NoteLine(c, line);
-  if (raw_args) {
-    Value a[kArgs];
-    for (size_t i = 0; i < n; ++i) a[i] = ReadRaw(raw[i], c);
-    if (Local r = RawOp(op, c, a, n); !r.empty()) return r;
-  }
   Local argv[kArgs];
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   NoteLine(c, line);
@@ -519,8 +547,25 @@ template <size_t kArgs>
   return prim->fn(c, Args(argv, n));
 }
 
-Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+// RawFast: the raw fast path (raw_args): an empty Local when it does not apply, and the
+// caller runs the general path, which reads the operands again as Locals (reading a
+// RawOperand has no effect and cannot fail).
+template <size_t kArgs>
+[[gnu::always_inline]] inline Local RawFast(const InlinePrimNode& node, InlinePrimNode::Op op, size_t n, Ctx& c) {
+  if (!node.raw_args || node.fn_global->prim.load(std::memory_order_relaxed) != node.prim) return Local();
+  NoteLine(c, node.line);
+  Value a[kArgs];
+  if (!ReadRawOperands<kArgs>(node, c, n, a)) return Local();
+  return RawOp(op, c, a, n);
+}
+
+Local InlinePrimNode::EvalGeneral(Local env, Ctx& c) const {
   return EvalInline<kMaxArgs>(op, args.size(), env, c);
+}
+
+Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+  if (Local r = RawFast<kMaxArgs>(*this, op, args.size(), c); !r.empty()) return r;
+  return EvalGeneral(env, c);
 }
 
 namespace {
@@ -529,31 +574,64 @@ namespace {
 template <InlinePrimNode::Op kOp, size_t kN>
 struct InlineOpNode final : InlinePrimNode {
   InlineOpNode() { has_bool = IsPredicate(kOp); }
-  Local Eval(Local env, Ctx& c) const override { return EvalInline<kN>(kOp, kN, env, c); }
+  // The raw fast path inline; the general path out of line (a smaller prologue here).
+  Local Eval(Local env, Ctx& c) const override {
+    if (Local r = RawFast<kN>(*this, kOp, kN, c); !r.empty()) return r;
+    return General(env, c);
+  }
+  [[gnu::noinline]] Local General(Local env, Ctx& c) const { return EvalInline<kN>(kOp, kN, env, c); }
   // EvalBool: a predicate's truth value without its boolean slot. The argument words
   // are read (from RawOperands, or from the Locals the arguments returned, after the
   // last of them was evaluated) and tested with no safepoint in between.
   bool EvalBool(Local env, Ctx& c) const override {
     if constexpr (IsPredicate(kOp)) {
-      if (fn_global->prim.load(std::memory_order_relaxed) != prim) return Truthy(CallNode::Eval(env, c));
-      NoteLine(c, line);
-      Value a[kN];
-      if (raw_args) {
-        for (size_t i = 0; i < kN; ++i) a[i] = ReadRaw(raw[i], c);
-        if (int t = RawTest(kOp, a); t >= 0) return t != 0;
-        return Truthy(Eval(env, c));
+      if (raw_args && fn_global->prim.load(std::memory_order_relaxed) == prim) {
+        NoteLine(c, line);
+        Value a[kN];
+        if (int t = ReadRawOperands<kN>(*this, c, kN, a) ? RawTest(kOp, a) : -1; t >= 0) return t != 0;
       }
-      Local argv[kN];
-      for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
-      NoteLine(c, line);
-      for (size_t i = 0; i < kN; ++i) a[i] = argv[i].get();
-      if (int t = RawTest(kOp, a); t >= 0) return t != 0;
-      return Truthy(prim->fn(c, Args(argv, kN)));
+      return BoolGeneral(env, c);
     } else {
       return Truthy(Eval(env, c));
     }
   }
+  [[gnu::noinline]] bool BoolGeneral(Local env, Ctx& c) const {
+    if (fn_global->prim.load(std::memory_order_relaxed) != prim) return Truthy(CallNode::Eval(env, c));
+    NoteLine(c, line);
+    Value a[kN];
+    Local argv[kN];
+    for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    for (size_t i = 0; i < kN; ++i) a[i] = argv[i].get();
+    if (int t = RawTest(kOp, a); t >= 0) return t != 0;
+    return Truthy(prim->fn(c, Args(argv, kN)));
+  }
 };
+
+}  // namespace
+
+// TestInline: an if test of shape kRawTest (a predicate InlinePrimNode with raw
+// operands) run without a call: 0 or 1, or -1 when the test must be evaluated.
+[[gnu::always_inline]] inline int TestInline(const Node* test, Ctx& c) {
+  if (test->shape != Node::Shape::kRawTest) return -1;
+  const auto* p = static_cast<const InlinePrimNode*>(test);
+  if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return -1;
+  NoteLine(c, p->line);
+  // A one-argument predicate's raw[1] is the immediate 0, which RawTest does not read.
+  Value a[2];
+  if (!ReadRawOperands<2>(*p, c, 2, a)) return -1;
+  return RawTest(p->op, a);
+}
+
+Local IfNode::Eval(Local env, Ctx& c) const {
+  int fast = TestInline(test, c);
+  bool t = fast >= 0 ? fast != 0 : test->has_bool ? test->EvalBool(env, c) : Truthy(test->Eval(env, c));
+  if (t) return EvalOperand(then, env, c);
+  if (otherwise) return EvalOperand(otherwise, env, c);
+  return VoidConst(c);
+}
+
+namespace {
 
 // The argument count every op takes (kAdd: at least).
 constexpr size_t OpArity(InlinePrimNode::Op op) {
