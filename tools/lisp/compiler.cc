@@ -76,6 +76,8 @@ void Compiler::Finalize(ToplevelNode* top) {
     p.lambda->heap_frame = p.frame->heap;
     p.lambda->frame_size = int(p.frame->names.size());
     p.lambda->nslots = next[p.lambda];
+    p.lambda->fast_arity =
+        !p.lambda->heap_frame && !p.lambda->rest && p.lambda->nslots <= kInlineSlots ? p.lambda->nparams : -1;
   }
   for (const CallPatch& p : call_patches_) {
     const Lambda* known = p.var_frame->known[size_t(p.index)];

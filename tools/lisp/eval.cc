@@ -100,9 +100,15 @@ class Slots {
     for (; n_ < args.size(); ++n_) small_[n_] = scope.New(args[n_].get());
     for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
   }
+  // The same in steps, for a caller that evaluates the arguments one by one: PushBound
+  // per argument, then FillUnbound (Fits(n)).
+  void PushBound(const Scope& scope, Value v) { small_[n_++] = scope.New(v); }
+  void FillUnbound(const Scope& scope, size_t n) {
+    for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
+  }
 
  private:
-  static constexpr size_t kSmall = 8;
+  static constexpr size_t kSmall = kInlineSlots;
   union {
     Local small_[kSmall];  // the first n_ are made; the rest are not read
   };
@@ -178,25 +184,15 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
 
 namespace {
 
-// Activate: CallClosure, inlined into the call nodes (one native call per Lisp call).
-[[gnu::always_inline]] inline Local Activate(Ctx& c, const Lambda* lam, Local env, Args args) {
+// RunActivation: CallClosure once the activation's slots are made (vars, and cur_env
+// holding the closure's environment), inlined into the call nodes (one native call
+// per Lisp call). The result needs no slot made in advance: the iteration's Scope
+// escapes it into the slot it reserved below its frame, which stays in the caller's
+// scope.
+[[gnu::always_inline]] inline Local RunActivation(Ctx& c, const Lambda* lam, Local cur_env, Slots& vars) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
-  // Every slot of the activation is made here, in the caller's innermost scope,
-  // through the caller's Scope: no thread lookup per call. The result needs no slot
-  // made in advance: the iteration's Scope escapes it into the slot it reserved
-  // below its frame, which stays in the caller's scope.
   const Scope& sc = *c.scope;
-  Slots vars;
-  Local cur_env;
-  if (!lam->heap_frame && !lam->rest && args.size() == size_t(lam->nparams) && Slots::Fits(size_t(lam->nslots))) {
-    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
-    cur_env = sc.New(env.get());
-  } else {
-    cur_env = sc.Nil();
-    vars.Grow(sc, size_t(lam->nslots));
-    Bind(c, lam, env, args, vars.data(), cur_env);
-  }
   bool packed = false;
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
@@ -239,15 +235,34 @@ namespace {
   }
 }
 
+}  // namespace
+
+Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
+  // Every slot of the activation is made here, in the caller's innermost scope,
+  // through the caller's Scope: no thread lookup per call.
+  const Scope& sc = *c.scope;
+  Slots vars;
+  Local cur_env;
+  if (int(args.size()) == lam->fast_arity) {
+    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
+    cur_env = sc.New(env.get());
+  } else {
+    cur_env = sc.Nil();
+    vars.Grow(sc, size_t(lam->nslots));
+    Bind(c, lam, env, args, vars.data(), cur_env);
+  }
+  return RunActivation(c, lam, cur_env, vars);
+}
+
+namespace {
+
 // Calls a closure whose code and environment are known.
-[[gnu::always_inline]] inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
+inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
   if (tail) return RequestTail(c, lam, env, args);
-  return Activate(c, lam, env, args);
+  return CallClosure(c, lam, env, args);
 }
 
 }  // namespace
-
-Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) { return Activate(c, lam, env, args); }
 
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
   Interp& in = c.interp();
@@ -336,8 +351,8 @@ Local CallNode::Eval(Local env, Ctx& c) const {
   Buffer<Local, 6> buffer(n);
   Local* argv = buffer.data();
   // A closure whose code is known without reading a closure record: a known call, or
-  // a global holding a top-level procedure. One call site for both, so Activate is
-  // inlined once.
+  // a global holding a top-level procedure; a call that binds its arguments straight
+  // into fresh slots runs the activation inline.
   const Lambda* lam = known;
   Local closure_env;
   if (known) {
@@ -357,6 +372,19 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     closure_env = NilConst(c);
   }
   if (lam) {
+    if (int(n) == lam->fast_arity && !tail) {
+      // Each argument's value goes straight into a fresh activation slot (what
+      // CallClosure's InitBound does, without the argument array): the word is read
+      // and pushed with nothing between, and the slot holds it across the safepoints
+      // of the later arguments ([lisp.handles]).
+      const Scope& sc = *c.scope;
+      Slots vars;
+      for (size_t i = 0; i < n; ++i) vars.PushBound(sc, EvalOperand(args[i], env, c).get());
+      vars.FillUnbound(sc, size_t(lam->nslots));
+      NoteLine(c, line);
+      Local cur_env = sc.New(closure_env.get());
+      return RunActivation(c, lam, cur_env, vars);
+    }
     for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
     NoteLine(c, line);
     return Invoke(c, lam, closure_env, Args(argv, n), tail);

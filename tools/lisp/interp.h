@@ -129,8 +129,14 @@ struct Lambda {
   int frame_size = 0;  // params (+ rest) + internal defines
   bool heap_frame = false;  // the parameters live in a heap frame
   int nslots = 0;           // activation slots (the stack frames of its body)
+  // fast_arity: nparams when a call with that many arguments binds them straight into
+  // fresh activation slots (no heap frame, no rest list, nslots <= kInlineSlots), else
+  // -1. Set by Compiler::Finalize with heap_frame and nslots.
+  int fast_arity = -1;
   Node* body = nullptr;
 };
+// The activation slots a call keeps inline (eval.cc Slots).
+inline constexpr int kInlineSlots = 8;
 
 // Frame: one Weft Lisp activation, linked on the native stack for backtraces.
 struct Frame {
