@@ -348,43 +348,46 @@ Local SeqNode::Eval(Local env, Ctx& c) const {
 Local CallNode::Eval(Local env, Ctx& c) const {
   NoteLine(c, line);
   size_t n = args.size();
-  Buffer<Local, 6> buffer(n);
-  Local* argv = buffer.data();
   // A closure whose code is known without reading a closure record: a known call, or
-  // a global holding a top-level procedure; a call that binds its arguments straight
-  // into fresh slots runs the activation inline.
+  // a global holding a top-level procedure. The caches are loaded before the
+  // arguments are evaluated, as the value would be.
   const Lambda* lam = known;
+  const Prim* p = nullptr;
   Local closure_env;
   if (known) {
     closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
   } else if (fn_global) {
-    // The caches are loaded before the arguments are evaluated, as the value would be.
-    if (const Prim* p = fn_global->prim.load(std::memory_order_relaxed)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-      if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
-        NoteLine(c, line);
-        return p->fn(c, Args(argv, n));
-      }
-      Local f = fn->Eval(env, c);
-      return Apply(c, f, Args(argv, n), tail);  // reports the arity error
+    p = fn_global->prim.load(std::memory_order_relaxed);
+    if (p == nullptr) {
+      lam = fn_global->lambda.load(std::memory_order_acquire);
+      closure_env = NilConst(c);
     }
-    lam = fn_global->lambda.load(std::memory_order_acquire);
-    closure_env = NilConst(c);
+  }
+  if (lam && int(n) == lam->fast_arity && !tail) {
+    // Each argument's value goes straight into a fresh activation slot (what
+    // CallClosure's InitBound does, without the argument array): the word is read and
+    // pushed with nothing between, and the slot holds it across the safepoints of the
+    // later arguments ([lisp.handles]). The activation runs inline.
+    const Scope& sc = *c.scope;
+    Slots vars;
+    for (size_t i = 0; i < n; ++i) vars.PushBound(sc, EvalOperand(args[i], env, c).get());
+    vars.FillUnbound(sc, size_t(lam->nslots));
+    NoteLine(c, line);
+    Local cur_env = sc.New(closure_env.get());
+    return RunActivation(c, lam, cur_env, vars);
+  }
+  Buffer<Local, 6> buffer(n);
+  Local* argv = buffer.data();
+  if (p) {
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
+      NoteLine(c, line);
+      return p->fn(c, Args(argv, n));
+    }
+    Local f = fn->Eval(env, c);
+    return Apply(c, f, Args(argv, n), tail);  // reports the arity error
   }
   if (lam) {
-    if (int(n) == lam->fast_arity && !tail) {
-      // Each argument's value goes straight into a fresh activation slot (what
-      // CallClosure's InitBound does, without the argument array): the word is read
-      // and pushed with nothing between, and the slot holds it across the safepoints
-      // of the later arguments ([lisp.handles]).
-      const Scope& sc = *c.scope;
-      Slots vars;
-      for (size_t i = 0; i < n; ++i) vars.PushBound(sc, EvalOperand(args[i], env, c).get());
-      vars.FillUnbound(sc, size_t(lam->nslots));
-      NoteLine(c, line);
-      Local cur_env = sc.New(closure_env.get());
-      return RunActivation(c, lam, cur_env, vars);
-    }
     for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
     NoteLine(c, line);
     return Invoke(c, lam, closure_env, Args(argv, n), tail);
