@@ -18,8 +18,9 @@ namespace weft::lisp {
 
 struct Node {
   // The operands EvalOperand reads without a virtual call; kRawTest: a predicate
-  // InlinePrimNode with raw_args, whose test IfNode runs inline.
-  enum class Shape : uint8_t { kOther, kVarRef, kConst, kRawTest };
+  // InlinePrimNode with raw_args, whose test IfNode runs inline; kRawValue: a value
+  // op (+, -, car, cdr) with raw_args, which a call computes inline as an argument.
+  enum class Shape : uint8_t { kOther, kVarRef, kConst, kRawTest, kRawValue };
   int line = 0;
   Shape shape = Shape::kOther;
   bool has_bool = false;  // EvalBool is overridden (a predicate InlinePrimNode)

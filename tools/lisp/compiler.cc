@@ -119,6 +119,10 @@ void Compiler::Finalize(ToplevelNode* top) {
     }
     n->raw_args = raw;
     if (raw && n->has_bool) n->shape = Node::Shape::kRawTest;  // a predicate: IfNode tests it inline
+    using Op = InlinePrimNode::Op;
+    if (raw && (n->op == Op::kAdd || n->op == Op::kSub || n->op == Op::kCar || n->op == Op::kCdr)) {
+      n->shape = Node::Shape::kRawValue;  // a call computes it inline as an argument
+    }
   }
   top->nslots = next[nullptr];
   frames_.clear();

@@ -184,16 +184,21 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
 
 namespace {
 
-// RunActivation: CallClosure once the activation's slots are made (vars, and cur_env
-// holding the closure's environment), inlined into the call nodes (one native call
-// per Lisp call). The result needs no slot made in advance: the iteration's Scope
-// escapes it into the slot it reserved below its frame, which stays in the caller's
-// scope.
-[[gnu::always_inline]] inline Local RunActivation(Ctx& c, const Lambda* lam, Local cur_env, Slots& vars) {
+// RunActivation: CallClosure once the activation's variable slots are made, inlined
+// into the call nodes (one native call per Lisp call). env holds the closure's
+// environment (any live slot: it is only read). The activation's current environment
+// (cur_env, which a tail call rebinds) is the escape slot of the first iteration's
+// Scope, reserved below its frame marker: a managed-stack slot like any other (the
+// collector scans every word of the stack and skips immediates, runtime/DESIGN.md
+// [runtime.frames]) that, once escaped, stays in the caller's scope, exactly where a
+// slot pushed before the Scope would be. The result needs no slot made in advance
+// either: the returning iteration's Scope escapes it.
+[[gnu::always_inline]] inline Local RunActivation(Ctx& c, const Lambda* lam, Local env, Slots& vars) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
   const Scope& sc = *c.scope;
   bool packed = false;
+  Local cur_env;  // made by the first iteration
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
   try {
@@ -208,6 +213,7 @@ namespace {
         frame.file = code->file.c_str();
         frame.line = code->line;
         s.SetInfo(code->line);
+        if (cur_env.empty()) cur_env = s.Escape(env);
         Ctx cc{ts, &next, cur_env, &s, &frame, vars.data(), vars.size(), &packed};
         Local r = code->body->Eval(cur_env, cc);
         if (!r.empty()) return s.Escape(r);
@@ -242,16 +248,15 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   // through the caller's Scope: no thread lookup per call.
   const Scope& sc = *c.scope;
   Slots vars;
-  Local cur_env;
   if (int(args.size()) == lam->fast_arity) {
     vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
-    cur_env = sc.New(env.get());
-  } else {
-    cur_env = sc.Nil();
-    vars.Grow(sc, size_t(lam->nslots));
-    Bind(c, lam, env, args, vars.data(), cur_env);
+    return RunActivation(c, lam, env, vars);
   }
-  return RunActivation(c, lam, cur_env, vars);
+  // Bind may make a heap frame: the environment the body runs in.
+  Local bound_env = sc.Nil();
+  vars.Grow(sc, size_t(lam->nslots));
+  Bind(c, lam, env, args, vars.data(), bound_env);
+  return RunActivation(c, lam, bound_env, vars);
 }
 
 namespace {
@@ -343,59 +348,6 @@ Local SeqNode::Eval(Local env, Ctx& c) const {
   size_t last = body.size() - 1;
   for (size_t i = 0; i < last; ++i) body[i]->Eval(env, c);
   return body[last]->Eval(env, c);
-}
-
-Local CallNode::Eval(Local env, Ctx& c) const {
-  NoteLine(c, line);
-  size_t n = args.size();
-  // A closure whose code is known without reading a closure record: a known call, or
-  // a global holding a top-level procedure. The caches are loaded before the
-  // arguments are evaluated, as the value would be.
-  const Lambda* lam = known;
-  const Prim* p = nullptr;
-  Local closure_env;
-  if (known) {
-    closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
-  } else if (fn_global) {
-    p = fn_global->prim.load(std::memory_order_relaxed);
-    if (p == nullptr) {
-      lam = fn_global->lambda.load(std::memory_order_acquire);
-      closure_env = NilConst(c);
-    }
-  }
-  if (lam && int(n) == lam->fast_arity && !tail) {
-    // Each argument's value goes straight into a fresh activation slot (what
-    // CallClosure's InitBound does, without the argument array): the word is read and
-    // pushed with nothing between, and the slot holds it across the safepoints of the
-    // later arguments ([lisp.handles]). The activation runs inline.
-    const Scope& sc = *c.scope;
-    Slots vars;
-    for (size_t i = 0; i < n; ++i) vars.PushBound(sc, EvalOperand(args[i], env, c).get());
-    vars.FillUnbound(sc, size_t(lam->nslots));
-    NoteLine(c, line);
-    Local cur_env = sc.New(closure_env.get());
-    return RunActivation(c, lam, cur_env, vars);
-  }
-  Buffer<Local, 6> buffer(n);
-  Local* argv = buffer.data();
-  if (p) {
-    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-    if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
-      NoteLine(c, line);
-      return p->fn(c, Args(argv, n));
-    }
-    Local f = fn->Eval(env, c);
-    return Apply(c, f, Args(argv, n), tail);  // reports the arity error
-  }
-  if (lam) {
-    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-    NoteLine(c, line);
-    return Invoke(c, lam, closure_env, Args(argv, n), tail);
-  }
-  Local f = fn->Eval(env, c);
-  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-  NoteLine(c, line);
-  return Apply(c, f, Args(argv, n), tail);
 }
 
 namespace {
@@ -495,38 +447,51 @@ inline bool RawFixnum(Value v) { return (v.raw & 1) == 0; }
   }
 }
 
-// RawOp: InlineOp on argument words read from RawOperands (InlinePrimNode::raw_args):
-// an empty Local when the fast case does not apply. The result is pushed through the
-// activation's Scope (a pointer bump, no safepoint) or is a shared boolean slot.
-[[gnu::always_inline]] inline Local RawOp(Op op, Ctx& c, const Value* a, size_t n) {
+// RawValue: a value op (+, -, car, cdr) on argument words into *out; false when the
+// fast case does not apply. Nothing here is a safepoint: a car or cdr word stays raw
+// only until the caller pushes it.
+[[gnu::always_inline]] inline bool RawValue(Op op, const Value* a, size_t n, Value* out) {
   switch (op) {
     case Op::kAdd: {
       int64_t acc = 0;
       for (size_t i = 0; i < n; ++i) {
-        if (!RawFixnum(a[i]) || __builtin_add_overflow(acc, int64_t(a[i].raw), &acc)) return Local();
+        if (!RawFixnum(a[i]) || __builtin_add_overflow(acc, int64_t(a[i].raw), &acc)) return false;
       }
-      return c.New(Value{uint64_t(acc)});
+      *out = Value{uint64_t(acc)};
+      return true;
     }
     case Op::kSub: {
       int64_t r;
       if (!RawFixnum(a[0]) || !RawFixnum(a[1]) || __builtin_sub_overflow(int64_t(a[0].raw), int64_t(a[1].raw), &r)) {
-        return Local();
+        return false;
       }
-      return c.New(Value{uint64_t(r)});
+      *out = Value{uint64_t(r)};
+      return true;
     }
     case Op::kCar:
-      if (!internal::IsPair(a[0])) return Local();
-      return c.New(internal::PairField(a[0], 0));
     case Op::kCdr:
-      if (!internal::IsPair(a[0])) return Local();
-      return c.New(internal::PairField(a[0], 1));
-    case Op::kCons: return Local();  // allocates: needs its operands in slots
-    default: {
-      int t = RawTest(op, a);
-      if (t < 0) return Local();
-      return BoolLocal(c, t != 0);
-    }
+      if (!internal::IsPair(a[0])) return false;
+      *out = internal::PairField(a[0], op == Op::kCar ? 0 : 1);
+      return true;
+    default: return false;
   }
+}
+
+constexpr bool IsValueOp(Op op) { return op == Op::kAdd || op == Op::kSub || op == Op::kCar || op == Op::kCdr; }
+
+// RawOp: InlineOp on argument words read from RawOperands (InlinePrimNode::raw_args):
+// an empty Local when the fast case does not apply. The result is pushed through the
+// activation's Scope (a pointer bump, no safepoint) or is a shared boolean slot.
+[[gnu::always_inline]] inline Local RawOp(Op op, Ctx& c, const Value* a, size_t n) {
+  if (IsValueOp(op)) {
+    Value v;
+    if (!RawValue(op, a, n, &v)) return Local();
+    return c.New(v);
+  }
+  if (op == Op::kCons) return Local();  // allocates: needs its operands in slots
+  int t = RawTest(op, a);
+  if (t < 0) return Local();
+  return BoolLocal(c, t != 0);
 }
 
 // ReadRaw: a RawOperand's word into *out; false when a car or cdr operand does not
@@ -588,6 +553,19 @@ template <size_t kArgs>
   Value a[kArgs];
   if (!ReadRawOperands<kArgs>(node, c, n, a)) return Local();
   return RawOp(op, c, a, n);
+}
+
+// RawValueOf: the value of a kRawValue node (a value op with raw operands) without
+// a call or a slot, into *out; false when its fast path does not apply (the caller
+// then evaluates the node). The caller pushes *out before any safepoint.
+[[gnu::always_inline]] inline bool RawValueOf(const Node* n, Ctx& c, Value* out) {
+  const auto* p = static_cast<const InlinePrimNode*>(n);
+  if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return false;
+  NoteLine(c, p->line);
+  Value a[InlinePrimNode::kMaxArgs];
+  size_t k = p->args.size();
+  if (!ReadRawOperands<InlinePrimNode::kMaxArgs>(*p, c, k, a)) return false;
+  return RawValue(p->op, a, k, out);
 }
 
 Local InlinePrimNode::EvalGeneral(Local env, Ctx& c) const {
@@ -660,6 +638,66 @@ Local IfNode::Eval(Local env, Ctx& c) const {
   if (t) return EvalOperand(then, env, c);
   if (otherwise) return EvalOperand(otherwise, env, c);
   return VoidConst(c);
+}
+
+Local CallNode::Eval(Local env, Ctx& c) const {
+  NoteLine(c, line);
+  size_t n = args.size();
+  // A closure whose code is known without reading a closure record: a known call, or
+  // a global holding a top-level procedure. The caches are loaded before the
+  // arguments are evaluated, as the value would be.
+  const Lambda* lam = known;
+  const Prim* p = nullptr;
+  Local closure_env;
+  if (known) {
+    closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
+  } else if (fn_global) {
+    p = fn_global->prim.load(std::memory_order_relaxed);
+    if (p == nullptr) {
+      lam = fn_global->lambda.load(std::memory_order_acquire);
+      closure_env = NilConst(c);
+    }
+  }
+  if (lam && int(n) == lam->fast_arity && !tail) {
+    // Each argument's value goes straight into a fresh activation slot (what
+    // CallClosure's InitBound does, without the argument array): the word is read and
+    // pushed with nothing between, and the slot holds it across the safepoints of the
+    // later arguments ([lisp.handles]). The activation runs inline.
+    const Scope& sc = *c.scope;
+    Slots vars;
+    for (size_t i = 0; i < n; ++i) {
+      // An argument such as (- n 1) or (car t) is computed here and pushed once.
+      Value v;
+      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v)) {
+        vars.PushBound(sc, v);
+      } else {
+        vars.PushBound(sc, EvalOperand(args[i], env, c).get());
+      }
+    }
+    vars.FillUnbound(sc, size_t(lam->nslots));
+    NoteLine(c, line);
+    return RunActivation(c, lam, closure_env, vars);
+  }
+  Buffer<Local, 6> buffer(n);
+  Local* argv = buffer.data();
+  if (p) {
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
+      NoteLine(c, line);
+      return p->fn(c, Args(argv, n));
+    }
+    Local f = fn->Eval(env, c);
+    return Apply(c, f, Args(argv, n), tail);  // reports the arity error
+  }
+  if (lam) {
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    return Invoke(c, lam, closure_env, Args(argv, n), tail);
+  }
+  Local f = fn->Eval(env, c);
+  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+  NoteLine(c, line);
+  return Apply(c, f, Args(argv, n), tail);
 }
 
 namespace {
