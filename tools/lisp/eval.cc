@@ -678,6 +678,23 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     NoteLine(c, line);
     return RunActivation(c, lam, closure_env, vars);
   }
+  if (lam && tail && int(n) == lam->fast_arity && size_t(lam->nslots) <= c.nvars) {
+    // A tail call into this activation's slots ([lisp.tail]): what RequestTail and Bind
+    // do for a procedure whose parameters live in the activation, without the argument
+    // array's checks. Every argument is evaluated (each may be a safepoint) before any
+    // word is read, and the words are written with no safepoint between.
+    Local argv[kInlineSlots];
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    Value vals[kInlineSlots];
+    for (size_t i = 0; i < n; ++i) vals[i] = argv[i].get();
+    for (size_t i = 0; i < n; ++i) c.vars[i].SetValue(vals[i]);
+    for (size_t i = n; i < size_t(lam->nslots); ++i) c.vars[i].SetValue(Value{g_imm.unbound});
+    c.tail_env.Set(closure_env);
+    *c.tail_packed = false;
+    *c.tail_lambda = lam;
+    return Local();
+  }
   Buffer<Local, 6> buffer(n);
   Local* argv = buffer.data();
   if (p) {
