@@ -563,6 +563,14 @@ template <size_t kArgs>
   if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return false;
   NoteLine(c, p->line);
   Value a[InlinePrimNode::kMaxArgs];
+  if (p->op == InlinePrimNode::Op::kSub || p->args.size() == 2) {  // the common counts, unrolled
+    if (!ReadRawOperands<2>(*p, c, 2, a)) return false;
+    return RawValue(p->op, a, 2, out);
+  }
+  if (p->op == InlinePrimNode::Op::kCar || p->op == InlinePrimNode::Op::kCdr) {
+    if (!ReadRawOperands<1>(*p, c, 1, a)) return false;
+    return RawValue(p->op, a, 1, out);
+  }
   size_t k = p->args.size();
   if (!ReadRawOperands<InlinePrimNode::kMaxArgs>(*p, c, k, a)) return false;
   return RawValue(p->op, a, k, out);
