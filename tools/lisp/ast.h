@@ -138,6 +138,11 @@ struct CallNode : Node {
   int known_depth = 0;
   std::vector<Node*> args;
   bool tail = false;
+  // one_line: the whole call expression is on the line of its head, so every node of
+  // its arguments notes that same line (NoteLine), and once the call has noted it the
+  // activation's line is that line after the arguments too: the note after them is
+  // skipped.
+  bool one_line = false;
   Local Eval(Local env, Ctx& c) const override;
 };
 

@@ -432,6 +432,14 @@ constexpr InlineEntry kInline[] = {
     {"eq?", InlinePrimNode::Op::kEqP, 2, 2, false},
 };
 
+// MaxLine: the last line any part of d is on.
+int MaxLine(const Datum& d) {
+  int m = d.line;
+  for (const Datum& i : d.items) m = std::max(m, MaxLine(i));
+  if (d.tail) m = std::max(m, MaxLine(*d.tail));
+  return m;
+}
+
 const InlineEntry* InlineFor(const Prim* prim, size_t nargs) {
   if (prim == nullptr) return nullptr;
   for (const InlineEntry& e : kInline) {
@@ -465,6 +473,7 @@ Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
   }
   n->fn = fn;
   n->fn_global = global;
+  n->one_line = MaxLine(d) == d.line;
   if (fn_frame) call_patches_.push_back({n, fn_frame, fn_index, scope});
   for (size_t i = 1; i < d.items.size(); ++i) n->args.push_back(Compile(d.items[i], scope, false));
   n->tail = tail;

@@ -538,7 +538,7 @@ template <size_t kArgs>
   NoteLine(c, line);
   Local argv[kArgs];
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-  NoteLine(c, line);
+  if (!one_line) NoteLine(c, line);
   if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
   return prim->fn(c, Args(argv, n));
 }
@@ -558,10 +558,11 @@ template <size_t kArgs>
 // RawValueOf: the value of a kRawValue node (a value op with raw operands) without
 // a call or a slot, into *out; false when its fast path does not apply (the caller
 // then evaluates the node). The caller pushes *out before any safepoint.
-[[gnu::always_inline]] inline bool RawValueOf(const Node* n, Ctx& c, Value* out) {
+// With note false the caller has noted the node's line already (a one_line call).
+[[gnu::always_inline]] inline bool RawValueOf(const Node* n, Ctx& c, Value* out, bool note) {
   const auto* p = static_cast<const InlinePrimNode*>(n);
   if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return false;
-  NoteLine(c, p->line);
+  if (note) NoteLine(c, p->line);
   Value a[InlinePrimNode::kMaxArgs];
   if (p->op == InlinePrimNode::Op::kSub || p->args.size() == 2) {  // the common counts, unrolled
     if (!ReadRawOperands<2>(*p, c, 2, a)) return false;
@@ -618,7 +619,7 @@ struct InlineOpNode final : InlinePrimNode {
     Value a[kN];
     Local argv[kN];
     for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
-    NoteLine(c, line);
+    if (!one_line) NoteLine(c, line);
     for (size_t i = 0; i < kN; ++i) a[i] = argv[i].get();
     if (int t = RawTest(kOp, a); t >= 0) return t != 0;
     return Truthy(prim->fn(c, Args(argv, kN)));
@@ -676,14 +677,14 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     for (size_t i = 0; i < n; ++i) {
       // An argument such as (- n 1) or (car t) is computed here and pushed once.
       Value v;
-      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v)) {
+      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v, !one_line)) {
         vars.PushBound(sc, v);
       } else {
         vars.PushBound(sc, EvalOperand(args[i], env, c).get());
       }
     }
     vars.FillUnbound(sc, size_t(lam->nslots));
-    NoteLine(c, line);
+    if (!one_line) NoteLine(c, line);
     return RunActivation(c, lam, closure_env, vars);
   }
   if (lam && tail && int(n) == lam->fast_arity && size_t(lam->nslots) <= c.nvars) {
@@ -693,7 +694,7 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     // word is read, and the words are written with no safepoint between.
     Local argv[kInlineSlots];
     for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-    NoteLine(c, line);
+    if (!one_line) NoteLine(c, line);
     Value vals[kInlineSlots];
     for (size_t i = 0; i < n; ++i) vals[i] = argv[i].get();
     for (size_t i = 0; i < n; ++i) c.vars[i].SetValue(vals[i]);
