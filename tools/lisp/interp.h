@@ -11,6 +11,13 @@
 // in the innermost scope; a procedure activation opens a Scope named after the
 // procedure, so the stack-scan tool shows Weft Lisp frames by name and line.
 //
+// Raw words [lisp.raw-words]: the evaluator's inline fast paths (eval.cc: RawOperand
+// reads, if tests, raw value arguments, tail binding) read a Value from a slot, or a
+// pair field of one, and consume it (compare, add, push into a slot) with no call in
+// between that could be a safepoint; where several arguments are evaluated, their
+// words are read only after the last one returned. No raw word outlives the
+// expression that read it (tools/lisp/DESIGN.md "Speed").
+//
 // Bounded loops [lisp.bounded-loop]: every API call that returns a Local pushes a slot
 // in the innermost scope, so a native loop that runs Lisp code or allocates per
 // iteration (tail calls, do, map, ...) runs each iteration in its own Scope
