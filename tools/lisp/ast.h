@@ -168,6 +168,7 @@ struct InlinePrimNode : CallNode {
   // again as Locals: reading a RawOperand has no effect and cannot fail.
   bool raw_args = false;
   bool raw_fields = false;  // some RawOperand is a car or cdr
+  bool unary = false;       // one argument (set by Finalize)
   RawOperand raw[kMaxArgs];
   Local Eval(Local env, Ctx& c) const override;
   // EvalGeneral: Eval without the raw fast path (out of line).

@@ -635,9 +635,12 @@ struct InlineOpNode final : InlinePrimNode {
   const auto* p = static_cast<const InlinePrimNode*>(test);
   if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return -1;
   NoteLine(c, p->line);
-  // A one-argument predicate's raw[1] is the immediate 0, which RawTest does not read.
   Value a[2];
-  if (!ReadRawOperands<2>(*p, c, 2, a)) return -1;
+  if (p->unary) {
+    if (!ReadRawOperands<1>(*p, c, 1, a)) return -1;  // RawTest reads a[0] only
+  } else if (!ReadRawOperands<2>(*p, c, 2, a)) {
+    return -1;
+  }
   return RawTest(p->op, a);
 }
 
