@@ -17,12 +17,18 @@
 namespace weft::lisp {
 
 struct Node {
-  // The operands EvalOperand reads without a virtual call.
-  enum class Shape : uint8_t { kOther, kVarRef, kConst };
+  // The operands EvalOperand reads without a virtual call; kRawTest: a predicate
+  // InlinePrimNode with raw_args, whose test IfNode runs inline; kRawValue: a value
+  // op (+, -, car, cdr) with raw_args, which a call computes inline as an argument.
+  enum class Shape : uint8_t { kOther, kVarRef, kConst, kRawTest, kRawValue };
   int line = 0;
   Shape shape = Shape::kOther;
+  bool has_bool = false;  // EvalBool is overridden (a predicate InlinePrimNode)
   virtual ~Node() = default;
   virtual Local Eval(Local env, Ctx& c) const = 0;
+  // EvalBool: Truthy(Eval(env, c)), for an `if` test; nodes with has_bool compute the
+  // truth value without making the boolean's slot.
+  virtual bool EvalBool(Local env, Ctx& c) const { return Truthy(Eval(env, c)); }
 };
 
 // A constant: an immediate word, or a managed object held by a Global.
@@ -97,6 +103,20 @@ struct IfNode : Node {
   Local Eval(Local env, Ctx& c) const override;
 };
 
+// RawOperand: an operand Finalize found to be readable as a raw word with no call and
+// no error: a stack variable that needs no check (slot >= 0), an immediate constant
+// (imm), or the car or cdr (field 0 or 1) of a stack variable through `via`, an
+// inline (car v) or (cdr v) on the same line, read only while `via`'s global still
+// holds the builtin and the variable holds a pair (else the fast path does not
+// apply). See InlinePrimNode::raw_args for why reading them raw is safe.
+struct InlinePrimNode;
+struct RawOperand {
+  int slot = -1;
+  int field = -1;
+  uint64_t imm = 0;
+  const InlinePrimNode* via = nullptr;
+};
+
 struct LambdaNode : Node {
   const Lambda* lambda = nullptr;
   Local Eval(Local env, Ctx& c) const override;
@@ -118,6 +138,11 @@ struct CallNode : Node {
   int known_depth = 0;
   std::vector<Node*> args;
   bool tail = false;
+  // one_line: the whole call expression is on the line of its head, so every node of
+  // its arguments notes that same line (NoteLine), and once the call has noted it the
+  // activation's line is that line after the arguments too: the note after them is
+  // skipped.
+  bool one_line = false;
   Local Eval(Local env, Ctx& c) const override;
 };
 
@@ -133,7 +158,21 @@ struct InlinePrimNode : CallNode {
   static constexpr size_t kMaxArgs = 4;
   Op op = Op::kAdd;
   const Prim* prim = nullptr;  // the builtin the global held at compile time
+  // raw_args (set by Compiler::Finalize, never for cons): every argument is a
+  // RawOperand. The fast path then reads the argument words straight from their slots
+  // or the node and computes the result with no call in between, so no safepoint
+  // separates the reads from their use ([lisp.handles]: the raw words never cross
+  // one); the result is pushed through the activation's Scope (a pointer bump, not a
+  // safepoint) or is a shared boolean slot. When the fast case does not apply (a
+  // non-fixnum, an overflow, a non-pair) the general path evaluates the operands
+  // again as Locals: reading a RawOperand has no effect and cannot fail.
+  bool raw_args = false;
+  bool raw_fields = false;  // some RawOperand is a car or cdr
+  bool unary = false;       // one argument (set by Finalize)
+  RawOperand raw[kMaxArgs];
   Local Eval(Local env, Ctx& c) const override;
+  // EvalGeneral: Eval without the raw fast path (out of line).
+  Local EvalGeneral(Local env, Ctx& c) const;
 
  protected:
   // EvalInline: Eval for `op` and `n` (at most kArgs) arguments (eval.cc).

@@ -76,6 +76,8 @@ void Compiler::Finalize(ToplevelNode* top) {
     p.lambda->heap_frame = p.frame->heap;
     p.lambda->frame_size = int(p.frame->names.size());
     p.lambda->nslots = next[p.lambda];
+    p.lambda->fast_arity =
+        !p.lambda->heap_frame && !p.lambda->rest && p.lambda->nslots <= kInlineSlots ? p.lambda->nparams : -1;
   }
   for (const CallPatch& p : call_patches_) {
     const Lambda* known = p.var_frame->known[size_t(p.index)];
@@ -87,8 +89,45 @@ void Compiler::Finalize(ToplevelNode* top) {
     p.call->known = known;
     p.call->known_depth = depth;
   }
+  for (InlinePrimNode* n : inline_patches_) {
+    // After the variable patches: a variable's slot is known only now.
+    if (n->op == InlinePrimNode::Op::kCons || n->args.size() > InlinePrimNode::kMaxArgs) continue;
+    bool raw = true;
+    for (size_t i = 0; i < n->args.size() && raw; ++i) {
+      const Node* a = n->args[i];
+      if (a->shape == Node::Shape::kVarRef) {
+        const auto* v = static_cast<const VarRefNode*>(a);
+        raw = v->addr.stack && !v->checked;
+        n->raw[i].slot = v->addr.slot;
+      } else if (a->shape == Node::Shape::kConst) {
+        const auto* k = static_cast<const ConstNode*>(a);
+        raw = !k->managed;
+        n->raw[i].imm = k->immediate.raw;
+      } else if (const auto* in = dynamic_cast<const InlinePrimNode*>(a);
+                 in && (in->op == InlinePrimNode::Op::kCar || in->op == InlinePrimNode::Op::kCdr) &&
+                 in->args.size() == 1 && in->line == n->line && in->args[0]->shape == Node::Shape::kVarRef) {
+        // (op ... (car v) ...): v's pair field, read inline while `car` is the builtin.
+        const auto* v = static_cast<const VarRefNode*>(in->args[0]);
+        raw = v->addr.stack && !v->checked;
+        n->raw[i].slot = v->addr.slot;
+        n->raw[i].field = in->op == InlinePrimNode::Op::kCar ? 0 : 1;
+        n->raw[i].via = in;
+        n->raw_fields = true;
+      } else {
+        raw = false;
+      }
+    }
+    n->raw_args = raw;
+    n->unary = n->args.size() == 1;
+    if (raw && n->has_bool) n->shape = Node::Shape::kRawTest;  // a predicate: IfNode tests it inline
+    using Op = InlinePrimNode::Op;
+    if (raw && (n->op == Op::kAdd || n->op == Op::kSub || n->op == Op::kCar || n->op == Op::kCdr)) {
+      n->shape = Node::Shape::kRawValue;  // a call computes it inline as an argument
+    }
+  }
   top->nslots = next[nullptr];
   frames_.clear();
+  inline_patches_.clear();
   var_patches_.clear();
   frame_patches_.clear();
   lambda_patches_.clear();
@@ -222,6 +261,7 @@ Node* Compiler::CompileToplevel(const Datum& form) {
   frame_patches_.clear();
   lambda_patches_.clear();
   call_patches_.clear();
+  inline_patches_.clear();
   auto* top = New<ToplevelNode>(form.line);
   top->body = Compile(form, nullptr, false);
   Finalize(top);
@@ -393,6 +433,14 @@ constexpr InlineEntry kInline[] = {
     {"eq?", InlinePrimNode::Op::kEqP, 2, 2, false},
 };
 
+// MaxLine: the last line any part of d is on.
+int MaxLine(const Datum& d) {
+  int m = d.line;
+  for (const Datum& i : d.items) m = std::max(m, MaxLine(i));
+  if (d.tail) m = std::max(m, MaxLine(*d.tail));
+  return m;
+}
+
 const InlineEntry* InlineFor(const Prim* prim, size_t nargs) {
   if (prim == nullptr) return nullptr;
   for (const InlineEntry& e : kInline) {
@@ -419,12 +467,14 @@ Node* Compiler::CompileCall(const Datum& d, CFrame* scope, bool tail) {
     auto* in = Adopt(NewInlinePrim(e->op, nargs), d.line);
     in->op = e->op;
     in->prim = prim;
+    inline_patches_.push_back(in);
     n = in;
   } else {
     n = New<CallNode>(d.line);
   }
   n->fn = fn;
   n->fn_global = global;
+  n->one_line = MaxLine(d) == d.line;
   if (fn_frame) call_patches_.push_back({n, fn_frame, fn_index, scope});
   for (size_t i = 1; i < d.items.size(); ++i) n->args.push_back(Compile(d.items[i], scope, false));
   n->tail = tail;

@@ -108,6 +108,8 @@ class Compiler {
   std::vector<FramePatch> frame_patches_;
   std::vector<LambdaPatch> lambda_patches_;
   std::vector<CallPatch> call_patches_;
+  // Inline builtin calls whose operands Finalize may mark raw (InlinePrimNode::raw_args).
+  std::vector<InlinePrimNode*> inline_patches_;
 };
 
 }  // namespace weft::lisp

@@ -1,5 +1,6 @@
 // eval.cc: running the native AST. See interp.h for [lisp.handles],
 // [lisp.bounded-loop] and [lisp.tail].
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
@@ -68,30 +69,27 @@ class Buffer {
 
 // Slots: an activation's variable slots ([lisp.frames]). Grow makes new Locals in
 // the innermost scope, so it is called only where that scope outlives the slots'
-// use (CallClosure, outside its iteration scopes; ToplevelNode).
+// use (CallClosure, outside its iteration scopes; ToplevelNode). The first kSmall
+// live inline; data_ points at them or at big_ (no std::vector: the common call
+// neither constructs nor destroys one).
 class Slots {
  public:
-  Slots() {}
+  Slots() : data_(small_) {}
   Slots(const Slots&) = delete;
   Slots& operator=(const Slots&) = delete;
-  Local* data() { return spilled_ ? big_.data() : small_; }
+  Local* data() { return data_; }
   size_t size() const { return n_; }
   void Grow(const Scope& scope, size_t n) {
     if (n <= n_) return;
-    // spilled_, not big_.empty(): growing from 0 to more than kSmall leaves big_ empty
-    // after the assign, and the loop wrote past small_ (found by lisp_fuzzer).
-    if (n > kSmall && !spilled_) {
-      big_.assign(small_, small_ + n_);
-      spilled_ = true;
+    if (n > cap_) {
+      size_t cap = std::max(n, 2 * cap_);
+      auto big = std::make_unique<Local[]>(cap);
+      for (size_t i = 0; i < n_; ++i) big[i] = data_[i];
+      big_ = std::move(big);
+      data_ = big_.get();
+      cap_ = cap;
     }
-    for (; n_ < n; ++n_) {
-      Local l = scope.New(Value{g_imm.unbound});
-      if (!spilled_) {
-        small_[n_] = l;
-      } else {
-        big_.push_back(l);
-      }
-    }
+    for (; n_ < n; ++n_) data_[n_] = scope.New(Value{g_imm.unbound});
   }
   // Fits: InitBound can make n slots.
   static bool Fits(size_t n) { return n <= kSmall; }
@@ -102,15 +100,22 @@ class Slots {
     for (; n_ < args.size(); ++n_) small_[n_] = scope.New(args[n_].get());
     for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
   }
+  // The same in steps, for a caller that evaluates the arguments one by one: PushBound
+  // per argument, then FillUnbound (Fits(n)).
+  void PushBound(const Scope& scope, Value v) { small_[n_++] = scope.New(v); }
+  void FillUnbound(const Scope& scope, size_t n) {
+    for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
+  }
 
  private:
-  static constexpr size_t kSmall = 8;
+  static constexpr size_t kSmall = kInlineSlots;
   union {
     Local small_[kSmall];  // the first n_ are made; the rest are not read
   };
-  std::vector<Local> big_;
-  bool spilled_ = false;  // the slots are in big_
+  Local* data_;
+  std::unique_ptr<Local[]> big_;  // when more than kSmall were needed
   size_t n_ = 0;
+  size_t cap_ = kSmall;
 };
 
 [[noreturn]] void ArityFail(Ctx& c, const Lambda* lam, size_t n) {
@@ -174,55 +179,46 @@ Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
   return Local();
 }
 
-// RunBody runs one iteration of CallClosure: the body of *lam in a Scope taken from
-// `parent`. Returns true with the result in `result`, or false after a tail call
-// replaced *lam.
-bool RunBody(ThreadState* ts, const Scope& parent, const Lambda** lam, Frame* frame, Local result,
-             Local cur_env, Slots& vars, bool* packed) {
-  StepAndPoll(ts);
-  const Lambda* code = *lam;
-  Scope s(parent, code->name.c_str());
-  frame->name = code->name.c_str();
-  frame->file = code->file.c_str();
-  frame->line = code->line;
-  s.SetInfo(code->line);
-  Ctx cc{ts, lam, cur_env, &s, frame, vars.data(), vars.size(), packed};
-  Local r = code->body->Eval(cur_env, cc);
-  if (r.empty()) return false;
-  result.Set(r);
-  return true;
-}
-
-// Calls a closure whose code and environment are known: Apply and CallNode.
-inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
-  if (tail) return RequestTail(c, lam, env, args);
-  return CallClosure(c, lam, env, args);
-}
 
 }  // namespace
 
-Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
+namespace {
+
+// RunActivation: CallClosure once the activation's variable slots are made, inlined
+// into the call nodes (one native call per Lisp call). env holds the closure's
+// environment (any live slot: it is only read). The activation's current environment
+// (cur_env, which a tail call rebinds) is the escape slot of the first iteration's
+// Scope, reserved below its frame marker: a managed-stack slot like any other (the
+// collector scans every word of the stack and skips immediates, runtime/DESIGN.md
+// [runtime.frames]) that, once escaped, stays in the caller's scope, exactly where a
+// slot pushed before the Scope would be. The result needs no slot made in advance
+// either: the returning iteration's Scope escapes it.
+[[gnu::always_inline]] inline Local RunActivation(Ctx& c, const Lambda* lam, Local env, Slots& vars) {
   ThreadState* ts = c.ts;
   CheckNativeStack(ts);
-  // Every slot of the activation is made here, in the caller's innermost scope,
-  // through the caller's Scope: no thread lookup per call.
   const Scope& sc = *c.scope;
-  Local result = sc.Nil();
-  Local cur_env = sc.Nil();
-  Slots vars;
-  if (!lam->heap_frame && !lam->rest && args.size() == size_t(lam->nparams) && Slots::Fits(size_t(lam->nslots))) {
-    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
-    cur_env.Set(env);
-  } else {
-    vars.Grow(sc, size_t(lam->nslots));
-    Bind(c, lam, env, args, vars.data(), cur_env);
-  }
   bool packed = false;
+  Local cur_env;  // made by the first iteration
   Frame frame{nullptr, "", "", 0};
   FrameLink link(ts, &frame);
   try {
     const Lambda* next = lam;
-    while (!RunBody(ts, sc, &next, &frame, result, cur_env, vars, &packed)) {
+    for (;;) {
+      {
+        // One iteration: the body of `next` in a Scope taken from the caller's.
+        StepAndPoll(ts);
+        const Lambda* code = next;
+        Scope s(sc, code->name.c_str());
+        frame.name = code->name.c_str();
+        frame.file = code->file.c_str();
+        frame.line = code->line;
+        s.SetInfo(code->line);
+        if (cur_env.empty()) cur_env = s.Escape(env);
+        Ctx cc{ts, &next, cur_env, &s, &frame, vars.data(), vars.size(), &packed};
+        Local r = code->body->Eval(cur_env, cc);
+        if (!r.empty()) return s.Escape(r);
+      }
+      // A tail call replaced `next`.
       if (packed) {
         // The callee needs more slots than this activation had: grow them here,
         // outside the iteration scope, and bind the packed arguments.
@@ -243,8 +239,35 @@ Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
   } catch (const ChannelClosed& e) {
     throw ts->interp->FromNative(ts, e);
   }
-  return result;
 }
+
+}  // namespace
+
+Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
+  // Every slot of the activation is made here, in the caller's innermost scope,
+  // through the caller's Scope: no thread lookup per call.
+  const Scope& sc = *c.scope;
+  Slots vars;
+  if (int(args.size()) == lam->fast_arity) {
+    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
+    return RunActivation(c, lam, env, vars);
+  }
+  // Bind may make a heap frame: the environment the body runs in.
+  Local bound_env = sc.Nil();
+  vars.Grow(sc, size_t(lam->nslots));
+  Bind(c, lam, env, args, vars.data(), bound_env);
+  return RunActivation(c, lam, bound_env, vars);
+}
+
+namespace {
+
+// Calls a closure whose code and environment are known.
+inline Local Invoke(Ctx& c, const Lambda* lam, Local env, Args args, bool tail) {
+  if (tail) return RequestTail(c, lam, env, args);
+  return CallClosure(c, lam, env, args);
+}
+
+}  // namespace
 
 Local Apply(Ctx& c, Local proc, Args args, bool tail) {
   Interp& in = c.interp();
@@ -318,11 +341,6 @@ Local SetGlobalNode::Eval(Local env, Ctx& c) const {
   return VoidConst(c);
 }
 
-Local IfNode::Eval(Local env, Ctx& c) const {
-  if (Truthy(test->Eval(env, c))) return EvalOperand(then, env, c);
-  if (otherwise) return EvalOperand(otherwise, env, c);
-  return VoidConst(c);
-}
 
 Local LambdaNode::Eval(Local env, Ctx& c) const { return c.interp().MakeClosure(lambda, env); }
 
@@ -330,40 +348,6 @@ Local SeqNode::Eval(Local env, Ctx& c) const {
   size_t last = body.size() - 1;
   for (size_t i = 0; i < last; ++i) body[i]->Eval(env, c);
   return body[last]->Eval(env, c);
-}
-
-Local CallNode::Eval(Local env, Ctx& c) const {
-  NoteLine(c, line);
-  size_t n = args.size();
-  Buffer<Local, 6> buffer(n);
-  Local* argv = buffer.data();
-  if (known) {
-    Local closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
-    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-    NoteLine(c, line);
-    return Invoke(c, known, closure_env, Args(argv, n), tail);
-  }
-  if (fn_global) {
-    // The caches are loaded before the arguments are evaluated, as the value would be.
-    if (const Prim* p = fn_global->prim.load(std::memory_order_relaxed)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-      if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
-        NoteLine(c, line);
-        return p->fn(c, Args(argv, n));
-      }
-      Local f = fn->Eval(env, c);
-      return Apply(c, f, Args(argv, n), tail);  // reports the arity error
-    }
-    if (const Lambda* lam = fn_global->lambda.load(std::memory_order_acquire)) {
-      for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-      NoteLine(c, line);
-      return Invoke(c, lam, NilConst(c), Args(argv, n), tail);
-    }
-  }
-  Local f = fn->Eval(env, c);
-  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-  NoteLine(c, line);
-  return Apply(c, f, Args(argv, n), tail);
 }
 
 namespace {
@@ -418,6 +402,131 @@ namespace {
   return Local();
 }
 
+using Op = InlinePrimNode::Op;
+
+constexpr bool IsPredicate(Op op) {
+  switch (op) {
+    case Op::kNumEq:
+    case Op::kLt:
+    case Op::kGt:
+    case Op::kLe:
+    case Op::kGe:
+    case Op::kZeroP:
+    case Op::kNullP:
+    case Op::kPairP:
+    case Op::kNot:
+    case Op::kEqP: return true;
+    default: return false;
+  }
+}
+
+inline bool RawFixnum(Value v) { return (v.raw & 1) == 0; }
+
+// RawTest: predicate `op` on argument words; -1 when the fast case does not apply
+// (then the builtin runs, so its errors read the same). The words are read by the
+// caller with no safepoint since ([lisp.handles]), and nothing here is one.
+[[gnu::always_inline]] inline int RawTest(Op op, const Value* a) {
+  switch (op) {
+    case Op::kNumEq:
+    case Op::kLt:
+    case Op::kGt:
+    case Op::kLe:
+    case Op::kGe: {
+      if (!RawFixnum(a[0]) || !RawFixnum(a[1])) return -1;
+      int64_t x = int64_t(a[0].raw), y = int64_t(a[1].raw);
+      return op == Op::kNumEq ? x == y : op == Op::kLt ? x < y : op == Op::kGt ? x > y : op == Op::kLe ? x <= y : x >= y;
+    }
+    case Op::kZeroP:
+      if (!RawFixnum(a[0])) return -1;
+      return a[0].raw == 0;
+    case Op::kNullP: return a[0].raw == g_imm.nil;
+    case Op::kPairP: return internal::IsPair(a[0]);
+    case Op::kNot: return a[0].raw == g_imm.f;
+    case Op::kEqP: return a[0].raw == a[1].raw ? 1 : -1;  // else Eqv decides
+    default: return -1;
+  }
+}
+
+// RawValue: a value op (+, -, car, cdr) on argument words into *out; false when the
+// fast case does not apply. Nothing here is a safepoint: a car or cdr word stays raw
+// only until the caller pushes it.
+[[gnu::always_inline]] inline bool RawValue(Op op, const Value* a, size_t n, Value* out) {
+  switch (op) {
+    case Op::kAdd: {
+      int64_t acc = 0;
+      for (size_t i = 0; i < n; ++i) {
+        if (!RawFixnum(a[i]) || __builtin_add_overflow(acc, int64_t(a[i].raw), &acc)) return false;
+      }
+      *out = Value{uint64_t(acc)};
+      return true;
+    }
+    case Op::kSub: {
+      int64_t r;
+      if (!RawFixnum(a[0]) || !RawFixnum(a[1]) || __builtin_sub_overflow(int64_t(a[0].raw), int64_t(a[1].raw), &r)) {
+        return false;
+      }
+      *out = Value{uint64_t(r)};
+      return true;
+    }
+    case Op::kCar:
+    case Op::kCdr:
+      if (!internal::IsPair(a[0])) return false;
+      *out = internal::PairField(a[0], op == Op::kCar ? 0 : 1);
+      return true;
+    default: return false;
+  }
+}
+
+constexpr bool IsValueOp(Op op) { return op == Op::kAdd || op == Op::kSub || op == Op::kCar || op == Op::kCdr; }
+
+// RawOp: InlineOp on argument words read from RawOperands (InlinePrimNode::raw_args):
+// an empty Local when the fast case does not apply. The result is pushed through the
+// activation's Scope (a pointer bump, no safepoint) or is a shared boolean slot.
+[[gnu::always_inline]] inline Local RawOp(Op op, Ctx& c, const Value* a, size_t n) {
+  if (IsValueOp(op)) {
+    Value v;
+    if (!RawValue(op, a, n, &v)) return Local();
+    return c.New(v);
+  }
+  if (op == Op::kCons) return Local();  // allocates: needs its operands in slots
+  int t = RawTest(op, a);
+  if (t < 0) return Local();
+  return BoolLocal(c, t != 0);
+}
+
+// ReadRaw: a RawOperand's word into *out; false when a car or cdr operand does not
+// apply (the builtin was redefined, or the variable holds no pair).
+[[gnu::always_inline]] inline bool ReadRaw(const RawOperand& o, const Ctx& c, Value* out) {
+  if (o.slot < 0) {
+    *out = Value{o.imm};
+    return true;
+  }
+  Value v = c.vars[o.slot].get();
+  if (o.field < 0) {
+    *out = v;
+    return true;
+  }
+  if (o.via->fn_global->prim.load(std::memory_order_relaxed) != o.via->prim || !internal::IsPair(v)) return false;
+  *out = internal::PairField(v, o.field);
+  return true;
+}
+// ReadRawOperands: the first n operands of `node` (raw_args) into a; false when one
+// does not apply. Without car or cdr operands, each is a slot or an immediate.
+template <size_t kArgs>
+[[gnu::always_inline]] inline bool ReadRawOperands(const InlinePrimNode& node, const Ctx& c, size_t n, Value* a) {
+  if (__builtin_expect(!node.raw_fields, 1)) {
+    for (size_t i = 0; i < n; ++i) {
+      const RawOperand& o = node.raw[i];
+      a[i] = o.slot >= 0 ? c.vars[o.slot].get() : Value{o.imm};
+    }
+    return true;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!ReadRaw(node.raw[i], c, &a[i])) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 // Inlined into each caller, so InlineOpNode's constant op and count fold it to the
@@ -429,13 +538,52 @@ template <size_t kArgs>
   NoteLine(c, line);
   Local argv[kArgs];
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
-  NoteLine(c, line);
+  if (!one_line) NoteLine(c, line);
   if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
   return prim->fn(c, Args(argv, n));
 }
 
-Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+// RawFast: the raw fast path (raw_args): an empty Local when it does not apply, and the
+// caller runs the general path, which reads the operands again as Locals (reading a
+// RawOperand has no effect and cannot fail).
+template <size_t kArgs>
+[[gnu::always_inline]] inline Local RawFast(const InlinePrimNode& node, InlinePrimNode::Op op, size_t n, Ctx& c) {
+  if (!node.raw_args || node.fn_global->prim.load(std::memory_order_relaxed) != node.prim) return Local();
+  NoteLine(c, node.line);
+  Value a[kArgs];
+  if (!ReadRawOperands<kArgs>(node, c, n, a)) return Local();
+  return RawOp(op, c, a, n);
+}
+
+// RawValueOf: the value of a kRawValue node (a value op with raw operands) without
+// a call or a slot, into *out; false when its fast path does not apply (the caller
+// then evaluates the node). The caller pushes *out before any safepoint.
+// With note false the caller has noted the node's line already (a one_line call).
+[[gnu::always_inline]] inline bool RawValueOf(const Node* n, Ctx& c, Value* out, bool note) {
+  const auto* p = static_cast<const InlinePrimNode*>(n);
+  if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return false;
+  if (note) NoteLine(c, p->line);
+  Value a[InlinePrimNode::kMaxArgs];
+  if (p->op == InlinePrimNode::Op::kSub || p->args.size() == 2) {  // the common counts, unrolled
+    if (!ReadRawOperands<2>(*p, c, 2, a)) return false;
+    return RawValue(p->op, a, 2, out);
+  }
+  if (p->op == InlinePrimNode::Op::kCar || p->op == InlinePrimNode::Op::kCdr) {
+    if (!ReadRawOperands<1>(*p, c, 1, a)) return false;
+    return RawValue(p->op, a, 1, out);
+  }
+  size_t k = p->args.size();
+  if (!ReadRawOperands<InlinePrimNode::kMaxArgs>(*p, c, k, a)) return false;
+  return RawValue(p->op, a, k, out);
+}
+
+Local InlinePrimNode::EvalGeneral(Local env, Ctx& c) const {
   return EvalInline<kMaxArgs>(op, args.size(), env, c);
+}
+
+Local InlinePrimNode::Eval(Local env, Ctx& c) const {
+  if (Local r = RawFast<kMaxArgs>(*this, op, args.size(), c); !r.empty()) return r;
+  return EvalGeneral(env, c);
 }
 
 namespace {
@@ -443,8 +591,145 @@ namespace {
 // InlineOpNode: InlinePrimNode::Eval compiled for one op and argument count.
 template <InlinePrimNode::Op kOp, size_t kN>
 struct InlineOpNode final : InlinePrimNode {
-  Local Eval(Local env, Ctx& c) const override { return EvalInline<kN>(kOp, kN, env, c); }
+  InlineOpNode() { has_bool = IsPredicate(kOp); }
+  // The raw fast path inline; the general path out of line (a smaller prologue here).
+  Local Eval(Local env, Ctx& c) const override {
+    if (Local r = RawFast<kN>(*this, kOp, kN, c); !r.empty()) return r;
+    return General(env, c);
+  }
+  [[gnu::noinline]] Local General(Local env, Ctx& c) const { return EvalInline<kN>(kOp, kN, env, c); }
+  // EvalBool: a predicate's truth value without its boolean slot. The argument words
+  // are read (from RawOperands, or from the Locals the arguments returned, after the
+  // last of them was evaluated) and tested with no safepoint in between.
+  bool EvalBool(Local env, Ctx& c) const override {
+    if constexpr (IsPredicate(kOp)) {
+      if (raw_args && fn_global->prim.load(std::memory_order_relaxed) == prim) {
+        NoteLine(c, line);
+        Value a[kN];
+        if (int t = ReadRawOperands<kN>(*this, c, kN, a) ? RawTest(kOp, a) : -1; t >= 0) return t != 0;
+      }
+      return BoolGeneral(env, c);
+    } else {
+      return Truthy(Eval(env, c));
+    }
+  }
+  [[gnu::noinline]] bool BoolGeneral(Local env, Ctx& c) const {
+    if (fn_global->prim.load(std::memory_order_relaxed) != prim) return Truthy(CallNode::Eval(env, c));
+    NoteLine(c, line);
+    Value a[kN];
+    Local argv[kN];
+    for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
+    if (!one_line) NoteLine(c, line);
+    for (size_t i = 0; i < kN; ++i) a[i] = argv[i].get();
+    if (int t = RawTest(kOp, a); t >= 0) return t != 0;
+    return Truthy(prim->fn(c, Args(argv, kN)));
+  }
 };
+
+}  // namespace
+
+// TestInline: an if test of shape kRawTest (a predicate InlinePrimNode with raw
+// operands) run without a call: 0 or 1, or -1 when the test must be evaluated.
+[[gnu::always_inline]] inline int TestInline(const Node* test, Ctx& c) {
+  if (test->shape != Node::Shape::kRawTest) return -1;
+  const auto* p = static_cast<const InlinePrimNode*>(test);
+  if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return -1;
+  NoteLine(c, p->line);
+  Value a[2];
+  if (p->unary) {
+    if (!ReadRawOperands<1>(*p, c, 1, a)) return -1;  // RawTest reads a[0] only
+  } else if (!ReadRawOperands<2>(*p, c, 2, a)) {
+    return -1;
+  }
+  return RawTest(p->op, a);
+}
+
+Local IfNode::Eval(Local env, Ctx& c) const {
+  int fast = TestInline(test, c);
+  bool t = fast >= 0 ? fast != 0 : test->has_bool ? test->EvalBool(env, c) : Truthy(test->Eval(env, c));
+  if (t) return EvalOperand(then, env, c);
+  if (otherwise) return EvalOperand(otherwise, env, c);
+  return VoidConst(c);
+}
+
+Local CallNode::Eval(Local env, Ctx& c) const {
+  NoteLine(c, line);
+  size_t n = args.size();
+  // A closure whose code is known without reading a closure record: a known call, or
+  // a global holding a top-level procedure. The caches are loaded before the
+  // arguments are evaluated, as the value would be.
+  const Lambda* lam = known;
+  const Prim* p = nullptr;
+  Local closure_env;
+  if (known) {
+    closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
+  } else if (fn_global) {
+    p = fn_global->prim.load(std::memory_order_relaxed);
+    if (p == nullptr) {
+      lam = fn_global->lambda.load(std::memory_order_acquire);
+      closure_env = NilConst(c);
+    }
+  }
+  if (lam && int(n) == lam->fast_arity && !tail) {
+    // Each argument's value goes straight into a fresh activation slot (what
+    // CallClosure's InitBound does, without the argument array): the word is read and
+    // pushed with nothing between, and the slot holds it across the safepoints of the
+    // later arguments ([lisp.handles]). The activation runs inline.
+    const Scope& sc = *c.scope;
+    Slots vars;
+    for (size_t i = 0; i < n; ++i) {
+      // An argument such as (- n 1) or (car t) is computed here and pushed once.
+      Value v;
+      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v, !one_line)) {
+        vars.PushBound(sc, v);
+      } else {
+        vars.PushBound(sc, EvalOperand(args[i], env, c).get());
+      }
+    }
+    vars.FillUnbound(sc, size_t(lam->nslots));
+    if (!one_line) NoteLine(c, line);
+    return RunActivation(c, lam, closure_env, vars);
+  }
+  if (lam && tail && int(n) == lam->fast_arity && size_t(lam->nslots) <= c.nvars) {
+    // A tail call into this activation's slots ([lisp.tail]): what RequestTail and Bind
+    // do for a procedure whose parameters live in the activation, without the argument
+    // array's checks. Every argument is evaluated (each may be a safepoint) before any
+    // word is read, and the words are written with no safepoint between.
+    Local argv[kInlineSlots];
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    if (!one_line) NoteLine(c, line);
+    Value vals[kInlineSlots];
+    for (size_t i = 0; i < n; ++i) vals[i] = argv[i].get();
+    for (size_t i = 0; i < n; ++i) c.vars[i].SetValue(vals[i]);
+    for (size_t i = n; i < size_t(lam->nslots); ++i) c.vars[i].SetValue(Value{g_imm.unbound});
+    c.tail_env.Set(closure_env);
+    *c.tail_packed = false;
+    *c.tail_lambda = lam;
+    return Local();
+  }
+  Buffer<Local, 6> buffer(n);
+  Local* argv = buffer.data();
+  if (p) {
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    if (int(n) >= p->min_args && (p->max_args < 0 || int(n) <= p->max_args)) {
+      NoteLine(c, line);
+      return p->fn(c, Args(argv, n));
+    }
+    Local f = fn->Eval(env, c);
+    return Apply(c, f, Args(argv, n), tail);  // reports the arity error
+  }
+  if (lam) {
+    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    NoteLine(c, line);
+    return Invoke(c, lam, closure_env, Args(argv, n), tail);
+  }
+  Local f = fn->Eval(env, c);
+  for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+  NoteLine(c, line);
+  return Apply(c, f, Args(argv, n), tail);
+}
+
+namespace {
 
 // The argument count every op takes (kAdd: at least).
 constexpr size_t OpArity(InlinePrimNode::Op op) {
@@ -463,6 +748,9 @@ constexpr size_t OpArity(InlinePrimNode::Op op) {
 template <InlinePrimNode::Op kOp>
 std::unique_ptr<InlinePrimNode> NewInlineOp(size_t nargs) {
   if (nargs == OpArity(kOp)) return std::make_unique<InlineOpNode<kOp, OpArity(kOp)>>();
+  if constexpr (kOp == InlinePrimNode::Op::kAdd) {
+    if (nargs == 3) return std::make_unique<InlineOpNode<kOp, 3>>();
+  }
   return std::make_unique<InlinePrimNode>();  // (+ a b c ...)
 }
 

@@ -126,6 +126,34 @@ TEST(EvalTest, InlineBuiltinsAndCachedGlobalsFollowRedefinition) {
             "(1 2 3 4)");
 }
 
+// Inline builtins whose operands are stack variables, immediates or (car v)/(cdr v)
+// read their words raw (InlinePrimNode::raw_args); every case outside the fast path
+// takes the builtin, and redefinitions still win.
+TEST(EvalTest, RawOperandFastPaths) {
+  EXPECT_EQ(Eval("(define (f x y) (if (< x y) (- y x) (+ x y 1))) (list (f 1 5) (f 5 1))"), "(4 7)");
+  EXPECT_EQ(Eval("(define (f x) (+ x 1)) (f 4611686018427387903)"), "error: overflow: +: fixnum overflow");
+  EXPECT_EQ(Eval("(define (f x) (if (< x 2) 'a 'b)) (f \"s\")"),
+            "error: type-error: <: expected an integer as argument 1, got \"s\"");
+  EXPECT_EQ(Eval("(define (f t) (if (null? (car t)) 'nil 'other)) (list (f '(())) (f '(1)))"), "(nil other)");
+  EXPECT_EQ(Eval("(define (f t) (if (null? (car t)) 'nil 'other)) (f 5)"),
+            "error: type-error: car: expected a pair as argument 1, got 5");
+  EXPECT_EQ(Eval("(define (f t) (if (null? (cdr t)) 'nil 'other)) (define a (f '(1)))"
+                 "(define (cdr x) '(1)) (list a (f '(1)))"),
+            "(nil other)");
+  EXPECT_EQ(Eval("(define (f t) (if (null? t) 'nil 'other)) (define a (f 1)) (define (null? x) #t) (list a (f 1))"),
+            "(other nil)");
+  EXPECT_EQ(Eval("(define (f a b) (if (eq? a b) 1 2)) (list (f 'a 'a) (f 'a 'b) (f 1 1) (f '() '()))"), "(1 2 1 1)");
+  EXPECT_EQ(Eval("(define (f x) (+ x 1 2)) (f 3)"), "6");
+  EXPECT_EQ(Eval("(define (f p) (+ (car p) (cdr p))) (f (cons 1 2))"), "3");
+  EXPECT_EQ(Eval("(define (f p) (+ (car p) (cdr p))) (f (cons 'a 2))"),
+            "error: type-error: +: expected an integer as argument 1, got a");
+  EXPECT_EQ(Eval("(define (f x) (list (zero? x) (not x) (pair? x) (- x 7) (>= x 2) (<= x 2) (> x 2) (= x 2)))"
+                 "(f 2)"),
+            "(#f #f #f -5 #t #t #f #t)");
+  EXPECT_EQ(Eval("(define (f x) (if (zero? x) 'z 'nz)) (f 'q)"),
+            "error: type-error: zero?: expected an integer as argument 1, got q");
+}
+
 TEST(EvalTest, ListsVectorsStrings) {
   EXPECT_EQ(Eval("(list (length '(1 2 3)) (append '(1) '(2 3) '() '(4)) (reverse '(1 2 3)) (list-ref '(a b c) 1))"),
             "(3 (1 2 3 4) (3 2 1) b)");

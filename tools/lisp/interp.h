@@ -11,6 +11,13 @@
 // in the innermost scope; a procedure activation opens a Scope named after the
 // procedure, so the stack-scan tool shows Weft Lisp frames by name and line.
 //
+// Raw words [lisp.raw-words]: the evaluator's inline fast paths (eval.cc: RawOperand
+// reads, if tests, raw value arguments, tail binding) read a Value from a slot, or a
+// pair field of one, and consume it (compare, add, push into a slot) with no call in
+// between that could be a safepoint; where several arguments are evaluated, their
+// words are read only after the last one returned. No raw word outlives the
+// expression that read it (tools/lisp/DESIGN.md "Speed").
+//
 // Bounded loops [lisp.bounded-loop]: every API call that returns a Local pushes a slot
 // in the innermost scope, so a native loop that runs Lisp code or allocates per
 // iteration (tail calls, do, map, ...) runs each iteration in its own Scope
@@ -129,8 +136,14 @@ struct Lambda {
   int frame_size = 0;  // params (+ rest) + internal defines
   bool heap_frame = false;  // the parameters live in a heap frame
   int nslots = 0;           // activation slots (the stack frames of its body)
+  // fast_arity: nparams when a call with that many arguments binds them straight into
+  // fresh activation slots (no heap frame, no rest list, nslots <= kInlineSlots), else
+  // -1. Set by Compiler::Finalize with heap_frame and nslots.
+  int fast_arity = -1;
   Node* body = nullptr;
 };
+// The activation slots a call keeps inline (eval.cc Slots).
+inline constexpr int kInlineSlots = 8;
 
 // Frame: one Weft Lisp activation, linked on the native stack for backtraces.
 struct Frame {
