@@ -708,7 +708,9 @@ bool WaitReadable(int fd, absl::Time deadline = absl::InfiniteFuture());
 bool WaitWritable(int fd, absl::Time deadline = absl::InfiniteFuture());
 
 // RunBlocking runs a blocking native call on a helper thread; the calling green
-// thread waits, the others keep running. fn must not touch managed values.
+// thread waits, the others keep running. fn must not touch managed values, and must
+// return: a call still running when Run ends (a detached thread's) is waited for
+// before Run frees the thread's stack, so one that never returns holds Run.
 void RunBlocking(std::function<void()> fn);
 
 // ---------------------------------------------------------------------------------

@@ -4,7 +4,9 @@
 // thread (SchedulerOptions::blocking_threads_max of them at most), and resumes the
 // green thread with fn's result; the worker runs other green threads meanwhile. An
 // exception thrown by fn is rethrown in the green thread. Off a green thread, fn
-// simply runs. fn must not call threads/ blocking primitives.
+// simply runs. fn must not call threads/ blocking primitives. A call still running
+// when Run ends (a detached thread's) is waited for before Run frees anything
+// ([threads.inv.blocking-at-shutdown]): fn must return.
 #ifndef WEFT_THREADS_BLOCKING_H_
 #define WEFT_THREADS_BLOCKING_H_
 

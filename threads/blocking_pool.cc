@@ -37,6 +37,11 @@ void BlockingPool::Submit(std::function<void()> job) {
   job();
 }
 
+size_t BlockingPool::Busy() {
+  OsMutexLock l(&mu_);
+  return jobs_.size() + (threads_.size() - static_cast<size_t>(idle_));
+}
+
 void BlockingPool::Loop() {
   OsMutexLock l(&mu_);
   for (;;) {

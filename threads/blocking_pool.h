@@ -1,7 +1,8 @@
 // blocking_pool.h: helper OS threads for blocking native calls (internal).
 //
 // Jobs run in submission order on up to `max_threads` helpers, started on demand and
-// kept (idle) until the pool is destroyed.
+// kept (idle) until the pool is destroyed. Destroying the pool runs every job still
+// queued and waits for the jobs running ([threads.inv.blocking-at-shutdown]).
 #ifndef WEFT_THREADS_BLOCKING_POOL_H_
 #define WEFT_THREADS_BLOCKING_POOL_H_
 
@@ -20,6 +21,8 @@ class BlockingPool {
   explicit BlockingPool(int max_threads) : max_threads_(max_threads) {}
   ~BlockingPool();
   void Submit(std::function<void()> job);
+  // Busy: jobs queued or running now.
+  size_t Busy();
 
  private:
   void Loop();

@@ -1452,9 +1452,23 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
   }
   for (auto& w : workers_) w->os_thread_.join();
   StopClock();
+  std::unique_ptr<BlockingPool> blocking;
   {
     OsMutexLock l(&ext_mu_);
     poller_.reset();
+    blocking = std::move(blocking_);
+  }
+  // [threads.inv.blocking-at-shutdown]: a blocking call still in flight (a detached
+  // thread's, parked in RunBlocking) runs code that refers to its thread's native
+  // stack and, when it ends, readies the thread's control block: both are freed
+  // below. Wait for it (and any queued after it): the pool's destructor runs the jobs
+  // left and joins its helpers. An ended call readies its thread onto the global
+  // queue, which is drained below like the rest; the thread is then abandoned.
+  if (blocking) {
+    if (size_t busy = blocking->Busy(); busy > 0) {
+      Log().info("Run: waiting for {} blocking calls still in flight", busy);
+    }
+    blocking.reset();
   }
   main_result_ = ThreadResult{};
   {

@@ -762,6 +762,37 @@ TEST_P(SchedulerRunTest, DetachedThreadStopsTheWorldWhileRunEnds) {
   EXPECT_TRUE(stopped.load());
 }
 
+// [threads.inv.blocking-at-shutdown]: a detached thread is inside RunBlocking when main
+// returns; the call sleeps 200 ms, then writes into the thread's stack. Run waits for
+// it before it frees the thread's stacks and control block, so the write lands in the
+// live stack and the call's wake of the thread finds its control block (under ASan,
+// a heap-use-after-free in Ready before the fix), and Run then abandons the thread.
+// Before the fix Run returned at once, the call still asleep: `job_done` was false.
+TEST_P(SchedulerRunTest, DetachedThreadInABlockingCallWhenRunEnds) {
+  std::atomic<bool> in_call{false}, job_done{false}, after_call{false};
+  absl::Status st = RunMain([&] {
+    Spawn([&] {
+      int on_the_stack = 0;
+      RunBlocking([&] {
+        in_call.store(true);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        on_the_stack = 42;
+        job_done.store(true);
+      });
+      after_call.store(on_the_stack == 42);  // never runs: abandoned once Run ends
+      return int64_t{0};
+    }).Detach();
+    while (!in_call.load()) this_thread::Yield();
+    return int64_t{0};
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(job_done.load()) << "Run returned with a blocking call still in flight";
+  EXPECT_FALSE(after_call.load());
+  // The scheduler is reusable: a later Run's blocking calls start a new pool.
+  ASSERT_TRUE(RunMain([&] { return RunBlocking([] { return int64_t{5}; }); }).ok());
+  EXPECT_EQ(sched_->main_result().value, 5);
+}
+
 // [threads.inv.poll]: the thread holding the world stopped may poll (an allocation
 // while it collects) and spawn; it must not wait for its own ResumeTheWorld.
 TEST_P(SchedulerRunTest, PollsOfTheThreadHoldingTheWorldStoppedPass) {
