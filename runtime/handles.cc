@@ -20,6 +20,8 @@ static_assert(heap::Value::Fixnum(0).raw == 0);
 static_assert(internal::kTagMask == heap::Value::kTagMask);
 static_assert(internal::kPointerTag == heap::Value::kPointerTag);
 static_assert(internal::kHeaderTag == heap::kHeaderTag);
+static_assert(internal::kVectorHeaderByte == (heap::MakeHeader(heap::ObjectKind::kVector, 0, 0) & 0xff));
+static_assert(internal::kLengthShift == heap::kLengthShift && heap::kAuxShift >= 8);
 // internal::IsPair tests `first word & 5 != 5`: true of every Value's tag, false of
 // a header's and a forwarding word's.
 static_assert((heap::kHeaderTag & 5) == 5 && (heap::kForwardTag & 5) == 5);

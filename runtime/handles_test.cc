@@ -312,6 +312,22 @@ TEST_P(HandlesTest, RawReadsInANoSafepointScopeAgreeWithHandleReads) {
     }
     EXPECT_EQ(n, 1000);
     EXPECT_EQ(sum, SumListWithCarInto(list));
+    Local vec = MakeVector(5, scope.Fixnum(9));
+    VectorSet(vec, 4, list);
+    {
+      NoSafepointScope no_safepoint;
+      const Value v = vec.get();
+      EXPECT_TRUE(raw::IsVector(v));
+      EXPECT_FALSE(raw::IsVector(list.get()));
+      EXPECT_FALSE(raw::IsVector(FixnumBits(1)));
+      EXPECT_FALSE(raw::IsPair(v));
+      EXPECT_EQ(raw::VectorLength(v), 5u);
+      EXPECT_EQ(raw::VectorRef(v, 0).raw, FixnumBits(9).raw);
+      EXPECT_EQ(raw::VectorRef(v, 4).raw, list.get().raw);
+      EXPECT_THROW(raw::VectorRef(v, 5), TypeError);
+      EXPECT_THROW(raw::VectorLength(list.get()), TypeError);
+      EXPECT_THROW(raw::Car(v), TypeError);
+    }
     Yield();  // the scopes are over: switching is allowed again
     Collect(0);
     return 0;

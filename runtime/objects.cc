@@ -134,6 +134,11 @@ void ThrowWrongKind(const char* function, Kind expected, Value got) {
   WrongKind(function, expected, ToHeap(got));
 }
 
+void ThrowIndexOutOfRange(const char* function, size_t i, size_t length) {
+  CheckIndex(function, i, length);
+  WEFT_CHECK(false, "weft: ThrowIndexOutOfRange of an index in range");
+}
+
 void ThrowFixnumOverflow(int64_t v) {
   throw TypeError(absl::StrFormat("weft: fixnum overflow: %d is outside [%d, %d]", v,
                                   kFixnumMin, kFixnumMax));

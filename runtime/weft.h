@@ -171,6 +171,9 @@ inline constexpr uint64_t kFrameMarkerTag = 43;    // a frame marker: payload <<
 inline constexpr uint64_t kTagMask = 7;
 inline constexpr uint64_t kPointerTag = 1;         // a reference: object address + 1
 inline constexpr uint64_t kHeaderTag = 7;           // the tag of an object header
+// A vector's header: its low byte is kVectorHeaderByte, its length the high 32 bits.
+inline constexpr uint64_t kVectorHeaderByte = 0x1f;
+inline constexpr int kLengthShift = 32;
 // IsPair: v refers to a pair. A pair is [car, cdr], with no header; every other
 // object starts with a header word, tagged kHeaderTag (0b111), and a moved object's
 // first word is tagged 0b101: no Value has both bits 0 and 2 set, so `& 5` tells a
@@ -186,6 +189,7 @@ inline Value PairField(Value pair, int i) {
 // Out-of-line slow paths of the inline functions.
 [[noreturn, gnu::cold]] void ThrowWrongKind(const char* function, Kind expected, Value got);
 [[noreturn, gnu::cold]] void ThrowFixnumOverflow(int64_t v);
+[[noreturn, gnu::cold]] void ThrowIndexOutOfRange(const char* function, size_t i, size_t length);
 }  // namespace internal
 
 class Scope;
@@ -346,7 +350,10 @@ inline Value FixnumBits(int64_t v) {
 // thread must reach no safepoint (no allocation, Safepoint(), channel or lock
 // operation, Yield, Sleep, Spawn, Join, Collect). Blocking, yielding or stopping
 // inside one aborts with a message in every build; allocating inside one aborts in
-// `--config=checked`. Keep each raw stretch short (microseconds): the thread does not
+// `--config=checked`. (A read whose Value goes straight into a Local, with no call in
+// between, needs no scope: `scope.New(raw::VectorRef(v.get(), i))`; an interpreter's
+// inline paths may hold raw Values the same way as long as nothing between read and
+// use can reach a safepoint, as with StringView.) Keep each raw stretch short (microseconds): the thread does not
 // poll in it, so a collection another worker requests waits for it to end. A long
 // walk alternates raw stretches over bounded pieces with its position kept in Locals
 // and a Safepoint() between them (tools/bench/runtime/binary_trees.cc walks its trees
@@ -373,11 +380,28 @@ inline Value Cdr(Value pair) {
   if (__builtin_expect(!internal::IsPair(pair), 0)) internal::ThrowWrongKind("cdr", Kind::kPair, pair);
   return internal::PairField(pair, 1);
 }
+inline bool IsVector(Value v) {
+  return (v.raw & internal::kTagMask) == internal::kPointerTag &&
+         (*reinterpret_cast<const uint64_t*>(v.raw - internal::kPointerTag) & 0xff) ==
+             internal::kVectorHeaderByte;
+}
+// VectorLength and VectorRef throw TypeError for a non-vector or an index out of range.
+inline size_t VectorLength(Value vector) {
+  if (__builtin_expect(!IsVector(vector), 0)) internal::ThrowWrongKind("vector-length", Kind::kVector, vector);
+  return *reinterpret_cast<const uint64_t*>(vector.raw - internal::kPointerTag) >> internal::kLengthShift;
+}
+inline Value VectorRef(Value vector, size_t i) {
+  const size_t length = VectorLength(vector);
+  if (__builtin_expect(i >= length, 0)) internal::ThrowIndexOutOfRange("vector-ref", i, length);
+  return Value{reinterpret_cast<const uint64_t*>(vector.raw - internal::kPointerTag)[1 + i]};
+}
 }  // namespace raw
 
 // Global: a root held by a long-lived native structure. Made and set on a green
 // thread; may be destroyed (or moved over) on a green thread or, once Run has
-// returned, on any thread, but before its Runtime is destroyed.
+// returned, on any thread. It may outlive its Runtime: a Runtime detaches the Globals
+// still alive when it is destroyed; such a Global holds nil (Get gives nil) and its
+// destruction frees only its own slot's memory ([runtime.globals.orphans]).
 class Global {
  public:
   Global();

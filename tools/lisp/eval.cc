@@ -22,11 +22,15 @@ struct FrameLink {
   ThreadState* ts_;
 };
 
-Local EnvAt(Local env, int depth) {
-  Local e = env;
-  for (int i = 0; i < depth; ++i) e = VectorRef(e, 0);
-  return e;
+// EnvAtRaw: the environment `depth` links out from `env`, read raw ([lisp.raw-words]:
+// the caller puts the result, or what it reads from it, into a slot before anything
+// that may reach a safepoint).
+Value EnvAtRaw(Value env, int depth) {
+  for (int i = 0; i < depth; ++i) env = raw::VectorRef(env, 0);
+  return env;
 }
+
+Local EnvAt(Ctx& c, Local env, int depth) { return c.New(EnvAtRaw(env.get(), depth)); }
 
 inline void NoteLine(Ctx& c, int line) {
   if (c.frame->line != line) {
@@ -309,7 +313,7 @@ Local ConstNode::Eval(Local, Ctx& c) const {
 
 Local VarRefNode::Eval(Local env, Ctx& c) const {
   Local v = addr.stack ? c.vars[addr.slot]
-                       : VectorRef(addr.depth == 0 ? env : EnvAt(env, addr.depth), size_t(addr.index));
+                       : c.New(raw::VectorRef(EnvAtRaw(env.get(), addr.depth), size_t(addr.index)));
   if (checked && IsUnboundRaw(v)) {
     c.interp().RaiseNative(c.ts, "unbound-variable", absl::StrCat("variable used before its definition: ", name));
   }
@@ -327,7 +331,7 @@ Local SetVarNode::Eval(Local env, Ctx& c) const {
   if (addr.stack) {
     c.vars[addr.slot].Set(v);
   } else {
-    VectorSet(addr.depth == 0 ? env : EnvAt(env, addr.depth), size_t(addr.index), v);
+    VectorSet(addr.depth == 0 ? env : EnvAt(c, env, addr.depth), size_t(addr.index), v);
   }
   return VoidConst(c);
 }
@@ -662,7 +666,7 @@ Local CallNode::Eval(Local env, Ctx& c) const {
   const Prim* p = nullptr;
   Local closure_env;
   if (known) {
-    closure_env = known_depth == 0 ? env : EnvAt(env, known_depth);
+    closure_env = known_depth == 0 ? env : EnvAt(c, env, known_depth);
   } else if (fn_global) {
     p = fn_global->prim.load(std::memory_order_relaxed);
     if (p == nullptr) {
