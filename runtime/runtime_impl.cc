@@ -107,6 +107,57 @@ RuntimeImpl::~RuntimeImpl() {
   scheduler_.reset();
   heap_.reset();
   arena_.reset();
+  DetachGlobals();
+}
+
+namespace {
+// The chunks of ended runtimes that still have slots in use ([runtime.globals.orphans]).
+// Some are never freed (a Global on the stack of an abandoned thread): listed here,
+// they stay reachable, not leaked, as far as LeakSanitizer can tell. Never destroyed,
+// so a Global destroyed by a static destructor still finds it.
+struct OrphanChunks {
+  OsMutex mu;
+  absl::flat_hash_set<const void*> chunks ABSL_GUARDED_BY(mu);
+};
+OrphanChunks& Orphans() {
+  static OrphanChunks* const orphans = new OrphanChunks();
+  return *orphans;
+}
+}  // namespace
+
+// [runtime.globals.orphans]: the slots still in use belong to Globals (or thread
+// results) that outlive this runtime, some of them never to be destroyed (on the stack
+// of a detached thread abandoned at shutdown). Their chunks stay, owned by nobody, and
+// the slots hold nil (the heap they pointed into is gone); the rest is freed.
+void RuntimeImpl::DetachGlobals() {
+  threads::SpinLockHolder lock(&globals_mu_);
+  absl::flat_hash_set<const heap::Value*> free(free_globals_.begin(), free_globals_.end());
+  size_t orphaned = 0;
+  for (GlobalChunk* chunk : global_chunks_) {
+    size_t in_use = 0;
+    for (heap::Value& v : chunk->slots) {
+      if (free.contains(&v)) continue;
+      v = heap::Value::Nil();
+      ++in_use;
+    }
+    if (in_use == 0) {
+      delete chunk;
+      continue;
+    }
+    orphaned += in_use;
+    chunk->orphans.store(in_use, std::memory_order_relaxed);
+    chunk->owner.store(nullptr, std::memory_order_release);
+    OrphanChunks& o = Orphans();
+    OsMutexLock l(&o.mu);
+    o.chunks.insert(chunk);
+  }
+  global_chunks_.clear();
+  free_globals_.clear();
+  if (orphaned > 0) {
+    Log().info("runtime destroyed with {} global slots in use (Globals or thread results "
+               "that outlive it): detached, they hold nil",
+               orphaned);
+  }
 }
 
 absl::StatusOr<int> RuntimeImpl::Run(std::function<int()> main) {
@@ -199,7 +250,9 @@ void RuntimeImpl::VisitRoots(heap::RootVisitor& v) {
   });
   {
     threads::SpinLockHolder lock(&globals_mu_);
-    for (auto& chunk : global_chunks_) v.VisitRange(chunk.data(), chunk.data() + chunk.size());
+    for (GlobalChunk* chunk : global_chunks_) {
+      v.VisitRange(chunk->slots, chunk->slots + GlobalChunk::kSlots);
+    }
   }
   VisitChannelValues(this, [&](heap::Value* slot) { v.Visit(slot); });
 }
@@ -222,6 +275,24 @@ heap::Value* RuntimeImpl::NewGlobalSlot(heap::Value initial) {
 }
 
 void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
+  GlobalChunk* chunk = GlobalChunk::Of(slot);
+  RuntimeImpl* owner = chunk->owner.load(std::memory_order_acquire);
+  if (__builtin_expect(owner != nullptr, 1)) {
+    owner->FreeOwnGlobalSlot(slot);
+    return;
+  }
+  // [runtime.globals.orphans]: the runtime has ended; the last slot frees the chunk.
+  *slot = heap::Value::Nil();
+  if (chunk->orphans.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  {
+    OrphanChunks& o = Orphans();
+    OsMutexLock l(&o.mu);
+    o.chunks.erase(chunk);
+  }
+  delete chunk;
+}
+
+void RuntimeImpl::FreeOwnGlobalSlot(heap::Value* slot) {
   // A free slot holds nil, so the collector may visit it ([runtime.globals.cache]).
   *slot = heap::Value::Nil();
   // A worker's cache only while this runtime runs: a Global of another runtime, or
@@ -237,10 +308,12 @@ void RuntimeImpl::FreeGlobalSlot(heap::Value* slot) {
 }
 
 void RuntimeImpl::AddGlobalChunkLocked() {
-  auto& chunk = global_chunks_.emplace_back();
-  for (size_t i = kGlobalChunk; i-- > 0;) {
-    chunk[i] = heap::Value::Nil();
-    free_globals_.push_back(&chunk[i]);
+  auto* chunk = new GlobalChunk();
+  chunk->owner.store(this, std::memory_order_relaxed);
+  global_chunks_.push_back(chunk);
+  for (size_t i = GlobalChunk::kSlots; i-- > 0;) {
+    chunk->slots[i] = heap::Value::Nil();
+    free_globals_.push_back(&chunk->slots[i]);
   }
 }
 
@@ -273,8 +346,8 @@ std::vector<heap::Value*> RuntimeImpl::GlobalSlotsLocked(bool world_stopped) con
     }
   }
   std::vector<heap::Value*> out;
-  for (auto& chunk : global_chunks_) {
-    for (const heap::Value& v : chunk) {
+  for (const GlobalChunk* chunk : global_chunks_) {
+    for (const heap::Value& v : chunk->slots) {
       if (!free.contains(&v)) out.push_back(const_cast<heap::Value*>(&v));
     }
   }

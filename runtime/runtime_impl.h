@@ -84,7 +84,11 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
 
   // Global slots: stable addresses visited by every collection.
   heap::Value* NewGlobalSlot(heap::Value initial);
-  void FreeGlobalSlot(heap::Value* slot);
+  // FreeGlobalSlot frees a slot in the runtime that made it, which it finds from the
+  // slot's chunk: static, so that a Global (or a thread's result) that outlived its
+  // runtime can free its slot without touching the destroyed runtime
+  // ([runtime.globals.orphans]).
+  static void FreeGlobalSlot(heap::Value* slot);
   // GlobalSlots: every global slot in use (for inspection while the world is stopped).
   std::vector<heap::Value*> GlobalSlots() const;
   // GlobalSlotsForFatal: GlobalSlots for a fatal-error report, which may find the
@@ -155,14 +159,33 @@ class RuntimeImpl final : public heap::CollectionHost, public heap::RootSource {
   std::function<void()> control_pause_hook_;  // tests only
   ChannelList channels_;
 
-  static constexpr size_t kGlobalChunk = 256;
+  // GlobalChunk: global slots in an aligned block whose first words name the runtime
+  // they belong to, so FreeGlobalSlot finds it from the slot's address alone. When the
+  // runtime ends with slots of a chunk still in use (a Global outliving it, or held
+  // on the stack of a detached thread abandoned at shutdown), the chunk outlives the
+  // runtime with `owner` null, and the last of those slots to be freed frees it
+  // ([runtime.globals.orphans]).
+  struct alignas(4096) GlobalChunk {
+    static constexpr size_t kBytes = 4096;
+    static constexpr size_t kSlots = (kBytes - 2 * sizeof(void*)) / sizeof(heap::Value);
+    std::atomic<RuntimeImpl*> owner;
+    std::atomic<size_t> orphans{0};  // slots in use when the owner ended
+    heap::Value slots[kSlots];
+    static GlobalChunk* Of(const heap::Value* slot) {
+      return reinterpret_cast<GlobalChunk*>(reinterpret_cast<uintptr_t>(slot) & ~(kBytes - 1));
+    }
+  };
+  void FreeOwnGlobalSlot(heap::Value* slot);
+  // DetachGlobals: at destruction, frees the chunks with no slot in use and orphans
+  // the others.
+  void DetachGlobals();
   // Every thread result that is a reference takes and frees a global slot
   // ([runtime.inv.result-slot]), so a worker keeps its own free slots
   // ([runtime.globals.cache]) and takes this lock only to refill or spill its cache
   // in batches, or for the collector's and the census's walks. A spin lock: its other
   // critical sections are a batch move (a chunk's allocation at worst).
   mutable threads::SpinLock globals_mu_;
-  std::deque<std::array<heap::Value, kGlobalChunk>> global_chunks_ ABSL_GUARDED_BY(globals_mu_);
+  std::vector<GlobalChunk*> global_chunks_ ABSL_GUARDED_BY(globals_mu_);  // owned
   std::vector<heap::Value*> free_globals_ ABSL_GUARDED_BY(globals_mu_);
   void AddGlobalChunkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(globals_mu_);
   void RefillSlotCache(SlotCache* c);

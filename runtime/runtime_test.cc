@@ -1083,6 +1083,67 @@ TEST(RuntimeGlobalTest, GlobalDestroyedOrMovedOverAfterRunReturns) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// RELIABILITY.md known bug 32, [runtime.globals.orphans]: a Global may outlive its
+// Runtime. The runtime detaches the Globals still alive when it is destroyed: their
+// slots stay (nil), owned by nobody, and a later destruction or move over such a
+// Global frees only that memory. Before, ~Global wrote into the freed runtime (ASan:
+// heap-use-after-free in FreeGlobalSlot). The old Globals are destroyed while a second
+// runtime (maybe at the same address) runs, and its own Globals are untouched. A
+// Global on the stack of a detached thread abandoned at shutdown is never destroyed:
+// its chunk stays, listed among the orphans (so LSan, in the ASan pass, finds no leak).
+TEST(RuntimeGlobalTest, GlobalsOutlivingTheirRuntimeAreDetached) {
+  Options o;
+  o.workers = 2;
+  o.control_socket = false;
+  std::optional<Global> kept;
+  Global moved_over, source;
+  std::vector<Global> many;
+  {
+    auto rt = Runtime::Create(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    auto r = (*rt)->Run([&] {
+      Scope scope("main");
+      kept.emplace(MakeString("outlives its runtime"));
+      moved_over = Global(Fixnum(1));
+      source = Global(Fixnum(2));
+      // More than a chunk of slots, so that several chunks are detached.
+      for (int i = 0; i < 1200; ++i) many.emplace_back(Cons(Fixnum(i), Local::Nil()));
+      Channel never = Channel::Make();
+      std::atomic<bool> holding{false};
+      Spawn([never, &holding]() mutable {
+        Global on_the_stack(MakeString("abandoned"));
+        holding = true;
+        never.Recv();  // blocks for ever: abandoned when Run ends
+        return Local::Nil();
+      }).Detach();
+      while (!holding.load()) Yield();
+      return 0;
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+  }  // the runtime is destroyed with 1204 Globals alive
+  moved_over = std::move(source);  // frees a detached slot, takes another
+  auto rt2 = Runtime::Create(o);
+  ASSERT_TRUE(rt2.ok()) << rt2.status();
+  auto r = (*rt2)->Run([&] {
+    Scope scope("main");
+    std::vector<Global> mine;
+    for (int i = 0; i < 600; ++i) mine.emplace_back(Fixnum(i));
+    Global string(MakeString("the second runtime's"));
+    EXPECT_TRUE(moved_over.Get().IsNil());  // a detached Global holds nil
+    kept.reset();                           // on a green thread of another runtime
+    many.resize(600);
+    Collect(-1);
+    many.clear();
+    Collect(-1);
+    for (int i = 0; i < 600; ++i) EXPECT_EQ(FixnumValue(mine[i].Get()), i);
+    EXPECT_EQ(StringView(string.Get()), "the second runtime's");
+    return 0;
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  rt2->reset();
+  moved_over = Global();  // the last detached slot: its chunk is freed (ASan: no leak)
+}
+
 // Misuses of the synchronisation objects are errors thrown at the call, not aborts
 // ("the process never aborts for a user error"): an unlock of an unlocked mutex, a
 // wait group's count going below zero or overflowing, a second Close, an empty Thread,
