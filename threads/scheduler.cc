@@ -977,23 +977,6 @@ void SchedulerImpl::ThreadRetired(bool attached) {
   }
 }
 
-void SchedulerImpl::OrphanThread(GreenThread* t) {
-  {
-    SpinLockHolder l(&reg_mu_);
-    if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
-    if (t->reg_next != nullptr) t->reg_next->reg_prev = t->reg_prev;
-    if (reg_head_ == t) reg_head_ = t->reg_next;
-  }
-  if (t->stacks != nullptr) {
-    DestroySanitizerFiber(&t->fiber);
-    FreeStacks(t->stacks);
-    t->stacks = nullptr;
-  }
-  t->reg_prev = t->reg_next = nullptr;
-  t->sched = nullptr;
-  t->orphaned = true;
-}
-
 void SchedulerImpl::DeleteThread(GreenThread* t) {
   {
     SpinLockHolder l(&reg_mu_);
@@ -1531,15 +1514,7 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
     // [threads.hook.deadlock]: the workers have stopped; the threads still exist.
     if (options_.on_deadlock) options_.on_deadlock();
   }
-  for (GreenThread* t : left) {
-    // [threads.inv.orphans]: a handle still names a joinable thread; it may outlive
-    // this Run and the scheduler, so the thread's block becomes the handle's.
-    if (t != main_ && !t->detached.load(std::memory_order_relaxed)) {
-      OrphanThread(t);
-    } else {
-      DeleteThread(t);
-    }
-  }
+  for (GreenThread* t : left) DeleteThread(t);
   main_ = nullptr;
   live_.store(0);
   for (auto& w : workers_) w->live_delta_.store(0);
@@ -1627,11 +1602,8 @@ Thread::~Thread() {
 
 uint64_t Thread::id() const { return t_ == nullptr ? 0 : t_->id; }
 
-bool Thread::orphaned() const { return t_ != nullptr && t_->orphaned; }
-
 ThreadResult Thread::Join() {
   WEFT_CHECK(t_ != nullptr, "weft: Join of a Thread that is not joinable");
-  WEFT_CHECK(!t_->orphaned, "weft: Join of a thread whose Run has ended");
   GreenThread* t = t_;
   t_ = nullptr;
   return t->sched->Join(t);
@@ -1641,10 +1613,6 @@ void Thread::Detach() {
   WEFT_CHECK(t_ != nullptr, "weft: Detach of a Thread that is not joinable");
   GreenThread* t = t_;
   t_ = nullptr;
-  if (t->orphaned) {  // [threads.inv.orphans]
-    delete t;
-    return;
-  }
   t->sched->Detach(t);
 }
 

@@ -115,10 +115,6 @@ class Thread {
   ThreadResult Join();
   // Detach lets the thread run on; its resources go when it ends.
   void Detach();
-  // orphaned: the Run that ran the thread has ended with this handle still joinable
-  // (the thread finished, or was abandoned); Join is then refused, and Detach (or
-  // destroying the handle) only frees what the thread left ([threads.inv.orphans]).
-  bool orphaned() const;
 
  private:
   friend Thread Spawn(ThreadBody&& body, const SpawnOptions& options);

@@ -86,10 +86,6 @@ struct GreenThread {
   // Written under join_lock and read there by the join protocol; atomic so that
   // observers (ForEachThread, the dumps) can read it without the lock.
   std::atomic<bool> detached{false};
-  // [threads.inv.orphans] Run ended with this thread's handle still joinable: its
-  // stacks are gone, it is out of the registry, and the handle alone owns it
-  // (Thread::Detach or ~Thread deletes it; nothing reads `sched` any more).
-  bool orphaned = false;
   internal::WaitState* joiner ABSL_GUARDED_BY(join_lock) = nullptr;
 
   GreenThread* reg_prev = nullptr;  // registry list, under SchedulerImpl::reg_mu_
@@ -285,7 +281,6 @@ class SchedulerImpl {
   // ThreadEntry already marked it done and claimed its joiner, which runs next.
   void FinishThread(GreenThread* t, bool handed_off);
   void DeleteThread(GreenThread* t);
-  void OrphanThread(GreenThread* t);  // [threads.inv.orphans]
   void ThreadRetired(bool attached);
 
   // Drops `n` pending wakers ([threads.inv.deadlock]). When that leaves none while
