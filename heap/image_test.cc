@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_format.h"
 #include "heap/heap.h"
+#include "heap/fifo_watchdog_testing.h"
 #include "heap/heap_testing.h"
 #include "heap/image_format.h"
 #include "heap/image_loader.h"
@@ -33,6 +34,7 @@
 namespace weft::heap::image {
 namespace {
 
+using testing::FifoWatchdog;
 using testing::TestHeap;
 using testing::V;
 using testing::VectorRoots;
@@ -826,8 +828,8 @@ TEST_F(BadImageTest, MissingFile) {
 
 // [heap.image.regular-file]: a directory and a FIFO are refused by name, and the FIFO,
 // which has no writer, without blocking. Before the fix the open of the FIFO blocked
-// for ever; here a watchdog then opens the write end (after 10 s) so that the test
-// fails instead of hanging.
+// for ever; here a FifoWatchdog then opens the write end (after 10 s) so that the
+// test fails instead of hanging.
 TEST_F(BadImageTest, NotARegularFileIsRefusedWithoutBlocking) {
   std::string dir = TempPath("a-directory.img");
   std::filesystem::remove_all(dir);
@@ -840,26 +842,10 @@ TEST_F(BadImageTest, NotARegularFileIsRefusedWithoutBlocking) {
   std::string fifo = TempPath("a-fifo.img");
   ::unlink(fifo.c_str());
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
-  std::atomic<bool> done{false}, released{false};
-  absl::Status status;
-  std::thread reader([&] {
-    status = ImageReader::ReadFile(fifo).status();
-    done = true;
-  });
-  auto start = std::chrono::steady_clock::now();
-  while (!done.load() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  while (!done.load()) {
-    int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd >= 0) {
-      released = true;
-      ::close(fd);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  reader.join();
-  EXPECT_FALSE(released.load()) << "ReadFile blocked in the open of a FIFO with no writer";
+  FifoWatchdog watchdog(fifo);
+  absl::Status status = ImageReader::ReadFile(fifo).status();
+  watchdog.Stop();
+  EXPECT_FALSE(watchdog.released()) << "ReadFile blocked in the open of a FIFO with no writer";
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
   EXPECT_EQ(status.message(), absl::StrFormat("image %s: not a regular file", fifo));
   ::unlink(fifo.c_str());

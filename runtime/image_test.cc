@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "heap/fifo_watchdog_testing.h"
 #include "heap/image_reader.h"
 #include "heap/image_writer.h"
 #include "runtime/weft.h"
@@ -518,7 +519,7 @@ TEST(RuntimeImageTest, LoadReadsTheFileWhileOtherThreadsRun) {
 // ([heap.image.regular-file]). The FIFO's open blocked the blocking-pool helper for
 // ever before (RELIABILITY.md known bug 30), and since a blocking call in flight is a
 // pending waker, Run never reported the deadlock either. Should the load block, a
-// watchdog opens the write end after 10 s so that the test fails instead of hanging.
+// FifoWatchdog opens the write end after 10 s so that the test fails instead of hanging.
 TEST(RuntimeImageTest, LoadOfAFifoOrADirectoryIsRefusedWithoutBlocking) {
   std::string fifo = TempPath("no-writer.fifo");
   std::string dir = TempPath("a-directory.img");
@@ -526,25 +527,11 @@ TEST(RuntimeImageTest, LoadOfAFifoOrADirectoryIsRefusedWithoutBlocking) {
   ::rmdir(dir.c_str());
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
   ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << std::strerror(errno);
-  std::atomic<bool> done{false}, released{false};
-  std::thread watchdog([&] {
-    auto start = std::chrono::steady_clock::now();
-    while (!done.load() && std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    while (!done.load()) {
-      int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-      if (fd >= 0) {
-        released = true;
-        ::close(fd);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  });
+  heap::testing::FifoWatchdog watchdog(fifo);
   auto rt = Make();
   absl::StatusOr<int> code = rt->Run([&] {
     absl::StatusOr<std::vector<Local>> f = LoadImage(fifo);
-    done = true;
+    watchdog.Done();
     EXPECT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << f.status();
     EXPECT_EQ(f.status().message(), "image " + fifo + ": not a regular file");
     absl::StatusOr<std::vector<Local>> d = LoadImage(dir);
@@ -552,9 +539,8 @@ TEST(RuntimeImageTest, LoadOfAFifoOrADirectoryIsRefusedWithoutBlocking) {
     EXPECT_EQ(d.status().message(), "image " + dir + ": not a regular file");
     return 0;
   });
-  done = true;
-  watchdog.join();
-  EXPECT_FALSE(released.load()) << "LoadImage blocked in the open of a FIFO with no writer";
+  watchdog.Stop();
+  EXPECT_FALSE(watchdog.released()) << "LoadImage blocked in the open of a FIFO with no writer";
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
   ::unlink(fifo.c_str());
