@@ -183,6 +183,16 @@ void Collector::Run(RootSource& roots) {
   heap_.recent_dense_ =
       ((heap_.recent_dense_ << 1) | (dense ? 1 : 0)) & ((1u << Heap::kDenseWindow) - 1);
   heap_.AdaptNursery(heap_.young_since_gc_, survived);
+  // [heap.trigger.anticipate]
+  if (allocated > 0) {
+    heap_.survival_[0] = static_cast<double>(survived) / static_cast<double>(allocated);
+  }
+  for (int g = 1; g <= generation_; ++g) {
+    if (condemned_old_bytes_[g] > 0) {
+      heap_.survival_[g] = static_cast<double>(live_old_bytes_[g]) /
+                           static_cast<double>(condemned_old_bytes_[g]);
+    }
+  }
   heap_.young_since_gc_ = 0;
   HeapStats& s = heap_.stats_;
   ++s.collections[generation_];
@@ -251,6 +261,7 @@ void Collector::Prepare() {
                                     sparse[info.generation][space] >= 2);
       size_t cost = info.bytes_used + info.bytes_used / 3;
       condemned_bytes_ += info.bytes_used;
+      condemned_old_bytes_[info.generation] += info.bytes_used;
       if (candidate && cost <= budget) {
         info.flags |= kBlockEvacuate;
         budget -= cost;
@@ -812,6 +823,7 @@ void Collector::Finish() {
       heap_.FreeRun(b, 1, /*poison=*/true);
       continue;
     }
+    live_old_bytes_[info.generation] += info.bytes_used;
     Age(b, info, 1);
     keep.push_back(b);
   }

@@ -12,6 +12,7 @@
 #ifndef WEFT_HEAP_COLLECTOR_H_
 #define WEFT_HEAP_COLLECTOR_H_
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -125,6 +126,11 @@ class Collector {
   // The bytes condemned (the nursery's blocks and the condemned old blocks' bytes in
   // use), and so whether several threads trace ([heap.collect.parallel]).
   size_t condemned_bytes_ = 0;
+  // Per older generation: the bytes its condemned old blocks held, and what the
+  // trace found live in place in them (evacuated survivors not counted): its
+  // survival, for [heap.trigger.anticipate].
+  std::array<size_t, kMaxGenerations> condemned_old_bytes_ = {};
+  std::array<size_t, kMaxGenerations> live_old_bytes_ = {};
   bool parallel_ = false;
   bool parallel_tail_ = false;  // DrainParallel's own sequential evacuation
   std::vector<Object*> work_;

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_format.h"
 #include "heap/filler.h"
+#include "heap/generation_choice.h"
 #include "runtime/check.h"
 
 namespace weft::heap {
@@ -336,11 +337,17 @@ void Heap::StressTick(Mutator* m) {
 
 int Heap::ChooseGeneration() {
   MutexLock lock(&mu_);
-  std::array<size_t, kMaxGenerations> bytes = GenerationBytesLocked();
-  for (int g = oldest_generation(); g >= 1; --g) {
-    if (bytes[g] > trigger_bytes_[g]) return g;
+  GenerationFigures f;
+  f.oldest = oldest_generation();
+  f.bytes = GenerationBytesLocked();
+  f.trigger = trigger_bytes_;
+  f.survival = survival_;
+  f.young_bytes = young_since_gc_;
+  f.promotes_at_first_survival = true;
+  for (int g = 0; g < f.oldest; ++g) {
+    if (options_.promotion_age[g] != 1) f.promotes_at_first_survival = false;
   }
-  return 0;
+  return ChooseCondemned(f, [this](size_t bytes) { return GrownTrigger(bytes); });
 }
 
 char* Heap::AllocateSmall(Mutator* m, size_t bytes, Space space) {

@@ -288,6 +288,12 @@ class Heap {
   // ([heap.collect.parallel]).
   std::unique_ptr<GcWorkers> gc_workers_;
   uint32_t recent_dense_ ABSL_GUARDED_BY(mu_) = 0;
+  // The fraction that survived the last collection of each generation: index 0 of
+  // the bytes allocated before the last young collection, index g >= 1 of
+  // generation g's bytes in its old blocks when it was last condemned; < 0 before the
+  // first. Predicts what a collection moves up ([heap.trigger.anticipate]).
+  std::array<double, kMaxGenerations> survival_ ABSL_GUARDED_BY(mu_) = {-1, -1, -1, -1,
+                                                                        -1, -1, -1};
   // The nursery's current size, in [options_.nursery_bytes, max], whole blocks
   // ([heap.nursery.adaptive]), and its spare blocks ([heap.nursery.spare]).
   size_t nursery_bytes_ ABSL_GUARDED_BY(mu_);
