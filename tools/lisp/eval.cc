@@ -542,8 +542,13 @@ namespace {
 template <InlinePrimNode::Op kOp, size_t kN>
 struct InlineOpNode final : InlinePrimNode {
   InlineOpNode() { has_bool = IsPredicate(kOp); }
-  // The raw fast path inline; the general path out of line (a smaller prologue here).
+  // Eval is two jumps: to the general path for a node without raw operands, else to
+  // the raw fast path (each out of line, so that neither pays the other's prologue).
   Local Eval(Local env, Ctx& c) const override {
+    if (!raw_args) return General(env, c);
+    return Raw(env, c);
+  }
+  [[gnu::noinline]] Local Raw(Local env, Ctx& c) const {
     if (Local r = RawFast<kN>(*this, kOp, kN, c); !r.empty()) return r;
     return General(env, c);
   }
@@ -786,7 +791,15 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     // word is read, and the words are written with no safepoint between.
     Uninit<Local, kInlineSlots> args_buf;
     Local* argv = args_buf.data();
-    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    for (size_t i = 0; i < n; ++i) {
+      // A raw value argument, (+ i 1), is computed here and pushed at once.
+      Value v;
+      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v, !one_line)) {
+        argv[i] = c.New(v);
+      } else {
+        argv[i] = EvalOperand(args[i], env, c);
+      }
+    }
     if (!one_line) NoteLine(c, line);
     Value vals[kInlineSlots];
     for (size_t i = 0; i < n; ++i) vals[i] = argv[i].get();
