@@ -20,7 +20,8 @@ struct Node {
   // The operands EvalOperand reads without a virtual call; kRawTest: a predicate
   // InlinePrimNode with raw_args, whose test IfNode runs inline; kRawValue: a value
   // op (+, -, car, cdr) with raw_args, which a call computes inline as an argument.
-  enum class Shape : uint8_t { kOther, kVarRef, kConst, kRawTest, kRawValue };
+  // kIf: an IfNode (a procedure body that is one runs its inline test in the activation).
+  enum class Shape : uint8_t { kOther, kVarRef, kConst, kRawTest, kRawValue, kIf };
   int line = 0;
   Shape shape = Shape::kOther;
   bool has_bool = false;  // EvalBool is overridden (a predicate InlinePrimNode)
@@ -97,6 +98,7 @@ struct SetGlobalNode : Node {
 };
 
 struct IfNode : Node {
+  IfNode() { shape = Shape::kIf; }
   Node* test = nullptr;
   Node* then = nullptr;
   Node* otherwise = nullptr;  // null: unspecified
@@ -168,7 +170,6 @@ struct InlinePrimNode : CallNode {
   // again as Locals: reading a RawOperand has no effect and cannot fail.
   bool raw_args = false;
   bool raw_fields = false;  // some RawOperand is a car or cdr
-  bool unary = false;       // one argument (set by Finalize)
   RawOperand raw[kMaxArgs];
   Local Eval(Local env, Ctx& c) const override;
   // EvalGeneral: Eval without the raw fast path (out of line).

@@ -118,7 +118,6 @@ void Compiler::Finalize(ToplevelNode* top) {
       }
     }
     n->raw_args = raw;
-    n->unary = n->args.size() == 1;
     if (raw && n->has_bool) n->shape = Node::Shape::kRawTest;  // a predicate: IfNode tests it inline
     using Op = InlinePrimNode::Op;
     if (raw && (n->op == Op::kAdd || n->op == Op::kSub || n->op == Op::kCar || n->op == Op::kCdr)) {

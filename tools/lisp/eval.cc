@@ -12,9 +12,9 @@ namespace weft::lisp {
 
 namespace {
 
-// FrameLink pushes a Frame on the thread's backtrace list for its lifetime.
+// FrameLink pushes a frame (a Ctx) on the thread's backtrace list for its lifetime.
 struct FrameLink {
-  FrameLink(ThreadState* ts, Frame* f) : ts_(ts) {
+  FrameLink(ThreadState* ts, Ctx* f) : ts_(ts) {
     f->parent = ts->top;
     ts->top = f;
   }
@@ -33,8 +33,8 @@ Value EnvAtRaw(Value env, int depth) {
 Local EnvAt(Ctx& c, Local env, int depth) { return c.New(EnvAtRaw(env.get(), depth)); }
 
 inline void NoteLine(Ctx& c, int line) {
-  if (c.frame->line != line) {
-    c.frame->line = line;
+  if (c.line != line) {
+    c.line = line;
     c.scope->SetInfo(line);
   }
 }
@@ -71,6 +71,16 @@ class Buffer {
   T* data_;
 };
 
+// Uninit: N elements of T left unconstructed (each is assigned before it is read).
+template <class T, size_t N>
+struct Uninit {
+  Uninit() {}
+  T* data() { return a; }
+  union {
+    T a[N];
+  };
+};
+
 // Slots: an activation's variable slots ([lisp.frames]). Grow makes new Locals in
 // the innermost scope, so it is called only where that scope outlives the slots'
 // use (CallClosure, outside its iteration scopes; ToplevelNode). The first kSmall
@@ -102,12 +112,6 @@ class Slots {
   // parameters live in the activation.
   void InitBound(const Scope& scope, Args args, size_t n) {
     for (; n_ < args.size(); ++n_) small_[n_] = scope.New(args[n_].get());
-    for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
-  }
-  // The same in steps, for a caller that evaluates the arguments one by one: PushBound
-  // per argument, then FillUnbound (Fits(n)).
-  void PushBound(const Scope& scope, Value v) { small_[n_++] = scope.New(v); }
-  void FillUnbound(const Scope& scope, size_t n) {
     for (; n_ < n; ++n_) small_[n_] = scope.New(Value{g_imm.unbound});
   }
 
@@ -170,98 +174,21 @@ void Bind(Ctx& c, const Lambda* lam, Local parent, Args args, Local* vars, Local
 Local RequestTail(Ctx& c, const Lambda* lam, Local parent, Args args) {
   if (size_t(lam->nslots) <= c.nvars) {
     Bind(c, lam, parent, args, c.vars, c.tail_env);
-    *c.tail_packed = false;
+    c.packed = false;
   } else {
     CheckArity(c, lam, args.size());
     // [environment, args...]: CallClosure binds them once it has grown the slots.
     Local packed = MakeVector(args.size() + 1, parent);
     for (size_t i = 0; i < args.size(); ++i) VectorSet(packed, i + 1, args[i]);
     c.tail_env.Set(packed);
-    *c.tail_packed = true;
+    c.packed = true;
   }
-  *c.tail_lambda = lam;
+  c.code = lam;
   return Local();
 }
 
 
 }  // namespace
-
-namespace {
-
-// RunActivation: CallClosure once the activation's variable slots are made, inlined
-// into the call nodes (one native call per Lisp call). env holds the closure's
-// environment (any live slot: it is only read). The activation's current environment
-// (cur_env, which a tail call rebinds) is the escape slot of the first iteration's
-// Scope, reserved below its frame marker: a managed-stack slot like any other (the
-// collector scans every word of the stack and skips immediates, runtime/DESIGN.md
-// [runtime.frames]) that, once escaped, stays in the caller's scope, exactly where a
-// slot pushed before the Scope would be. The result needs no slot made in advance
-// either: the returning iteration's Scope escapes it.
-[[gnu::always_inline]] inline Local RunActivation(Ctx& c, const Lambda* lam, Local env, Slots& vars) {
-  ThreadState* ts = c.ts;
-  CheckNativeStack(ts);
-  const Scope& sc = *c.scope;
-  bool packed = false;
-  Local cur_env;  // made by the first iteration
-  Frame frame{nullptr, "", "", 0};
-  FrameLink link(ts, &frame);
-  try {
-    const Lambda* next = lam;
-    for (;;) {
-      {
-        // One iteration: the body of `next` in a Scope taken from the caller's.
-        StepAndPoll(ts);
-        const Lambda* code = next;
-        Scope s(sc, code->name.c_str());
-        frame.name = code->name.c_str();
-        frame.file = code->file.c_str();
-        frame.line = code->line;
-        s.SetInfo(code->line);
-        if (cur_env.empty()) cur_env = s.Escape(env);
-        Ctx cc{ts, &next, cur_env, &s, &frame, vars.data(), vars.size(), &packed};
-        Local r = code->body->Eval(cur_env, cc);
-        if (!r.empty()) return s.Escape(r);
-      }
-      // A tail call replaced `next`.
-      if (packed) {
-        // The callee needs more slots than this activation had: grow them here,
-        // outside the iteration scope, and bind the packed arguments.
-        vars.Grow(sc, size_t(next->nslots));
-        Local argv = sc.New(cur_env.get());
-        std::vector<Local> unpacked;
-        for (size_t i = 1; i < VectorLength(argv); ++i) unpacked.push_back(VectorRef(argv, i));
-        Bind(c, next, VectorRef(argv, 0), Args(unpacked.data(), unpacked.size()), vars.data(), cur_env);
-        packed = false;
-      }
-    }
-  } catch (const TypeError& e) {
-    throw ts->interp->FromNative(ts, e);
-  } catch (const StackOverflow& e) {
-    throw ts->interp->FromNative(ts, e);
-  } catch (const HeapExhausted& e) {
-    throw ts->interp->FromNative(ts, e);
-  } catch (const ChannelClosed& e) {
-    throw ts->interp->FromNative(ts, e);
-  }
-}
-
-}  // namespace
-
-Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
-  // Every slot of the activation is made here, in the caller's innermost scope,
-  // through the caller's Scope: no thread lookup per call.
-  const Scope& sc = *c.scope;
-  Slots vars;
-  if (int(args.size()) == lam->fast_arity) {
-    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
-    return RunActivation(c, lam, env, vars);
-  }
-  // Bind may make a heap frame: the environment the body runs in.
-  Local bound_env = sc.Nil();
-  vars.Grow(sc, size_t(lam->nslots));
-  Bind(c, lam, env, args, vars.data(), bound_env);
-  return RunActivation(c, lam, bound_env, vars);
-}
 
 namespace {
 
@@ -296,9 +223,8 @@ Local Apply(Ctx& c, Local proc, Args args, bool tail) {
 
 Local CallFromNative(ThreadState* ts, Local proc, Args args) {
   Scope s("call");
-  Frame frame{nullptr, "native", "", 0};
-  FrameLink link(ts, &frame);
-  Ctx c{ts, nullptr, Local(), &s, &frame};
+  Ctx c = NativeCtx(ts, &s, "native", "");
+  FrameLink link(ts, &c);
   Local r = Apply(c, proc, args);
   return s.Escape(r);
 }
@@ -407,6 +333,20 @@ namespace {
 }
 
 using Op = InlinePrimNode::Op;
+
+// The argument count every op takes (kAdd: at least).
+constexpr size_t OpArity(InlinePrimNode::Op op) {
+  using Op = InlinePrimNode::Op;
+  switch (op) {
+    case Op::kZeroP:
+    case Op::kCar:
+    case Op::kCdr:
+    case Op::kNullP:
+    case Op::kPairP:
+    case Op::kNot: return 1;
+    default: return 2;
+  }
+}
 
 constexpr bool IsPredicate(Op op) {
   switch (op) {
@@ -540,7 +480,8 @@ template <size_t kArgs>
                                                                Ctx& c) const {
   if (fn_global->prim.load(std::memory_order_relaxed) != prim) return CallNode::Eval(env, c);
   NoteLine(c, line);
-  Local argv[kArgs];
+  Uninit<Local, kArgs> args_buf;
+  Local* argv = args_buf.data();
   for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
   if (!one_line) NoteLine(c, line);
   if (Local r = InlineOp(op, c, argv, n); !r.empty()) return r;
@@ -568,17 +509,22 @@ template <size_t kArgs>
   if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return false;
   if (note) NoteLine(c, p->line);
   Value a[InlinePrimNode::kMaxArgs];
-  if (p->op == InlinePrimNode::Op::kSub || p->args.size() == 2) {  // the common counts, unrolled
-    if (!ReadRawOperands<2>(*p, c, 2, a)) return false;
-    return RawValue(p->op, a, 2, out);
+  // Dispatched once on the op, so each case reads its operands and computes with the
+  // op and (for all but +) the count known at compile time.
+  switch (p->op) {
+    case Op::kSub:
+      return ReadRawOperands<2>(*p, c, 2, a) && RawValue(Op::kSub, a, 2, out);
+    case Op::kCar:
+      return ReadRawOperands<1>(*p, c, 1, a) && RawValue(Op::kCar, a, 1, out);
+    case Op::kCdr:
+      return ReadRawOperands<1>(*p, c, 1, a) && RawValue(Op::kCdr, a, 1, out);
+    case Op::kAdd: {
+      size_t k = p->args.size();
+      if (k == 2) return ReadRawOperands<2>(*p, c, 2, a) && RawValue(Op::kAdd, a, 2, out);
+      return ReadRawOperands<InlinePrimNode::kMaxArgs>(*p, c, k, a) && RawValue(Op::kAdd, a, k, out);
+    }
+    default: return false;
   }
-  if (p->op == InlinePrimNode::Op::kCar || p->op == InlinePrimNode::Op::kCdr) {
-    if (!ReadRawOperands<1>(*p, c, 1, a)) return false;
-    return RawValue(p->op, a, 1, out);
-  }
-  size_t k = p->args.size();
-  if (!ReadRawOperands<InlinePrimNode::kMaxArgs>(*p, c, k, a)) return false;
-  return RawValue(p->op, a, k, out);
 }
 
 Local InlinePrimNode::EvalGeneral(Local env, Ctx& c) const {
@@ -596,8 +542,13 @@ namespace {
 template <InlinePrimNode::Op kOp, size_t kN>
 struct InlineOpNode final : InlinePrimNode {
   InlineOpNode() { has_bool = IsPredicate(kOp); }
-  // The raw fast path inline; the general path out of line (a smaller prologue here).
+  // Eval is two jumps: to the general path for a node without raw operands, else to
+  // the raw fast path (each out of line, so that neither pays the other's prologue).
   Local Eval(Local env, Ctx& c) const override {
+    if (!raw_args) return General(env, c);
+    return Raw(env, c);
+  }
+  [[gnu::noinline]] Local Raw(Local env, Ctx& c) const {
     if (Local r = RawFast<kN>(*this, kOp, kN, c); !r.empty()) return r;
     return General(env, c);
   }
@@ -621,7 +572,8 @@ struct InlineOpNode final : InlinePrimNode {
     if (fn_global->prim.load(std::memory_order_relaxed) != prim) return Truthy(CallNode::Eval(env, c));
     NoteLine(c, line);
     Value a[kN];
-    Local argv[kN];
+    Uninit<Local, kN> args_buf;
+    Local* argv = args_buf.data();
     for (size_t i = 0; i < kN; ++i) argv[i] = EvalOperand(args[i], env, c);
     if (!one_line) NoteLine(c, line);
     for (size_t i = 0; i < kN; ++i) a[i] = argv[i].get();
@@ -632,6 +584,15 @@ struct InlineOpNode final : InlinePrimNode {
 
 }  // namespace
 
+// RawTestOf: TestInline's case for op kOp.
+template <Op kOp>
+[[gnu::always_inline]] inline int RawTestOf(const InlinePrimNode& p, Ctx& c) {
+  constexpr size_t kN = OpArity(kOp);  // a kRawTest node has exactly its op's count
+  Value a[kN];
+  if (!ReadRawOperands<kN>(p, c, kN, a)) return -1;
+  return RawTest(kOp, a);
+}
+
 // TestInline: an if test of shape kRawTest (a predicate InlinePrimNode with raw
 // operands) run without a call: 0 or 1, or -1 when the test must be evaluated.
 [[gnu::always_inline]] inline int TestInline(const Node* test, Ctx& c) {
@@ -639,13 +600,141 @@ struct InlineOpNode final : InlinePrimNode {
   const auto* p = static_cast<const InlinePrimNode*>(test);
   if (p->fn_global->prim.load(std::memory_order_relaxed) != p->prim) return -1;
   NoteLine(c, p->line);
-  Value a[2];
-  if (p->unary) {
-    if (!ReadRawOperands<1>(*p, c, 1, a)) return -1;  // RawTest reads a[0] only
-  } else if (!ReadRawOperands<2>(*p, c, 2, a)) {
-    return -1;
+  // Dispatched once on the op: each case reads its operands and tests with the op
+  // and count known at compile time.
+  switch (p->op) {
+    case Op::kNumEq: return RawTestOf<Op::kNumEq>(*p, c);
+    case Op::kLt: return RawTestOf<Op::kLt>(*p, c);
+    case Op::kGt: return RawTestOf<Op::kGt>(*p, c);
+    case Op::kLe: return RawTestOf<Op::kLe>(*p, c);
+    case Op::kGe: return RawTestOf<Op::kGe>(*p, c);
+    case Op::kZeroP: return RawTestOf<Op::kZeroP>(*p, c);
+    case Op::kNullP: return RawTestOf<Op::kNullP>(*p, c);
+    case Op::kPairP: return RawTestOf<Op::kPairP>(*p, c);
+    case Op::kNot: return RawTestOf<Op::kNot>(*p, c);
+    case Op::kEqP: return RawTestOf<Op::kEqP>(*p, c);
+    default: return -1;
   }
-  return RawTest(p->op, a);
+}
+
+namespace {
+
+// EvalBody: body->Eval(env, c) for a procedure body; a body that is an `if` whose
+// test runs inline (TestInline) is evaluated here, without the IfNode's call.
+[[gnu::always_inline]] inline Local EvalBody(const Node* body, Local env, Ctx& c) {
+  if (body->shape == Node::Shape::kIf) {
+    const auto* n = static_cast<const IfNode*>(body);
+    if (int fast = TestInline(n->test, c); fast >= 0) {
+      if (fast) return EvalOperand(n->then, env, c);
+      if (n->otherwise) return EvalOperand(n->otherwise, env, c);
+      return VoidConst(c);
+    }
+  }
+  return body->Eval(env, c);
+}
+
+}  // namespace
+
+namespace {
+
+// RunIteration: one iteration of an activation (RunActivation): the body of cc.code
+// in a Scope taken from the caller's `sc`. Returns the result, escaped into the
+// caller's scope, or an empty Local when the body requested a tail call.
+[[gnu::always_inline]] inline Local RunIteration(Ctx& cc, const Scope& sc, Local env) {
+  StepAndPoll(cc.ts);
+  const Lambda* code = cc.code;
+  Scope s(sc, code->name.c_str());
+  s.SetInfo(code->line);
+  if (cc.tail_env.empty()) cc.tail_env = s.Escape(env);
+  cc.scope = &s;
+  Local r = EvalBody(code->body, cc.tail_env, cc);
+  if (!r.empty()) return s.Escape(r);
+  return Local();
+}
+
+// RunGrown: the rest of an activation whose tail call packed its arguments (the
+// callee needs more slots than the activation had): the slots are made here, outside
+// any iteration scope, grown again by each later packed call, and the iterations go
+// on here. Out of line, so that the common activation owns no growable slots; the
+// native stack grows by this one frame, once per activation ([lisp.tail]).
+[[gnu::noinline]] Local RunGrown(Ctx& c, Ctx& cc, const Scope& sc) {
+  Slots vars;
+  for (;;) {
+    const Lambda* next = cc.code;
+    vars.Grow(sc, size_t(next->nslots));
+    cc.vars = vars.data();
+    cc.nvars = vars.size();
+    Local argv = sc.New(cc.tail_env.get());
+    std::vector<Local> unpacked;
+    for (size_t i = 1; i < VectorLength(argv); ++i) unpacked.push_back(VectorRef(argv, i));
+    Bind(c, next, VectorRef(argv, 0), Args(unpacked.data(), unpacked.size()), cc.vars, cc.tail_env);
+    cc.packed = false;
+    for (;;) {
+      if (Local r = RunIteration(cc, sc, cc.tail_env); !r.empty()) return r;
+      cc.line = cc.code->line;  // a tail call replaced cc.code
+      if (cc.packed) break;
+    }
+  }
+}
+
+// RunActivation: CallClosure once the activation's variable slots are made, inlined
+// into the call nodes (one native call per Lisp call). env holds the closure's
+// environment (any live slot: it is only read). The activation's Ctx is also its
+// backtrace frame. Its current environment (tail_env, which a tail call rebinds) is
+// the escape slot of the first iteration's Scope, reserved below its frame marker: a
+// managed-stack slot like any other (the collector scans every word of the stack and
+// skips immediates, runtime/DESIGN.md [runtime.frames]) that, once escaped, stays in
+// the caller's scope, exactly where a slot pushed before the Scope would be. The
+// result needs no slot made in advance either: the returning iteration's Scope
+// escapes it.
+[[gnu::always_inline]] inline Local RunActivation(Ctx& c, const Lambda* lam, Local env, Local* vars,
+                                                  size_t nvars) {
+  ThreadState* ts = c.ts;
+  CheckNativeStack(ts);
+  const Scope& sc = *c.scope;
+  // name and file stay unset: a procedure's frame is named by its code; scope is set
+  // by each iteration.
+  Ctx cc;
+  cc.ts = ts;
+  cc.vars = vars;
+  cc.nvars = nvars;
+  cc.code = lam;
+  cc.line = lam->line;
+  cc.packed = false;
+  FrameLink link(ts, &cc);
+  try {
+    for (;;) {
+      if (Local r = RunIteration(cc, sc, env); !r.empty()) return r;
+      cc.line = cc.code->line;  // a tail call replaced cc.code
+      if (cc.packed) return RunGrown(c, cc, sc);
+    }
+  } catch (const TypeError& e) {
+    throw ts->interp->FromNative(ts, e);
+  } catch (const StackOverflow& e) {
+    throw ts->interp->FromNative(ts, e);
+  } catch (const HeapExhausted& e) {
+    throw ts->interp->FromNative(ts, e);
+  } catch (const ChannelClosed& e) {
+    throw ts->interp->FromNative(ts, e);
+  }
+}
+
+}  // namespace
+
+Local CallClosure(Ctx& c, const Lambda* lam, Local env, Args args) {
+  // Every slot of the activation is made here, in the caller's innermost scope,
+  // through the caller's Scope: no thread lookup per call.
+  const Scope& sc = *c.scope;
+  Slots vars;
+  if (int(args.size()) == lam->fast_arity) {
+    vars.InitBound(sc, args, size_t(lam->nslots));  // what Grow and Bind do, in one pass
+    return RunActivation(c, lam, env, vars.data(), vars.size());
+  }
+  // Bind may make a heap frame: the environment the body runs in.
+  Local bound_env = sc.Nil();
+  vars.Grow(sc, size_t(lam->nslots));
+  Bind(c, lam, env, args, vars.data(), bound_env);
+  return RunActivation(c, lam, bound_env, vars.data(), vars.size());
 }
 
 Local IfNode::Eval(Local env, Ctx& c) const {
@@ -680,35 +769,45 @@ Local CallNode::Eval(Local env, Ctx& c) const {
     // pushed with nothing between, and the slot holds it across the safepoints of the
     // later arguments ([lisp.handles]). The activation runs inline.
     const Scope& sc = *c.scope;
-    Slots vars;
+    Uninit<Local, kInlineSlots> slots;  // fast_arity: nslots <= kInlineSlots
+    Local* vars = slots.data();
     for (size_t i = 0; i < n; ++i) {
       // An argument such as (- n 1) or (car t) is computed here and pushed once.
       Value v;
-      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v, !one_line)) {
-        vars.PushBound(sc, v);
-      } else {
-        vars.PushBound(sc, EvalOperand(args[i], env, c).get());
+      if (!(args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v, !one_line))) {
+        v = EvalOperand(args[i], env, c).get();
       }
+      vars[i] = sc.New(v);
     }
-    vars.FillUnbound(sc, size_t(lam->nslots));
+    size_t nslots = size_t(lam->nslots);
+    for (size_t i = n; i < nslots; ++i) vars[i] = sc.New(Value{g_imm.unbound});
     if (!one_line) NoteLine(c, line);
-    return RunActivation(c, lam, closure_env, vars);
+    return RunActivation(c, lam, closure_env, vars, nslots);
   }
   if (lam && tail && int(n) == lam->fast_arity && size_t(lam->nslots) <= c.nvars) {
     // A tail call into this activation's slots ([lisp.tail]): what RequestTail and Bind
     // do for a procedure whose parameters live in the activation, without the argument
     // array's checks. Every argument is evaluated (each may be a safepoint) before any
     // word is read, and the words are written with no safepoint between.
-    Local argv[kInlineSlots];
-    for (size_t i = 0; i < n; ++i) argv[i] = EvalOperand(args[i], env, c);
+    Uninit<Local, kInlineSlots> args_buf;
+    Local* argv = args_buf.data();
+    for (size_t i = 0; i < n; ++i) {
+      // A raw value argument, (+ i 1), is computed here and pushed at once.
+      Value v;
+      if (args[i]->shape == Node::Shape::kRawValue && RawValueOf(args[i], c, &v, !one_line)) {
+        argv[i] = c.New(v);
+      } else {
+        argv[i] = EvalOperand(args[i], env, c);
+      }
+    }
     if (!one_line) NoteLine(c, line);
     Value vals[kInlineSlots];
     for (size_t i = 0; i < n; ++i) vals[i] = argv[i].get();
     for (size_t i = 0; i < n; ++i) c.vars[i].SetValue(vals[i]);
     for (size_t i = n; i < size_t(lam->nslots); ++i) c.vars[i].SetValue(Value{g_imm.unbound});
     c.tail_env.Set(closure_env);
-    *c.tail_packed = false;
-    *c.tail_lambda = lam;
+    c.packed = false;
+    c.code = lam;
     return Local();
   }
   Buffer<Local, 6> buffer(n);
@@ -734,20 +833,6 @@ Local CallNode::Eval(Local env, Ctx& c) const {
 }
 
 namespace {
-
-// The argument count every op takes (kAdd: at least).
-constexpr size_t OpArity(InlinePrimNode::Op op) {
-  using Op = InlinePrimNode::Op;
-  switch (op) {
-    case Op::kZeroP:
-    case Op::kCar:
-    case Op::kCdr:
-    case Op::kNullP:
-    case Op::kPairP:
-    case Op::kNot: return 1;
-    default: return 2;
-  }
-}
 
 template <InlinePrimNode::Op kOp>
 std::unique_ptr<InlinePrimNode> NewInlineOp(size_t nargs) {
@@ -998,10 +1083,14 @@ Local AssertNode::Eval(Local env, Ctx& c) const {
 Local ToplevelNode::Eval(Local env, Ctx& c) const {
   Slots vars;
   vars.Grow(*c.scope, size_t(nslots));
-  Ctx cc = c;
-  cc.vars = vars.data();
-  cc.nvars = vars.size();
-  return body->Eval(env, cc);
+  // c is the form's frame (never copied: NoteLine writes its line); the slots are
+  // this form's.
+  c.vars = vars.data();
+  c.nvars = vars.size();
+  Local r = body->Eval(env, c);
+  c.vars = nullptr;
+  c.nvars = 0;
+  return r;
 }
 
 Local QuasiNode::Eval(Local env, Ctx& c) const {

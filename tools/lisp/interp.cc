@@ -210,9 +210,9 @@ bool Interp::IsCondition(Local v) const { return IsRecordOf(v, condition_type_);
 std::shared_ptr<std::vector<std::string>> Interp::Backtrace(ThreadState* ts) {
   auto bt = std::make_shared<std::vector<std::string>>();
   size_t total = 0;
-  for (Frame* f = ts->top; f; f = f->parent) ++total;
+  for (Ctx* f = ts->top; f; f = f->parent) ++total;
   size_t i = 0;
-  for (Frame* f = ts->top; f; f = f->parent, ++i) {
+  for (Ctx* f = ts->top; f; f = f->parent, ++i) {
     if (i == kBacktraceMax - 10 && total > kBacktraceMax) {
       bt->push_back(absl::StrCat("  ... ", total - kBacktraceMax, " more frames"));
       // Skip to the outermost 10.
@@ -220,8 +220,11 @@ std::shared_ptr<std::vector<std::string>> Interp::Backtrace(ThreadState* ts) {
       for (size_t k = 0; k < skip && f; ++k) f = f->parent;
       if (!f) break;
     }
-    if (f->name[0] == '\0') continue;
-    bt->push_back(absl::StrCat("  in ", f->name, " at ", f->file, ":", f->line));
+    if (f->code) {
+      bt->push_back(absl::StrCat("  in ", f->code->name, " at ", f->code->file, ":", f->line));
+    } else {
+      bt->push_back(absl::StrCat("  in ", f->name, " at ", f->file, ":", f->line));
+    }
   }
   return bt;
 }
@@ -557,16 +560,17 @@ std::string Interp::EvalToString(std::string_view text) {
   Compiler compiler(*this, "<test>");
   std::string result;
   Scope s("toplevel");
-  Frame frame{nullptr, "toplevel", "<test>", 0};
-  ts.top = &frame;
+  Ctx c = NativeCtx(&ts, &s, "toplevel", "<test>");
+  ts.top = &c;
   try {
     try {
       Datum d;
       while (reader.Read(&d)) {
         Scope form("form");
         Node* n = compiler.CompileToplevel(d);
-        Ctx c{&ts, nullptr, Local(), &form, &frame};
+        c.scope = &form;
         result = ToString(*this, n->Eval(NilLocal(), c), true, kPrintLimit, &ts);
+        c.scope = &s;
       }
     } catch (const TypeError& e) {
       throw FromNative(&ts, e);
@@ -600,18 +604,17 @@ int Interp::RunForms(std::string_view text, const std::string& file, bool repl) 
   bool done = false;
   RunChunked([&] {
     Scope s("toplevel");
-    Frame frame{nullptr, "toplevel", file.c_str(), 0};
-    ts.top = &frame;
+    Ctx c = NativeCtx(&ts, &s, "toplevel", file.c_str());
+    ts.top = &c;
     try {
       try {
         Datum d;
         if (!reader.Read(&d)) {
           done = true;
         } else {
-          frame.line = d.line;
+          c.line = d.line;
           s.SetInfo(d.line);
           Node* n = compiler.CompileToplevel(d);
-          Ctx c{&ts, nullptr, Local(), &s, &frame};
           Local r = n->Eval(NilLocal(), c);
           if (repl && !IsVoid(r)) Write(ToString(*this, r, true, kPrintLimit, &ts) + "\n");
         }

@@ -28,7 +28,7 @@
 // Tail calls [lisp.tail]: a call node compiled in tail position does not call a
 // closure; it binds the arguments into the activation's slots (or, when the callee
 // needs more slots than there are, packs the closure's environment and them into a
-// vector in tail_env), stores the callee's code in *tail_lambda and returns an empty
+// vector in tail_env), stores the callee's code in Ctx::code and returns an empty
 // Local. CallClosure then runs the next iteration in a fresh Scope: constant managed
 // stack.
 //
@@ -145,13 +145,6 @@ struct Lambda {
 // The activation slots a call keeps inline (eval.cc Slots).
 inline constexpr int kInlineSlots = 8;
 
-// Frame: one Weft Lisp activation, linked on the native stack for backtraces.
-struct Frame {
-  Frame* parent;
-  const char* name;
-  const char* file;
-  int line;
-};
 
 struct HandlerLink;
 
@@ -168,29 +161,46 @@ struct ThreadState {
   Interp* interp = nullptr;
   Local consts[kConstCount];
   const char* stack_limit = nullptr;  // native stack guard
-  Frame* top = nullptr;
+  Ctx* top = nullptr;                 // the innermost frame (backtraces)
   HandlerLink* handlers = nullptr;    // innermost with-exception-handler
   std::unique_ptr<Global> pending;    // the object being raised (see LispError)
   size_t thread_index = 0;            // in Interp's thread table
   int64_t steps_left = INT64_MAX;     // [lisp.limits]: Interp::max_steps, or no limit
 };
 
-// Ctx: the evaluation context of one procedure activation.
+// Ctx: the evaluation context of one procedure activation, which is also its frame
+// in the thread's backtrace list (ThreadState::top, linked on the native stack while
+// the activation runs). A procedure activation names its frame by its code (the
+// backtrace reads the name and file from the Lambda only when it prints them); a
+// native frame (a top-level form, a call from native code; NativeCtx) has no code
+// and is named by name and file. The frame is also the activation's tail-call state
+// ([lisp.tail]): a tail call stores the callee's code in `code` (the activation runs
+// it next; nothing raises between the request and the next iteration but the packed
+// case's binding, which then names the callee) and sets `packed` when tail_env holds
+// packed arguments. A Ctx is never copied: NoteLine writes the line into it.
 struct Ctx {
   ThreadState* ts;
-  const Lambda** tail_lambda;  // [lisp.tail]: the callee's code
-  Local tail_env;
-  Scope* scope;  // the activation's Scope (a live Scope of this green thread)
-  Frame* frame;
-  Local* vars = nullptr;  // the activation's slots ([lisp.frames])
-  size_t nvars = 0;
-  bool* tail_packed = nullptr;  // set when tail_env holds packed arguments
+  Scope* scope;    // the current iteration's Scope (a live Scope of this green thread)
+  Local tail_env;  // [lisp.tail]: the activation's current environment
+  Local* vars;     // the activation's slots ([lisp.frames])
+  size_t nvars;
+  Ctx* parent;        // the next frame out
+  const Lambda* code; // the procedure running (or requested by a tail call); null: native
+  const char* name;   // native frames only (code null)
+  const char* file;   // native frames only
+  int line;           // the line running
+  bool packed;        // [lisp.tail]: tail_env holds [environment, args...]
   Interp& interp() const { return *ts->interp; }
   // New is Local::New without its lookup of the current thread's managed stack: the
   // activation's Scope knows the stack, and Scope::New pushes into the innermost
   // scope of the thread, exactly where Local::New would ([runtime.handles.fast]).
   Local New(Value v) const { return scope->New(v); }
 };
+// NativeCtx: the context and frame of code that is not a procedure, named `name` in
+// `file`, pushing through `scope`.
+inline Ctx NativeCtx(ThreadState* ts, Scope* scope, const char* name, const char* file) {
+  return Ctx{ts, scope, Local(), nullptr, 0, nullptr, nullptr, name, file, 0, false};
+}
 
 // The thread's shared constant slots ([lisp.alias]: never Set what these return).
 inline Local BoolLocal(Ctx& c, bool b) { return c.ts->consts[b ? kConstTrue : kConstFalse]; }
