@@ -1083,6 +1083,41 @@ TEST(RuntimeGlobalTest, GlobalDestroyedOrMovedOverAfterRunReturns) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
+// RELIABILITY.md known bug 33: a weft::Thread neither joined nor detached may outlive
+// its Run and its Runtime ([threads.inv.orphans]): Run left the finished (or abandoned)
+// thread's block to the handle, so destroying, detaching or joining the handle later
+// touches no freed scheduler. Until 2026-12-03 ~Thread detached through the thread Run
+// had deleted (ASan heap-use-after-free in threads::Thread::Detach and ::Join). A
+// reference result is a global slot, freed through its chunk ([runtime.globals.orphans]).
+TEST(RuntimeThreadTest, HandlesOutlivingRunAndRuntime) {
+  std::vector<Thread> kept;
+  std::optional<Thread> joined_late;
+  {
+    Options o;
+    o.workers = 2;
+    o.control_socket = false;
+    auto rt = Runtime::Create(o);
+    ASSERT_TRUE(rt.ok()) << rt.status();
+    auto r = (*rt)->Run([&] {
+      Scope scope("main");
+      kept.push_back(Spawn([] { return Local(); }));
+      kept.push_back(Spawn([] { return MakeString("a reference result"); }));
+      kept.push_back(Spawn([]() -> Local { throw TypeError("never observed"); }));
+      joined_late.emplace(Spawn([] { return Local(); }));
+      Thread copy = kept[1];  // copies share the record
+      kept.push_back(copy);
+      return 0;
+    });
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_THROW(joined_late->Join(), TypeError);  // after Run: refused, nothing freed
+    kept.pop_back();  // a copy goes while the Runtime lives
+  }
+  kept[0].Detach();
+  EXPECT_THROW(kept[0].Join(), TypeError);  // detached already
+  kept.clear();       // the rest go after the Runtime
+  joined_late.reset();
+}
+
 // RELIABILITY.md known bug 32, [runtime.globals.orphans]: a Global may outlive its
 // Runtime. The runtime detaches the Globals still alive when it is destroyed: their
 // slots stay (nil), owned by nobody, and a later destruction or move over such a

@@ -248,6 +248,7 @@ Local Thread::Join() {
   if (!r->handle.joinable()) {
     throw TypeError("weft: join of a thread that was already joined or detached");
   }
+  if (r->handle.orphaned()) throw TypeError("weft: join of a thread whose Run has ended");
   threads::ThreadResult result = r->handle.Join();
   if (!result.ok()) std::rethrow_exception(result.exception);
   if (r->slot == nullptr) return Local::New(FromHeap(r->result));

@@ -602,7 +602,8 @@ void SafepointSlow();
 
 // Thread: a handle on a green thread. Copies share the thread; when the last copy goes
 // while the thread was neither joined nor detached, the thread is detached. Using an
-// empty (default-made or moved-from) Thread throws TypeError.
+// empty (default-made or moved-from) Thread throws TypeError. A handle may outlive its
+// Run and its Runtime; Join after Run has ended throws TypeError.
 class Thread {
  public:
   Thread() = default;

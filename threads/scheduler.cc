@@ -977,7 +977,7 @@ void SchedulerImpl::ThreadRetired(bool attached) {
   }
 }
 
-void SchedulerImpl::DeleteThread(GreenThread* t) {
+void SchedulerImpl::Unregister(GreenThread* t) {
   {
     SpinLockHolder l(&reg_mu_);
     if (t->reg_prev != nullptr) t->reg_prev->reg_next = t->reg_next;
@@ -989,6 +989,21 @@ void SchedulerImpl::DeleteThread(GreenThread* t) {
     FreeStacks(t->stacks);
     t->stacks = nullptr;
   }
+}
+
+void SchedulerImpl::OrphanThread(GreenThread* t) {
+  Unregister(t);
+  // What DeleteThread would have destroyed with the block goes now, as it did before
+  // orphans: the body of a thread that never finished (and what it captured).
+  t->body = nullptr;
+  t->reg_prev = t->reg_next = nullptr;
+  t->next_runnable = nullptr;
+  t->sched = nullptr;
+  t->orphaned = true;
+}
+
+void SchedulerImpl::DeleteThread(GreenThread* t) {
+  Unregister(t);
   Worker* w = CurrentWorker();
   if (w != nullptr && w->sched_ == this && w->thread_pool_.size() < 256) {
     t->Reset();
@@ -1007,6 +1022,7 @@ ThreadResult SchedulerImpl::Join(GreenThread* t) {
   WEFT_CHECK(self != nullptr, "weft: Thread::Join outside a green thread");
   WEFT_CHECK(self != t, "weft: a green thread joined itself");
   t->join_lock.Lock();
+  t->joined = true;  // [threads.inv.orphans]: the handle is gone; Run may delete t
   if (!t->done) {
     WaitState ws;
     ws.thread = self;
@@ -1514,7 +1530,22 @@ absl::Status SchedulerImpl::Run(std::function<int64_t()> main) {
     // [threads.hook.deadlock]: the workers have stopped; the threads still exist.
     if (options_.on_deadlock) options_.on_deadlock();
   }
-  for (GreenThread* t : left) DeleteThread(t);
+  for (GreenThread* t : left) {
+    // [threads.inv.orphans]: main has no handle, and a detached or joined thread's
+    // handle is gone: Run deletes those. Any other thread is still named by a joinable
+    // handle, which may outlive this Run and the scheduler: its block becomes the
+    // handle's.
+    bool handle_gone;
+    {
+      SpinLockHolder h(&t->join_lock);
+      handle_gone = t == main_ || t->detached.load(std::memory_order_relaxed) || t->joined;
+    }
+    if (handle_gone) {
+      DeleteThread(t);
+    } else {
+      OrphanThread(t);
+    }
+  }
   main_ = nullptr;
   live_.store(0);
   for (auto& w : workers_) w->live_delta_.store(0);
@@ -1602,8 +1633,11 @@ Thread::~Thread() {
 
 uint64_t Thread::id() const { return t_ == nullptr ? 0 : t_->id; }
 
+bool Thread::orphaned() const { return t_ != nullptr && t_->orphaned; }
+
 ThreadResult Thread::Join() {
   WEFT_CHECK(t_ != nullptr, "weft: Join of a Thread that is not joinable");
+  WEFT_CHECK(!t_->orphaned, "weft: Join of a thread whose Run has ended");
   GreenThread* t = t_;
   t_ = nullptr;
   return t->sched->Join(t);
@@ -1613,6 +1647,10 @@ void Thread::Detach() {
   WEFT_CHECK(t_ != nullptr, "weft: Detach of a Thread that is not joinable");
   GreenThread* t = t_;
   t_ = nullptr;
+  if (t->orphaned) {  // [threads.inv.orphans]
+    delete t;
+    return;
+  }
   t->sched->Detach(t);
 }
 

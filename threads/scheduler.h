@@ -101,7 +101,11 @@ struct ThreadResult {
 };
 
 // Thread: the handle Spawn returns. Move-only. Join or Detach it exactly once;
-// destroying a joinable handle is a fatal error (as for std::thread).
+// destroying a joinable handle is a fatal error (as for std::thread). A joinable
+// handle may outlive the Run that ran its thread, and the Scheduler: Run leaves the
+// thread's block to it ([threads.inv.orphans]), and only Detach is allowed then. A
+// handle never destroyed (one on the stack of a thread abandoned at the end of Run)
+// keeps that block for ever, as any object there keeps what it owns.
 class Thread {
  public:
   Thread() = default;
@@ -115,6 +119,10 @@ class Thread {
   ThreadResult Join();
   // Detach lets the thread run on; its resources go when it ends.
   void Detach();
+  // orphaned: the Run that ran the thread has ended with this handle still joinable
+  // (the thread finished, or was abandoned); Join is then a fatal error, and Detach
+  // only frees what the thread left ([threads.inv.orphans]).
+  bool orphaned() const;
 
  private:
   friend Thread Spawn(ThreadBody&& body, const SpawnOptions& options);

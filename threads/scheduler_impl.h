@@ -86,6 +86,15 @@ struct GreenThread {
   // Written under join_lock and read there by the join protocol; atomic so that
   // observers (ForEachThread, the dumps) can read it without the lock.
   std::atomic<bool> detached{false};
+  // [threads.inv.orphans] Thread::Join took the handle: no handle names the thread any
+  // more (its joiner owns it). Run deletes a thread left at its end that is joined or
+  // detached, and orphans one that is neither.
+  bool joined ABSL_GUARDED_BY(join_lock) = false;
+  // [threads.inv.orphans] Run ended with this thread's handle still joinable: its
+  // stacks and body are gone, it is out of the registry, and the handle alone owns it
+  // (Thread::Detach deletes it; nothing reads `sched` any more). Written by Run after
+  // the workers stopped; read through the handle.
+  bool orphaned = false;
   internal::WaitState* joiner ABSL_GUARDED_BY(join_lock) = nullptr;
 
   GreenThread* reg_prev = nullptr;  // registry list, under SchedulerImpl::reg_mu_
@@ -112,6 +121,8 @@ struct GreenThread {
     trace_sampled.store(false, std::memory_order_relaxed);
     done = false;
     detached.store(false, std::memory_order_relaxed);
+    joined = false;
+    orphaned = false;
     joiner = nullptr;
     reg_prev = reg_next = nullptr;
     next_runnable = nullptr;
@@ -281,6 +292,11 @@ class SchedulerImpl {
   // ThreadEntry already marked it done and claimed its joiner, which runs next.
   void FinishThread(GreenThread* t, bool handed_off);
   void DeleteThread(GreenThread* t);
+  // [threads.inv.orphans] At the end of Run, for a thread still named by a joinable
+  // handle: Unregister, drop the body, clear `sched`; the handle frees the block.
+  void OrphanThread(GreenThread* t);
+  // Takes t out of the registry and frees its stacks if it still has them (abandoned).
+  void Unregister(GreenThread* t);
   void ThreadRetired(bool attached);
 
   // Drops `n` pending wakers ([threads.inv.deadlock]). When that leaves none while

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -915,6 +917,49 @@ TEST_P(SchedulerRunTest, DeadlockIsReported) {
   EXPECT_NE(s.message().find("'main' blocked on join"), std::string::npos) << s;
   EXPECT_NE(s.message().find("'joiner' blocked on join"), std::string::npos) << s;
   EXPECT_NE(s.message().find("'forever' blocked on sleep"), std::string::npos) << s;
+}
+
+// [threads.inv.orphans]: at the end of Run, a thread whose handle is gone (joined,
+// detached) is deleted, and one still named by a joinable handle is left to that
+// handle, which may outlive the Run and the Scheduler; Detach frees it then. Here: a
+// finished thread never joined, one abandoned asleep at a deadlock (its body goes at
+// Run's end), and one whose joiner, main, was abandoned there (its handle went with
+// the Join, so Run deletes it). Nothing leaks (LSan in the ASan pass, TearDown for the
+// stacks); until 2026-12-03 the handles detached through threads Run had deleted.
+TEST_P(SchedulerRunTest, HandlesOutlivingRunAndScheduler) {
+  std::optional<Thread> finished, asleep;
+  auto captured = std::make_shared<int>(0);
+  absl::Status s = RunMain([&] {
+    finished.emplace(Spawn([] { return int64_t{7}; }, SpawnOptions{"finished"}));
+    asleep.emplace(Spawn(
+        [captured] {
+          this_thread::SleepFor(absl::InfiniteDuration());  // no timer: never wakes
+          return int64_t{0};
+        },
+        SpawnOptions{"asleep"}));
+    Thread joined = Spawn(
+        [] {
+          this_thread::SleepFor(absl::InfiniteDuration());
+          return int64_t{0};
+        },
+        SpawnOptions{"joined"});
+    return joined.Join().value;  // the deadlock: main is abandoned here
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("'asleep' blocked on sleep"), std::string::npos) << s;
+  EXPECT_NE(s.message().find("'joined' blocked on sleep"), std::string::npos) << s;
+  EXPECT_EQ(captured.use_count(), 1);  // the abandoned thread's body is gone
+  // (Expectations only: returning with a joinable handle would abort the test.)
+  EXPECT_TRUE(finished->orphaned());
+  EXPECT_TRUE(asleep->orphaned());
+  EXPECT_GT(finished->id(), 0u);
+  if (finished->orphaned()) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_DEATH(finished->Join(), "weft: Join of a thread whose Run has ended");
+  }
+  if (finished->joinable()) finished->Detach();  // while the Scheduler lives
+  sched_.reset();
+  if (asleep->joinable()) asleep->Detach();  // after it
 }
 
 TEST_P(SchedulerRunTest, TimersAreNotADeadlock) {

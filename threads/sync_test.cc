@@ -2,6 +2,7 @@
 // never the worker, and survives seeded contention.
 #include <atomic>
 #include <limits>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -220,6 +221,10 @@ TEST_P(SyncTest, MisusesAreRefusedAndChangeNothing) {
 TEST_P(SyncTest, MutexDeadlockIsReported) {
   Mutex a, b;  // outlive Run (see ChannelDeadlockIsReported)
   WaitGroup ready;
+  // t2's handle is still joinable when main is abandoned in t1.Join(), so it outlives
+  // Run too: Run leaves t2's block to it ([threads.inv.orphans]). On main's stack it
+  // would never be destroyed, and the block would leak.
+  std::optional<Thread> t2;
   absl::Status s = RunMain([&] {
     ready.Add(2);
     Thread t1 = Spawn([&] {
@@ -229,20 +234,22 @@ TEST_P(SyncTest, MutexDeadlockIsReported) {
       b.Lock();
       return int64_t{0};
     }, SpawnOptions{"t1"});
-    Thread t2 = Spawn([&] {
+    t2.emplace(Spawn([&] {
       b.Lock();
       ready.Done();
       ready.Wait();
       a.Lock();
       return int64_t{0};
-    }, SpawnOptions{"t2"});
+    }, SpawnOptions{"t2"}));
     t1.Join();
-    t2.Join();
+    t2->Join();
     return int64_t{0};
   });
-  ASSERT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
   EXPECT_NE(s.message().find("'t1' blocked on mutex"), std::string::npos) << s;
   EXPECT_NE(s.message().find("'t2' blocked on mutex"), std::string::npos) << s;
+  EXPECT_TRUE(t2->orphaned());
+  if (t2->joinable()) t2->Detach();  // frees the orphan
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, SyncTest, ::testing::Values(1, 2, 4), testing::WorkersName);
