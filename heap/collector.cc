@@ -61,15 +61,6 @@ class WeakVisitor final : public WeakRootVisitor {
   Collector& c_;
 };
 
-// UniformPromotion: whether a collection of `generation` moves every survivor of
-// generations 0..min(generation, oldest - 1) up by one ([heap.cards.uniform-promotion]).
-bool UniformPromotion(const HeapOptions& options, int generation, int oldest) {
-  for (int k = 0; k <= std::min(generation, oldest - 1); ++k) {
-    if (options.promotion_age[k] != 1) return false;
-  }
-  return true;
-}
-
 // ThreadCpuMs: the calling OS thread's CPU time. A collection runs on one worker's
 // thread from start to end.
 double ThreadCpuMs() {

@@ -343,10 +343,7 @@ int Heap::ChooseGeneration() {
   f.trigger = trigger_bytes_;
   f.survival = survival_;
   f.young_bytes = young_since_gc_;
-  f.promotes_at_first_survival = true;
-  for (int g = 0; g < f.oldest; ++g) {
-    if (options_.promotion_age[g] != 1) f.promotes_at_first_survival = false;
-  }
+  f.promotes_at_first_survival = UniformPromotion(options_, f.oldest, f.oldest);
   return ChooseCondemned(f, [this](size_t bytes) { return GrownTrigger(bytes); });
 }
 

@@ -1,5 +1,7 @@
 #include "heap/heap_options.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_format.h"
 
 namespace weft::heap {
@@ -77,6 +79,13 @@ absl::Status HeapOptions::Validate() const {
                       uint64_t{1} << 31);
   }
   return absl::OkStatus();
+}
+
+bool UniformPromotion(const HeapOptions& options, int generation, int oldest) {
+  for (int k = 0; k <= std::min(generation, oldest - 1); ++k) {
+    if (options.promotion_age[k] != 1) return false;
+  }
+  return true;
 }
 
 }  // namespace weft::heap

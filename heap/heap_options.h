@@ -81,6 +81,11 @@ struct HeapOptions {
   absl::Status Validate() const;
 };
 
+// UniformPromotion: whether a collection of `generation` moves every survivor of
+// generations 0..min(generation, oldest - 1) up by one (promotion_age 1 for each):
+// [heap.cards.uniform-promotion], [heap.trigger.anticipate].
+bool UniformPromotion(const HeapOptions& options, int generation, int oldest);
+
 }  // namespace weft::heap
 
 #endif  // WEFT_HEAP_HEAP_OPTIONS_H_
